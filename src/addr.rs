@@ -1,0 +1,270 @@
+//! `HOST:PORT` parsing and resolution, in one place, so every address the user types is checked alike.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
+use std::str::FromStr;
+
+use crate::Error;
+
+/// The port the seed's script uses on both hosts, and so ours by default.
+pub const DEFAULT_PORT: u16 = 2323;
+
+/// A `HOST:PORT` as the user wrote it: its syntax is checked, its host not yet resolved.
+///
+/// Accepts `192.168.1.6:2323`, `[::1]:2323`, `[fe80::1%eth0]:2323` (an IPv6
+/// zone given as an interface name or index) and `pc-b.lan:2323`.
+///
+/// ```
+/// use udpchat::HostPort;
+///
+/// let peer: HostPort = "[::1]:2323".parse().unwrap();
+/// assert_eq!(peer.resolve().unwrap(), "[::1]:2323".parse().unwrap());
+/// assert!("pc-b.lan".parse::<HostPort>().is_err()); // no port
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPort {
+    text: String,
+    host: Host,
+    port: u16,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Host {
+    Ip(IpAddr),
+    /// An IPv6 address with a `%zone` suffix, which `Ipv6Addr` cannot hold.
+    ScopedV6(Ipv6Addr, String),
+    Name(String),
+}
+
+impl HostPort {
+    /// Parses a local address to bind to. Besides `HOST:PORT` it takes a bare
+    /// `PORT` (all interfaces of `family_of`'s IP family) and a bare IP address
+    /// (port 2323), as `nc -l -p` and `socat UDP-RECV` users expect. Port 0 asks
+    /// the system for a free port.
+    pub fn parse_bind(text: &str, family_of: &SocketAddr) -> Result<HostPort, Error> {
+        let text = text.trim();
+        let host = if let Ok(port) = text.parse::<u16>() {
+            let any = match family_of {
+                SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            };
+            return Ok(HostPort {
+                text: text.to_owned(),
+                host: Host::Ip(any),
+                port,
+            });
+        } else if let Ok(ip) = text.parse::<IpAddr>() {
+            Host::Ip(ip)
+        } else {
+            return parse(text, true);
+        };
+        Ok(HostPort {
+            text: text.to_owned(),
+            host,
+            port: DEFAULT_PORT,
+        })
+    }
+
+    /// The port, as given.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Turns the host into one socket address, asking the system resolver for
+    /// names. A name is resolved once, here: udpchat does not follow DNS changes.
+    pub fn resolve(&self) -> Result<SocketAddr, Error> {
+        match &self.host {
+            Host::Ip(ip) => Ok(SocketAddr::new(*ip, self.port)),
+            Host::ScopedV6(ip, zone) => {
+                let scope_id = zone_index(zone).ok_or_else(|| Error::InvalidAddress {
+                    input: self.text.clone(),
+                    reason: format!("no network interface named '{zone}'"),
+                })?;
+                Ok(SocketAddrV6::new(*ip, self.port, 0, scope_id).into())
+            }
+            Host::Name(name) => {
+                let mut addrs =
+                    (name.as_str(), self.port)
+                        .to_socket_addrs()
+                        .map_err(|source| Error::Resolve {
+                            input: self.text.clone(),
+                            source,
+                        })?;
+                addrs.next().ok_or_else(|| Error::Resolve {
+                    input: self.text.clone(),
+                    source: std::io::Error::other("no addresses found"),
+                })
+            }
+        }
+    }
+}
+
+impl FromStr for HostPort {
+    type Err = Error;
+
+    /// Parses a peer: port 0 is refused, since nothing can be sent to it.
+    fn from_str(text: &str) -> Result<HostPort, Error> {
+        parse(text.trim(), false)
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+fn parse(text: &str, allow_port_zero: bool) -> Result<HostPort, Error> {
+    let invalid = |reason: &str| Error::InvalidAddress {
+        input: text.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (inside, after) = rest
+            .split_once(']')
+            .ok_or_else(|| invalid("missing ']' after the IPv6 address"))?;
+        let port = after
+            .strip_prefix(':')
+            .ok_or_else(|| invalid("missing port after ']' (expected [IPV6]:PORT)"))?;
+        let (ip, zone) = match inside.split_once('%') {
+            Some((ip, zone)) => (ip, Some(zone)),
+            None => (inside, None),
+        };
+        let ip: Ipv6Addr = ip
+            .parse()
+            .map_err(|_| invalid(&format!("'{ip}' is not an IPv6 address")))?;
+        let host = match zone {
+            Some("") => return Err(invalid("empty zone after '%'")),
+            Some(zone) => Host::ScopedV6(ip, zone.to_owned()),
+            None => Host::Ip(IpAddr::V6(ip)),
+        };
+        (host, port)
+    } else {
+        let (host, port) = text
+            .rsplit_once(':')
+            .ok_or_else(|| invalid("missing port (expected HOST:PORT, e.g. 192.168.1.6:2323)"))?;
+        if host.contains(':') {
+            return Err(invalid("an IPv6 address needs brackets, e.g. [::1]:2323"));
+        }
+        if host.is_empty() {
+            return Err(invalid("missing host before ':'"));
+        }
+        let host = match host.parse::<Ipv4Addr>() {
+            Ok(ip) => Host::Ip(IpAddr::V4(ip)),
+            Err(_) if is_host_name(host) => Host::Name(host.to_owned()),
+            Err(_) => return Err(invalid(&format!("'{host}' is not a host name or IP address"))),
+        };
+        (host, port)
+    };
+    if port.is_empty() {
+        return Err(invalid("missing port after ':'"));
+    }
+    let port = match port.parse::<u16>() {
+        Ok(0) if !allow_port_zero => return Err(invalid("port 0 cannot be sent to")),
+        Ok(port) => port,
+        Err(_) => {
+            return Err(invalid(&format!("port '{port}' is not a number from 1 to 65535")));
+        }
+    };
+    Ok(HostPort {
+        text: text.to_owned(),
+        host,
+        port,
+    })
+}
+
+/// Letters, digits, '-', '_' and '.', as in DNS names and `/etc/hosts` entries.
+/// Rejecting anything else here gives a clear message instead of a resolver error.
+fn is_host_name(host: &str) -> bool {
+    host.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && host.bytes().any(|b| b.is_ascii_alphabetic())
+}
+
+fn zone_index(zone: &str) -> Option<u32> {
+    if let Ok(index) = zone.parse::<u32>() {
+        return Some(index);
+    }
+    #[cfg(unix)]
+    {
+        nix::net::if_::if_nametoindex(zone).ok()
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(text: &str) -> Result<SocketAddr, String> {
+        text.parse::<HostPort>()
+            .and_then(|hp| hp.resolve())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn accepts_ipv4_ipv6_and_names() {
+        assert_eq!(peer("192.168.1.6:2323").unwrap().to_string(), "192.168.1.6:2323");
+        assert_eq!(peer("[::1]:9").unwrap().to_string(), "[::1]:9");
+        assert_eq!(peer("localhost:7").unwrap().port(), 7);
+    }
+
+    #[test]
+    fn resolves_a_zone_given_as_an_interface_name() {
+        let SocketAddr::V6(addr) = peer("[fe80::1%lo]:2323").unwrap() else {
+            panic!("not IPv6")
+        };
+        assert_ne!(addr.scope_id(), 0);
+        let SocketAddr::V6(addr) = peer("[fe80::1%7]:2323").unwrap() else {
+            panic!("not IPv6")
+        };
+        assert_eq!(addr.scope_id(), 7);
+    }
+
+    #[test]
+    fn explains_each_malformed_peer() {
+        for (input, expected) in [
+            ("host", "missing port"),
+            ("host:", "missing port"),
+            (":2323", "missing host"),
+            ("host:99999", "not a number from 1 to 65535"),
+            ("host:0", "port 0"),
+            ("host:x", "not a number"),
+            ("[::1", "missing ']'"),
+            ("[::1]", "missing port"),
+            ("[::1]2323", "missing port"),
+            ("[nope]:1", "not an IPv6 address"),
+            ("::1:2323", "needs brackets"),
+            ("bad host:1", "not a host name"),
+            ("[fe80::1%]:1", "empty zone"),
+        ] {
+            let err = peer(input).unwrap_err();
+            assert!(err.contains(expected), "{input}: {err}");
+            assert!(
+                err.contains(input),
+                "{input}: message does not name the input: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn bind_takes_a_bare_port_or_a_bare_ip() {
+        let v4: SocketAddr = "192.0.2.1:1".parse().unwrap();
+        let v6: SocketAddr = "[2001:db8::1]:1".parse().unwrap();
+        let bind = |text, family| HostPort::parse_bind(text, family).unwrap().resolve().unwrap();
+        assert_eq!(bind("4000", &v4).to_string(), "0.0.0.0:4000");
+        assert_eq!(bind("4000", &v6).to_string(), "[::]:4000");
+        assert_eq!(bind("127.0.0.1", &v4).to_string(), "127.0.0.1:2323");
+        assert_eq!(bind("::1", &v6).to_string(), "[::1]:2323");
+        assert_eq!(bind("127.0.0.1:0", &v4).port(), 0);
+    }
+
+    #[test]
+    fn reports_an_unknown_zone() {
+        let err = peer("[fe80::1%nosuchif0]:1").unwrap_err();
+        assert!(err.contains("no network interface named 'nosuchif0'"), "{err}");
+    }
+}

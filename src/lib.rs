@@ -1,0 +1,28 @@
+//! udpchat: a full-duplex terminal chat over plain UDP.
+//!
+//! Each endpoint binds one UDP socket; every line of input is sent to the peer
+//! as one datagram holding exactly the line's bytes (no header, no newline),
+//! and every datagram received is printed as one line. That is the wire format
+//! of the Python script udpchat grew from, so it also talks to `nc -u` and
+//! `socat`, but unlike that script nobody waits for their turn: a receiver
+//! thread and a sender thread share the socket.
+//!
+//! The binary is a thin shell over [`Chat`]; see its documentation for two
+//! endpoints chatting on loopback.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod addr;
+mod chat;
+pub mod display;
+mod error;
+pub mod lines;
+mod net;
+mod receiver;
+mod sender;
+
+pub use addr::{DEFAULT_PORT, HostPort};
+pub use chat::{Chat, Config, DEFAULT_RECV_BUFFER, Ended, ShutdownHandle, Summary};
+pub use error::Error;
+pub use net::{MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};

@@ -1,0 +1,163 @@
+//! Input framing: splits a byte stream into lines, one per datagram, with bounded memory.
+
+use std::io::{self, BufRead};
+
+/// One line of input, without its `\n` or `\r\n`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A line that fits the limit: these bytes are sent as they are.
+    Fits(&'a [u8]),
+    /// A line longer than the limit; only its length is kept.
+    TooLong(usize),
+}
+
+/// Reads lines of raw bytes (UTF-8 or not) and never holds more than `limit`
+/// bytes of one line, however long the line is.
+///
+/// ```
+/// use udpchat::lines::{Line, LineReader};
+///
+/// let mut lines = LineReader::new(&b"hi\r\n\nlast, no newline"[..], 100);
+/// assert_eq!(lines.next_line().unwrap(), Some(Line::Fits(b"hi")));
+/// assert_eq!(lines.next_line().unwrap(), Some(Line::Fits(b"")));
+/// assert_eq!(lines.next_line().unwrap(), Some(Line::Fits(b"last, no newline")));
+/// assert_eq!(lines.next_line().unwrap(), None);
+/// ```
+pub struct LineReader<R> {
+    input: R,
+    line: Vec<u8>,
+    limit: usize,
+}
+
+impl<R: BufRead> LineReader<R> {
+    /// Reads from `input`, calling lines over `limit` bytes [`Line::TooLong`].
+    pub fn new(input: R, limit: usize) -> Self {
+        LineReader {
+            input,
+            line: Vec::new(),
+            limit,
+        }
+    }
+
+    /// The next line, or `None` at the end of input. A last line without a
+    /// final newline is still a line.
+    pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        self.line.clear();
+        // Bytes kept: the line up to the limit plus room for "\r\n".
+        let keep = self.limit.saturating_add(2);
+        let mut total = 0usize;
+        let mut ended_by_newline = false;
+        let mut before_newline = None;
+        let mut last_byte = None;
+        loop {
+            let available = match self.input.fill_buf() {
+                Ok(available) => available,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            };
+            if available.is_empty() {
+                break;
+            }
+            let (taken, found) = match available.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (available.len(), false),
+            };
+            let chunk = &available[..taken];
+            if found {
+                // The byte before '\n' may sit at the end of the previous chunk.
+                before_newline = if taken >= 2 {
+                    Some(chunk[taken - 2])
+                } else {
+                    last_byte
+                };
+            }
+            last_byte = chunk.last().copied();
+            let room = keep.saturating_sub(self.line.len());
+            self.line.extend_from_slice(&chunk[..taken.min(room)]);
+            total += taken;
+            self.input.consume(taken);
+            if found {
+                ended_by_newline = true;
+                break;
+            }
+        }
+        if total == 0 {
+            return Ok(None);
+        }
+        let terminator = match (ended_by_newline, before_newline) {
+            (false, _) => 0,
+            (true, Some(b'\r')) => 2,
+            (true, _) => 1,
+        };
+        let len = total - terminator;
+        if len > self.limit {
+            return Ok(Some(Line::TooLong(len)));
+        }
+        Ok(Some(Line::Fits(&self.line[..len])))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::BufReader;
+
+    /// Every line of `input`, read through a buffer of `capacity` bytes so
+    /// lines straddle refills.
+    fn lines(input: &[u8], capacity: usize, limit: usize) -> Vec<Result<Vec<u8>, usize>> {
+        let mut reader = LineReader::new(BufReader::with_capacity(capacity, input), limit);
+        let mut out = Vec::new();
+        while let Some(line) = reader.next_line().unwrap() {
+            out.push(match line {
+                Line::Fits(bytes) => Ok(bytes.to_vec()),
+                Line::TooLong(len) => Err(len),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn strips_lf_and_crlf_but_keeps_other_bytes() {
+        for capacity in [1, 2, 3, 64] {
+            let got = lines(b"a\nb\r\n\r\n\n\xff\xfe\rx\n", capacity, 100);
+            let want: Vec<Result<Vec<u8>, usize>> = vec![
+                Ok(b"a".to_vec()),
+                Ok(b"b".to_vec()),
+                Ok(vec![]),
+                Ok(vec![]),
+                Ok(b"\xff\xfe\rx".to_vec()),
+            ];
+            assert_eq!(got, want, "capacity {capacity}");
+        }
+    }
+
+    #[test]
+    fn sends_a_last_line_without_newline() {
+        assert_eq!(lines(b"a\nb", 4, 10), vec![Ok(b"a".to_vec()), Ok(b"b".to_vec())]);
+        assert_eq!(lines(b"", 4, 10), vec![]);
+    }
+
+    #[test]
+    fn measures_lines_over_the_limit_without_keeping_them() {
+        for capacity in [1, 3, 8, 4096] {
+            let mut input = vec![b'x'; 20];
+            input.extend_from_slice(b"\r\nok\n");
+            input.extend(vec![b'y'; 11]);
+            input.extend_from_slice(b"\n1234567890\r\n");
+            let got = lines(&input, capacity, 10);
+            assert_eq!(
+                got,
+                vec![Err(20), Ok(b"ok".to_vec()), Err(11), Ok(b"1234567890".to_vec())],
+                "capacity {capacity}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_fits_with_either_terminator() {
+        assert_eq!(
+            lines(b"12345\r\n12345\n12345", 2, 5),
+            vec![Ok(b"12345".to_vec()); 3]
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! The socket and the few calls on it that differ by platform: bind, receive, wake.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+
+use log::{debug, info};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::Error;
+
+/// Largest UDP payload over IPv4: 65,535 minus 8 (UDP header) and 20 (IP header) bytes.
+pub const MAX_PAYLOAD_V4: usize = 65_507;
+
+/// Largest UDP payload over IPv6 without jumbograms: 65,535 minus the 8-byte UDP header
+/// (the IPv6 header is not counted in its payload length).
+pub const MAX_PAYLOAD_V6: usize = 65_527;
+
+/// Receive buffers hold any datagram, so nothing is ever truncated.
+pub const RECV_BUFFER: usize = 65_535;
+
+/// The largest line that fits in one datagram to `peer`.
+pub fn max_payload(peer: &SocketAddr) -> usize {
+    match peer {
+        SocketAddr::V4(_) => MAX_PAYLOAD_V4,
+        SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_some() => MAX_PAYLOAD_V4,
+        SocketAddr::V6(_) => MAX_PAYLOAD_V6,
+    }
+}
+
+/// Creates the one UDP socket of an endpoint.
+///
+/// An IPv6 socket is made dual-stack, so `[::]` also hears IPv4 peers.
+/// `recv_buffer` asks for an `SO_RCVBUF`; the kernel may grant less (Linux caps
+/// it at `net.core.rmem_max`, then doubles it for its own bookkeeping).
+pub fn bind(addr: SocketAddr, recv_buffer: Option<usize>) -> Result<UdpSocket, Error> {
+    let fail = |source| Error::Bind { addr, source };
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).map_err(fail)?;
+    if addr.is_ipv6() {
+        // Not fatal: some systems have no IPv4 stack, and then v6-only is all there is.
+        if let Err(err) = socket.set_only_v6(false) {
+            debug!("cannot make {addr} dual-stack: {err}");
+        }
+    }
+    if let Some(size) = recv_buffer {
+        socket.set_recv_buffer_size(size).map_err(fail)?;
+    }
+    socket.bind(&addr.into()).map_err(fail)?;
+    let socket = UdpSocket::from(socket);
+    info!(
+        "bound {}, receive buffer {} bytes",
+        socket.local_addr().map_err(fail)?,
+        socket2::SockRef::from(&socket).recv_buffer_size().map_err(fail)?
+    );
+    Ok(socket)
+}
+
+/// An address the kernel reports a datagram from, with IPv4-mapped IPv6
+/// addresses (seen on dual-stack sockets) turned back into IPv4.
+pub fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// The address to `send_to` for `peer` from a socket bound to `local`: a
+/// dual-stack IPv6 socket reaches IPv4 peers through their mapped address.
+pub fn send_address(local: &SocketAddr, peer: SocketAddr) -> Result<SocketAddr, Error> {
+    match (local, peer) {
+        (SocketAddr::V6(_), SocketAddr::V4(v4)) => {
+            Ok(SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port()))
+        }
+        (SocketAddr::V4(_), SocketAddr::V6(_)) => Err(Error::FamilyMismatch { bind: *local, peer }),
+        _ => Ok(peer),
+    }
+}
+
+/// True for the errors an ICMP "port unreachable" from an absent peer turns
+/// into: `ECONNREFUSED` on Linux (when the kernel reports it at all on an
+/// unconnected socket) and `WSAECONNRESET` (10054) from `recv_from` on Windows.
+/// See: https://github.com/rust-lang/rust/issues/128072
+pub fn is_peer_unreachable(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// One datagram taken from the socket.
+pub struct Received {
+    /// Its length in bytes; the payload is the start of the caller's buffer.
+    pub len: usize,
+    /// Where it came from; `None` when the receiver was woken by [`wake_receiver`].
+    pub from: Option<SocketAddr>,
+}
+
+/// Takes one datagram into `buf`. With `wait` false it does not block and
+/// returns `WouldBlock` when the queue is empty, which is how the receiver
+/// learns it is time to flush its output.
+#[cfg(unix)]
+pub fn recv(socket: &UdpSocket, buf: &mut [u8], wait: bool) -> io::Result<Received> {
+    use nix::sys::socket::{MsgFlags, SockaddrLike, SockaddrStorage, recvmsg};
+    use std::io::IoSliceMut;
+    use std::os::fd::AsRawFd;
+
+    let flags = if wait {
+        MsgFlags::empty()
+    } else {
+        MsgFlags::MSG_DONTWAIT
+    };
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, None, flags)?;
+    let from = msg.address.and_then(|addr| {
+        let addr = match addr.family()? {
+            nix::sys::socket::AddressFamily::Inet => SocketAddr::from(*addr.as_sockaddr_in()?),
+            nix::sys::socket::AddressFamily::Inet6 => SocketAddr::from(*addr.as_sockaddr_in6()?),
+            _ => return None,
+        };
+        Some(canonical(addr))
+    });
+    Ok(Received { len: msg.bytes, from })
+}
+
+/// Takes one datagram into `buf`. Without a portable `MSG_DONTWAIT` it always
+/// waits, and the receiver flushes after every datagram.
+#[cfg(not(unix))]
+pub fn recv(socket: &UdpSocket, buf: &mut [u8], wait: bool) -> io::Result<Received> {
+    if !wait {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    let (len, from) = socket.recv_from(buf)?;
+    Ok(Received {
+        len,
+        from: Some(canonical(from)),
+    })
+}
+
+/// Wakes a receiver blocked in [`recv`] so it can see it is time to stop,
+/// without it ever having polled.
+///
+/// On Linux, `shutdown(SHUT_RD)` does it even on an unconnected UDP socket: the
+/// kernel marks the socket, wakes every reader, and `recv` returns 0 bytes with
+/// no source address. It also returns `ENOTCONN`, which we ignore because the
+/// wake-up happened anyway. Elsewhere we send an empty datagram to ourselves.
+/// See: https://elixir.bootlin.com/linux/v6.6/source/net/ipv4/af_inet.c (inet_shutdown)
+pub fn wake_receiver(socket: &UdpSocket) {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = socket2::SockRef::from(socket).shutdown(std::net::Shutdown::Read);
+    }
+    #[cfg(not(target_os = "linux"))]
+    if let Ok(local) = socket.local_addr() {
+        use std::net::{Ipv4Addr, Ipv6Addr};
+        let target = match local.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        let _ = socket.send_to(&[], SocketAddr::new(target, local.port()));
+    }
+}

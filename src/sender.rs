@@ -1,0 +1,87 @@
+//! Sender thread: reads input lines and sends each as one datagram to the peer.
+
+use std::io::{self, BufRead};
+use std::net::{SocketAddr, UdpSocket};
+
+use crossbeam_channel::Sender;
+use log::error;
+
+use crate::Error;
+use crate::chat::{Shared, Stop};
+use crate::lines::{Line, LineReader};
+use crate::net;
+
+/// Everything the sender thread needs, moved into it.
+pub(crate) struct SenderTask<R> {
+    pub socket: UdpSocket,
+    pub peer: SocketAddr,
+    /// The largest line that fits in one datagram to `peer`.
+    pub limit: usize,
+    pub input: R,
+}
+
+impl<R: BufRead> SenderTask<R> {
+    /// Sends every line of input, then reports why it stopped.
+    pub fn run(self, shared: &Shared, stop: &Sender<Stop>) {
+        if let Some(reason) = self.send_lines(shared) {
+            let _ = stop.send(reason);
+        }
+    }
+
+    /// Returns `None` when the chat stopped first, for then nobody is listening.
+    fn send_lines(self, shared: &Shared) -> Option<Stop> {
+        let SenderTask {
+            socket,
+            peer,
+            limit,
+            input,
+        } = self;
+        let mut lines = LineReader::new(input, limit);
+        let mut number = 0u64;
+        loop {
+            let line = match lines.next_line() {
+                Ok(Some(line)) => line,
+                Ok(None) => return Some(Stop::EndOfInput),
+                Err(source) => {
+                    return Some(Stop::Failed(Error::Io {
+                        op: "read input",
+                        source,
+                    }));
+                }
+            };
+            if shared.is_stopping() {
+                return None;
+            }
+            number += 1;
+            let sent = match line {
+                Line::Fits(bytes) => send(&socket, bytes, peer, shared)
+                    .map_err(|err| error!("line {number} not sent: {err}"))
+                    .is_ok(),
+                Line::TooLong(len) => {
+                    error!(
+                        "line {number} not sent: {len} bytes do not fit in one datagram (at most {limit})"
+                    );
+                    false
+                }
+            };
+            shared.count_line(sent);
+        }
+    }
+}
+
+fn send(socket: &UdpSocket, bytes: &[u8], peer: SocketAddr, shared: &Shared) -> io::Result<()> {
+    let mut reported_unreachable = false;
+    loop {
+        match socket.send_to(bytes, peer) {
+            Ok(_) => return Ok(()),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            // The error was left on the socket by an earlier datagram's ICMP reply
+            // and is cleared by being reported; this datagram has not gone yet.
+            Err(err) if net::is_peer_unreachable(&err) && !reported_unreachable => {
+                shared.warn_peer_unreachable(&err);
+                reported_unreachable = true;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
