@@ -1,0 +1,60 @@
+//! The `udpchat` binary: arguments in, the library's chat run, an exit status out.
+
+mod cli;
+
+use std::io::{self, BufReader};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::Parser;
+use udpchat::{Chat, Ended, Error, ShutdownHandle};
+
+/// Exit status after Ctrl-C or SIGTERM, as shells report a SIGINT death (128 + 2).
+const EXIT_INTERRUPTED: u8 = 130;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    args.init_logging();
+    match run(&args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("udpchat: {err}");
+            ExitCode::from(if err.is_usage() { 2 } else { 1 })
+        }
+    }
+}
+
+fn run(args: &cli::Args) -> Result<ExitCode, Error> {
+    let chat = Chat::bind(args.to_config()?)?;
+    on_interrupt(chat.shutdown_handle())?;
+    let input = BufReader::with_capacity(64 * 1024, io::stdin());
+    let summary = chat.run(input, io::stdout())?;
+    Ok(match summary.ended {
+        Ended::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
+        _ if summary.lines_not_sent > 0 => {
+            eprintln!(
+                "udpchat: {} of {} lines not sent",
+                summary.lines_not_sent,
+                summary.lines_not_sent + summary.lines_sent
+            );
+            ExitCode::FAILURE
+        }
+        Ended::EndOfInput | Ended::OutputClosed => ExitCode::SUCCESS,
+    })
+}
+
+/// Ctrl-C and SIGTERM stop the chat cleanly; a second one quits at once,
+/// in case something is stuck.
+fn on_interrupt(handle: ShutdownHandle) -> Result<(), Error> {
+    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+    ctrlc::set_handler(move || {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED.into());
+        }
+        handle.interrupt();
+    })
+    .map_err(|err| Error::Io {
+        op: "handle Ctrl-C",
+        source: io::Error::other(err),
+    })
+}
