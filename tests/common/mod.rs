@@ -1,0 +1,228 @@
+//! Helpers shared by the integration tests: the real binary with bounded waits, and loopback sockets.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use wait_timeout::ChildExt;
+
+/// Upper bound for anything a test waits for; only reached when something is broken.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A UDP socket on 127.0.0.1 with a port the system picks. Its receives time
+/// out, so a missing datagram fails the test instead of hanging it.
+pub fn loopback_socket() -> UdpSocket {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a loopback socket");
+    socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+    socket
+}
+
+/// A loopback port that was free a moment ago (bound, then released), for a
+/// process that must be told its port before it starts.
+pub fn free_port() -> u16 {
+    loopback_socket().local_addr().unwrap().port()
+}
+
+/// Receives one datagram, failing the test after [`TIMEOUT`].
+pub fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+    let mut buf = vec![0; 65_536];
+    let (len, from) = socket.recv_from(&mut buf).expect("a datagram within the timeout");
+    buf.truncate(len);
+    (buf, from)
+}
+
+/// The `udpchat` binary, run with piped stdio and read from background threads.
+pub struct Udpchat {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Receiver<Vec<u8>>,
+    stderr: Arc<Mutex<String>>,
+    stderr_lines: Receiver<String>,
+}
+
+impl Udpchat {
+    /// Starts `udpchat ARGS` with `-v`, so it reports the address it bound.
+    pub fn start(args: &[&str]) -> Udpchat {
+        Self::start_with(args, |_| {})
+    }
+
+    /// Like [`start`](Self::start), letting the caller adjust the command first.
+    pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Udpchat {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_udpchat"));
+        command
+            .arg("-v")
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("UDPCHAT_BIND")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        adjust(&mut command);
+        let mut child = command.spawn().expect("start udpchat");
+        let stdin = child.stdin.take();
+        let stdout = match child.stdout.take() {
+            Some(pipe) => lines_of(pipe),
+            None => crossbeam_channel::never(), // the caller redirected it
+        };
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, stderr_lines) = crossbeam_channel::unbounded();
+        let mut err = BufReader::new(child.stderr.take().expect("piped stderr"));
+        let all = stderr.clone();
+        thread::spawn(move || {
+            let mut line = String::new();
+            while err.read_line(&mut line).unwrap_or(0) > 0 {
+                all.lock().unwrap().push_str(&line);
+                let _ = tx.send(std::mem::take(&mut line));
+            }
+        });
+        Udpchat {
+            child,
+            stdin,
+            stdout,
+            stderr,
+            stderr_lines,
+        }
+    }
+
+    /// The local address udpchat reports at `-v` once its socket is bound.
+    pub fn bound_addr(&self) -> SocketAddr {
+        let line = self.stderr_line_containing("bound ");
+        let addr = line.split("bound ").nth(1).unwrap().split(',').next().unwrap();
+        addr.parse().unwrap_or_else(|_| panic!("no address in {line:?}"))
+    }
+
+    /// Waits for a line on stderr that contains `needle`, and returns it.
+    pub fn stderr_line_containing(&self, needle: &str) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match self.stderr_lines.recv_deadline(deadline) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no stderr line containing {needle:?}; stderr:\n{}", self.stderr()),
+            }
+        }
+    }
+
+    /// Writes to udpchat's stdin.
+    pub fn send(&mut self, text: impl AsRef<[u8]>) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin.write_all(text.as_ref()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Closes udpchat's stdin: the end of input.
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// Gives stdin to the caller, e.g. to feed it from another thread.
+    pub fn take_stdin(&mut self) -> ChildStdin {
+        self.stdin.take().expect("stdin still open")
+    }
+
+    /// The next line udpchat printed (without `\n`), failing the test after [`TIMEOUT`].
+    pub fn line(&self) -> Vec<u8> {
+        self.try_line(TIMEOUT)
+            .unwrap_or_else(|| panic!("no line on stdout within {TIMEOUT:?}; stderr:\n{}", self.stderr()))
+    }
+
+    /// The next line as text.
+    pub fn text_line(&self) -> String {
+        String::from_utf8(self.line()).expect("stdout is UTF-8")
+    }
+
+    /// The next line within `timeout`, or `None`.
+    pub fn try_line(&self, timeout: Duration) -> Option<Vec<u8>> {
+        self.stdout.recv_timeout(timeout).ok()
+    }
+
+    /// Sends a signal, e.g. `SIGINT` for Ctrl-C.
+    #[cfg(unix)]
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, signal).expect("send a signal");
+    }
+
+    /// Waits for udpchat to exit, killing it and failing the test after [`TIMEOUT`].
+    /// stdin is left as it is: closing it would race the end of input with a signal.
+    pub fn wait(&mut self) -> ExitStatus {
+        match self.child.wait_timeout(TIMEOUT).unwrap() {
+            Some(status) => status,
+            None => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "udpchat did not exit within {TIMEOUT:?}; stderr:\n{}",
+                    self.stderr()
+                )
+            }
+        }
+    }
+
+    /// Waits for the exit and returns its code, with stderr for assertion messages.
+    pub fn exit_code(&mut self) -> (Option<i32>, String) {
+        let status = self.wait();
+        // stderr is read by a thread; it is complete once the pipe closes.
+        let deadline = Instant::now() + TIMEOUT;
+        while self.stderr_lines.recv_deadline(deadline).is_ok() {}
+        (status.code(), self.stderr())
+    }
+
+    /// Everything udpchat wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Udpchat {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Splits a pipe into lines on a background thread.
+fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    thread::spawn(move || {
+        let mut pipe = BufReader::new(pipe);
+        let mut line = Vec::new();
+        while pipe.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            if tx.send(std::mem::take(&mut line)).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Two udpchat processes on loopback, each the other's peer, plus `extra` arguments.
+pub fn two_udpchats(extra: &[&str]) -> (Udpchat, Udpchat) {
+    let a_port = free_port();
+    let a_peer_of_b = format!("127.0.0.1:{a_port}");
+    let mut b_args = vec!["-b", "127.0.0.1:0"];
+    b_args.extend_from_slice(extra);
+    b_args.push(&a_peer_of_b);
+    let b = Udpchat::start(&b_args);
+    let b_addr = b.bound_addr().to_string();
+    let a_bind = format!("127.0.0.1:{a_port}");
+    let mut a_args = vec!["-b", a_bind.as_str()];
+    a_args.extend_from_slice(extra);
+    a_args.push(&b_addr);
+    let a = Udpchat::start(&a_args);
+    a.bound_addr();
+    (a, b)
+}

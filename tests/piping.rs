@@ -1,0 +1,176 @@
+//! Someone pipes a file into udpchat to send its lines, or logs what arrives with stdin closed.
+
+mod common;
+
+use std::fs::File;
+use std::io::Write;
+use std::process::Stdio;
+
+use common::{Udpchat, loopback_socket, recv};
+
+/// udpchat with stdin from a file of `contents`, sending to `peer`.
+fn udpchat_reading(contents: &[u8], peer: &str, extra: &[&str]) -> Udpchat {
+    let dir = std::env::temp_dir().join(format!("udpchat-test-{}-{}", std::process::id(), rand_suffix()));
+    let mut file = File::create(&dir).unwrap();
+    file.write_all(contents).unwrap();
+    let input = File::open(&dir).unwrap();
+    std::fs::remove_file(&dir).unwrap();
+    let mut args = vec!["-b", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    args.push(peer);
+    Udpchat::start_with(&args, |command| {
+        command.stdin(Stdio::from(input));
+    })
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+#[test]
+fn piped_file_arrives_complete_and_in_order() {
+    let lines: Vec<String> = (0..10_000)
+        .map(|i| format!("{i:05} {}", "lorem ipsum dolor sit amet ".repeat(2)))
+        .collect();
+    let file = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+    // The receiving end: a udpchat that only prints.
+    let mut receiver = Udpchat::start(&["--recv-only", "-b", "127.0.0.1:0", "127.0.0.1:9"]);
+    let to = receiver.bound_addr().to_string();
+    let mut sender = udpchat_reading(file.as_bytes(), &to, &[]);
+    assert_eq!(
+        sender.exit_code().0,
+        Some(0),
+        "sender failed: {}",
+        sender.stderr()
+    );
+    for (i, expected) in lines.iter().enumerate() {
+        assert_eq!(receiver.text_line(), *expected, "line {i}");
+    }
+    receiver.signal(nix::sys::signal::Signal::SIGINT);
+    assert_eq!(receiver.exit_code().0, Some(130));
+}
+
+#[test]
+fn exits_0_once_every_line_is_sent() {
+    let peer = loopback_socket();
+    let mut chat = udpchat_reading(
+        b"a\r\n\n\xff\xfe raw\nno final newline",
+        &peer.local_addr().unwrap().to_string(),
+        &[],
+    );
+    assert_eq!(chat.exit_code().0, Some(0));
+    for expected in [&b"a"[..], b"", b"\xff\xfe raw", b"no final newline"] {
+        assert_eq!(recv(&peer).0, expected);
+    }
+}
+
+#[test]
+fn prints_each_line_promptly_into_a_pipe() {
+    let peer = loopback_socket();
+    let chat = Udpchat::start(&["-b", "127.0.0.1:0", &peer.local_addr().unwrap().to_string()]);
+    let to = chat.bound_addr();
+    // stdin stays open and stdout is a pipe: each line must still come out at once.
+    for i in 0..3 {
+        peer.send_to(format!("message {i}").as_bytes(), to).unwrap();
+        assert_eq!(chat.text_line(), format!("message {i}"));
+    }
+}
+
+#[test]
+fn linger_prints_replies_after_the_input_ends() {
+    let peer = loopback_socket();
+    let mut chat = Udpchat::start(&[
+        "--linger",
+        "30s",
+        "-b",
+        "127.0.0.1:0",
+        &peer.local_addr().unwrap().to_string(),
+    ]);
+    chat.send("question\n");
+    chat.close_stdin();
+    let (question, to) = recv(&peer);
+    assert_eq!(question, b"question");
+    peer.send_to(b"answer", to).unwrap();
+    assert_eq!(chat.text_line(), "answer");
+    chat.signal(nix::sys::signal::Signal::SIGINT);
+    assert_eq!(chat.exit_code().0, Some(130));
+}
+
+#[test]
+fn linger_ends_by_itself() {
+    let peer = loopback_socket();
+    let mut chat = Udpchat::start(&[
+        "--linger",
+        "200ms",
+        "-b",
+        "127.0.0.1:0",
+        &peer.local_addr().unwrap().to_string(),
+    ]);
+    chat.close_stdin();
+    assert_eq!(chat.exit_code().0, Some(0));
+}
+
+#[test]
+fn receive_only_logs_a_peer_with_stdin_closed() {
+    let peer = loopback_socket();
+    let mut chat = Udpchat::start_with(
+        &[
+            "--recv-only",
+            "-b",
+            "127.0.0.1:0",
+            &peer.local_addr().unwrap().to_string(),
+        ],
+        |command| {
+            command.stdin(Stdio::null());
+        },
+    );
+    let to = chat.bound_addr();
+    peer.send_to(b"log me", to).unwrap();
+    assert_eq!(chat.text_line(), "log me");
+    chat.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(chat.exit_code().0, Some(130));
+}
+
+#[test]
+fn names_the_line_too_long_to_send_and_sends_the_others() {
+    let peer = loopback_socket();
+    let mut input = b"first\n".to_vec();
+    input.extend(vec![b'x'; 70_000]);
+    input.extend_from_slice(b"\nthird\n");
+    let mut chat = udpchat_reading(&input, &peer.local_addr().unwrap().to_string(), &[]);
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("line 2 not sent: 70000 bytes"), "{stderr}");
+    assert!(stderr.contains("1 of 3 lines not sent"), "{stderr}");
+    assert_eq!(recv(&peer).0, b"first");
+    assert_eq!(recv(&peer).0, b"third");
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_status_0() {
+    use std::io::{BufRead, BufReader};
+    let peer = loopback_socket();
+    let (reader, writer) = std::io::pipe().unwrap();
+    let mut chat = Udpchat::start_with(
+        &["-b", "127.0.0.1:0", &peer.local_addr().unwrap().to_string()],
+        |command| {
+            command.stdout(writer);
+        },
+    );
+    let to = chat.bound_addr();
+    // Like `udpchat ... | head -n 1`: the reader takes one line and goes away.
+    peer.send_to(b"first", to).unwrap();
+    let mut reader = BufReader::new(reader);
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    assert_eq!(first, "first\n");
+    drop(reader);
+    peer.send_to(b"second", to).unwrap();
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("error"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,52 @@
+//! Ending a chat: end of input, Ctrl-C (SIGINT) and SIGTERM, each with its exit status.
+
+mod common;
+
+use std::time::Instant;
+
+use common::{Udpchat, loopback_socket};
+use nix::sys::signal::Signal;
+
+/// A udpchat whose stdin is an open pipe (a person who is not typing), that
+/// has already printed one received line.
+fn idle_chat_after_one_line() -> Udpchat {
+    let peer = loopback_socket();
+    let chat = Udpchat::start(&["-b", "127.0.0.1:0", &peer.local_addr().unwrap().to_string()]);
+    peer.send_to(b"already printed", chat.bound_addr()).unwrap();
+    assert_eq!(chat.text_line(), "already printed");
+    chat
+}
+
+#[test]
+fn exits_with_130_on_ctrl_c_while_blocked_on_stdin_and_socket() {
+    let mut chat = idle_chat_after_one_line();
+    let sent = Instant::now();
+    chat.signal(Signal::SIGINT);
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    eprintln!("SIGINT to exit: {:?}", sent.elapsed());
+}
+
+#[test]
+fn exits_with_130_on_sigterm() {
+    let mut chat = idle_chat_after_one_line();
+    chat.signal(Signal::SIGTERM);
+    assert_eq!(chat.exit_code().0, Some(130));
+}
+
+#[test]
+fn exits_0_at_end_of_input() {
+    let mut chat = idle_chat_after_one_line();
+    chat.close_stdin();
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn an_idle_chat_does_not_exit_by_itself() {
+    let mut chat = idle_chat_after_one_line();
+    // Nothing arrives and nothing is typed: it must still be waiting.
+    assert_eq!(chat.try_line(std::time::Duration::from_millis(300)), None);
+    assert!(chat.is_running());
+}
