@@ -2,38 +2,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{TIMEOUT, loopback_socket};
-use wait_timeout::ChildExt;
-
-/// Runs udpchat to completion with stdin closed; returns its exit code and stderr.
-fn run(args: &[&str]) -> (Option<i32>, String) {
-    run_via(env!("CARGO_BIN_EXE_udpchat"), args)
-}
-
-/// Runs `program ARGS` (udpchat, or a wrapper around it) with a bounded wait.
-fn run_via(program: &str, args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(program)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("UDPCHAT_BIND")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status = match child.wait_timeout(TIMEOUT).unwrap() {
-        Some(status) => status,
-        None => {
-            child.kill().unwrap();
-            panic!("{program} {args:?} did not exit within {TIMEOUT:?}");
-        }
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    (status.code(), stderr)
-}
+use common::{loopback_socket, run, run_via};
 
 /// The first line of stderr: the one a user reads. clap adds a hint after a blank line.
 fn first_line(stderr: &str) -> &str {
@@ -113,7 +84,7 @@ fn explains_a_bind_the_system_does_not_permit() {
                 "127.0.0.1:1",
                 "127.0.0.1:9",
             ];
-            run_via("setpriv", &args)
+            run_via("setpriv", &args, &[])
         }
         _ if !nix::unistd::geteuid().is_root() => run(&["-b", "127.0.0.1:1", "127.0.0.1:9"]),
         _ => {

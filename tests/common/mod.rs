@@ -36,6 +36,36 @@ pub fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
     (buf, from)
 }
 
+/// Runs udpchat to completion with stdin closed; returns its exit code and stderr.
+pub fn run(args: &[&str]) -> (Option<i32>, String) {
+    run_via(env!("CARGO_BIN_EXE_udpchat"), args, &[])
+}
+
+/// Runs `program ARGS` (udpchat, or a wrapper around it) with stdin closed,
+/// the environment variables `env` set, and a bounded wait.
+pub fn run_via(program: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut child = Command::new(program)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("UDPCHAT_BIND")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = match child.wait_timeout(TIMEOUT).unwrap() {
+        Some(status) => status,
+        None => {
+            child.kill().unwrap();
+            panic!("{program} {args:?} did not exit within {TIMEOUT:?}");
+        }
+    };
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    (status.code(), stderr)
+}
+
 /// The `udpchat` binary, run with piped stdio and read from background threads.
 pub struct Udpchat {
     child: Child,
