@@ -8,8 +8,8 @@ use common::{loopback_socket, run_via};
 /// level (a line too long to send), then exits 1 with a final summary line.
 fn chat_with_one_bad_line(flags: &[&str], env: &[(&str, &str)]) -> String {
     let peer = loopback_socket().local_addr().unwrap().to_string();
-    let script = format!("printf 'ok\\n%070000d\\n' 0 | \"$0\" \"$@\"",);
-    let mut args = vec!["-c", &script, env!("CARGO_BIN_EXE_udpchat"), "-b", "127.0.0.1:0"];
+    let script = r#"printf 'ok\n%070000d\n' 0 | "$0" "$@""#;
+    let mut args = vec!["-c", script, env!("CARGO_BIN_EXE_udpchat"), "-b", "127.0.0.1:0"];
     args.extend_from_slice(flags);
     args.push(&peer);
     let (code, stderr) = run_via("sh", &args, env);
