@@ -33,6 +33,8 @@ pub struct Config {
     pub recv_only: bool,
     /// The SO_RCVBUF to ask for, or `None` for the system's default.
     pub recv_buffer: Option<usize>,
+    /// Start each printed line with `<ADDR> `, the address it came from.
+    pub show_sender: bool,
 }
 
 impl Config {
@@ -49,6 +51,7 @@ impl Config {
             linger: Duration::ZERO,
             recv_only: false,
             recv_buffer: Some(DEFAULT_RECV_BUFFER),
+            show_sender: false,
         }
     }
 }
@@ -238,7 +241,9 @@ impl Chat {
             let receiver = thread::Builder::new()
                 .name("receiver".into())
                 .spawn_scoped(scope, move || {
-                    if let Some(reason) = receiver::run(&receiver_socket, output, receiver_shared) {
+                    if let Some(reason) =
+                        receiver::run(&receiver_socket, output, config.show_sender, receiver_shared)
+                    {
                         let _ = receiver_stop.send(reason);
                     }
                 })

@@ -38,6 +38,10 @@ pub struct Args {
     #[arg(long)]
     pub recv_only: bool,
 
+    /// Start each received line with the address it came from: <192.168.1.6:2323> hi
+    #[arg(long)]
+    pub show_sender: bool,
+
     /// Say more on stderr: -v info, -vv debug, -vvv trace
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -57,6 +61,7 @@ impl Args {
         }
         config.linger = self.linger;
         config.recv_only = self.recv_only;
+        config.show_sender = self.show_sender;
         Ok(config)
     }
 

@@ -1,6 +1,10 @@
 //! How one received datagram is shown: bytes in, one line of text out, no I/O.
 
-/// Appends `datagram` to `out` as one line of text.
+use std::io::Write;
+use std::net::SocketAddr;
+
+/// Appends `datagram` to `out` as one line of text, after `<ADDR> ` when a
+/// sender is given (`--show-sender`, or a stranger's datagram).
 ///
 /// One trailing `\n` or `\r\n` is dropped first, because `nc -u` and `socat`
 /// send a line with its newline and the line should not be followed by a blank
@@ -9,11 +13,16 @@
 ///
 /// ```
 /// let mut out = Vec::new();
-/// udpchat::display::push_line(b"hi from nc\r\n", &mut out);
-/// udpchat::display::push_line(b"caf\xe9", &mut out);
-/// assert_eq!(out, "hi from nc\ncaf\u{fffd}\n".as_bytes());
+/// let from = "192.168.1.6:2323".parse().unwrap();
+/// udpchat::display::push_line(b"hi from nc\r\n", None, &mut out);
+/// udpchat::display::push_line(b"caf\xe9", Some(&from), &mut out);
+/// assert_eq!(out, "hi from nc\n<192.168.1.6:2323> caf\u{fffd}\n".as_bytes());
 /// ```
-pub fn push_line(datagram: &[u8], out: &mut Vec<u8>) {
+pub fn push_line(datagram: &[u8], sender: Option<&SocketAddr>, out: &mut Vec<u8>) {
+    if let Some(sender) = sender {
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "<{sender}> ");
+    }
     let text = strip_newline(datagram);
     for chunk in text.utf8_chunks() {
         out.extend_from_slice(chunk.valid().as_bytes());
@@ -40,7 +49,7 @@ mod tests {
 
     fn shown(datagram: &[u8]) -> String {
         let mut out = Vec::new();
-        push_line(datagram, &mut out);
+        push_line(datagram, None, &mut out);
         String::from_utf8(out).expect("output is always UTF-8")
     }
 
@@ -73,6 +82,13 @@ mod tests {
             let expected = format!("{}\n", String::from_utf8_lossy(bytes));
             assert_eq!(shown(bytes), expected);
         }
+    }
+
+    #[test]
+    fn labels_a_line_with_its_sender() {
+        let mut out = Vec::new();
+        push_line(b"hi", Some(&"[::1]:9".parse().unwrap()), &mut out);
+        assert_eq!(out, b"<[::1]:9> hi\n");
     }
 
     #[test]

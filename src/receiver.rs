@@ -13,7 +13,13 @@ use crate::net;
 const OUTPUT_CHUNK: usize = 64 * 1024;
 
 /// Receives until the chat stops, then flushes. Returns why it stopped on its own.
-pub(crate) fn run<W: Write>(socket: &UdpSocket, mut output: W, shared: &Shared) -> Option<Stop> {
+/// With `show_sender`, each line starts with the address it came from.
+pub(crate) fn run<W: Write>(
+    socket: &UdpSocket,
+    mut output: W,
+    show_sender: bool,
+    shared: &Shared,
+) -> Option<Stop> {
     let mut datagram = vec![0u8; net::RECV_BUFFER];
     let mut pending = Vec::with_capacity(OUTPUT_CHUNK);
     let stopped_by_itself = loop {
@@ -25,10 +31,11 @@ pub(crate) fn run<W: Write>(socket: &UdpSocket, mut output: W, shared: &Shared) 
                 if shared.is_stopping() {
                     break None;
                 }
-                if received.from.is_none() {
+                let Some(from) = received.from else {
                     continue;
-                }
-                display::push_line(&datagram[..received.len], &mut pending);
+                };
+                let sender = show_sender.then_some(&from);
+                display::push_line(&datagram[..received.len], sender, &mut pending);
                 shared.count_received();
                 if pending.len() >= OUTPUT_CHUNK
                     && let Err(stop) = write(&mut output, &mut pending, false)

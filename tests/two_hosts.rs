@@ -101,3 +101,12 @@ fn talks_to_the_seed_python_script() {
     chat.close_stdin();
     assert_eq!(chat.exit_code().0, Some(0));
 }
+
+#[test]
+fn show_sender_labels_each_line_with_its_source_address() {
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap();
+    let chat = Udpchat::start(&["--show-sender", "-b", "127.0.0.1:0", &peer_addr.to_string()]);
+    peer.send_to(b"hi", chat.bound_addr()).unwrap();
+    assert_eq!(chat.text_line(), format!("<{peer_addr}> hi"));
+}
