@@ -718,6 +718,11 @@ mod linux {
     /// The minimal reference chat: `bench --reference BIND PEER [--recv-only]`.
     fn reference(bind: &str, peer: &str, recv_only: bool) -> ! {
         use socket2::{Domain, Protocol, Socket, Type};
+        use nix::sys::signal::{SigHandler, signal};
+        // The bench may run where SIGINT is ignored (a background job of a
+        // script), and children inherit that; Ctrl-C must end the reference.
+        // SAFETY: the default disposition runs no handler code of ours.
+        unsafe { signal(Signal::SIGINT, SigHandler::SigDfl) }.unwrap();
         let bind: SocketAddr = bind.parse().unwrap();
         let peer: SocketAddr = peer.parse().unwrap();
         let socket = Socket::new(Domain::for_address(bind), Type::DGRAM, Some(Protocol::UDP)).unwrap();
