@@ -717,8 +717,8 @@ mod linux {
 
     /// The minimal reference chat: `bench --reference BIND PEER [--recv-only]`.
     fn reference(bind: &str, peer: &str, recv_only: bool) -> ! {
-        use socket2::{Domain, Protocol, Socket, Type};
         use nix::sys::signal::{SigHandler, signal};
+        use socket2::{Domain, Protocol, Socket, Type};
         // The bench may run where SIGINT is ignored (a background job of a
         // script), and children inherit that; Ctrl-C must end the reference.
         // SAFETY: the default disposition runs no handler code of ours.

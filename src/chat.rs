@@ -78,6 +78,10 @@ pub struct Summary {
     pub lines_not_sent: u64,
     /// Datagrams received and printed.
     pub datagrams_received: u64,
+    /// Datagrams the kernel dropped before they could be received, because
+    /// the receive buffer was full; `None` where the system cannot count them
+    /// (it can on Linux).
+    pub datagrams_dropped: Option<u64>,
 }
 
 /// Why the chat stops; sent to the coordinating thread by whoever noticed.
@@ -97,6 +101,7 @@ pub(crate) struct Shared {
     lines_sent: AtomicU64,
     lines_not_sent: AtomicU64,
     datagrams_received: AtomicU64,
+    datagrams_dropped: AtomicU64,
 }
 
 impl Shared {
@@ -115,6 +120,10 @@ impl Shared {
 
     pub fn count_received(&self) {
         self.datagrams_received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count_dropped(&self, datagrams: u64) {
+        self.datagrams_dropped.fetch_add(datagrams, Ordering::Relaxed);
     }
 
     /// Says once per chat that the peer is not listening; the chat carries on,
@@ -172,6 +181,8 @@ impl ShutdownHandle {
 pub struct Chat {
     socket: UdpSocket,
     local: SocketAddr,
+    /// Whether the kernel reports the datagrams it drops for this socket.
+    counts_drops: bool,
     config: Config,
     stop_tx: Sender<Stop>,
     stop_rx: Receiver<Stop>,
@@ -184,10 +195,12 @@ impl Chat {
         net::send_address(&config.bind, config.peer)?;
         let socket = net::bind(config.bind, config.recv_buffer)?;
         let local = socket.local_addr().map_err(Error::io("read the bound address"))?;
+        let counts_drops = net::count_drops(&socket);
         let (stop_tx, stop_rx) = crossbeam_channel::unbounded();
         Ok(Chat {
             socket,
             local,
+            counts_drops,
             config,
             stop_tx,
             stop_rx,
@@ -226,6 +239,7 @@ impl Chat {
         let Chat {
             socket,
             local,
+            counts_drops,
             config,
             stop_tx,
             stop_rx,
@@ -277,6 +291,7 @@ impl Chat {
             lines_sent: shared.lines_sent.load(Ordering::Relaxed),
             lines_not_sent: shared.lines_not_sent.load(Ordering::Relaxed),
             datagrams_received: shared.datagrams_received.load(Ordering::Relaxed),
+            datagrams_dropped: counts_drops.then(|| shared.datagrams_dropped.load(Ordering::Relaxed)),
         };
         match reason {
             Stop::EndOfInput => Ok(summary(Ended::EndOfInput)),

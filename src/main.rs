@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
-use udpchat::{Chat, Ended, Error, ShutdownHandle};
+use log::info;
+use udpchat::{Chat, Ended, Error, ShutdownHandle, Summary};
 
 /// Exit status after Ctrl-C or SIGTERM, as shells report a SIGINT death (128 + 2).
 const EXIT_INTERRUPTED: u8 = 130;
@@ -29,6 +30,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
     on_interrupt(chat.shutdown_handle())?;
     let input = BufReader::with_capacity(64 * 1024, io::stdin());
     let summary = chat.run(input, io::stdout())?;
+    log_summary(&summary);
     Ok(match summary.ended {
         Ended::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
         _ if summary.lines_not_sent > 0 => {
@@ -41,6 +43,18 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
         }
         Ended::EndOfInput | Ended::OutputClosed => ExitCode::SUCCESS,
     })
+}
+
+/// At `-v`, what the chat did, drops included, so a lossy transfer is visible.
+fn log_summary(summary: &Summary) {
+    let dropped = match summary.datagrams_dropped {
+        Some(dropped) => format!("{dropped} dropped by the kernel"),
+        None => "drops not countable on this system".to_owned(),
+    };
+    info!(
+        "{} lines sent, {} datagrams received, {dropped}",
+        summary.lines_sent, summary.datagrams_received
+    );
 }
 
 /// Ctrl-C and SIGTERM stop the chat cleanly; a second one quits at once,

@@ -89,13 +89,58 @@ pub struct Received {
     pub len: usize,
     /// Where it came from; `None` when the receiver was woken by [`wake_receiver`].
     pub from: Option<SocketAddr>,
+    /// The socket's running total of datagrams the kernel dropped, as of when
+    /// this one was queued. Linux attaches it (with [`count_drops`] on) only
+    /// to datagrams queued after the first drop; `None` on all others.
+    pub drops_so_far: Option<u32>,
+}
+
+/// Asks the kernel to report, with received datagrams, how many it dropped
+/// because the receive buffer was full (Linux's `SO_RXQ_OVFL`). Returns false
+/// where drops cannot be counted.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn count_drops(socket: &UdpSocket) -> bool {
+    use nix::sys::socket::{setsockopt, sockopt::RxqOvfl};
+    match setsockopt(socket, RxqOvfl, &1) {
+        Ok(()) => true,
+        Err(err) => {
+            info!("cannot count datagrams the kernel drops: {err}");
+            false
+        }
+    }
+}
+
+/// Asks the kernel to report drops; no other system can.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn count_drops(_socket: &UdpSocket) -> bool {
+    info!("this system cannot count the datagrams its kernel drops");
+    false
+}
+
+/// Room for the ancillary data [`recv`] asks for (the drop count), allocated
+/// once per receiver so receiving allocates nothing per datagram.
+pub struct Ancillary(#[cfg(unix)] Vec<u8>);
+
+impl Ancillary {
+    /// Space for one `SO_RXQ_OVFL` count.
+    pub fn new() -> Ancillary {
+        #[cfg(unix)]
+        return Ancillary(nix::cmsg_space!(u32));
+        #[cfg(not(unix))]
+        Ancillary()
+    }
 }
 
 /// Takes one datagram into `buf`. With `wait` false it does not block and
 /// returns `WouldBlock` when the queue is empty, which is how the receiver
 /// learns it is time to flush its output.
 #[cfg(unix)]
-pub fn recv(socket: &UdpSocket, buf: &mut [u8], wait: bool) -> io::Result<Received> {
+pub fn recv(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    wait: bool,
+    ancillary: &mut Ancillary,
+) -> io::Result<Received> {
     use nix::sys::socket::{MsgFlags, SockaddrLike, SockaddrStorage, recvmsg};
     use std::io::IoSliceMut;
     use std::os::fd::AsRawFd;
@@ -106,7 +151,7 @@ pub fn recv(socket: &UdpSocket, buf: &mut [u8], wait: bool) -> io::Result<Receiv
         MsgFlags::MSG_DONTWAIT
     };
     let mut iov = [IoSliceMut::new(buf)];
-    let msg = recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, None, flags)?;
+    let msg = recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, Some(&mut ancillary.0), flags)?;
     let from = msg.address.and_then(|addr| {
         let addr = match addr.family()? {
             nix::sys::socket::AddressFamily::Inet => SocketAddr::from(*addr.as_sockaddr_in()?),
@@ -115,13 +160,31 @@ pub fn recv(socket: &UdpSocket, buf: &mut [u8], wait: bool) -> io::Result<Receiv
         };
         Some(canonical(addr))
     });
-    Ok(Received { len: msg.bytes, from })
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let drops_so_far = msg.cmsgs().ok().and_then(|mut cmsgs| {
+        cmsgs.find_map(|cmsg| match cmsg {
+            nix::sys::socket::ControlMessageOwned::RxqOvfl(total) => Some(total),
+            _ => None,
+        })
+    });
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let drops_so_far = None;
+    Ok(Received {
+        len: msg.bytes,
+        from,
+        drops_so_far,
+    })
 }
 
 /// Takes one datagram into `buf`. Without a portable `MSG_DONTWAIT` it always
 /// waits, and the receiver flushes after every datagram.
 #[cfg(not(unix))]
-pub fn recv(socket: &UdpSocket, buf: &mut [u8], wait: bool) -> io::Result<Received> {
+pub fn recv(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    wait: bool,
+    _ancillary: &mut Ancillary,
+) -> io::Result<Received> {
     if !wait {
         return Err(io::ErrorKind::WouldBlock.into());
     }
@@ -129,7 +192,38 @@ pub fn recv(socket: &UdpSocket, buf: &mut [u8], wait: bool) -> io::Result<Receiv
     Ok(Received {
         len,
         from: Some(canonical(from)),
+        drops_so_far: None,
     })
+}
+
+/// The socket's running total of dropped datagrams, read from `/proc/net/udp`
+/// (or `udp6`), whose `drops` column is the same counter `SO_RXQ_OVFL`
+/// reports. Read once at the end: drops after the last datagram received are
+/// attached to no datagram, so only this finds them.
+#[cfg(target_os = "linux")]
+pub fn drops_so_far(socket: &UdpSocket) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    // "socket:[12345]": the inode that identifies the socket in /proc/net/udp.
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).ok()?;
+    let inode = link
+        .to_str()?
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .to_owned();
+    ["/proc/net/udp", "/proc/net/udp6"].iter().find_map(|table| {
+        let table = std::fs::read_to_string(table).ok()?;
+        table.lines().skip(1).find_map(|line| {
+            // sl local remote st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+            let columns: Vec<&str> = line.split_whitespace().collect();
+            (columns.get(9) == Some(&inode.as_str())).then(|| columns.get(12)?.parse().ok())?
+        })
+    })
+}
+
+/// The running total of dropped datagrams; not known on this system.
+#[cfg(not(target_os = "linux"))]
+pub fn drops_so_far(_socket: &UdpSocket) -> Option<u32> {
+    None
 }
 
 /// Wakes a receiver blocked in [`recv`] so it can see it is time to stop,

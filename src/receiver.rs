@@ -2,6 +2,9 @@
 
 use std::io::{self, Write};
 use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use log::warn;
 
 use crate::Error;
 use crate::chat::{Shared, Stop};
@@ -12,6 +15,10 @@ use crate::net;
 /// so a burst costs one `write` per chunk rather than one per line.
 const OUTPUT_CHUNK: usize = 64 * 1024;
 
+/// Drops are reported on stderr at most this often, so a flood of them does
+/// not become a flood of warnings.
+const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Receives until the chat stops, then flushes. Returns why it stopped on its own.
 /// With `show_sender`, each line starts with the address it came from.
 pub(crate) fn run<W: Write>(
@@ -21,13 +28,18 @@ pub(crate) fn run<W: Write>(
     shared: &Shared,
 ) -> Option<Stop> {
     let mut datagram = vec![0u8; net::RECV_BUFFER];
+    let mut ancillary = net::Ancillary::new();
     let mut pending = Vec::with_capacity(OUTPUT_CHUNK);
+    let mut drops = Drops::default();
     let stopped_by_itself = loop {
         // Block only when everything received so far is on the output: a line
         // must reach a pipe or file within milliseconds, not when a buffer fills.
         let wait = pending.is_empty();
-        match net::recv(socket, &mut datagram, wait) {
+        match net::recv(socket, &mut datagram, wait, &mut ancillary) {
             Ok(received) => {
+                if let Some(total) = received.drops_so_far {
+                    drops.update(total, shared);
+                }
                 if shared.is_stopping() {
                     break None;
                 }
@@ -59,10 +71,59 @@ pub(crate) fn run<W: Write>(
             }
         }
     };
-    // Whatever stopped us, what was received is shown.
-    match write(&mut output, &mut pending, true) {
+    // Whatever stopped us, what was received is shown, and every drop told.
+    let flushed = write(&mut output, &mut pending, true);
+    if let Some(total) = net::drops_so_far(socket) {
+        drops.update(total, shared);
+    }
+    drops.warn();
+    match flushed {
         Ok(()) => stopped_by_itself,
         Err(stop) => stopped_by_itself.or(Some(stop)),
+    }
+}
+
+/// The kernel's running total of datagrams it dropped for this socket, and
+/// what of it has not been reported yet.
+#[derive(Default)]
+struct Drops {
+    total: u32,
+    unreported: u64,
+    last_warning: Option<Instant>,
+}
+
+impl Drops {
+    /// Takes a new running total from the kernel; warns at once unless the
+    /// last warning was less than [`DROP_WARNING_INTERVAL`] ago, in which case
+    /// the next drop or the end of the chat reports these too.
+    fn update(&mut self, total: u32, shared: &Shared) {
+        // The kernel's counter is a u32 that wraps; the difference still counts.
+        let new = total.wrapping_sub(self.total);
+        if new == 0 {
+            return;
+        }
+        self.total = total;
+        self.unreported += u64::from(new);
+        shared.count_dropped(new.into());
+        let now = Instant::now();
+        if self
+            .last_warning
+            .is_none_or(|last| now.duration_since(last) >= DROP_WARNING_INTERVAL)
+        {
+            self.last_warning = Some(now);
+            self.warn();
+        }
+    }
+
+    /// Says how many datagrams were dropped since the last warning, if any.
+    fn warn(&mut self) {
+        if self.unreported > 0 {
+            warn!(
+                "the kernel dropped {} datagrams: the receive buffer was full, so some \
+                 lines were lost (a larger --recv-buffer, or --rate on the sender, helps)",
+                std::mem::take(&mut self.unreported)
+            );
+        }
     }
 }
 
