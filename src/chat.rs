@@ -35,6 +35,9 @@ pub struct Config {
     pub recv_buffer: Option<usize>,
     /// Start each printed line with `<ADDR> `, the address it came from.
     pub show_sender: bool,
+    /// The least time between two lines sent (`--rate`), or `None` to send
+    /// each line as soon as it is read.
+    pub send_interval: Option<Duration>,
 }
 
 impl Config {
@@ -52,6 +55,7 @@ impl Config {
             recv_only: false,
             recv_buffer: Some(DEFAULT_RECV_BUFFER),
             show_sender: false,
+            send_interval: None,
         }
     }
 }
@@ -268,6 +272,7 @@ impl Chat {
                     socket: socket.try_clone().map_err(Error::io("clone the socket"))?,
                     peer,
                     limit: net::max_payload(&config.peer),
+                    interval: config.send_interval,
                     input,
                 };
                 let (shared, stop) = (shared.clone(), stop_tx.clone());

@@ -39,6 +39,16 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
             2,
             "unexpected argument '--frobnicate'",
         ),
+        (
+            &["127.0.0.1:9", "--recv-buffer", "lots"],
+            2,
+            "invalid value 'lots' for '--recv-buffer",
+        ),
+        (
+            &["127.0.0.1:9", "--rate", "0"],
+            2,
+            "invalid value '0' for '--rate",
+        ),
         (&["127.0.0.1:9", "-v", "-q"], 2, "cannot be used with"),
         (&["-b", "127.0.0.1:0", "[::1]:9"], 2, "different IP families"),
         (
