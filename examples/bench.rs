@@ -151,7 +151,7 @@ mod linux {
         );
 
         // 2: latency.
-        let latency = kinds.map(|kind| run_latency(kind, &programs, plan));
+        let latency = run_latency(&programs, plan);
         for (kind, l) in kinds.iter().zip(&latency) {
             let [p50, p99, max] = [0.5, 0.99, 1.0].map(|p| percentile(&l.one_way, p) * 1e6);
             eprintln!(
@@ -558,55 +558,66 @@ mod linux {
     }
 
     /// Lines written to a sender's stdin one at a time, `gap` apart; each
-    /// timed until the receiver's stdout shows it.
-    fn run_latency(kind: Kind, programs: &Programs, plan: &Plan) -> Latency {
-        let receiver = Endpoint::start(
-            kind.command(programs, "127.0.0.1:0", "127.0.0.1:9", true),
-            Stdio::null(),
-            true,
-        );
-        let mut sender = Endpoint::start(
-            kind.command(programs, "127.0.0.1:0", &receiver.addr.to_string(), false),
-            Stdio::piped(),
-            false,
-        );
-        let mut stdin = sender.stdin.take().unwrap();
+    /// timed until the receiver's stdout shows it. udpchat and the reference
+    /// run at the same time, their lines half a gap apart, so both see the
+    /// same machine without their lines overlapping.
+    fn run_latency(programs: &Programs, plan: &Plan) -> [Latency; 2] {
+        let pairs = [Kind::Udpchat, Kind::Reference].map(|kind| {
+            let receiver = Endpoint::start(
+                kind.command(programs, "127.0.0.1:0", "127.0.0.1:9", true),
+                Stdio::null(),
+                true,
+            );
+            let sender = Endpoint::start(
+                kind.command(programs, "127.0.0.1:0", &receiver.addr.to_string(), false),
+                Stdio::piped(),
+                false,
+            );
+            (receiver, sender)
+        });
         let count = plan.latency_lines;
-        let mut written = Vec::with_capacity(count);
+        let mut written = [Vec::with_capacity(count), Vec::with_capacity(count)];
         let start = Instant::now();
         for seq in 0..count {
-            let next = start + plan.latency_gap * seq as u32;
-            thread::sleep(next.saturating_duration_since(Instant::now()));
-            let line = line(seq);
-            written.push(Instant::now());
-            stdin.write_all(&line).unwrap();
-        }
-        let mut read = vec![None; count];
-        let mut got = 0;
-        while got < count {
-            let Ok(batch) = receiver.lines.recv_timeout(Duration::from_secs(1)) else {
-                break;
-            };
-            for (seq, at) in batch {
-                if seq < count && read[seq].replace(at).is_none() {
-                    got += 1;
-                }
+            for (i, (_, sender)) in pairs.iter().enumerate() {
+                let next = start + plan.latency_gap * seq as u32 + plan.latency_gap / 2 * i as u32;
+                thread::sleep(next.saturating_duration_since(Instant::now()));
+                let line = line(seq);
+                written[i].push(Instant::now());
+                sender.stdin.as_ref().unwrap().write_all(&line).unwrap();
             }
         }
-        let sender_peak_rss_kib = proc_status(sender.pid(), "VmHWM");
-        sender.stdin = Some(stdin);
-        sender.end_input();
-        let mut one_way: Vec<f64> = written
-            .iter()
-            .zip(&read)
-            .filter_map(|(w, r)| Some((r.as_ref()?.saturating_duration_since(*w)).as_secs_f64()))
-            .collect();
-        one_way.sort_by(f64::total_cmp);
-        Latency {
-            lost: count - one_way.len(),
-            one_way,
-            sender_peak_rss_kib,
-        }
+        let mut results = pairs.map(|(receiver, mut sender)| {
+            let mut read = vec![None; count];
+            let mut got = 0;
+            while got < count {
+                let Ok(batch) = receiver.lines.recv_timeout(Duration::from_secs(1)) else {
+                    break;
+                };
+                for (seq, at) in batch {
+                    if seq < count && read[seq].replace(at).is_none() {
+                        got += 1;
+                    }
+                }
+            }
+            let sender_peak_rss_kib = proc_status(sender.pid(), "VmHWM");
+            sender.end_input();
+            (read, sender_peak_rss_kib)
+        });
+        [0, 1].map(|i| {
+            let (read, sender_peak_rss_kib) = std::mem::take(&mut results[i]);
+            let mut one_way: Vec<f64> = written[i]
+                .iter()
+                .zip(&read)
+                .filter_map(|(w, r)| Some(r.as_ref()?.saturating_duration_since(*w).as_secs_f64()))
+                .collect();
+            one_way.sort_by(f64::total_cmp);
+            Latency {
+                lost: count - one_way.len(),
+                one_way,
+                sender_peak_rss_kib,
+            }
+        })
     }
 
     #[derive(Debug)]
