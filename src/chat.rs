@@ -130,6 +130,10 @@ impl Shared {
         self.datagrams_dropped.fetch_add(datagrams, Ordering::Relaxed);
     }
 
+    pub fn datagrams_dropped(&self) -> u64 {
+        self.datagrams_dropped.load(Ordering::Relaxed)
+    }
+
     /// Says once per chat that the peer is not listening; the chat carries on,
     /// because the peer may start later.
     pub fn warn_peer_unreachable(&self, err: &std::io::Error) {
@@ -296,7 +300,7 @@ impl Chat {
             lines_sent: shared.lines_sent.load(Ordering::Relaxed),
             lines_not_sent: shared.lines_not_sent.load(Ordering::Relaxed),
             datagrams_received: shared.datagrams_received.load(Ordering::Relaxed),
-            datagrams_dropped: counts_drops.then(|| shared.datagrams_dropped.load(Ordering::Relaxed)),
+            datagrams_dropped: counts_drops.then(|| shared.datagrams_dropped()),
         };
         match reason {
             Stop::EndOfInput => Ok(summary(Ended::EndOfInput)),

@@ -83,18 +83,6 @@ pub fn is_peer_unreachable(err: &io::Error) -> bool {
     )
 }
 
-/// One datagram taken from the socket.
-pub struct Received {
-    /// Its length in bytes; the payload is the start of the caller's buffer.
-    pub len: usize,
-    /// Where it came from; `None` when the receiver was woken by [`wake_receiver`].
-    pub from: Option<SocketAddr>,
-    /// The socket's running total of datagrams the kernel dropped, as of when
-    /// this one was queued. Linux attaches it (with [`count_drops`] on) only
-    /// to datagrams queued after the first drop; `None` on all others.
-    pub drops_so_far: Option<u32>,
-}
-
 /// Asks the kernel to report, with received datagrams, how many it dropped
 /// because the receive buffer was full (Linux's `SO_RXQ_OVFL`). Returns false
 /// where drops cannot be counted.
@@ -115,85 +103,6 @@ pub fn count_drops(socket: &UdpSocket) -> bool {
 pub fn count_drops(_socket: &UdpSocket) -> bool {
     info!("this system cannot count the datagrams its kernel drops");
     false
-}
-
-/// Room for the ancillary data [`recv`] asks for (the drop count), allocated
-/// once per receiver so receiving allocates nothing per datagram.
-pub struct Ancillary(#[cfg(unix)] Vec<u8>);
-
-impl Ancillary {
-    /// Space for one `SO_RXQ_OVFL` count.
-    pub fn new() -> Ancillary {
-        #[cfg(unix)]
-        return Ancillary(nix::cmsg_space!(u32));
-        #[cfg(not(unix))]
-        Ancillary()
-    }
-}
-
-/// Takes one datagram into `buf`. With `wait` false it does not block and
-/// returns `WouldBlock` when the queue is empty, which is how the receiver
-/// learns it is time to flush its output.
-#[cfg(unix)]
-pub fn recv(
-    socket: &UdpSocket,
-    buf: &mut [u8],
-    wait: bool,
-    ancillary: &mut Ancillary,
-) -> io::Result<Received> {
-    use nix::sys::socket::{MsgFlags, SockaddrLike, SockaddrStorage, recvmsg};
-    use std::io::IoSliceMut;
-    use std::os::fd::AsRawFd;
-
-    let flags = if wait {
-        MsgFlags::empty()
-    } else {
-        MsgFlags::MSG_DONTWAIT
-    };
-    let mut iov = [IoSliceMut::new(buf)];
-    let msg = recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, Some(&mut ancillary.0), flags)?;
-    let from = msg.address.and_then(|addr| {
-        let addr = match addr.family()? {
-            nix::sys::socket::AddressFamily::Inet => SocketAddr::from(*addr.as_sockaddr_in()?),
-            nix::sys::socket::AddressFamily::Inet6 => SocketAddr::from(*addr.as_sockaddr_in6()?),
-            _ => return None,
-        };
-        Some(canonical(addr))
-    });
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    let drops_so_far = msg.cmsgs().ok().and_then(|mut cmsgs| {
-        cmsgs.find_map(|cmsg| match cmsg {
-            nix::sys::socket::ControlMessageOwned::RxqOvfl(total) => Some(total),
-            _ => None,
-        })
-    });
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let drops_so_far = None;
-    Ok(Received {
-        len: msg.bytes,
-        from,
-        drops_so_far,
-    })
-}
-
-/// Takes one datagram into `buf`. Without a portable `MSG_DONTWAIT` it always
-/// waits, and the receiver flushes after every datagram.
-#[cfg(not(unix))]
-pub fn recv(
-    socket: &UdpSocket,
-    buf: &mut [u8],
-    wait: bool,
-    _ancillary: &mut Ancillary,
-) -> io::Result<Received> {
-    if !wait {
-        return Err(io::ErrorKind::WouldBlock.into());
-    }
-    let (len, from) = socket.recv_from(buf)?;
-    Ok(Received {
-        len,
-        from: Some(canonical(from)),
-        drops_so_far: None,
-    })
 }
 
 /// The socket's running total of dropped datagrams, read from `/proc/net/udp`
@@ -226,7 +135,7 @@ pub fn drops_so_far(_socket: &UdpSocket) -> Option<u32> {
     None
 }
 
-/// Wakes a receiver blocked in [`recv`] so it can see it is time to stop,
+/// Wakes a receiver blocked in [`Inbox::recv`](crate::inbox::Inbox::recv) so it can see it is time to stop,
 /// without it ever having polled.
 ///
 /// On Linux, `shutdown(SHUT_RD)` does it even on an unconnected UDP socket: the

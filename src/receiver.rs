@@ -9,6 +9,7 @@ use log::warn;
 use crate::Error;
 use crate::chat::{Shared, Stop};
 use crate::display;
+use crate::inbox::Inbox;
 use crate::net;
 
 /// Output is written in chunks of about this size while datagrams keep coming,
@@ -27,30 +28,40 @@ pub(crate) fn run<W: Write>(
     show_sender: bool,
     shared: &Shared,
 ) -> Option<Stop> {
-    let mut datagram = vec![0u8; net::RECV_BUFFER];
-    let mut ancillary = net::Ancillary::new();
+    let mut inbox = Inbox::new();
     let mut pending = Vec::with_capacity(OUTPUT_CHUNK);
     let mut drops = Drops::default();
     let stopped_by_itself = loop {
         // Block only when everything received so far is on the output: a line
         // must reach a pipe or file within milliseconds, not when a buffer fills.
         let wait = pending.is_empty();
-        match net::recv(socket, &mut datagram, wait, &mut ancillary) {
-            Ok(received) => {
-                if let Some(total) = received.drops_so_far {
+        let mut stopping = false;
+        let taken = inbox.recv(socket, wait, |datagram| {
+            if let Some(total) = datagram.drops_so_far {
+                drops.update(total, shared);
+            }
+            if shared.is_stopping() {
+                stopping = true;
+                return false;
+            }
+            if let Some(from) = datagram.from {
+                let sender = show_sender.then_some(&from);
+                display::push_line(datagram.payload, sender, &mut pending);
+                shared.count_received();
+            }
+            true
+        });
+        if stopping {
+            break None;
+        }
+        match taken {
+            Ok(batch) => {
+                if let Some(total) = batch.drops_so_far {
                     drops.update(total, shared);
                 }
-                if shared.is_stopping() {
-                    break None;
-                }
-                let Some(from) = received.from else {
-                    continue;
-                };
-                let sender = show_sender.then_some(&from);
-                display::push_line(&datagram[..received.len], sender, &mut pending);
-                shared.count_received();
-                if pending.len() >= OUTPUT_CHUNK
-                    && let Err(stop) = write(&mut output, &mut pending, false)
+                let flush = batch.drained;
+                if (flush || pending.len() >= OUTPUT_CHUNK)
+                    && let Err(stop) = write(&mut output, &mut pending, flush)
                 {
                     break Some(stop);
                 }
@@ -97,9 +108,11 @@ impl Drops {
     /// last warning was less than [`DROP_WARNING_INTERVAL`] ago, in which case
     /// the next drop or the end of the chat reports these too.
     fn update(&mut self, total: u32, shared: &Shared) {
-        // The kernel's counter is a u32 that wraps; the difference still counts.
+        // The kernel's counter is a u32 that wraps; the difference still
+        // counts. A total older than one seen already (a datagram queued
+        // before the drops that /proc reported) looks like a huge difference.
         let new = total.wrapping_sub(self.total);
-        if new == 0 {
+        if new == 0 || new > u32::MAX / 2 {
             return;
         }
         self.total = total;
@@ -141,4 +154,28 @@ fn write<W: Write>(output: &mut W, pending: &mut Vec<u8>, flush: bool) -> Result
             source: err,
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dropped(shared: &Shared) -> u64 {
+        shared.datagrams_dropped()
+    }
+
+    #[test]
+    fn counts_drops_from_running_totals_ignoring_stale_ones_and_wrapping() {
+        let shared = Shared::default();
+        let mut drops = Drops::default();
+        drops.update(5, &shared);
+        assert_eq!(dropped(&shared), 5);
+        drops.update(5, &shared);
+        drops.update(3, &shared); // queued before the total already seen
+        assert_eq!(dropped(&shared), 5);
+        drops.update(1 << 31, &shared);
+        drops.update(u32::MAX - 1, &shared);
+        drops.update(2, &shared); // the kernel's u32 wrapped
+        assert_eq!(dropped(&shared), u64::from(u32::MAX) + 3);
+    }
 }
