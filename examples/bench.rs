@@ -1,7 +1,8 @@
 //! Benchmark: the real `udpchat` binary against a minimal UDP chat, on loopback; prints a table.
 //!
 //! Run with `cargo run --release --example bench` (about a minute and a half), or
-//! add `-- --quick` for smaller runs while iterating (about 15 s). It builds the
+//! add `-- --quick` for smaller runs while iterating (about 15 s), `--runs N`
+//! for N bulk runs of each, `--bulk-only` to skip the rest. It builds the
 //! `udpchat` binary of the same profile first; `UDPCHAT_BIN=path` runs another one.
 //!
 //! The reference is written below (`reference`): one `send_to` per input line,
@@ -83,11 +84,21 @@ mod linux {
                 args.get(3).map(String::as_str) == Some("--recv-only"),
             );
         }
-        let plan = if args.iter().any(|a| a == "--quick") {
-            &QUICK
+        let mut plan = if args.iter().any(|a| a == "--quick") {
+            QUICK
         } else {
-            &FULL
+            FULL
         };
+        // `--runs N`: bulk runs of each; `--bulk-only`: skip the other measures.
+        if let Some(runs) = args
+            .iter()
+            .position(|a| a == "--runs")
+            .and_then(|i| args.get(i + 1))
+        {
+            plan.bulk_runs = runs.parse().expect("--runs takes a number");
+        }
+        let bulk_only = args.iter().any(|a| a == "--bulk-only");
+        let plan = &plan;
         let programs = Programs::find();
         println!("{}", machine());
         println!("udpchat: {}", programs.udpchat.display());
@@ -145,10 +156,20 @@ mod linux {
             Unit::Seconds,
         );
         table.ratio(
+            "bulk: receiver's CPU time (median)",
+            bulk.each(|runs| median(runs.iter().map(|r| r.receiver_cpu.as_secs_f64()))),
+            Unit::Seconds,
+        );
+        table.ratio(
             "peak RSS of the receiver (median)",
             bulk.each(|runs| median(runs.iter().map(|r| r.peak_rss_kib as f64))),
             Unit::KiB,
         );
+
+        if bulk_only {
+            print!("\n{}", table.render());
+            return;
+        }
 
         // 2: latency.
         let latency = run_latency(&programs, plan);
@@ -470,6 +491,7 @@ mod linux {
         lines_per_s: f64,
         send_time: Duration,
         peak_rss_kib: u64,
+        receiver_cpu: Duration,
         reported_drops: Option<u64>,
     }
 
@@ -529,6 +551,7 @@ mod linux {
             started.elapsed()
         });
         let peak_rss_kib = proc_status(receiver.pid(), "VmHWM");
+        let receiver_cpu = usage(receiver.pid()).0;
         receiver.interrupt();
         let stderr = receiver.stderr.lock().unwrap().clone();
         Bulk {
@@ -537,6 +560,7 @@ mod linux {
             lines_per_s: delivered as f64 / (last - started).as_secs_f64(),
             send_time,
             peak_rss_kib,
+            receiver_cpu,
             reported_drops: reported_drops(&stderr),
         }
     }
