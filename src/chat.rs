@@ -11,6 +11,7 @@ use log::{info, warn};
 
 use crate::Error;
 use crate::addr::DEFAULT_PORT;
+use crate::filter::SourceFilter;
 use crate::net;
 use crate::receiver;
 use crate::sender::SenderTask;
@@ -35,6 +36,9 @@ pub struct Config {
     pub recv_buffer: Option<usize>,
     /// Start each printed line with `<ADDR> `, the address it came from.
     pub show_sender: bool,
+    /// Show datagrams from every host, not only from the peer's IP address;
+    /// other hosts' lines are labelled with their address.
+    pub accept_any: bool,
 }
 
 impl Config {
@@ -52,6 +56,7 @@ impl Config {
             recv_only: false,
             recv_buffer: Some(DEFAULT_RECV_BUFFER),
             show_sender: false,
+            accept_any: false,
         }
     }
 }
@@ -78,6 +83,9 @@ pub struct Summary {
     pub lines_not_sent: u64,
     /// Datagrams received and printed.
     pub datagrams_received: u64,
+    /// Datagrams from hosts other than the peer, not shown (without
+    /// [`Config::accept_any`]; with it this stays 0).
+    pub datagrams_ignored: u64,
 }
 
 /// Why the chat stops; sent to the coordinating thread by whoever noticed.
@@ -97,6 +105,7 @@ pub(crate) struct Shared {
     lines_sent: AtomicU64,
     lines_not_sent: AtomicU64,
     datagrams_received: AtomicU64,
+    datagrams_ignored: AtomicU64,
 }
 
 impl Shared {
@@ -115,6 +124,10 @@ impl Shared {
 
     pub fn count_received(&self) {
         self.datagrams_received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count_ignored(&self) {
+        self.datagrams_ignored.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Says once per chat that the peer is not listening; the chat carries on,
@@ -231,6 +244,7 @@ impl Chat {
             stop_rx,
         } = self;
         let peer = net::send_address(&local, config.peer)?;
+        let filter = SourceFilter::new(config.peer, config.accept_any, config.show_sender);
         let shared = std::sync::Arc::new(Shared::default());
         info!("chatting with {} from {local}", config.peer);
 
@@ -238,12 +252,11 @@ impl Chat {
             let receiver_socket = socket.try_clone().map_err(Error::io("clone the socket"))?;
             let receiver_shared = &*shared;
             let receiver_stop = stop_tx.clone();
+            let filter = &filter;
             let receiver = thread::Builder::new()
                 .name("receiver".into())
                 .spawn_scoped(scope, move || {
-                    if let Some(reason) =
-                        receiver::run(&receiver_socket, output, config.show_sender, receiver_shared)
-                    {
+                    if let Some(reason) = receiver::run(&receiver_socket, output, filter, receiver_shared) {
                         let _ = receiver_stop.send(reason);
                     }
                 })
@@ -277,7 +290,12 @@ impl Chat {
             lines_sent: shared.lines_sent.load(Ordering::Relaxed),
             lines_not_sent: shared.lines_not_sent.load(Ordering::Relaxed),
             datagrams_received: shared.datagrams_received.load(Ordering::Relaxed),
+            datagrams_ignored: shared.datagrams_ignored.load(Ordering::Relaxed),
         };
+        let ignored = shared.datagrams_ignored.load(Ordering::Relaxed);
+        if ignored > 0 {
+            info!("ignored {ignored} datagrams from hosts other than {}", filter.peer().ip());
+        }
         match reason {
             Stop::EndOfInput => Ok(summary(Ended::EndOfInput)),
             Stop::Interrupted => Ok(summary(Ended::Interrupted)),

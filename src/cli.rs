@@ -14,7 +14,9 @@ Examples:
   Send a file, one datagram per line, then wait 2 s for replies:
     udpchat --linger 2s 192.168.1.6:2323 < notes.txt
   Log what a peer sends, with stdin closed:
-    udpchat --recv-only 192.168.1.6:2323 >> chat.log < /dev/null";
+    udpchat --recv-only 192.168.1.6:2323 >> chat.log < /dev/null
+  Also show what other hosts send to this port, each line labelled <ADDR>:
+    udpchat --accept-any 192.168.1.6:2323";
 
 /// A full-duplex chat over plain UDP: each line you type is one datagram to
 /// the peer, each datagram received is printed as one line.
@@ -42,6 +44,11 @@ pub struct Args {
     #[arg(long)]
     pub show_sender: bool,
 
+    /// Show datagrams from any host, each other host's line starting with its
+    /// address [default: only the peer's IP address is heard, from any port]
+    #[arg(long)]
+    pub accept_any: bool,
+
     /// Say more on stderr: -v info, -vv debug, -vvv trace
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -62,6 +69,7 @@ impl Args {
         config.linger = self.linger;
         config.recv_only = self.recv_only;
         config.show_sender = self.show_sender;
+        config.accept_any = self.accept_any;
         Ok(config)
     }
 

@@ -126,7 +126,8 @@ fn end_of_input_returns_after_every_line_is_sent() {
             ended: Ended::EndOfInput,
             lines_sent: 4,
             lines_not_sent: 0,
-            datagrams_received: 0
+            datagrams_received: 0,
+            datagrams_ignored: 0,
         }
     );
     for expected in [&b"one"[..], b"", b"two", b"no newline"] {
