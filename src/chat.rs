@@ -150,8 +150,21 @@ impl ShutdownHandle {
     /// [`Chat::run`] returns [`Ended::Interrupted`] promptly, even while the
     /// sender is blocked reading its input. Calling it again does nothing more.
     pub fn interrupt(&self) {
-        let _ = self.stop.send(Stop::Interrupted);
+        send_stop(&self.stop, Stop::Interrupted);
     }
+}
+
+/// Room in the stop channel. The coordinator acts on the first reason (the
+/// second after the end of input with a linger), so a few are plenty; the
+/// bound keeps a caller who calls [`ShutdownHandle::interrupt`] in a loop
+/// from growing memory.
+const STOP_QUEUE: usize = 4;
+
+/// Tells the coordinator why to stop, without ever blocking. When the channel
+/// is full, reasons enough are already waiting and this one is not needed; when
+/// it is disconnected, the chat has ended.
+pub(crate) fn send_stop(stop: &Sender<Stop>, reason: Stop) {
+    let _ = stop.try_send(reason);
 }
 
 /// A bound chat endpoint, ready to [`run`](Chat::run).
@@ -197,7 +210,7 @@ impl Chat {
         net::send_address(&config.bind, config.peer)?;
         let socket = net::bind(config.bind, config.recv_buffer)?;
         let local = socket.local_addr().map_err(Error::io("read the bound address"))?;
-        let (stop_tx, stop_rx) = crossbeam_channel::unbounded();
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded(STOP_QUEUE);
         Ok(Chat {
             socket,
             local,
@@ -257,7 +270,7 @@ impl Chat {
                 .name("receiver".into())
                 .spawn_scoped(scope, move || {
                     if let Some(reason) = receiver::run(&receiver_socket, output, filter, receiver_shared) {
-                        let _ = receiver_stop.send(reason);
+                        send_stop(&receiver_stop, reason);
                     }
                 })
                 .map_err(Error::io("start the receiver thread"))?;
@@ -318,5 +331,27 @@ fn wait_for_stop(stop_rx: &Receiver<Stop>, linger: Duration) -> Stop {
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => Stop::EndOfInput,
         },
         first => first,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interrupting_again_and_again_queues_only_a_few_stops() {
+        let loopback = "127.0.0.1:0".parse().unwrap();
+        let chat = Chat::bind(Config {
+            bind: loopback,
+            ..Config::new(loopback)
+        })
+        .unwrap();
+        let handle = chat.shutdown_handle();
+        for _ in 0..100_000 {
+            handle.interrupt();
+        }
+        assert_eq!(chat.stop_rx.len(), STOP_QUEUE);
+        let summary = chat.run(std::io::empty(), std::io::sink()).unwrap();
+        assert_eq!(summary.ended, Ended::Interrupted);
     }
 }
