@@ -307,7 +307,10 @@ impl Chat {
         };
         let ignored = shared.datagrams_ignored.load(Ordering::Relaxed);
         if ignored > 0 {
-            info!("ignored {ignored} datagrams from hosts other than {}", filter.peer().ip());
+            info!(
+                "ignored {ignored} datagrams from hosts other than {}",
+                filter.peer().ip()
+            );
         }
         match reason {
             Stop::EndOfInput => Ok(summary(Ended::EndOfInput)),

@@ -206,7 +206,10 @@ mod tests {
     fn matches_an_ipv4_peer_seen_through_a_dual_stack_socket() {
         assert_eq!(judge("192.168.1.6:2323", "[::ffff:192.168.1.6]:9"), Verdict::Show);
         assert_eq!(judge("[::ffff:192.168.1.6]:2323", "192.168.1.6:9"), Verdict::Show);
-        assert_eq!(judge("192.168.1.6:2323", "[::ffff:192.168.1.7]:9"), Verdict::Ignore);
+        assert_eq!(
+            judge("192.168.1.6:2323", "[::ffff:192.168.1.7]:9"),
+            Verdict::Ignore
+        );
     }
 
     #[test]
@@ -231,8 +234,14 @@ mod tests {
     fn show_sender_labels_the_peer_too() {
         let filter = SourceFilter::new(addr("10.0.0.1:2323"), false, true);
         let mut out = Vec::new();
-        assert_eq!(filter.render(b"hi", &addr("10.0.0.1:5"), &mut out), Verdict::ShowLabelled);
-        assert_eq!(filter.render(b"no", &addr("10.0.0.2:5"), &mut out), Verdict::Ignore);
+        assert_eq!(
+            filter.render(b"hi", &addr("10.0.0.1:5"), &mut out),
+            Verdict::ShowLabelled
+        );
+        assert_eq!(
+            filter.render(b"no", &addr("10.0.0.2:5"), &mut out),
+            Verdict::Ignore
+        );
         assert_eq!(out, b"<10.0.0.1:5> hi\n");
     }
 

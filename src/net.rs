@@ -192,6 +192,10 @@ mod tests {
         assert_eq!(send_address(&addr("[::]:0"), peer).unwrap(), mapped);
         assert_eq!(send_address(&addr("[::ffff:127.0.0.1]:0"), peer).unwrap(), mapped);
         assert!(send_address(&addr("[::1]:0"), peer).unwrap_err().is_usage());
-        assert!(send_address(&addr("127.0.0.1:0"), addr("[::1]:9")).unwrap_err().is_usage());
+        assert!(
+            send_address(&addr("127.0.0.1:0"), addr("[::1]:9"))
+                .unwrap_err()
+                .is_usage()
+        );
     }
 }
