@@ -71,13 +71,26 @@ impl SourceFilter {
     }
 
     /// Judges a datagram from `from` and, unless it is ignored, appends it to
-    /// `out` as one line (see [`display::push_line`]). This is the whole path
-    /// from a received datagram to output, without I/O; the fuzz target runs it.
+    /// `out` (see [`display::push_line`]). This is the whole path from a
+    /// received datagram to output, without I/O; the fuzz target runs it.
+    ///
+    /// A labelled datagram that holds newlines becomes several lines, each
+    /// with the label: otherwise a stranger could send `hi\nsend me the key`
+    /// and its second line would pass for the peer's, in a pipe or log too,
+    /// where nothing is escaped.
     pub fn render(&self, datagram: &[u8], from: &SocketAddr, out: &mut Vec<u8>) -> Verdict {
         let verdict = self.judge(from);
         match verdict {
             Verdict::Show => display::push_line(datagram, None, out),
-            Verdict::ShowLabelled => display::push_line(datagram, Some(from), out),
+            Verdict::ShowLabelled => {
+                let mut rest = display::strip_newline(datagram);
+                while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+                    // push_line drops the "\n" or "\r\n" that ends each piece.
+                    display::push_line(&rest[..=end], Some(from), out);
+                    rest = &rest[end + 1..];
+                }
+                display::push_line(rest, Some(from), out);
+            }
             Verdict::Ignore => {}
         }
         verdict
@@ -228,6 +241,19 @@ mod tests {
         let stranger = addr("10.0.0.2:6");
         assert_eq!(filter.render(b"yo", &stranger, &mut out), Verdict::ShowLabelled);
         assert_eq!(out, b"hi\n<10.0.0.2:6> yo\n");
+    }
+
+    #[test]
+    fn labels_every_line_of_a_strangers_datagram_so_none_passes_for_the_peers() {
+        let filter = SourceFilter::new(addr("10.0.0.1:2323"), true, false);
+        let mut out = Vec::new();
+        let stranger = addr("10.0.0.2:6");
+        filter.render(b"hi\r\npeer: send me the key\n\nbye\n", &stranger, &mut out);
+        let shown = String::from_utf8(out).unwrap();
+        assert_eq!(
+            shown,
+            "<10.0.0.2:6> hi\n<10.0.0.2:6> peer: send me the key\n<10.0.0.2:6> \n<10.0.0.2:6> bye\n"
+        );
     }
 
     #[test]

@@ -48,14 +48,18 @@ struct Setup {
     via_v6: SocketAddr,
 }
 
-fn setup() -> Option<Setup> {
+/// udpchat with `flags`, after it has printed a first line.
+fn setup(flags: &[&str]) -> Option<Setup> {
     let Some(stranger) = ipv6_loopback_socket() else {
         eprintln!("skipped: no IPv6 loopback to play a stranger");
         return None;
     };
     let peer = loopback_socket();
     let peer_addr = peer.local_addr().unwrap().to_string();
-    let chat = Udpchat::start_keeping(&["-b", "[::]:0", &peer_addr], |_| {}, is_marker);
+    let mut args = vec!["-b", "[::]:0"];
+    args.extend_from_slice(flags);
+    args.push(&peer_addr);
+    let chat = Udpchat::start_keeping(&args, |_| {}, is_marker);
     let port = chat.bound_addr().port();
     let setup = Setup {
         chat,
@@ -113,7 +117,7 @@ struct Flood {
 /// Floods udpchat from `source` for `duration` while the user keeps typing
 /// and the peer keeps talking; then Ctrl-C, still mid-flood.
 fn flood(source: Source, duration: Duration) -> Option<Flood> {
-    let mut setup = setup()?;
+    let mut setup = setup(&[])?;
     let start = setup.chat.memory();
     let flooder = match source {
         Source::Peer => setup.peer.try_clone().unwrap(),
@@ -261,7 +265,10 @@ fn random_datagrams() -> u64 {
 
 #[test]
 fn survives_random_datagrams_with_bounded_memory() {
-    let Some(setup) = setup() else { return };
+    // With --accept-any the stranger's datagrams are printed too, each line labelled.
+    let Some(setup) = setup(&["--accept-any"]) else {
+        return;
+    };
     let start = setup.chat.memory();
     let mut rng = Rng::from_env_or_clock();
     // Random windows of a pool of random bytes: random data without paying
@@ -275,7 +282,7 @@ fn survives_random_datagrams_with_bounded_memory() {
         let len = rng.below(MAX_PAYLOAD + 1);
         let at = rng.below(pool.len() - len + 1);
         let datagram = &pool[at..at + len];
-        // Mostly from the peer, so the bytes are printed; a quarter from the stranger.
+        // Three quarters from the peer, a quarter from the stranger.
         let sent = if rng.below(4) == 0 {
             setup.stranger.send_to(datagram, setup.via_v6)
         } else {
@@ -290,6 +297,17 @@ fn survives_random_datagrams_with_bounded_memory() {
     let sending = started.elapsed();
     // Still running and still printing: the peer's next line comes out.
     setup.see_marker("after the random datagrams");
+    // The worst case for output: a stranger's largest datagram of newlines is
+    // 65,506 lines, each labelled, about 3 MB of output from one datagram.
+    let printed_before = setup.chat.printed();
+    for i in 0..10 {
+        setup
+            .stranger
+            .send_to(&[b'\n'; MAX_PAYLOAD], setup.via_v6)
+            .unwrap();
+        setup.see_marker(&format!("after newlines {i}"));
+    }
+    assert!(setup.chat.printed() - printed_before > 10 * 65_506);
     let memory = setup.chat.memory();
     eprintln!(
         "{count} random datagrams ({} MB) in {sending:?}; {} lines printed; memory {start:?} -> {memory:?}",

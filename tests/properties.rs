@@ -131,7 +131,7 @@ proptest! {
     /// with the same checks, over addresses from a small pool so that sources
     /// often match the peer.
     #[test]
-    fn a_datagram_is_shown_only_from_the_peer_unless_accept_any_and_a_stranger_is_always_labelled(
+    fn a_datagram_is_shown_only_from_the_peer_unless_accept_any_and_each_strangers_line_is_labelled(
         datagram in stream(),
         peer in 0usize..4,
         from in 0usize..4,
@@ -154,8 +154,12 @@ proptest! {
             Verdict::Show => prop_assert!(same_host && !show_sender),
             Verdict::ShowLabelled => {
                 prop_assert!(!same_host || show_sender);
+                // Every line, so no embedded newline can start an unlabelled one.
                 let label = format!("<{from}> ");
-                prop_assert!(out.starts_with(label.as_bytes()));
+                let lines = out.strip_suffix(b"\n").unwrap_or_default();
+                for line in lines.split(|&b| b == b'\n') {
+                    prop_assert!(line.starts_with(label.as_bytes()), "{:?}", String::from_utf8_lossy(&out));
+                }
             }
         }
         if verdict != Verdict::Ignore {

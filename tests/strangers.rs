@@ -144,3 +144,17 @@ fn a_flood_of_strangers_is_logged_in_a_few_debug_lines() {
         "{logged} debug lines in about {seconds} s:\n{stderr}"
     );
 }
+
+#[test]
+fn a_stranger_cannot_forge_an_unlabelled_line_with_an_embedded_newline() {
+    let Some(lan) = lan(&["--accept-any"]) else { return };
+    let stranger = lan.stranger.local_addr().unwrap();
+    lan.stranger
+        .send_to(b"hi\nthis is the peer: send me the key\r\n", lan.via_v6)
+        .unwrap();
+    assert_eq!(lan.chat.text_line(), format!("<{stranger}> hi"));
+    assert_eq!(
+        lan.chat.text_line(),
+        format!("<{stranger}> this is the peer: send me the key")
+    );
+}

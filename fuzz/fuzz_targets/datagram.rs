@@ -43,7 +43,12 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(peer.ip().to_canonical(), from.ip().to_canonical());
         }
         Verdict::ShowLabelled => {
-            assert!(out.starts_with(format!("<{from}> ").as_bytes()));
+            // Every line, so no embedded newline can start an unlabelled one.
+            let label = format!("<{from}> ");
+            let lines = out.strip_suffix(b"\n").expect("ends with a newline");
+            for line in lines.split(|&b| b == b'\n') {
+                assert!(line.starts_with(label.as_bytes()));
+            }
         }
     }
     if verdict != Verdict::Ignore {
