@@ -83,11 +83,7 @@ fn the_bash_completion_script_parses() {
 /// Every long flag `--help` lists, e.g. `--recv-only`.
 fn long_flags(help: &str) -> Vec<String> {
     help.lines()
-        .filter_map(|line| {
-            line.trim_start()
-                .split_whitespace()
-                .find(|word| word.starts_with("--"))
-        })
+        .filter_map(|line| line.split_whitespace().find(|word| word.starts_with("--")))
         .map(|flag| {
             flag.trim_end_matches([',', '.'])
                 .split(['=', '<', '['])
