@@ -3,29 +3,58 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{ArgAction, Parser};
+use std::io::{self, Write};
+
+use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 use udpchat::{Config, Error, HostPort};
 
-const EXAMPLES: &str = "\
+/// Shown by `--help` (not `-h`) and in the man page; keep every line a command that works.
+const LONG_HELP_FOOTER: &str = "\
 Examples:
-  On host A (192.168.1.5) and host B (192.168.1.6), each naming the other:
-    udpchat 192.168.1.6:2323
-    udpchat 192.168.1.5:2323
-  Send a file, one datagram per line, then wait 2 s for replies:
+  Two hosts on a LAN, A (192.168.1.5) and B (192.168.1.6), each naming the other:
+    A$ udpchat 192.168.1.6:2323
+    B$ udpchat 192.168.1.5:2323
+
+  Send a file, one datagram per line, then print replies for 2 more seconds:
     udpchat --linger 2s 192.168.1.6:2323 < notes.txt
+
   Log what a peer sends, with stdin closed:
     udpchat --recv-only 192.168.1.6:2323 >> chat.log < /dev/null
-  Also show what other hosts send to this port, each line labelled <ADDR>:
-    udpchat --accept-any 192.168.1.6:2323";
 
-/// A full-duplex chat over plain UDP: each line you type is one datagram to
-/// the peer, each datagram received is printed as one line.
+  Also show what other hosts send to this port, each line labelled <ADDR>:
+    udpchat --accept-any 192.168.1.6:2323
+
+  Install completions and read the manual:
+    udpchat --generate bash > ~/.local/share/bash-completion/completions/udpchat
+    udpchat --generate man | man -l -
+
+Environment:
+  UDPCHAT_PEER   the peer, when HOST:PORT is not given
+  UDPCHAT_BIND   the local address, when --bind is not given
+  RUST_LOG       log filter (env_logger syntax), overriding -v/-q, e.g. RUST_LOG=debug
+
+Exit status:
+  0 the input ended (or stdout was closed) and every line was sent
+  1 a runtime error, or some lines could not be sent
+  2 a usage error
+  130 interrupted by Ctrl-C or SIGTERM";
+
+/// A full-duplex chat over plain UDP
+///
+/// Each line you type is sent to the peer as one datagram of exactly its bytes
+/// (no header, no newline); each datagram received is printed as one line, at
+/// once, while you type. It speaks the same wire format as `nc -u` and `socat`.
 #[derive(Debug, Parser)]
-#[command(name = "udpchat", version, after_help = EXAMPLES)]
+#[command(name = "udpchat", version, after_long_help = LONG_HELP_FOOTER)]
 pub struct Args {
     /// The other host, e.g. 192.168.1.6:2323, [fe80::1%eth0]:2323 or pc-b.lan:2323
-    #[arg(value_name = "HOST:PORT", value_parser = parse_peer)]
-    pub peer: HostPort,
+    #[arg(
+        value_name = "HOST:PORT",
+        env = "UDPCHAT_PEER",
+        value_parser = parse_peer,
+        required_unless_present = "generate"
+    )]
+    pub peer: Option<HostPort>,
 
     /// Local address to receive on: HOST:PORT, PORT or IP
     /// [default: 0.0.0.0:2323, or [::]:2323 for an IPv6 peer]
@@ -56,12 +85,59 @@ pub struct Args {
     /// Say less on stderr: -q errors only, -qq nothing
     #[arg(short, long, action = ArgAction::Count)]
     pub quiet: u8,
+
+    /// Print a shell completion script or the man page (roff) on stdout, then exit
+    #[arg(long, value_name = "WHAT", exclusive = true)]
+    pub generate: Option<Generated>,
+}
+
+/// What `--generate` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Generated {
+    /// Completion script for bash
+    Bash,
+    /// Completion script for zsh
+    Zsh,
+    /// Completion script for fish
+    Fish,
+    /// Completion script for elvish
+    Elvish,
+    /// Completion script for PowerShell
+    Powershell,
+    /// The man page, in roff
+    Man,
+}
+
+impl Generated {
+    /// Writes the script or page, built from the same clap definition that
+    /// parses the arguments, so it cannot drift from what udpchat accepts.
+    pub fn write(self, out: &mut dyn Write) -> io::Result<()> {
+        use clap_complete::Shell;
+        let mut command = Args::command();
+        let shell = match self {
+            Generated::Man => return clap_mangen::Man::new(command).render(out),
+            Generated::Bash => Shell::Bash,
+            Generated::Zsh => Shell::Zsh,
+            Generated::Fish => Shell::Fish,
+            Generated::Elvish => Shell::Elvish,
+            Generated::Powershell => Shell::PowerShell,
+        };
+        clap_complete::generate(shell, &mut command, "udpchat", out);
+        Ok(())
+    }
 }
 
 impl Args {
     /// Resolves the addresses (the only step that can fail after parsing) into a [`Config`].
     pub fn to_config(&self) -> Result<Config, Error> {
-        let peer = self.peer.resolve()?;
+        // clap requires a peer unless --generate was given, and that never gets here.
+        let Some(peer) = &self.peer else {
+            return Err(Error::InvalidAddress {
+                input: String::new(),
+                reason: "no peer given".into(),
+            });
+        };
+        let peer = peer.resolve()?;
         let mut config = Config::new(peer);
         if let Some(bind) = &self.bind {
             config.bind = HostPort::parse_bind(bind, &peer)?.resolve()?;
@@ -135,7 +211,6 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn verify_cli() {

@@ -25,6 +25,16 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &cli::Args) -> Result<ExitCode, Error> {
+    if let Some(generated) = args.generate {
+        return match generated.write(&mut io::stdout().lock()) {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+            Err(source) => Err(Error::Io {
+                op: "write the generated file",
+                source,
+            }),
+        };
+    }
     let chat = Chat::bind(args.to_config()?)?;
     on_interrupt(chat.shutdown_handle())?;
     let input = BufReader::with_capacity(64 * 1024, io::stdin());
