@@ -11,6 +11,7 @@ use log::{info, warn};
 
 use crate::Error;
 use crate::addr::DEFAULT_PORT;
+use crate::filter::SourceFilter;
 use crate::net;
 use crate::receiver;
 use crate::sender::SenderTask;
@@ -35,6 +36,9 @@ pub struct Config {
     pub recv_buffer: Option<usize>,
     /// Start each printed line with `<ADDR> `, the address it came from.
     pub show_sender: bool,
+    /// Show datagrams from every host, not only from the peer's IP address;
+    /// other hosts' lines are labelled with their address.
+    pub accept_any: bool,
 }
 
 impl Config {
@@ -52,6 +56,7 @@ impl Config {
             recv_only: false,
             recv_buffer: Some(DEFAULT_RECV_BUFFER),
             show_sender: false,
+            accept_any: false,
         }
     }
 }
@@ -78,6 +83,9 @@ pub struct Summary {
     pub lines_not_sent: u64,
     /// Datagrams received and printed.
     pub datagrams_received: u64,
+    /// Datagrams from hosts other than the peer, not shown (without
+    /// [`Config::accept_any`]; with it this stays 0).
+    pub datagrams_ignored: u64,
 }
 
 /// Why the chat stops; sent to the coordinating thread by whoever noticed.
@@ -97,6 +105,7 @@ pub(crate) struct Shared {
     lines_sent: AtomicU64,
     lines_not_sent: AtomicU64,
     datagrams_received: AtomicU64,
+    datagrams_ignored: AtomicU64,
 }
 
 impl Shared {
@@ -115,6 +124,10 @@ impl Shared {
 
     pub fn count_received(&self) {
         self.datagrams_received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count_ignored(&self) {
+        self.datagrams_ignored.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Says once per chat that the peer is not listening; the chat carries on,
@@ -137,8 +150,21 @@ impl ShutdownHandle {
     /// [`Chat::run`] returns [`Ended::Interrupted`] promptly, even while the
     /// sender is blocked reading its input. Calling it again does nothing more.
     pub fn interrupt(&self) {
-        let _ = self.stop.send(Stop::Interrupted);
+        send_stop(&self.stop, Stop::Interrupted);
     }
+}
+
+/// Room in the stop channel. The coordinator acts on the first reason (the
+/// second after the end of input with a linger), so a few are plenty; the
+/// bound keeps a caller who calls [`ShutdownHandle::interrupt`] in a loop
+/// from growing memory.
+const STOP_QUEUE: usize = 4;
+
+/// Tells the coordinator why to stop, without ever blocking. When the channel
+/// is full, reasons enough are already waiting and this one is not needed; when
+/// it is disconnected, the chat has ended.
+pub(crate) fn send_stop(stop: &Sender<Stop>, reason: Stop) {
+    let _ = stop.try_send(reason);
 }
 
 /// A bound chat endpoint, ready to [`run`](Chat::run).
@@ -184,7 +210,7 @@ impl Chat {
         net::send_address(&config.bind, config.peer)?;
         let socket = net::bind(config.bind, config.recv_buffer)?;
         let local = socket.local_addr().map_err(Error::io("read the bound address"))?;
-        let (stop_tx, stop_rx) = crossbeam_channel::unbounded();
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded(STOP_QUEUE);
         Ok(Chat {
             socket,
             local,
@@ -231,6 +257,7 @@ impl Chat {
             stop_rx,
         } = self;
         let peer = net::send_address(&local, config.peer)?;
+        let filter = SourceFilter::new(config.peer, config.accept_any, config.show_sender);
         let shared = std::sync::Arc::new(Shared::default());
         info!("chatting with {} from {local}", config.peer);
 
@@ -238,13 +265,12 @@ impl Chat {
             let receiver_socket = socket.try_clone().map_err(Error::io("clone the socket"))?;
             let receiver_shared = &*shared;
             let receiver_stop = stop_tx.clone();
+            let filter = &filter;
             let receiver = thread::Builder::new()
                 .name("receiver".into())
                 .spawn_scoped(scope, move || {
-                    if let Some(reason) =
-                        receiver::run(&receiver_socket, output, config.show_sender, receiver_shared)
-                    {
-                        let _ = receiver_stop.send(reason);
+                    if let Some(reason) = receiver::run(&receiver_socket, output, filter, receiver_shared) {
+                        send_stop(&receiver_stop, reason);
                     }
                 })
                 .map_err(Error::io("start the receiver thread"))?;
@@ -277,7 +303,15 @@ impl Chat {
             lines_sent: shared.lines_sent.load(Ordering::Relaxed),
             lines_not_sent: shared.lines_not_sent.load(Ordering::Relaxed),
             datagrams_received: shared.datagrams_received.load(Ordering::Relaxed),
+            datagrams_ignored: shared.datagrams_ignored.load(Ordering::Relaxed),
         };
+        let ignored = shared.datagrams_ignored.load(Ordering::Relaxed);
+        if ignored > 0 {
+            info!(
+                "ignored {ignored} datagrams from hosts other than {}",
+                filter.peer().ip()
+            );
+        }
         match reason {
             Stop::EndOfInput => Ok(summary(Ended::EndOfInput)),
             Stop::Interrupted => Ok(summary(Ended::Interrupted)),
@@ -300,5 +334,27 @@ fn wait_for_stop(stop_rx: &Receiver<Stop>, linger: Duration) -> Stop {
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => Stop::EndOfInput,
         },
         first => first,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interrupting_again_and_again_queues_only_a_few_stops() {
+        let loopback = "127.0.0.1:0".parse().unwrap();
+        let chat = Chat::bind(Config {
+            bind: loopback,
+            ..Config::new(loopback)
+        })
+        .unwrap();
+        let handle = chat.shutdown_handle();
+        for _ in 0..100_000 {
+            handle.interrupt();
+        }
+        assert_eq!(chat.stop_rx.len(), STOP_QUEUE);
+        let summary = chat.run(std::io::empty(), std::io::sink()).unwrap();
+        assert_eq!(summary.ended, Ended::Interrupted);
     }
 }

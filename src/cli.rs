@@ -21,6 +21,9 @@ Examples:
   Log what a peer sends, with stdin closed:
     udpchat --recv-only 192.168.1.6:2323 >> chat.log < /dev/null
 
+  Also show what other hosts send to this port, each line labelled <ADDR>:
+    udpchat --accept-any 192.168.1.6:2323
+
   Install completions and read the manual:
     udpchat --generate bash > ~/.local/share/bash-completion/completions/udpchat
     udpchat --generate man | man -l -
@@ -69,6 +72,11 @@ pub struct Args {
     /// Start each received line with the address it came from: <192.168.1.6:2323> hi
     #[arg(long)]
     pub show_sender: bool,
+
+    /// Show datagrams from any host, each other host's line starting with its
+    /// address [default: only the peer's IP address is heard, from any port]
+    #[arg(long)]
+    pub accept_any: bool,
 
     /// Say more on stderr: -v info, -vv debug, -vvv trace
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
@@ -137,6 +145,7 @@ impl Args {
         config.linger = self.linger;
         config.recv_only = self.recv_only;
         config.show_sender = self.show_sender;
+        config.accept_any = self.accept_any;
         Ok(config)
     }
 

@@ -17,6 +17,7 @@ mod addr;
 mod chat;
 pub mod display;
 mod error;
+pub mod filter;
 pub mod lines;
 mod net;
 mod receiver;

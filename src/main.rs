@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("udpchat: {err}");
+            report(format_args!("{err}"));
             ExitCode::from(if err.is_usage() { 2 } else { 1 })
         }
     }
@@ -42,15 +42,23 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
     Ok(match summary.ended {
         Ended::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
         _ if summary.lines_not_sent > 0 => {
-            eprintln!(
-                "udpchat: {} of {} lines not sent",
+            report(format_args!(
+                "{} of {} lines not sent",
                 summary.lines_not_sent,
                 summary.lines_not_sent + summary.lines_sent
-            );
+            ));
             ExitCode::FAILURE
         }
         Ended::EndOfInput | Ended::OutputClosed => ExitCode::SUCCESS,
     })
+}
+
+/// Prints `udpchat: MESSAGE` on stderr as one write. Unlike `eprintln!` it
+/// does not panic when stderr is a closed pipe: the exit status still tells.
+fn report(message: std::fmt::Arguments) {
+    use std::io::Write;
+    let line = format!("udpchat: {message}\n");
+    let _ = io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// Ctrl-C and SIGTERM stop the chat cleanly; a second one quits at once,

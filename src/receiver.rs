@@ -5,7 +5,7 @@ use std::net::UdpSocket;
 
 use crate::Error;
 use crate::chat::{Shared, Stop};
-use crate::display;
+use crate::filter::{SourceFilter, StrangerLog, Verdict};
 use crate::net;
 
 /// Output is written in chunks of about this size while datagrams keep coming,
@@ -13,15 +13,16 @@ use crate::net;
 const OUTPUT_CHUNK: usize = 64 * 1024;
 
 /// Receives until the chat stops, then flushes. Returns why it stopped on its own.
-/// With `show_sender`, each line starts with the address it came from.
+/// `filter` decides which datagrams are shown, and which start with their address.
 pub(crate) fn run<W: Write>(
     socket: &UdpSocket,
     mut output: W,
-    show_sender: bool,
+    filter: &SourceFilter,
     shared: &Shared,
 ) -> Option<Stop> {
     let mut datagram = vec![0u8; net::RECV_BUFFER];
     let mut pending = Vec::with_capacity(OUTPUT_CHUNK);
+    let mut strangers = StrangerLog::new(filter.peer());
     let stopped_by_itself = loop {
         // Block only when everything received so far is on the output: a line
         // must reach a pipe or file within milliseconds, not when a buffer fills.
@@ -34,8 +35,11 @@ pub(crate) fn run<W: Write>(
                 let Some(from) = received.from else {
                     continue;
                 };
-                let sender = show_sender.then_some(&from);
-                display::push_line(&datagram[..received.len], sender, &mut pending);
+                if filter.render(&datagram[..received.len], &from, &mut pending) == Verdict::Ignore {
+                    strangers.ignored(&from, received.len);
+                    shared.count_ignored();
+                    continue;
+                }
                 shared.count_received();
                 if pending.len() >= OUTPUT_CHUNK
                     && let Err(stop) = write(&mut output, &mut pending, false)

@@ -1,9 +1,11 @@
 //! Helpers shared by the integration tests: the real binary with bounded waits, and loopback sockets.
 #![allow(dead_code)] // each test file uses its own subset
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -36,18 +38,28 @@ pub fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
     (buf, from)
 }
 
+/// A UDP socket on ::1 with a port the system picks, to play a host other than
+/// a peer on 127.0.0.1 (only 127.0.0.1 and ::1 may carry test traffic, and the
+/// two are different IP addresses). `None` where there is no IPv6 loopback.
+pub fn ipv6_loopback_socket() -> Option<UdpSocket> {
+    let socket = UdpSocket::bind("[::1]:0").ok()?;
+    socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+    Some(socket)
+}
+
 /// Runs udpchat to completion with stdin closed; returns its exit code and stderr.
-pub fn run(args: &[&str]) -> (Option<i32>, String) {
+pub fn run<S: AsRef<OsStr>>(args: &[S]) -> (Option<i32>, String) {
     run_via(env!("CARGO_BIN_EXE_udpchat"), args, &[])
 }
 
 /// Runs `program ARGS` (udpchat, or a wrapper around it) with stdin closed,
 /// the environment variables `env` set, and a bounded wait.
-pub fn run_via(program: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+pub fn run_via<S: AsRef<OsStr>>(program: &str, args: &[S], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut child = Command::new(program)
         .args(args)
         .env_remove("RUST_LOG")
         .env_remove("UDPCHAT_BIND")
+        .env_remove("UDPCHAT_PEER")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -58,6 +70,7 @@ pub fn run_via(program: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i3
         Some(status) => status,
         None => {
             child.kill().unwrap();
+            let args: Vec<&OsStr> = args.iter().map(AsRef::as_ref).collect();
             panic!("{program} {args:?} did not exit within {TIMEOUT:?}");
         }
     };
@@ -73,6 +86,16 @@ pub struct Udpchat {
     stdout: Receiver<Vec<u8>>,
     stderr: Arc<Mutex<String>>,
     stderr_lines: Receiver<String>,
+    printed: Arc<AtomicU64>,
+}
+
+/// How much memory a process uses, from `/proc/PID/status`, in KiB.
+#[derive(Clone, Copy, Debug)]
+pub struct Memory {
+    /// Resident now (`VmRSS`).
+    pub rss_kib: u64,
+    /// The most ever resident (`VmHWM`, the high-water mark).
+    pub peak_kib: u64,
 }
 
 impl Udpchat {
@@ -83,20 +106,33 @@ impl Udpchat {
 
     /// Like [`start`](Self::start), letting the caller adjust the command first.
     pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Udpchat {
+        Self::start_keeping(args, adjust, |_| true)
+    }
+
+    /// Like [`start_with`](Self::start_with), but only stdout lines for which
+    /// `keep` is true are kept for [`line`](Self::line); the others are only
+    /// counted ([`printed`](Self::printed)), so a flood cannot fill the test's memory.
+    pub fn start_keeping(
+        args: &[&str],
+        adjust: impl FnOnce(&mut Command),
+        keep: fn(&[u8]) -> bool,
+    ) -> Udpchat {
         let mut command = Command::new(env!("CARGO_BIN_EXE_udpchat"));
         command
             .arg("-v")
             .args(args)
             .env_remove("RUST_LOG")
             .env_remove("UDPCHAT_BIND")
+            .env_remove("UDPCHAT_PEER")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         adjust(&mut command);
         let mut child = command.spawn().expect("start udpchat");
         let stdin = child.stdin.take();
+        let printed = Arc::new(AtomicU64::new(0));
         let stdout = match child.stdout.take() {
-            Some(pipe) => lines_of(pipe),
+            Some(pipe) => lines_of(pipe, keep, printed.clone()),
             None => crossbeam_channel::never(), // the caller redirected it
         };
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -116,6 +152,29 @@ impl Udpchat {
             stdout,
             stderr,
             stderr_lines,
+            printed,
+        }
+    }
+
+    /// How many lines udpchat has printed so far, kept or not.
+    pub fn printed(&self) -> u64 {
+        self.printed.load(Ordering::Relaxed)
+    }
+
+    /// udpchat's memory use now, from `/proc/PID/status` (Linux).
+    pub fn memory(&self) -> Memory {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("udpchat is still running");
+        let field = |name: &str| -> u64 {
+            let line = status
+                .lines()
+                .find(|line| line.starts_with(name))
+                .unwrap_or_else(|| panic!("no {name} in /proc/PID/status"));
+            line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        };
+        Memory {
+            rss_kib: field("VmRSS:"),
+            peak_kib: field("VmHWM:"),
         }
     }
 
@@ -221,22 +280,65 @@ impl Drop for Udpchat {
     }
 }
 
-/// Splits a pipe into lines on a background thread.
-fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
+/// Splits a pipe into lines on a background thread, counting them all and
+/// passing on those that `keep` accepts.
+fn lines_of(
+    pipe: impl Read + Send + 'static,
+    keep: fn(&[u8]) -> bool,
+    count: Arc<AtomicU64>,
+) -> Receiver<Vec<u8>> {
     let (tx, rx) = crossbeam_channel::unbounded();
     thread::spawn(move || {
-        let mut pipe = BufReader::new(pipe);
+        let mut pipe = BufReader::with_capacity(256 * 1024, pipe);
         let mut line = Vec::new();
         while pipe.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
             if line.last() == Some(&b'\n') {
                 line.pop();
             }
-            if tx.send(std::mem::take(&mut line)).is_err() {
+            count.fetch_add(1, Ordering::Relaxed);
+            if keep(&line) && tx.send(std::mem::take(&mut line)).is_err() {
                 break;
             }
+            line.clear();
         }
     });
     rx
+}
+
+/// A small, fast pseudo-random generator (xorshift64*) for test data. Its
+/// seed is printed, and `UDPCHAT_TEST_SEED` replays a failing run.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn from_env_or_clock() -> Rng {
+        let seed = std::env::var("UDPCHAT_TEST_SEED")
+            .ok()
+            .and_then(|seed| seed.parse().ok())
+            .unwrap_or_else(|| {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+                now.unwrap().as_nanos() as u64 | 1
+            });
+        eprintln!("random seed: UDPCHAT_TEST_SEED={seed}");
+        Rng(seed.max(1))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..bound`.
+    pub fn below(&mut self, bound: usize) -> usize {
+        (self.next_u64() % bound as u64) as usize
+    }
+
+    pub fn fill(&mut self, bytes: &mut [u8]) {
+        for chunk in bytes.chunks_mut(8) {
+            chunk.copy_from_slice(&self.next_u64().to_le_bytes()[..chunk.len()]);
+        }
+    }
 }
 
 /// Two udpchat processes on loopback, each the other's peer, plus `extra` arguments.
