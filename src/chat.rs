@@ -11,6 +11,7 @@ use log::{info, warn};
 
 use crate::Error;
 use crate::addr::DEFAULT_PORT;
+use crate::display::Style;
 use crate::net;
 use crate::receiver;
 use crate::sender::SenderTask;
@@ -33,8 +34,9 @@ pub struct Config {
     pub recv_only: bool,
     /// The SO_RCVBUF to ask for, or `None` for the system's default.
     pub recv_buffer: Option<usize>,
-    /// Start each printed line with `<ADDR> `, the address it came from.
-    pub show_sender: bool,
+    /// How each received datagram is shown: labels, sanitizing, JSON lines.
+    /// The default is the plain text the core chat prints.
+    pub display: Style,
 }
 
 impl Config {
@@ -51,7 +53,7 @@ impl Config {
             linger: Duration::ZERO,
             recv_only: false,
             recv_buffer: Some(DEFAULT_RECV_BUFFER),
-            show_sender: false,
+            display: Style::default(),
         }
     }
 }
@@ -242,7 +244,7 @@ impl Chat {
                 .name("receiver".into())
                 .spawn_scoped(scope, move || {
                     if let Some(reason) =
-                        receiver::run(&receiver_socket, output, config.show_sender, receiver_shared)
+                        receiver::run(&receiver_socket, output, &config.display, receiver_shared)
                     {
                         let _ = receiver_stop.send(reason);
                     }

@@ -8,7 +8,8 @@
 //! thread and a sender thread share the socket.
 //!
 //! The binary is a thin shell over [`Chat`]; see its documentation for two
-//! endpoints chatting on loopback.
+//! endpoints chatting on loopback. [`display`] decides how a received
+//! datagram is shown: sanitized, labelled, or as JSON.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -2,10 +2,11 @@
 
 use std::io::{self, Write};
 use std::net::UdpSocket;
+use std::time::SystemTime;
 
 use crate::Error;
 use crate::chat::{Shared, Stop};
-use crate::display;
+use crate::display::Style;
 use crate::net;
 
 /// Output is written in chunks of about this size while datagrams keep coming,
@@ -13,11 +14,11 @@ use crate::net;
 const OUTPUT_CHUNK: usize = 64 * 1024;
 
 /// Receives until the chat stops, then flushes. Returns why it stopped on its own.
-/// With `show_sender`, each line starts with the address it came from.
+/// Each datagram is shown as `style` says.
 pub(crate) fn run<W: Write>(
     socket: &UdpSocket,
     mut output: W,
-    show_sender: bool,
+    style: &Style,
     shared: &Shared,
 ) -> Option<Stop> {
     let mut datagram = vec![0u8; net::RECV_BUFFER];
@@ -34,8 +35,9 @@ pub(crate) fn run<W: Write>(
                 let Some(from) = received.from else {
                     continue;
                 };
-                let sender = show_sender.then_some(&from);
-                display::push_line(&datagram[..received.len], sender, &mut pending);
+                // The time of arrival, as near to the kernel's as we can cheaply get.
+                let arrived = SystemTime::now();
+                style.push(&datagram[..received.len], &from, arrived, &mut pending);
                 shared.count_received();
                 if pending.len() >= OUTPUT_CHUNK
                     && let Err(stop) = write(&mut output, &mut pending, false)
