@@ -136,6 +136,8 @@ impl Args {
         env_logger::Builder::new()
             .filter_level(level)
             .parse_env("RUST_LOG")
+            // Above the input line while a line editor runs, else stderr.
+            .target(env_logger::Target::Pipe(Box::new(udpchat::terminal::LogOutput)))
             // We decide about colour ourselves; env_logger must not strip it.
             .write_style(if color {
                 env_logger::WriteStyle::Always

@@ -77,6 +77,7 @@ pub fn run(chat: Chat, peer: &str) -> Result<Summary, Error> {
             move || screen.print_loop(printer)
         })
         .map_err(Error::io("start the printer thread"))?;
+    let logs = io::stderr().is_terminal().then(|| LogsAbove::start(&screen));
     let input = EditorInput {
         editor,
         prompt: format!("to {}> ", display::sanitize(peer.as_bytes())),
@@ -89,6 +90,7 @@ pub fn run(chat: Chat, peer: &str) -> Result<Summary, Error> {
     let summary = chat.run(input, ScreenWriter(screen.clone()));
     // The receiver has stopped. Show what it left without the editor, which
     // may still sit in `readline` (after SIGTERM) and would never take it.
+    drop(logs);
     screen.finish();
     let _ = printer.join();
     mode::restore();
@@ -167,6 +169,22 @@ impl Screen {
         self.changed.notify_all();
     }
 
+    /// Appends whole lines to be shown. With `wait_for_room`, waits while
+    /// [`MAX_PENDING`] bytes are pending; fails once the terminal has failed.
+    fn push(&self, text: &[u8], wait_for_room: bool) -> io::Result<()> {
+        let state = self.lock();
+        let mut state = self.wait_while(state, |s| {
+            wait_for_room && s.pending.len() >= MAX_PENDING && s.failed.is_none()
+        });
+        if let Some(err) = state.failed.take() {
+            return Err(err);
+        }
+        // Whole lines of UTF-8 come in; lossy only as a safeguard.
+        state.pending.push_str(&String::from_utf8_lossy(text));
+        self.changed.notify_all();
+        Ok(())
+    }
+
     /// The receiver is done: show the rest directly, then stop the printer thread.
     fn finish(&self) {
         let mut state = self.lock();
@@ -238,21 +256,57 @@ struct ScreenWriter(Arc<Screen>);
 
 impl Write for ScreenWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let screen = &self.0;
-        let state = screen.lock();
-        let mut state = screen.wait_while(state, |s| s.pending.len() >= MAX_PENDING && s.failed.is_none());
-        if let Some(err) = state.failed.take() {
-            return Err(err);
-        }
-        // The receiver writes whole lines of UTF-8; lossy only as a safeguard.
-        state.pending.push_str(&String::from_utf8_lossy(buf));
-        screen.changed.notify_all();
+        self.0.push(buf, true)?;
         Ok(buf.len())
     }
 
     /// Nothing to do: the printer thread shows each line as soon as it can.
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Log lines, for env_logger's `Target::Pipe`: written to stderr, except
+/// while a line editor runs and stderr is a terminal (the same one, in
+/// practice), when they are shown above the input line like received
+/// lines, instead of breaking into it.
+pub struct LogOutput;
+
+/// The screen that log lines go to while a line editor runs.
+static LOG_SCREEN: Mutex<Option<Arc<Screen>>> = Mutex::new(None);
+
+fn log_screen() -> MutexGuard<'static, Option<Arc<Screen>>> {
+    LOG_SCREEN.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Write for LogOutput {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let screen = log_screen().clone();
+        match screen {
+            // Never waits for room: a log line must not stall the thread that writes it.
+            Some(screen) => screen.push(buf, false).map(|()| buf.len()),
+            None => io::stderr().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
+/// Sends log lines to `screen` until dropped.
+struct LogsAbove;
+
+impl LogsAbove {
+    fn start(screen: &Arc<Screen>) -> LogsAbove {
+        *log_screen() = Some(screen.clone());
+        LogsAbove
+    }
+}
+
+impl Drop for LogsAbove {
+    fn drop(&mut self) {
+        *log_screen() = None;
     }
 }
 
@@ -503,6 +557,21 @@ mod tests {
         // A hook that runs late cannot reopen a closed editor.
         screen.advance(Phase::Waiting, Phase::Editing);
         assert_eq!(screen.lock().phase, Phase::Closed);
+    }
+
+    #[test]
+    fn log_lines_go_above_the_input_line_while_the_editor_runs() {
+        let screen = Arc::new(Screen::default());
+        let logs = LogsAbove::start(&screen);
+        LogOutput
+            .write_all(b"udpchat: warning: shown above the prompt\n")
+            .unwrap();
+        assert_eq!(
+            screen.lock().pending,
+            "udpchat: warning: shown above the prompt\n"
+        );
+        drop(logs);
+        assert!(log_screen().is_none());
     }
 
     #[cfg(unix)]
