@@ -5,7 +5,7 @@
 //! rustyline's `ExternalPrinter`, which clears the input line, prints them, and
 //! draws the prompt, the half-typed text and the cursor again below them.
 //!
-//! Three threads meet on one [`Screen`]: the receiver appends lines to it and
+//! Three threads meet on one `Screen`: the receiver appends lines to it and
 //! never waits for the terminal (a burst of 10,000 lines must not back up into
 //! the kernel's receive buffer and be dropped there); a `printer` thread hands
 //! everything pending to the editor as one print, so a burst costs a few
@@ -66,7 +66,12 @@ pub fn run(chat: Chat, peer: &str) -> Result<Summary, Error> {
     let (editor, printer) = match started {
         Ok(started) => started,
         Err(err) => {
-            info!("no line editor on this terminal ({err}); reading lines as they come");
+            // nix's errors end in a newline.
+            let err = err.to_string();
+            info!(
+                "no line editor on this terminal ({}); reading lines as they come",
+                err.trim_end()
+            );
             return chat.run(BufReader::new(io::stdin()), io::stdout());
         }
     };
