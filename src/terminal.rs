@@ -19,6 +19,10 @@
 //! would overtake it. So the screen holds output from the moment the editor
 //! accepts a line (our `Validator` runs then) until it has drawn the next
 //! prompt (our `Hinter` runs then), and the order of lines is kept.
+//!
+//! A limit remains: a batch handed to the editor in the very instant the user
+//! presses Ctrl-D or Ctrl-C (no hook runs then) is dropped with the editor,
+//! unshown; the chat is ending, and the datagrams were received and counted.
 
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
