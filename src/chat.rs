@@ -11,6 +11,7 @@ use log::{info, warn};
 
 use crate::Error;
 use crate::addr::DEFAULT_PORT;
+use crate::display::Style;
 use crate::filter::SourceFilter;
 use crate::net;
 use crate::receiver;
@@ -34,8 +35,9 @@ pub struct Config {
     pub recv_only: bool,
     /// The SO_RCVBUF to ask for, or `None` for the system's default.
     pub recv_buffer: Option<usize>,
-    /// Start each printed line with `<ADDR> `, the address it came from.
-    pub show_sender: bool,
+    /// How each received datagram is shown: labels, sanitizing, JSON lines.
+    /// The default is the plain text the core chat prints.
+    pub display: Style,
     /// Show datagrams from every host, not only from the peer's IP address;
     /// other hosts' lines are labelled with their address.
     pub accept_any: bool,
@@ -55,7 +57,7 @@ impl Config {
             linger: Duration::ZERO,
             recv_only: false,
             recv_buffer: Some(DEFAULT_RECV_BUFFER),
-            show_sender: false,
+            display: Style::default(),
             accept_any: false,
         }
     }
@@ -257,7 +259,7 @@ impl Chat {
             stop_rx,
         } = self;
         let peer = net::send_address(&local, config.peer)?;
-        let filter = SourceFilter::new(config.peer, config.accept_any, config.show_sender);
+        let filter = SourceFilter::new(config.peer, config.accept_any, config.display.clone());
         let shared = std::sync::Arc::new(Shared::default());
         info!("chatting with {} from {local}", config.peer);
 

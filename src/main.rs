@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
-use udpchat::{Chat, Ended, Error, ShutdownHandle};
+use udpchat::{Chat, Ended, Error, ShutdownHandle, terminal};
 
 /// Exit status after Ctrl-C or SIGTERM, as shells report a SIGINT death (128 + 2).
 const EXIT_INTERRUPTED: u8 = 130;
@@ -37,8 +37,13 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
     }
     let chat = Chat::bind(args.to_config()?)?;
     on_interrupt(chat.shutdown_handle())?;
-    let input = BufReader::with_capacity(64 * 1024, io::stdin());
-    let summary = chat.run(input, io::stdout())?;
+    let summary = if !args.recv_only && terminal::is_interactive() {
+        let peer = args.peer.as_ref().map(ToString::to_string).unwrap_or_default();
+        terminal::run(chat, &peer)?
+    } else {
+        let input = BufReader::with_capacity(64 * 1024, io::stdin());
+        chat.run(input, io::stdout())?
+    };
     Ok(match summary.ended {
         Ended::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
         _ if summary.lines_not_sent > 0 => {
@@ -67,6 +72,7 @@ fn on_interrupt(handle: ShutdownHandle) -> Result<(), Error> {
     static INTERRUPTED: AtomicBool = AtomicBool::new(false);
     ctrlc::set_handler(move || {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            terminal::restore();
             std::process::exit(EXIT_INTERRUPTED.into());
         }
         handle.interrupt();
