@@ -11,6 +11,8 @@ use log::{info, warn};
 
 use crate::Error;
 use crate::addr::DEFAULT_PORT;
+use crate::display::Style;
+use crate::filter::SourceFilter;
 use crate::net;
 use crate::receiver;
 use crate::sender::SenderTask;
@@ -33,8 +35,12 @@ pub struct Config {
     pub recv_only: bool,
     /// The SO_RCVBUF to ask for, or `None` for the system's default.
     pub recv_buffer: Option<usize>,
-    /// Start each printed line with `<ADDR> `, the address it came from.
-    pub show_sender: bool,
+    /// How each received datagram is shown: labels, sanitizing, JSON lines.
+    /// The default is the plain text the core chat prints.
+    pub display: Style,
+    /// Show datagrams from every host, not only from the peer's IP address;
+    /// other hosts' lines are labelled with their address.
+    pub accept_any: bool,
     /// The least time between two lines sent (`--rate`), or `None` to send
     /// each line as soon as it is read.
     pub send_interval: Option<Duration>,
@@ -54,7 +60,8 @@ impl Config {
             linger: Duration::ZERO,
             recv_only: false,
             recv_buffer: Some(DEFAULT_RECV_BUFFER),
-            show_sender: false,
+            display: Style::default(),
+            accept_any: false,
             send_interval: None,
         }
     }
@@ -82,6 +89,9 @@ pub struct Summary {
     pub lines_not_sent: u64,
     /// Datagrams received and printed.
     pub datagrams_received: u64,
+    /// Datagrams from hosts other than the peer, not shown (without
+    /// [`Config::accept_any`]; with it this stays 0).
+    pub datagrams_ignored: u64,
     /// Datagrams the kernel dropped before they could be received, because
     /// the receive buffer was full; `None` where the system cannot count them
     /// (it can on Linux).
@@ -105,6 +115,7 @@ pub(crate) struct Shared {
     lines_sent: AtomicU64,
     lines_not_sent: AtomicU64,
     datagrams_received: AtomicU64,
+    datagrams_ignored: AtomicU64,
     datagrams_dropped: AtomicU64,
 }
 
@@ -124,6 +135,10 @@ impl Shared {
 
     pub fn count_received(&self) {
         self.datagrams_received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count_ignored(&self) {
+        self.datagrams_ignored.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn count_dropped(&self, datagrams: u64) {
@@ -154,8 +169,21 @@ impl ShutdownHandle {
     /// [`Chat::run`] returns [`Ended::Interrupted`] promptly, even while the
     /// sender is blocked reading its input. Calling it again does nothing more.
     pub fn interrupt(&self) {
-        let _ = self.stop.send(Stop::Interrupted);
+        send_stop(&self.stop, Stop::Interrupted);
     }
+}
+
+/// Room in the stop channel. The coordinator acts on the first reason (the
+/// second after the end of input with a linger), so a few are plenty; the
+/// bound keeps a caller who calls [`ShutdownHandle::interrupt`] in a loop
+/// from growing memory.
+const STOP_QUEUE: usize = 4;
+
+/// Tells the coordinator why to stop, without ever blocking. When the channel
+/// is full, reasons enough are already waiting and this one is not needed; when
+/// it is disconnected, the chat has ended.
+pub(crate) fn send_stop(stop: &Sender<Stop>, reason: Stop) {
+    let _ = stop.try_send(reason);
 }
 
 /// A bound chat endpoint, ready to [`run`](Chat::run).
@@ -204,7 +232,7 @@ impl Chat {
         let socket = net::bind(config.bind, config.recv_buffer)?;
         let local = socket.local_addr().map_err(Error::io("read the bound address"))?;
         let counts_drops = net::count_drops(&socket);
-        let (stop_tx, stop_rx) = crossbeam_channel::unbounded();
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded(STOP_QUEUE);
         Ok(Chat {
             socket,
             local,
@@ -253,6 +281,7 @@ impl Chat {
             stop_rx,
         } = self;
         let peer = net::send_address(&local, config.peer)?;
+        let filter = SourceFilter::new(config.peer, config.accept_any, config.display.clone());
         let shared = std::sync::Arc::new(Shared::default());
         info!("chatting with {} from {local}", config.peer);
 
@@ -260,13 +289,12 @@ impl Chat {
             let receiver_socket = socket.try_clone().map_err(Error::io("clone the socket"))?;
             let receiver_shared = &*shared;
             let receiver_stop = stop_tx.clone();
+            let filter = &filter;
             let receiver = thread::Builder::new()
                 .name("receiver".into())
                 .spawn_scoped(scope, move || {
-                    if let Some(reason) =
-                        receiver::run(&receiver_socket, output, config.show_sender, receiver_shared)
-                    {
-                        let _ = receiver_stop.send(reason);
+                    if let Some(reason) = receiver::run(&receiver_socket, output, filter, receiver_shared) {
+                        send_stop(&receiver_stop, reason);
                     }
                 })
                 .map_err(Error::io("start the receiver thread"))?;
@@ -300,8 +328,16 @@ impl Chat {
             lines_sent: shared.lines_sent.load(Ordering::Relaxed),
             lines_not_sent: shared.lines_not_sent.load(Ordering::Relaxed),
             datagrams_received: shared.datagrams_received.load(Ordering::Relaxed),
+            datagrams_ignored: shared.datagrams_ignored.load(Ordering::Relaxed),
             datagrams_dropped: counts_drops.then(|| shared.datagrams_dropped()),
         };
+        let ignored = shared.datagrams_ignored.load(Ordering::Relaxed);
+        if ignored > 0 {
+            info!(
+                "ignored {ignored} datagrams from hosts other than {}",
+                filter.peer().ip()
+            );
+        }
         match reason {
             Stop::EndOfInput => Ok(summary(Ended::EndOfInput)),
             Stop::Interrupted => Ok(summary(Ended::Interrupted)),
@@ -324,5 +360,27 @@ fn wait_for_stop(stop_rx: &Receiver<Stop>, linger: Duration) -> Stop {
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => Stop::EndOfInput,
         },
         first => first,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interrupting_again_and_again_queues_only_a_few_stops() {
+        let loopback = "127.0.0.1:0".parse().unwrap();
+        let chat = Chat::bind(Config {
+            bind: loopback,
+            ..Config::new(loopback)
+        })
+        .unwrap();
+        let handle = chat.shutdown_handle();
+        for _ in 0..100_000 {
+            handle.interrupt();
+        }
+        assert_eq!(chat.stop_rx.len(), STOP_QUEUE);
+        let summary = chat.run(std::io::empty(), std::io::sink()).unwrap();
+        assert_eq!(summary.ended, Ended::Interrupted);
     }
 }

@@ -1,31 +1,73 @@
 //! Command-line arguments, and their conversion into the library's [`Config`].
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{ArgAction, Parser};
+use std::io::{self, Write};
+
+use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
+use udpchat::display::{Format, Style, Timestamps};
 use udpchat::{Config, Error, HostPort};
 
-const EXAMPLES: &str = "\
+/// Shown by `--help` (not `-h`) and in the man page; keep every line a command that works.
+const LONG_HELP_FOOTER: &str = "\
 Examples:
-  On host A (192.168.1.5) and host B (192.168.1.6), each naming the other:
-    udpchat 192.168.1.6:2323
-    udpchat 192.168.1.5:2323
-  Send a file, one datagram per line, then wait 2 s for replies:
-    udpchat --linger 2s 192.168.1.6:2323 < notes.txt
-  Send a big file to a slow host, 2,000 lines a second, with a summary at the end:
-    udpchat -v --rate 2000 192.168.1.6:2323 < big.log
-  Log what a peer sends, with stdin closed:
-    udpchat --recv-only 192.168.1.6:2323 >> chat.log < /dev/null";
+  Two hosts on a LAN, A (192.168.1.5) and B (192.168.1.6), each naming the other:
+    A$ udpchat 192.168.1.6:2323
+    B$ udpchat 192.168.1.5:2323
 
-/// A full-duplex chat over plain UDP: each line you type is one datagram to
-/// the peer, each datagram received is printed as one line.
+  Send a file, one datagram per line, then print replies for 2 more seconds:
+    udpchat --linger 2s 192.168.1.6:2323 < notes.txt
+
+  Send a big file to a slow host, 2,000 lines a second, with the counts at the end:
+    udpchat -v --rate 2000 192.168.1.6:2323 < big.log
+
+  Log what a peer sends, with stdin closed:
+    udpchat --recv-only 192.168.1.6:2323 >> chat.log < /dev/null
+
+  The same as JSON lines, with sender and time, for scripts:
+    udpchat --recv-only --format json 192.168.1.6:2323 >> chat.jsonl < /dev/null
+
+  Label each line with the time and the sender:
+    udpchat --timestamps --show-sender 192.168.1.6:2323
+
+  Also show what other hosts send to this port, each line labelled <ADDR>:
+    udpchat --accept-any 192.168.1.6:2323
+
+  Install completions and read the manual:
+    udpchat --generate bash > ~/.local/share/bash-completion/completions/udpchat
+    udpchat --generate man | man -l -
+
+Environment:
+  UDPCHAT_PEER   the peer, when HOST:PORT is not given
+  UDPCHAT_BIND   the local address, when --bind is not given
+  RUST_LOG       log filter (env_logger syntax), overriding -v/-q, e.g. RUST_LOG=debug
+  NO_COLOR       when set and not empty, --color=auto means no colour
+  TZ             the time zone of --timestamps (else /etc/localtime)
+
+Exit status:
+  0 the input ended (or stdout was closed) and every line was sent
+  1 a runtime error, or some lines could not be sent
+  2 a usage error
+  130 interrupted by Ctrl-C or SIGTERM";
+
+/// A full-duplex chat over plain UDP
+///
+/// Each line you type is sent to the peer as one datagram of exactly its bytes
+/// (no header, no newline); each datagram received is printed as one line, at
+/// once, while you type. It speaks the same wire format as `nc -u` and `socat`.
 #[derive(Debug, Parser)]
-#[command(name = "udpchat", version, after_help = EXAMPLES)]
+#[command(name = "udpchat", version, after_long_help = LONG_HELP_FOOTER)]
 pub struct Args {
     /// The other host, e.g. 192.168.1.6:2323, [fe80::1%eth0]:2323 or pc-b.lan:2323
-    #[arg(value_name = "HOST:PORT", value_parser = parse_peer)]
-    pub peer: HostPort,
+    #[arg(
+        value_name = "HOST:PORT",
+        env = "UDPCHAT_PEER",
+        value_parser = parse_peer,
+        required_unless_present = "generate"
+    )]
+    pub peer: Option<HostPort>,
 
     /// Local address to receive on: HOST:PORT, PORT or IP
     /// [default: 0.0.0.0:2323, or [::]:2323 for an IPv6 peer]
@@ -44,6 +86,41 @@ pub struct Args {
     #[arg(long)]
     pub show_sender: bool,
 
+    /// Show datagrams from any host, each other host's line starting with its
+    /// address [default: only the peer's IP address is heard, from any port]
+    #[arg(long)]
+    pub accept_any: bool,
+
+    /// Start each received line with the local time of arrival: 10:15:03, or
+    /// with =rfc3339 2026-11-24T10:15:03.120+01:00
+    #[arg(
+        long,
+        value_name = "STYLE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "clock"
+    )]
+    pub timestamps: Option<TimeLabel>,
+
+    /// Print each received datagram as a line of text, or as one JSON object
+    /// per line: {"from":..,"time":..,"text":..,"bytes":..}
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    pub format: OutputFormat,
+
+    /// Show control characters and escape sequences in received text as
+    /// visible escapes (\x1b): auto does so when stdout is a terminal
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub sanitize: When,
+
+    /// Print received text without sanitizing it, even on a terminal (the
+    /// same as --sanitize=never)
+    #[arg(long, conflicts_with = "sanitize")]
+    pub raw: bool,
+
+    /// Colour labels and warnings: auto does so on a terminal unless NO_COLOR is set
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub color: When,
+
     /// Kernel receive buffer to ask for (SO_RCVBUF), e.g. 8M or 262144; -v shows
     /// what the system granted (Linux: at most net.core.rmem_max, doubled) [default: 4M]
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
@@ -61,24 +138,91 @@ pub struct Args {
     /// Say less on stderr: -q errors only, -qq nothing
     #[arg(short, long, action = ArgAction::Count)]
     pub quiet: u8,
+
+    /// Print a shell completion script or the man page (roff) on stdout, then exit
+    #[arg(long, value_name = "WHAT", exclusive = true)]
+    pub generate: Option<Generated>,
+}
+
+/// What `--generate` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Generated {
+    /// Completion script for bash
+    Bash,
+    /// Completion script for zsh
+    Zsh,
+    /// Completion script for fish
+    Fish,
+    /// Completion script for elvish
+    Elvish,
+    /// Completion script for PowerShell
+    Powershell,
+    /// The man page, in roff
+    Man,
+}
+
+impl Generated {
+    /// Writes the script or page, built from the same clap definition that
+    /// parses the arguments, so it cannot drift from what udpchat accepts.
+    pub fn write(self, out: &mut dyn Write) -> io::Result<()> {
+        use clap_complete::Shell;
+        let mut command = Args::command();
+        let shell = match self {
+            Generated::Man => return clap_mangen::Man::new(command).render(out),
+            Generated::Bash => Shell::Bash,
+            Generated::Zsh => Shell::Zsh,
+            Generated::Fish => Shell::Fish,
+            Generated::Elvish => Shell::Elvish,
+            Generated::Powershell => Shell::PowerShell,
+        };
+        clap_complete::generate(shell, &mut command, "udpchat", out);
+        Ok(())
+    }
 }
 
 impl Args {
     /// Resolves the addresses (the only step that can fail after parsing) into a [`Config`].
     pub fn to_config(&self) -> Result<Config, Error> {
-        let peer = self.peer.resolve()?;
+        // clap requires a peer unless --generate was given, and that never gets here.
+        let Some(peer) = &self.peer else {
+            return Err(Error::InvalidAddress {
+                input: String::new(),
+                reason: "no peer given".into(),
+            });
+        };
+        let peer = peer.resolve()?;
         let mut config = Config::new(peer);
         if let Some(bind) = &self.bind {
             config.bind = HostPort::parse_bind(bind, &peer)?.resolve()?;
         }
         config.linger = self.linger;
         config.recv_only = self.recv_only;
-        config.show_sender = self.show_sender;
+        config.display = self.display_style();
+        config.accept_any = self.accept_any;
         if let Some(size) = self.recv_buffer {
             config.recv_buffer = Some(size);
         }
         config.send_interval = self.rate;
         Ok(config)
+    }
+
+    /// How received datagrams are shown on this process's stdout.
+    fn display_style(&self) -> Style {
+        let stdout_is_terminal = std::io::stdout().is_terminal();
+        let sanitize = if self.raw { When::Never } else { self.sanitize };
+        Style {
+            format: match self.format {
+                OutputFormat::Text => Format::Text,
+                OutputFormat::Json => Format::Json,
+            },
+            sanitize: sanitize.resolve(stdout_is_terminal),
+            show_sender: self.show_sender,
+            timestamps: self.timestamps.map(|label| match label {
+                TimeLabel::Clock => Timestamps::Clock,
+                TimeLabel::Rfc3339 => Timestamps::Rfc3339,
+            }),
+            color: self.color.resolve_color(stdout_is_terminal),
+        }
     }
 
     /// Sets up `log` on stderr: warnings by default, `-v`/`-q` move the level,
@@ -93,19 +237,85 @@ impl Args {
             2 => Debug,
             3.. => Trace,
         };
+        let color = self.color.resolve_color(std::io::stderr().is_terminal());
         env_logger::Builder::new()
             .filter_level(level)
             .parse_env("RUST_LOG")
-            .format(|out, record| {
+            // Above the input line while a line editor runs, else stderr.
+            .target(env_logger::Target::Pipe(Box::new(udpchat::terminal::LogOutput)))
+            // We decide about colour ourselves; env_logger must not strip it.
+            .write_style(if color {
+                env_logger::WriteStyle::Always
+            } else {
+                env_logger::WriteStyle::Never
+            })
+            .format(move |out, record| {
                 use std::io::Write;
-                let level = match record.level() {
-                    log::Level::Warn => "warning",
-                    other => &other.as_str().to_lowercase(),
+                let (level, sgr) = match record.level() {
+                    log::Level::Error => ("error", "\x1b[1;31m"),
+                    log::Level::Warn => ("warning", "\x1b[1;33m"),
+                    other => (&*other.as_str().to_lowercase(), ""),
                 };
-                writeln!(out, "udpchat: {level}: {}", record.args())
+                if color && !sgr.is_empty() {
+                    writeln!(out, "udpchat: {sgr}{level}\x1b[0m: {}", record.args())
+                } else {
+                    writeln!(out, "udpchat: {level}: {}", record.args())
+                }
             })
             .init();
     }
+}
+
+/// `--sanitize` and `--color`: always, never, or only when the output is a terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum When {
+    /// When the output is a terminal (and, for colour, NO_COLOR is not set)
+    Auto,
+    /// Always
+    Always,
+    /// Never
+    Never,
+}
+
+impl When {
+    fn resolve(self, is_terminal: bool) -> bool {
+        match self {
+            When::Auto => is_terminal,
+            When::Always => true,
+            When::Never => false,
+        }
+    }
+
+    /// Colour for an output: `NO_COLOR` set to anything but the empty string
+    /// turns "auto" off, as https://no-color.org asks; an explicit "always"
+    /// still wins, since a flag is a user's more specific wish. A dumb terminal
+    /// gets no colour either.
+    fn resolve_color(self, is_terminal: bool) -> bool {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+        let dumb = std::env::var_os("TERM").is_some_and(|term| term == "dumb");
+        match self {
+            When::Auto => is_terminal && !no_color && !dumb,
+            other => other.resolve(is_terminal),
+        }
+    }
+}
+
+/// `--timestamps`: which time label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TimeLabel {
+    /// Local time of day, 10:15:03
+    Clock,
+    /// Local date and time with milliseconds and UTC offset
+    Rfc3339,
+}
+
+/// `--format`: what each received datagram becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// One line of text
+    Text,
+    /// One JSON object per line
+    Json,
 }
 
 /// clap already says which argument and value were wrong; keep only the reason.
@@ -172,7 +382,6 @@ fn parse_rate(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn verify_cli() {
@@ -207,6 +416,30 @@ mod tests {
         for bad in ["0", "-3", "fast", "NaN", "inf", "1e-9"] {
             assert!(parse_rate(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn timestamps_takes_its_style_only_after_an_equals_sign() {
+        // The peer after a bare --timestamps is the peer, not the flag's value.
+        let args = Args::parse_from(["udpchat", "--timestamps", "127.0.0.1:9"]);
+        assert_eq!(args.timestamps, Some(TimeLabel::Clock));
+        assert_eq!(args.peer.unwrap().to_string(), "127.0.0.1:9");
+        let args = Args::parse_from(["udpchat", "--timestamps=rfc3339", "127.0.0.1:9"]);
+        assert_eq!(args.timestamps, Some(TimeLabel::Rfc3339));
+        assert_eq!(Args::parse_from(["udpchat", "127.0.0.1:9"]).timestamps, None);
+    }
+
+    #[test]
+    fn raw_turns_sanitizing_off_and_cannot_be_mixed_with_sanitize() {
+        let args = Args::parse_from(["udpchat", "--raw", "127.0.0.1:9"]);
+        assert!(!args.display_style().sanitize);
+        let mixed = Args::try_parse_from(["udpchat", "--raw", "--sanitize=always", "127.0.0.1:9"]);
+        assert_eq!(
+            mixed.unwrap_err().kind(),
+            clap::error::ErrorKind::ArgumentConflict
+        );
+        let args = Args::parse_from(["udpchat", "--sanitize=always", "127.0.0.1:9"]);
+        assert!(args.display_style().sanitize);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! thread and a sender thread share the socket.
 //!
 //! The binary is a thin shell over [`Chat`]; see its documentation for two
-//! endpoints chatting on loopback.
+//! endpoints chatting on loopback. [`display`] decides how a received
+//! datagram is shown (sanitized, labelled, or as JSON), and [`terminal`] runs
+//! a chat with a line editor when a person sits at a terminal.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -17,11 +19,13 @@ mod addr;
 mod chat;
 pub mod display;
 mod error;
+pub mod filter;
 mod inbox;
 pub mod lines;
 mod net;
 mod receiver;
 mod sender;
+pub mod terminal;
 
 pub use addr::{DEFAULT_PORT, HostPort};
 pub use chat::{Chat, Config, DEFAULT_RECV_BUFFER, Ended, ShutdownHandle, Summary};

@@ -153,6 +153,40 @@ mod tests {
         }
     }
 
+    /// Input that fails every other read with `EINTR`, as a read of a
+    /// terminal may when a signal arrives.
+    struct Interrupting<'a> {
+        bytes: &'a [u8],
+        interrupt: bool,
+    }
+
+    impl io::Read for Interrupting<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.interrupt = !self.interrupt;
+            if self.interrupt {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            io::Read::read(&mut self.bytes, buf)
+        }
+    }
+
+    #[test]
+    fn reads_on_through_interrupted_reads() {
+        let input = Interrupting {
+            bytes: b"one\r\ntwo\nthree",
+            interrupt: false,
+        };
+        let mut reader = LineReader::new(BufReader::with_capacity(2, input), 10);
+        let mut got = Vec::new();
+        while let Some(line) = reader.next_line().unwrap() {
+            assert!(matches!(line, Line::Fits(_)), "{line:?}");
+            if let Line::Fits(bytes) = line {
+                got.push(bytes.to_vec());
+            }
+        }
+        assert_eq!(got, [&b"one"[..], b"two", b"three"]);
+    }
+
     #[test]
     fn a_line_of_exactly_the_limit_fits_with_either_terminator() {
         assert_eq!(

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 use log::info;
-use udpchat::{Chat, Ended, Error, ShutdownHandle, Summary};
+use udpchat::{Chat, Ended, Error, ShutdownHandle, Summary, terminal};
 
 /// Exit status after Ctrl-C or SIGTERM, as shells report a SIGINT death (128 + 2).
 const EXIT_INTERRUPTED: u8 = 130;
@@ -19,26 +19,41 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("udpchat: {err}");
+            report(format_args!("{err}"));
             ExitCode::from(if err.is_usage() { 2 } else { 1 })
         }
     }
 }
 
 fn run(args: &cli::Args) -> Result<ExitCode, Error> {
+    if let Some(generated) = args.generate {
+        return match generated.write(&mut io::stdout().lock()) {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+            Err(source) => Err(Error::Io {
+                op: "write the generated file",
+                source,
+            }),
+        };
+    }
     let chat = Chat::bind(args.to_config()?)?;
     on_interrupt(chat.shutdown_handle())?;
-    let input = BufReader::with_capacity(64 * 1024, io::stdin());
-    let summary = chat.run(input, io::stdout())?;
+    let summary = if !args.recv_only && terminal::is_interactive() {
+        let peer = args.peer.as_ref().map(ToString::to_string).unwrap_or_default();
+        terminal::run(chat, &peer)?
+    } else {
+        let input = BufReader::with_capacity(64 * 1024, io::stdin());
+        chat.run(input, io::stdout())?
+    };
     log_summary(&summary);
     Ok(match summary.ended {
         Ended::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
         _ if summary.lines_not_sent > 0 => {
-            eprintln!(
-                "udpchat: {} of {} lines not sent",
+            report(format_args!(
+                "{} of {} lines not sent",
                 summary.lines_not_sent,
                 summary.lines_not_sent + summary.lines_sent
-            );
+            ));
             ExitCode::FAILURE
         }
         Ended::EndOfInput | Ended::OutputClosed => ExitCode::SUCCESS,
@@ -57,12 +72,21 @@ fn log_summary(summary: &Summary) {
     );
 }
 
+/// Prints `udpchat: MESSAGE` on stderr as one write. Unlike `eprintln!` it
+/// does not panic when stderr is a closed pipe: the exit status still tells.
+fn report(message: std::fmt::Arguments) {
+    use std::io::Write;
+    let line = format!("udpchat: {message}\n");
+    let _ = io::stderr().lock().write_all(line.as_bytes());
+}
+
 /// Ctrl-C and SIGTERM stop the chat cleanly; a second one quits at once,
 /// in case something is stuck.
 fn on_interrupt(handle: ShutdownHandle) -> Result<(), Error> {
     static INTERRUPTED: AtomicBool = AtomicBool::new(false);
     ctrlc::set_handler(move || {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            terminal::restore();
             std::process::exit(EXIT_INTERRUPTED.into());
         }
         handle.interrupt();

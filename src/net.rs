@@ -55,15 +55,29 @@ pub fn bind(addr: SocketAddr, recv_buffer: Option<usize>) -> Result<UdpSocket, E
 }
 
 /// An address the kernel reports a datagram from, with IPv4-mapped IPv6
-/// addresses (seen on dual-stack sockets) turned back into IPv4.
+/// addresses (seen on dual-stack sockets) turned back into IPv4. Other IPv6
+/// addresses keep their scope id: a link-local source is only known by it.
 pub fn canonical(addr: SocketAddr) -> SocketAddr {
-    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => addr,
+        },
+        SocketAddr::V4(_) => addr,
+    }
 }
 
 /// The address to `send_to` for `peer` from a socket bound to `local`: a
 /// dual-stack IPv6 socket reaches IPv4 peers through their mapped address.
+/// One bound to a particular IPv6 address (`[::1]`) cannot, so that is a
+/// mistake to report at once rather than a "network unreachable" per line.
 pub fn send_address(local: &SocketAddr, peer: SocketAddr) -> Result<SocketAddr, Error> {
     match (local, peer) {
+        (SocketAddr::V6(v6), SocketAddr::V4(_))
+            if !v6.ip().is_unspecified() && v6.ip().to_ipv4_mapped().is_none() =>
+        {
+            Err(Error::FamilyMismatch { bind: *local, peer })
+        }
         (SocketAddr::V6(_), SocketAddr::V4(v4)) => {
             Ok(SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port()))
         }
@@ -157,5 +171,34 @@ pub fn wake_receiver(socket: &UdpSocket) {
             ip => ip,
         };
         let _ = socket.send_to(&[], SocketAddr::new(target, local.port()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_unmaps_ipv4_and_keeps_an_ipv6_scope_id() {
+        let mapped: SocketAddr = "[::ffff:192.168.1.6]:9".parse().unwrap();
+        assert_eq!(canonical(mapped).to_string(), "192.168.1.6:9");
+        let link_local: SocketAddr = "[fe80::1%3]:9".parse().unwrap();
+        assert_eq!(canonical(link_local), link_local);
+    }
+
+    #[test]
+    fn sends_to_ipv4_only_from_an_ipv4_or_dual_stack_socket() {
+        let addr = |text: &str| text.parse::<SocketAddr>().unwrap();
+        let peer = addr("192.0.2.1:9");
+        let mapped = addr("[::ffff:192.0.2.1]:9");
+        assert_eq!(send_address(&addr("0.0.0.0:0"), peer).unwrap(), peer);
+        assert_eq!(send_address(&addr("[::]:0"), peer).unwrap(), mapped);
+        assert_eq!(send_address(&addr("[::ffff:127.0.0.1]:0"), peer).unwrap(), mapped);
+        assert!(send_address(&addr("[::1]:0"), peer).unwrap_err().is_usage());
+        assert!(
+            send_address(&addr("127.0.0.1:0"), addr("[::1]:9"))
+                .unwrap_err()
+                .is_usage()
+        );
     }
 }

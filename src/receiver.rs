@@ -2,13 +2,13 @@
 
 use std::io::{self, Write};
 use std::net::UdpSocket;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use log::warn;
 
 use crate::Error;
 use crate::chat::{Shared, Stop};
-use crate::display;
+use crate::filter::{SourceFilter, StrangerLog, Verdict};
 use crate::inbox::Inbox;
 use crate::net;
 
@@ -21,15 +21,16 @@ const OUTPUT_CHUNK: usize = 64 * 1024;
 const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Receives until the chat stops, then flushes. Returns why it stopped on its own.
-/// With `show_sender`, each line starts with the address it came from.
+/// `filter` decides which datagrams are shown, and which start with their address.
 pub(crate) fn run<W: Write>(
     socket: &UdpSocket,
     mut output: W,
-    show_sender: bool,
+    filter: &SourceFilter,
     shared: &Shared,
 ) -> Option<Stop> {
     let mut inbox = Inbox::new();
     let mut pending = Vec::with_capacity(OUTPUT_CHUNK);
+    let mut strangers = StrangerLog::new(filter.peer());
     let mut drops = Drops::default();
     let stopped_by_itself = loop {
         // Block only when everything received so far is on the output: a line
@@ -44,9 +45,15 @@ pub(crate) fn run<W: Write>(
                 stopping = true;
                 return false;
             }
-            if let Some(from) = datagram.from {
-                let sender = show_sender.then_some(&from);
-                display::push_line(datagram.payload, sender, &mut pending);
+            let Some(from) = datagram.from else {
+                return true;
+            };
+            // The time of arrival, as near to the kernel's as we can cheaply get.
+            let arrived = SystemTime::now();
+            if filter.render(datagram.payload, &from, arrived, &mut pending) == Verdict::Ignore {
+                strangers.ignored(&from, datagram.payload.len());
+                shared.count_ignored();
+            } else {
                 shared.count_received();
             }
             true

@@ -28,7 +28,7 @@ impl<R: BufRead> SenderTask<R> {
     /// Sends every line of input, then reports why it stopped.
     pub fn run(self, shared: &Shared, stop: &Sender<Stop>) {
         if let Some(reason) = self.send_lines(shared) {
-            let _ = stop.send(reason);
+            crate::chat::send_stop(stop, reason);
         }
     }
 

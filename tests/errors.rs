@@ -2,9 +2,12 @@
 
 mod common;
 
-use std::process::Command;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::process::{Command, Stdio};
 
-use common::{loopback_socket, run, run_via};
+use common::{TIMEOUT, loopback_socket, run, run_via};
+use wait_timeout::ChildExt;
 
 /// The first line of stderr: the one a user reads. clap adds a hint after a blank line.
 fn first_line(stderr: &str) -> &str {
@@ -21,8 +24,24 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
         (&["host:"], 2, "missing port"),
         (&[":2323"], 2, "missing host"),
         (&["host:99999"], 2, "'99999' is not a number from 1 to 65535"),
+        (&[":99999"], 2, "missing host"),
+        (&["host:x"], 2, "'x' is not a number from 1 to 65535"),
+        (
+            &["256.1.1.1:9"],
+            2,
+            "'256.1.1.1' is not a host name or IP address",
+        ),
+        (&["bad host:9"], 2, "'bad host' is not a host name or IP address"),
         (&["host:0"], 2, "port 0 cannot be sent to"),
         (&["[::1"], 2, "missing ']'"),
+        (&["[::1]"], 2, "missing port after ']'"),
+        (&["[nope]:9"], 2, "'nope' is not an IPv6 address"),
+        (&["[fe80::1%]:9"], 2, "empty zone after '%'"),
+        (
+            &["[fe80::1%nosuchif0]:9"],
+            2,
+            "no network interface named 'nosuchif0'",
+        ),
         (&["::1:2323"], 2, "needs brackets"),
         (
             &["127.0.0.1:9", "--linger", "soon"],
@@ -30,9 +49,30 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
             "invalid value 'soon' for '--linger",
         ),
         (
+            &["127.0.0.1:9", "--linger=-1s"],
+            2,
+            "invalid value '-1s' for '--linger",
+        ),
+        (
+            &["127.0.0.1:9", "--linger", "1e400"],
+            2,
+            "invalid value '1e400' for '--linger",
+        ),
+        (
+            &["127.0.0.1:9", "--linger"],
+            2,
+            "a value is required for '--linger",
+        ),
+        (
             &["127.0.0.1:9", "--bind", "1.2.3.4:99999"],
             2,
             "invalid value '1.2.3.4:99999' for '--bind",
+        ),
+        (&["127.0.0.1:9", "--bind", ""], 2, "invalid value '' for '--bind"),
+        (
+            &["127.0.0.1:9", "-b", "127.0.0.1:0", "-b", "127.0.0.1:1"],
+            2,
+            "cannot be used multiple times",
         ),
         (
             &["127.0.0.1:9", "--frobnicate"],
@@ -49,8 +89,39 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
             2,
             "invalid value '0' for '--rate",
         ),
+        (
+            &["127.0.0.1:9", "--accept-any=yes"],
+            2,
+            "unexpected value 'yes' for '--accept-any'",
+        ),
+        (
+            &["127.0.0.1:9", "127.0.0.1:10"],
+            2,
+            "unexpected argument '127.0.0.1:10'",
+        ),
         (&["127.0.0.1:9", "-v", "-q"], 2, "cannot be used with"),
+        (
+            &["127.0.0.1:9", "--format", "xml"],
+            2,
+            "invalid value 'xml' for '--format",
+        ),
+        (
+            &["127.0.0.1:9", "--timestamps=iso"],
+            2,
+            "invalid value 'iso' for '--timestamps",
+        ),
+        (
+            &["127.0.0.1:9", "--color", "sometimes"],
+            2,
+            "invalid value 'sometimes' for '--color",
+        ),
+        (
+            &["127.0.0.1:9", "--raw", "--sanitize", "always"],
+            2,
+            "cannot be used with",
+        ),
         (&["-b", "127.0.0.1:0", "[::1]:9"], 2, "different IP families"),
+        (&["-b", "[::1]:0", "127.0.0.1:9"], 2, "different IP families"),
         (
             &["no-such-host.invalid:9"],
             1,
@@ -76,6 +147,42 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
             assert_eq!(stderr.lines().count(), 1, "udpchat {args:?}: {stderr}");
             assert!(stderr.starts_with("udpchat: "), "udpchat {args:?}: {stderr}");
         }
+    }
+}
+
+#[test]
+fn rejects_an_argument_that_is_not_utf8() {
+    let (code, stderr) = run(&[OsStr::from_bytes(b"caf\xe9:9")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(first_line(&stderr).contains("invalid UTF-8"), "{stderr}");
+}
+
+#[test]
+fn rejects_a_malformed_bind_address_from_the_environment() {
+    let bin = env!("CARGO_BIN_EXE_udpchat");
+    let (code, stderr) = run_via(bin, &["127.0.0.1:9"], &[("UDPCHAT_BIND", "nonsense")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        first_line(&stderr).contains("invalid value 'nonsense' for '--bind"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_exit_status_still_tells_when_stderr_is_a_closed_pipe() {
+    // As in `udpchat ... 2>&1 | head -n 0`: the message cannot be shown, but
+    // it must not turn into a panic (status 101) either.
+    for (args, expected) in [(&["no-such-host.invalid:9"][..], 1), (&["host"][..], 2)] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_udpchat"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(writer)
+            .spawn()
+            .unwrap();
+        let status = child.wait_timeout(TIMEOUT).unwrap().expect("udpchat exits");
+        assert_eq!(status.code(), Some(expected), "udpchat {args:?}");
     }
 }
 

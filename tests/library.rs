@@ -127,6 +127,7 @@ fn end_of_input_returns_after_every_line_is_sent() {
             lines_sent: 4,
             lines_not_sent: 0,
             datagrams_received: 0,
+            datagrams_ignored: 0,
             // Counted where the kernel reports drops; none on an idle loopback.
             datagrams_dropped: cfg!(target_os = "linux").then_some(0),
         }
@@ -392,5 +393,32 @@ fn chats_over_ipv6_loopback() {
         assert_eq!(running.heard(), "hi");
         running.stop.interrupt();
         running.finish();
+    });
+}
+
+#[test]
+fn counts_the_datagrams_it_ignores_from_other_hosts() {
+    with_timeout(|| {
+        // A peer on 127.0.0.1 and a stranger on ::1: two hosts, as far as udpchat can tell.
+        let Ok(stranger) = UdpSocket::bind("[::1]:0") else {
+            eprintln!("skipped: no IPv6 loopback to play a stranger");
+            return;
+        };
+        let peer = loopback_socket();
+        let config = Config {
+            bind: "[::]:0".parse().unwrap(),
+            ..Config::new(peer.local_addr().unwrap())
+        };
+        let chat = Chat::bind(config).unwrap();
+        let port = chat.local_addr().port();
+        let mut running = Running::start(chat);
+        for _ in 0..3 {
+            stranger.send_to(b"not for you", ("::1", port)).unwrap();
+        }
+        peer.send_to(b"for you", ("127.0.0.1", port)).unwrap();
+        assert_eq!(running.heard(), "for you");
+        running.stop.interrupt();
+        let summary = running.finish();
+        assert_eq!((summary.datagrams_received, summary.datagrams_ignored), (1, 3));
     });
 }

@@ -1,9 +1,11 @@
 //! Helpers shared by the integration tests: the real binary with bounded waits, and loopback sockets.
 #![allow(dead_code)] // each test file uses its own subset
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -36,18 +38,28 @@ pub fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
     (buf, from)
 }
 
+/// A UDP socket on ::1 with a port the system picks, to play a host other than
+/// a peer on 127.0.0.1 (only 127.0.0.1 and ::1 may carry test traffic, and the
+/// two are different IP addresses). `None` where there is no IPv6 loopback.
+pub fn ipv6_loopback_socket() -> Option<UdpSocket> {
+    let socket = UdpSocket::bind("[::1]:0").ok()?;
+    socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+    Some(socket)
+}
+
 /// Runs udpchat to completion with stdin closed; returns its exit code and stderr.
-pub fn run(args: &[&str]) -> (Option<i32>, String) {
+pub fn run<S: AsRef<OsStr>>(args: &[S]) -> (Option<i32>, String) {
     run_via(env!("CARGO_BIN_EXE_udpchat"), args, &[])
 }
 
 /// Runs `program ARGS` (udpchat, or a wrapper around it) with stdin closed,
 /// the environment variables `env` set, and a bounded wait.
-pub fn run_via(program: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+pub fn run_via<S: AsRef<OsStr>>(program: &str, args: &[S], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut child = Command::new(program)
         .args(args)
         .env_remove("RUST_LOG")
         .env_remove("UDPCHAT_BIND")
+        .env_remove("UDPCHAT_PEER")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -58,6 +70,7 @@ pub fn run_via(program: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i3
         Some(status) => status,
         None => {
             child.kill().unwrap();
+            let args: Vec<&OsStr> = args.iter().map(AsRef::as_ref).collect();
             panic!("{program} {args:?} did not exit within {TIMEOUT:?}");
         }
     };
@@ -73,6 +86,16 @@ pub struct Udpchat {
     stdout: Receiver<Vec<u8>>,
     stderr: Arc<Mutex<String>>,
     stderr_lines: Receiver<String>,
+    printed: Arc<AtomicU64>,
+}
+
+/// How much memory a process uses, from `/proc/PID/status`, in KiB.
+#[derive(Clone, Copy, Debug)]
+pub struct Memory {
+    /// Resident now (`VmRSS`).
+    pub rss_kib: u64,
+    /// The most ever resident (`VmHWM`, the high-water mark).
+    pub peak_kib: u64,
 }
 
 impl Udpchat {
@@ -83,20 +106,33 @@ impl Udpchat {
 
     /// Like [`start`](Self::start), letting the caller adjust the command first.
     pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Udpchat {
+        Self::start_keeping(args, adjust, |_| true)
+    }
+
+    /// Like [`start_with`](Self::start_with), but only stdout lines for which
+    /// `keep` is true are kept for [`line`](Self::line); the others are only
+    /// counted ([`printed`](Self::printed)), so a flood cannot fill the test's memory.
+    pub fn start_keeping(
+        args: &[&str],
+        adjust: impl FnOnce(&mut Command),
+        keep: fn(&[u8]) -> bool,
+    ) -> Udpchat {
         let mut command = Command::new(env!("CARGO_BIN_EXE_udpchat"));
         command
             .arg("-v")
             .args(args)
             .env_remove("RUST_LOG")
             .env_remove("UDPCHAT_BIND")
+            .env_remove("UDPCHAT_PEER")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         adjust(&mut command);
         let mut child = command.spawn().expect("start udpchat");
         let stdin = child.stdin.take();
+        let printed = Arc::new(AtomicU64::new(0));
         let stdout = match child.stdout.take() {
-            Some(pipe) => lines_of(pipe),
+            Some(pipe) => lines_of(pipe, keep, printed.clone()),
             None => crossbeam_channel::never(), // the caller redirected it
         };
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -116,6 +152,29 @@ impl Udpchat {
             stdout,
             stderr,
             stderr_lines,
+            printed,
+        }
+    }
+
+    /// How many lines udpchat has printed so far, kept or not.
+    pub fn printed(&self) -> u64 {
+        self.printed.load(Ordering::Relaxed)
+    }
+
+    /// udpchat's memory use now, from `/proc/PID/status` (Linux).
+    pub fn memory(&self) -> Memory {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("udpchat is still running");
+        let field = |name: &str| -> u64 {
+            let line = status
+                .lines()
+                .find(|line| line.starts_with(name))
+                .unwrap_or_else(|| panic!("no {name} in /proc/PID/status"));
+            line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        };
+        Memory {
+            rss_kib: field("VmRSS:"),
+            peak_kib: field("VmHWM:"),
         }
     }
 
@@ -221,22 +280,65 @@ impl Drop for Udpchat {
     }
 }
 
-/// Splits a pipe into lines on a background thread.
-fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
+/// Splits a pipe into lines on a background thread, counting them all and
+/// passing on those that `keep` accepts.
+fn lines_of(
+    pipe: impl Read + Send + 'static,
+    keep: fn(&[u8]) -> bool,
+    count: Arc<AtomicU64>,
+) -> Receiver<Vec<u8>> {
     let (tx, rx) = crossbeam_channel::unbounded();
     thread::spawn(move || {
-        let mut pipe = BufReader::new(pipe);
+        let mut pipe = BufReader::with_capacity(256 * 1024, pipe);
         let mut line = Vec::new();
         while pipe.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
             if line.last() == Some(&b'\n') {
                 line.pop();
             }
-            if tx.send(std::mem::take(&mut line)).is_err() {
+            count.fetch_add(1, Ordering::Relaxed);
+            if keep(&line) && tx.send(std::mem::take(&mut line)).is_err() {
                 break;
             }
+            line.clear();
         }
     });
     rx
+}
+
+/// A small, fast pseudo-random generator (xorshift64*) for test data. Its
+/// seed is printed, and `UDPCHAT_TEST_SEED` replays a failing run.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn from_env_or_clock() -> Rng {
+        let seed = std::env::var("UDPCHAT_TEST_SEED")
+            .ok()
+            .and_then(|seed| seed.parse().ok())
+            .unwrap_or_else(|| {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+                now.unwrap().as_nanos() as u64 | 1
+            });
+        eprintln!("random seed: UDPCHAT_TEST_SEED={seed}");
+        Rng(seed.max(1))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..bound`.
+    pub fn below(&mut self, bound: usize) -> usize {
+        (self.next_u64() % bound as u64) as usize
+    }
+
+    pub fn fill(&mut self, bytes: &mut [u8]) {
+        for chunk in bytes.chunks_mut(8) {
+            chunk.copy_from_slice(&self.next_u64().to_le_bytes()[..chunk.len()]);
+        }
+    }
 }
 
 /// Two udpchat processes on loopback, each the other's peer, plus `extra` arguments.
@@ -255,4 +357,221 @@ pub fn two_udpchats(extra: &[&str]) -> (Udpchat, Udpchat) {
     let a = Udpchat::start(&a_args);
     a.bound_addr();
     (a, b)
+}
+
+/// udpchat on a real terminal: a private tmux server (its own socket, so tests
+/// run in parallel and never touch a user's tmux) with one pane of fixed size.
+///
+/// The pane runs a small shell script that saves the terminal's mode
+/// (`stty -g`), runs udpchat with stderr to a file, then records its exit
+/// status and the mode again, so a test can check both after udpchat exits.
+pub struct Tmux {
+    socket: String,
+    dir: std::path::PathBuf,
+}
+
+impl Tmux {
+    /// Starts `udpchat -v ARGS` in a 100x30 pane with `env` set (and `NO_COLOR`,
+    /// `RUST_LOG`, `UDPCHAT_BIND` unset otherwise). Returns `None`, saying why
+    /// on stderr, when tmux is not installed, except in CI (`CI` set), where
+    /// `.ci/run` installs it and its absence fails the test.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            // .ci/run installs it: in CI a missing tmux is a broken setup, not a skip.
+            assert!(std::env::var_os("CI").is_none(), "tmux is not installed");
+            eprintln!("skipped: tmux is not installed (apt-get install tmux)");
+            return None;
+        }
+        let unique = format!("udpchat-test-{}-{}", std::process::id(), unique_number());
+        let dir = std::env::temp_dir().join(&unique);
+        std::fs::create_dir(&dir).unwrap();
+        let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+        let mut command = vec![quote(env!("CARGO_BIN_EXE_udpchat")), "-v".to_owned()];
+        command.extend(args.iter().map(|arg| quote(arg)));
+        let exports: String = env
+            .iter()
+            .map(|(name, value)| format!("export {name}={}\n", quote(value)))
+            .collect();
+        let script = format!(
+            "cd {dir}\nunset NO_COLOR RUST_LOG UDPCHAT_BIND\n{exports}stty -g > before\n\
+             sh -c 'echo $$ > pid; exec \"$@\"' sh {command} 2> stderr\n\
+             echo $? > status.tmp\nstty -g > after\nmv status.tmp status\n",
+            dir = quote(dir.to_str().unwrap()),
+            command = command.join(" "),
+        );
+        std::fs::write(dir.join("run.sh"), script).unwrap();
+        // A long history, so that a test can read back a burst of lines;
+        // the pane stays on screen after the script ends.
+        std::fs::write(
+            dir.join("tmux.conf"),
+            "set -g history-limit 100000\nset -g remain-on-exit on\n",
+        )
+        .unwrap();
+        let tmux = Tmux { socket: unique, dir };
+        let conf = tmux.dir.join("tmux.conf");
+        let run = tmux.dir.join("run.sh");
+        tmux.run(&[
+            "-f",
+            conf.to_str().unwrap(),
+            "new-session",
+            "-d",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &format!("sh {}", run.to_str().unwrap()),
+        ]);
+        Some(tmux)
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let output = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tmux");
+        assert!(
+            output.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Types `text` as it is, character by character.
+    pub fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "0", "-l", text]);
+    }
+
+    /// Presses keys by name: `Enter`, `Left`, `C-c`, `C-d`.
+    pub fn press(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// The visible screen, one line per row, trailing blanks trimmed.
+    pub fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "0"])
+    }
+
+    /// The screen with colours and attributes as SGR escape sequences.
+    pub fn screen_with_attributes(&self) -> String {
+        self.run(&["capture-pane", "-p", "-e", "-t", "0"])
+    }
+
+    /// Everything the pane shows and has scrolled away, oldest first.
+    pub fn history(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "0", "-S", "-", "-E", "-"])
+    }
+
+    /// The cursor's column and row on the screen.
+    pub fn cursor(&self) -> (usize, usize) {
+        let position = self.run(&["display-message", "-p", "-t", "0", "#{cursor_x} #{cursor_y}"]);
+        let mut numbers = position.split_whitespace().map(|n| n.parse().unwrap());
+        (numbers.next().unwrap(), numbers.next().unwrap())
+    }
+
+    /// The pane's title, which a terminal escape sequence (OSC 2) can set.
+    pub fn title(&self) -> String {
+        self.run(&["display-message", "-p", "-t", "0", "#{pane_title}"])
+            .trim_end()
+            .to_owned()
+    }
+
+    /// Waits until `ready` holds for the screen, and returns that screen;
+    /// fails the test after [`TIMEOUT`], showing the screen.
+    pub fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        self.wait_with(what, || self.screen(), ready)
+    }
+
+    /// Like [`wait_for`](Self::wait_for), reading the screen with `capture`.
+    pub fn wait_with(
+        &self,
+        what: &str,
+        capture: impl Fn() -> String,
+        ready: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let screen = capture();
+            if ready(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "no {what} on the terminal within {TIMEOUT:?}; screen:\n{screen}\nstderr:\n{}",
+                    self.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The address udpchat reports at `-v` once its socket is bound.
+    pub fn bound_addr(&self) -> SocketAddr {
+        let stderr = self.wait_file("stderr", |text| text.contains("bound "));
+        let line = stderr.lines().find(|line| line.contains("bound ")).unwrap();
+        let addr = line.split("bound ").nth(1).unwrap().split(',').next().unwrap();
+        addr.parse().unwrap_or_else(|_| panic!("no address in {line:?}"))
+    }
+
+    /// udpchat's process id.
+    #[cfg(unix)]
+    pub fn pid(&self) -> nix::unistd::Pid {
+        let pid = self.wait_file("pid", |text| text.ends_with('\n'));
+        nix::unistd::Pid::from_raw(pid.trim().parse().unwrap())
+    }
+
+    /// Waits for udpchat to exit; returns its exit status and whether the
+    /// terminal's mode afterwards is the one it had before.
+    pub fn exit_status(&self) -> (i32, bool) {
+        let status = self.wait_file("status", |text| text.ends_with('\n'));
+        let before = std::fs::read_to_string(self.dir.join("before")).unwrap();
+        let after = std::fs::read_to_string(self.dir.join("after")).unwrap();
+        (status.trim().parse().unwrap(), before == after)
+    }
+
+    /// What udpchat wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
+    }
+
+    fn wait_file(&self, name: &str, complete: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Ok(text) = std::fs::read_to_string(self.dir.join(name))
+                && complete(&text)
+            {
+                return text;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "no {name} within {TIMEOUT:?}; screen:\n{}\nstderr:\n{}",
+                    self.screen(),
+                    self.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A number no other call in this process returns.
+fn unique_number() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }

@@ -1,0 +1,66 @@
+//! Fuzz target: one received datagram from some source, through the source filter and display, to output.
+//!
+//! Run with `cargo +nightly fuzz run datagram` from the crate's root. The
+//! first five bytes choose the flags, the peer, the source and its port; the
+//! rest is the datagram. `tests/properties.rs` runs the same checks in CI.
+
+#![no_main]
+
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use libfuzzer_sys::fuzz_target;
+use udpchat::display::Style;
+use udpchat::filter::{SourceFilter, Verdict};
+
+/// A small pool, so the source is often the peer; it includes an IPv4-mapped
+/// twin of the first and link-local addresses with and without a scope id.
+const POOL: [&str; 6] = [
+    "192.168.1.6:2323",
+    "192.168.1.7:2323",
+    "[::ffff:192.168.1.6]:2323",
+    "[fe80::6%2]:2323",
+    "[fe80::6%3]:2323",
+    "[fe80::6]:2323",
+];
+
+fuzz_target!(|data: &[u8]| {
+    let (head, datagram) = data.split_at(data.len().min(5));
+    let byte = |i: usize| head.get(i).copied().unwrap_or(0);
+    let (accept_any, show_sender, sanitize) = (byte(0) & 1 != 0, byte(0) & 2 != 0, byte(0) & 4 != 0);
+    let peer: SocketAddr = POOL[usize::from(byte(1)) % POOL.len()].parse().unwrap();
+    let mut from: SocketAddr = POOL[usize::from(byte(2)) % POOL.len()].parse().unwrap();
+    from.set_port(u16::from_le_bytes([byte(3), byte(4)]));
+
+    let style = Style { show_sender, sanitize, ..Style::default() };
+    let filter = SourceFilter::new(peer, accept_any, style);
+    let mut out = Vec::new();
+    let verdict = filter.render(datagram, &from, SystemTime::now(), &mut out);
+    match verdict {
+        Verdict::Ignore => {
+            assert!(!accept_any);
+            assert!(out.is_empty());
+        }
+        Verdict::Show => {
+            assert!(!show_sender);
+            assert_eq!(peer.ip().to_canonical(), from.ip().to_canonical());
+        }
+        Verdict::ShowLabelled => {
+            // Every line, so no embedded newline can start an unlabelled one.
+            let label = format!("<{from}> ");
+            let lines = out.strip_suffix(b"\n").expect("ends with a newline");
+            for line in lines.split(|&b| b == b'\n') {
+                assert!(line.starts_with(label.as_bytes()));
+            }
+        }
+    }
+    if verdict != Verdict::Ignore {
+        let text = std::str::from_utf8(&out).expect("output is UTF-8");
+        assert!(text.ends_with('\n'));
+        if sanitize {
+            // One line, and nothing that acts on a terminal but tab.
+            assert_eq!(text.matches('\n').count(), 1);
+            assert!(!text[..text.len() - 1].chars().any(udpchat::display::is_unsafe_char));
+        }
+    }
+});

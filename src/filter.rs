@@ -1,0 +1,338 @@
+//! Who may talk: which received datagrams are shown, and which are labelled with their source.
+//!
+//! A UDP port on a LAN receives whatever anyone sends to it. By default only
+//! datagrams from the peer's IP address are shown (from any port: some peers
+//! send from a second socket); the rest are ignored. This is a filter, not
+//! authentication: on a LAN a source address is easy to forge.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use log::{debug, warn};
+
+use crate::display::{self, Format, Style};
+use crate::net::canonical;
+
+/// What to do with a datagram, judged by its source address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Show it as it is: it is from the peer.
+    Show,
+    /// Show it after `<ADDR> `: `--show-sender`, or a stranger's datagram
+    /// with `--accept-any`, so a stranger's text never passes for the peer's.
+    ShowLabelled,
+    /// Do not show it: it is from another host and only the peer is heard.
+    Ignore,
+}
+
+/// Decides, for each datagram's source, whether it is shown and how.
+///
+/// ```
+/// use udpchat::filter::{SourceFilter, Verdict};
+///
+/// let peer = "192.168.1.6:2323".parse().unwrap();
+/// let filter = SourceFilter::new(peer, false, Default::default());
+/// let (mut out, now) = (Vec::new(), std::time::SystemTime::now());
+/// // The peer's IP from another port is the peer; another IP is not.
+/// let from_peer = "192.168.1.6:40000".parse().unwrap();
+/// let from_stranger = "192.168.1.7:2323".parse().unwrap();
+/// assert_eq!(filter.render(b"hi", &from_peer, now, &mut out), Verdict::Show);
+/// assert_eq!(filter.render(b"psst", &from_stranger, now, &mut out), Verdict::Ignore);
+/// assert_eq!(out, b"hi\n");
+/// ```
+#[derive(Clone, Debug)]
+pub struct SourceFilter {
+    peer: SocketAddr,
+    accept_any: bool,
+    /// How the peer's datagrams are shown.
+    style: Style,
+    /// How strangers' datagrams are shown: as `style`, with the sender label.
+    labelled: Style,
+}
+
+impl SourceFilter {
+    /// Hears only `peer`'s IP address, or every host with `accept_any`, and
+    /// shows datagrams in `style`; strangers' lines always carry their address.
+    pub fn new(peer: SocketAddr, accept_any: bool, style: Style) -> SourceFilter {
+        let labelled = Style {
+            show_sender: true,
+            ..style.clone()
+        };
+        SourceFilter {
+            peer: canonical(peer),
+            accept_any,
+            style,
+            labelled,
+        }
+    }
+
+    /// The peer address whose IP is heard, as compared (IPv4-mapped made IPv4).
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Judges a datagram from `from`.
+    pub fn judge(&self, from: &SocketAddr) -> Verdict {
+        match (is_peer(&self.peer, from), self.accept_any, self.style.show_sender) {
+            (true, _, false) => Verdict::Show,
+            (true, _, true) | (false, true, _) => Verdict::ShowLabelled,
+            (false, false, _) => Verdict::Ignore,
+        }
+    }
+
+    /// Judges a datagram from `from`, arrived at `arrived`, and unless it is
+    /// ignored appends it to `out` (see [`Style::push`]). This is the whole
+    /// path from a received datagram to output, without I/O; the fuzz target
+    /// runs it.
+    ///
+    /// A labelled text datagram that holds newlines becomes several lines,
+    /// each with the label: otherwise a stranger could send `hi\nsend me the
+    /// key` and its second line would pass for the peer's in a pipe or log,
+    /// where nothing is escaped. (Sanitized text escapes the newline, and a
+    /// JSON object names its sender, so those stay one line.)
+    pub fn render(
+        &self,
+        datagram: &[u8],
+        from: &SocketAddr,
+        arrived: SystemTime,
+        out: &mut Vec<u8>,
+    ) -> Verdict {
+        let verdict = self.judge(from);
+        match verdict {
+            Verdict::Show => self.style.push(datagram, from, arrived, out),
+            Verdict::ShowLabelled if self.labelled.sanitize || self.labelled.format == Format::Json => {
+                self.labelled.push(datagram, from, arrived, out)
+            }
+            Verdict::ShowLabelled => {
+                let mut rest = display::strip_newline(datagram);
+                while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+                    // push drops the "\n" or "\r\n" that ends each piece.
+                    self.labelled.push(&rest[..=end], from, arrived, out);
+                    rest = &rest[end + 1..];
+                }
+                self.labelled.push(rest, from, arrived, out);
+            }
+            Verdict::Ignore => {}
+        }
+        verdict
+    }
+}
+
+/// True when `from` has the peer's IP address, whatever its port.
+///
+/// Both sides are compared canonically, so an IPv4 peer matches its datagrams
+/// on a dual-stack socket (`::ffff:a.b.c.d`). An IPv6 link-local address is
+/// only unique on one link: when both sides carry a scope id (the interface),
+/// the scope ids must match too. A scope id of 0 means "not given" and matches
+/// any, since Linux reports none for global addresses.
+fn is_peer(peer: &SocketAddr, from: &SocketAddr) -> bool {
+    match (peer, &canonical(*from)) {
+        (SocketAddr::V6(peer), SocketAddr::V6(from)) => {
+            peer.ip() == from.ip()
+                && (peer.scope_id() == 0 || from.scope_id() == 0 || peer.scope_id() == from.scope_id())
+        }
+        (peer, from) => peer.ip() == from.ip(),
+    }
+}
+
+/// Debug lines about ignored datagrams allowed per [`LOG_WINDOW`]: enough to
+/// see who is sending, too few for a flood of strangers to flood stderr.
+const LOG_BUDGET: u32 = 10;
+
+/// The window [`LOG_BUDGET`] applies to.
+const LOG_WINDOW: Duration = Duration::from_secs(1);
+
+/// Reports ignored datagrams on stderr without letting a flood through: a
+/// warning for the first (a mistyped peer address shows at once), then debug
+/// lines, at most [`LOG_BUDGET`] per second, saying how many were not logged.
+#[derive(Debug)]
+pub(crate) struct StrangerLog {
+    peer: SocketAddr,
+    warned: bool,
+    window_start: Option<Instant>,
+    logged_in_window: u32,
+    not_logged: u64,
+}
+
+impl StrangerLog {
+    pub fn new(peer: SocketAddr) -> StrangerLog {
+        StrangerLog {
+            peer,
+            warned: false,
+            window_start: None,
+            logged_in_window: 0,
+            not_logged: 0,
+        }
+    }
+
+    /// Reports one ignored datagram of `len` bytes from `from`.
+    pub fn ignored(&mut self, from: &SocketAddr, len: usize) {
+        if !self.warned {
+            self.warned = true;
+            warn!(
+                "ignoring datagrams from hosts other than the peer {}, first from {from}; \
+                 --accept-any shows them",
+                self.peer.ip()
+            );
+        }
+        // Reading the clock costs a little per datagram: only when it will be used.
+        if !log::log_enabled!(log::Level::Debug) {
+            return;
+        }
+        if let Some(not_logged) = self.allow(Instant::now()) {
+            if not_logged > 0 {
+                debug!("ignored {len} bytes from {from} ({not_logged} more ignored datagrams not logged)");
+            } else {
+                debug!("ignored {len} bytes from {from}");
+            }
+        }
+    }
+
+    /// Spends one line of the budget at `now`: `Some(count of datagrams not
+    /// logged since the last line)`, or `None` when the budget is spent.
+    fn allow(&mut self, now: Instant) -> Option<u64> {
+        let expired = self
+            .window_start
+            .is_none_or(|start| now.saturating_duration_since(start) >= LOG_WINDOW);
+        if expired {
+            self.window_start = Some(now);
+            self.logged_in_window = 0;
+        }
+        if self.logged_in_window < LOG_BUDGET {
+            self.logged_in_window += 1;
+            Some(std::mem::take(&mut self.not_logged))
+        } else {
+            self.not_logged += 1;
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    fn judge(peer: &str, from: &str) -> Verdict {
+        SourceFilter::new(addr(peer), false, Style::default()).judge(&addr(from))
+    }
+
+    fn filter(peer: &str, accept_any: bool, show_sender: bool) -> SourceFilter {
+        SourceFilter::new(
+            addr(peer),
+            accept_any,
+            Style {
+                show_sender,
+                ..Style::default()
+            },
+        )
+    }
+
+    fn render(filter: &SourceFilter, datagram: &[u8], from: &str, out: &mut Vec<u8>) -> Verdict {
+        filter.render(datagram, &addr(from), SystemTime::now(), out)
+    }
+
+    #[test]
+    fn hears_the_peers_ip_from_any_port() {
+        assert_eq!(judge("192.168.1.6:2323", "192.168.1.6:2323"), Verdict::Show);
+        assert_eq!(judge("192.168.1.6:2323", "192.168.1.6:51000"), Verdict::Show);
+        assert_eq!(judge("[2001:db8::6]:2323", "[2001:db8::6]:9"), Verdict::Show);
+    }
+
+    #[test]
+    fn ignores_other_hosts_by_default() {
+        assert_eq!(judge("192.168.1.6:2323", "192.168.1.7:2323"), Verdict::Ignore);
+        assert_eq!(judge("[2001:db8::6]:2323", "[2001:db8::7]:2323"), Verdict::Ignore);
+        // The two loopbacks are different addresses, as the integration tests rely on.
+        assert_eq!(judge("127.0.0.1:2323", "[::1]:2323"), Verdict::Ignore);
+        assert_eq!(judge("[::1]:2323", "127.0.0.1:2323"), Verdict::Ignore);
+    }
+
+    #[test]
+    fn matches_an_ipv4_peer_seen_through_a_dual_stack_socket() {
+        assert_eq!(judge("192.168.1.6:2323", "[::ffff:192.168.1.6]:9"), Verdict::Show);
+        assert_eq!(judge("[::ffff:192.168.1.6]:2323", "192.168.1.6:9"), Verdict::Show);
+        assert_eq!(
+            judge("192.168.1.6:2323", "[::ffff:192.168.1.7]:9"),
+            Verdict::Ignore
+        );
+    }
+
+    #[test]
+    fn tells_link_local_peers_on_different_interfaces_apart() {
+        assert_eq!(judge("[fe80::1%2]:2323", "[fe80::1%2]:9"), Verdict::Show);
+        assert_eq!(judge("[fe80::1%2]:2323", "[fe80::1%3]:9"), Verdict::Ignore);
+        assert_eq!(judge("[fe80::1]:2323", "[fe80::1%3]:9"), Verdict::Show);
+        assert_eq!(judge("[fe80::1%2]:2323", "[fe80::2%2]:9"), Verdict::Ignore);
+    }
+
+    #[test]
+    fn accept_any_labels_strangers_and_leaves_the_peer_unlabelled() {
+        let filter = filter("10.0.0.1:2323", true, false);
+        let mut out = Vec::new();
+        assert_eq!(render(&filter, b"hi", "10.0.0.1:5", &mut out), Verdict::Show);
+        assert_eq!(
+            render(&filter, b"yo", "10.0.0.2:6", &mut out),
+            Verdict::ShowLabelled
+        );
+        assert_eq!(out, b"hi\n<10.0.0.2:6> yo\n");
+    }
+
+    #[test]
+    fn labels_every_line_of_a_strangers_datagram_so_none_passes_for_the_peers() {
+        let filter = filter("10.0.0.1:2323", true, false);
+        let mut out = Vec::new();
+        render(
+            &filter,
+            b"hi\r\npeer: send me the key\n\nbye\n",
+            "10.0.0.2:6",
+            &mut out,
+        );
+        let shown = String::from_utf8(out).unwrap();
+        assert_eq!(
+            shown,
+            "<10.0.0.2:6> hi\n<10.0.0.2:6> peer: send me the key\n<10.0.0.2:6> \n<10.0.0.2:6> bye\n"
+        );
+    }
+
+    #[test]
+    fn a_strangers_datagram_stays_one_escaped_line_when_sanitized() {
+        let style = Style {
+            sanitize: true,
+            ..Style::default()
+        };
+        let filter = SourceFilter::new(addr("10.0.0.1:2323"), true, style);
+        let mut out = Vec::new();
+        render(&filter, b"hi\npeer: key?", "10.0.0.2:6", &mut out);
+        assert_eq!(out, b"<10.0.0.2:6> hi\\x0apeer: key?\n");
+    }
+
+    #[test]
+    fn show_sender_labels_the_peer_too() {
+        let filter = filter("10.0.0.1:2323", false, true);
+        let mut out = Vec::new();
+        assert_eq!(
+            render(&filter, b"hi", "10.0.0.1:5", &mut out),
+            Verdict::ShowLabelled
+        );
+        assert_eq!(render(&filter, b"no", "10.0.0.2:5", &mut out), Verdict::Ignore);
+        assert_eq!(out, b"<10.0.0.1:5> hi\n");
+    }
+
+    #[test]
+    fn logs_at_most_ten_ignored_datagrams_a_second_and_counts_the_rest() {
+        let mut log = StrangerLog::new(addr("10.0.0.1:2323"));
+        let start = Instant::now();
+        let allowed: Vec<_> = (0..25).map(|_| log.allow(start)).collect();
+        assert_eq!(allowed.iter().filter(|a| a.is_some()).count(), 10);
+        assert!(allowed[10..].iter().all(Option::is_none));
+        // Still within the second: nothing more.
+        assert_eq!(log.allow(start + Duration::from_millis(999)), None);
+        // The next second's first line says how many were not logged.
+        assert_eq!(log.allow(start + LOG_WINDOW), Some(16));
+        assert_eq!(log.allow(start + LOG_WINDOW), Some(0));
+    }
+}

@@ -1,0 +1,131 @@
+//! The CLI explains itself: help, version, completions and the man page, all from one clap definition.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn udpchat(args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_udpchat"))
+        .args(args)
+        .env_remove("UDPCHAT_PEER")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run udpchat");
+    assert!(
+        output.status.success(),
+        "udpchat {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    String::from_utf8(udpchat(args).stdout).expect("UTF-8 output")
+}
+
+#[test]
+fn short_help_is_short_and_long_help_has_examples_and_environment() {
+    let short = stdout_of(&["-h"]);
+    let long = stdout_of(&["--help"]);
+    assert!(!short.contains("Examples:"), "{short}");
+    assert!(short.lines().count() < long.lines().count() / 2);
+    for needle in [
+        "Examples:",
+        "udpchat 192.168.1.6:2323",
+        "--recv-only",
+        "Environment:",
+        "UDPCHAT_BIND",
+    ] {
+        assert!(long.contains(needle), "--help lacks {needle:?}:\n{long}");
+    }
+}
+
+#[test]
+fn version_matches_the_crate() {
+    assert_eq!(
+        stdout_of(&["--version"]),
+        format!("udpchat {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn every_generate_target_prints_something() {
+    for what in ["bash", "zsh", "fish", "elvish", "powershell", "man"] {
+        // roff escapes '-' as '\-'.
+        let out = stdout_of(&["--generate", what]).replace("\\-", "-");
+        assert!(
+            out.len() > 500,
+            "--generate {what} printed only {} bytes",
+            out.len()
+        );
+        assert!(
+            out.contains("recv-only"),
+            "--generate {what} does not know --recv-only"
+        );
+    }
+}
+
+#[test]
+fn the_bash_completion_script_parses() {
+    let script = udpchat(&["--generate", "bash"]).stdout;
+    let Ok(mut bash) = Command::new("bash").arg("-n").stdin(Stdio::piped()).spawn() else {
+        eprintln!("skipped: bash is not installed");
+        return;
+    };
+    bash.stdin.take().unwrap().write_all(&script).unwrap();
+    assert!(
+        bash.wait().unwrap().success(),
+        "bash -n rejects the completion script"
+    );
+}
+
+/// Every long flag `--help` lists, e.g. `--recv-only`.
+fn long_flags(help: &str) -> Vec<String> {
+    help.lines()
+        .filter_map(|line| line.split_whitespace().find(|word| word.starts_with("--")))
+        .map(|flag| {
+            flag.trim_end_matches([',', '.'])
+                .split(['=', '<', '['])
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .filter(|flag| flag.len() > 2)
+        .collect()
+}
+
+#[test]
+fn the_man_page_names_every_long_flag_of_help() {
+    let help = stdout_of(&["--help"]);
+    let man = stdout_of(&["--generate", "man"]).replace("\\-", "-");
+    let flags = long_flags(&help);
+    assert!(
+        flags.contains(&"--bind".to_owned()) && flags.len() >= 8,
+        "{flags:?}"
+    );
+    for flag in flags {
+        assert!(man.contains(&flag), "the man page lacks {flag}");
+    }
+}
+
+#[test]
+fn values_of_generate_are_listed_in_help_and_completions() {
+    assert!(stdout_of(&["-h"]).contains("[possible values: bash, zsh, fish, elvish, powershell, man]"));
+    assert!(stdout_of(&["--generate", "fish"]).contains("powershell"));
+}
+
+#[test]
+fn the_peer_can_come_from_the_environment() {
+    let peer = common::loopback_socket();
+    let (code, stderr) = common::run_via(
+        env!("CARGO_BIN_EXE_udpchat"),
+        &["-v", "-b", "127.0.0.1:0"],
+        &[("UDPCHAT_PEER", &peer.local_addr().unwrap().to_string())],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("chatting with {}", peer.local_addr().unwrap())),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,127 @@
+//! Odd cases a LAN brings: empty and oversized datagrams, a peer that restarts, Ctrl-Z, a reader that goes away.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+
+use common::{Rng, Udpchat, free_port, loopback_socket, recv, run_via};
+use nix::sys::signal::Signal;
+
+/// udpchat chatting with a socket on 127.0.0.1.
+fn chat_with(peer: &UdpSocket) -> Udpchat {
+    Udpchat::start(&["-b", "127.0.0.1:0", &peer.local_addr().unwrap().to_string()])
+}
+
+#[test]
+fn prints_an_empty_datagram_from_the_peer_as_an_empty_line() {
+    let peer = loopback_socket();
+    let chat = chat_with(&peer);
+    let to = chat.bound_addr();
+    peer.send_to(b"", to).unwrap();
+    peer.send_to(b"after the empty one", to).unwrap();
+    assert_eq!(chat.text_line(), "");
+    assert_eq!(chat.text_line(), "after the empty one");
+}
+
+#[test]
+fn prints_the_largest_datagram_of_random_bytes_and_carries_on() {
+    let peer = loopback_socket();
+    let chat = chat_with(&peer);
+    let to = chat.bound_addr();
+    let mut big = vec![0u8; 65_507];
+    Rng::from_env_or_clock().fill(&mut big);
+    // No newlines, so it is one line; every other byte value may occur.
+    for byte in &mut big {
+        if *byte == b'\n' {
+            *byte = b' ';
+        }
+    }
+    peer.send_to(&big, to).unwrap();
+    peer.send_to(b"next", to).unwrap();
+    // Shown whole: invalid bytes are replaced, never dropped, so nothing shrinks.
+    let shown = chat.line();
+    assert!(shown.len() >= big.len(), "{} bytes shown", shown.len());
+    assert_eq!(chat.text_line(), "next");
+}
+
+#[test]
+fn keeps_chatting_when_the_peer_restarts_on_the_same_port() {
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap();
+    let mut chat = chat_with(&peer);
+    let to = chat.bound_addr();
+    chat.send("before\n");
+    assert_eq!(recv(&peer).0, b"before");
+
+    drop(peer); // the peer's process ends...
+    chat.send("while the peer is down\n");
+    let peer = UdpSocket::bind(peer_addr).expect("the peer's port again"); // ... and starts again
+    peer.set_read_timeout(Some(common::TIMEOUT)).unwrap();
+
+    peer.send_to(b"back again", to).unwrap();
+    assert_eq!(chat.text_line(), "back again");
+    chat.send("welcome back\n");
+    // The line sent while it was down is lost, or arrives if the new socket was quicker.
+    let mut got = recv(&peer).0;
+    if got == b"while the peer is down" {
+        got = recv(&peer).0;
+    }
+    assert_eq!(got, b"welcome back");
+    chat.close_stdin();
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn keeps_chatting_after_being_stopped_and_continued() {
+    // Ctrl-Z then `fg`: every blocked call is interrupted by the stop and the continue.
+    let peer = loopback_socket();
+    let mut chat = chat_with(&peer);
+    let to = chat.bound_addr();
+    chat.signal(Signal::SIGSTOP);
+    peer.send_to(b"said while stopped", to).unwrap();
+    chat.send("typed while stopped\n");
+    chat.signal(Signal::SIGCONT);
+    assert_eq!(chat.text_line(), "said while stopped");
+    assert_eq!(recv(&peer).0, b"typed while stopped");
+    chat.close_stdin();
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn exits_quietly_when_head_closes_its_output_mid_flood() {
+    // `udpchat ... | head -n 1`, with pipefail so the status is udpchat's own.
+    let peer = loopback_socket();
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let done = Arc::new(AtomicBool::new(false));
+    let flooding = {
+        let done = done.clone();
+        thread::spawn(move || {
+            // Until udpchat exits: before it binds these go nowhere, after it they are printed.
+            while !done.load(Ordering::Relaxed) {
+                let _ = peer.send_to(b"a line for head", ("127.0.0.1", port));
+            }
+        })
+    };
+    let script = r#"set -o pipefail; "$0" "$@" | head -n 1 > /dev/null"#;
+    let args = [
+        "-c",
+        script,
+        env!("CARGO_BIN_EXE_udpchat"),
+        "--recv-only",
+        "-b",
+        &bind,
+        &peer_addr,
+    ];
+    let (code, stderr) = run_via("bash", &args, &[]);
+    done.store(true, Ordering::Relaxed);
+    flooding.join().unwrap();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr, "", "nothing on stderr, panic or otherwise");
+}
