@@ -41,6 +41,9 @@ pub struct Config {
     /// Show datagrams from every host, not only from the peer's IP address;
     /// other hosts' lines are labelled with their address.
     pub accept_any: bool,
+    /// The least time between two lines sent (`--rate`), or `None` to send
+    /// each line as soon as it is read.
+    pub send_interval: Option<Duration>,
 }
 
 impl Config {
@@ -59,6 +62,7 @@ impl Config {
             recv_buffer: Some(DEFAULT_RECV_BUFFER),
             display: Style::default(),
             accept_any: false,
+            send_interval: None,
         }
     }
 }
@@ -88,6 +92,10 @@ pub struct Summary {
     /// Datagrams from hosts other than the peer, not shown (without
     /// [`Config::accept_any`]; with it this stays 0).
     pub datagrams_ignored: u64,
+    /// Datagrams the kernel dropped before they could be received, because
+    /// the receive buffer was full; `None` where the system cannot count them
+    /// (it can on Linux).
+    pub datagrams_dropped: Option<u64>,
 }
 
 /// Why the chat stops; sent to the coordinating thread by whoever noticed.
@@ -108,6 +116,7 @@ pub(crate) struct Shared {
     lines_not_sent: AtomicU64,
     datagrams_received: AtomicU64,
     datagrams_ignored: AtomicU64,
+    datagrams_dropped: AtomicU64,
 }
 
 impl Shared {
@@ -130,6 +139,14 @@ impl Shared {
 
     pub fn count_ignored(&self) {
         self.datagrams_ignored.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count_dropped(&self, datagrams: u64) {
+        self.datagrams_dropped.fetch_add(datagrams, Ordering::Relaxed);
+    }
+
+    pub fn datagrams_dropped(&self) -> u64 {
+        self.datagrams_dropped.load(Ordering::Relaxed)
     }
 
     /// Says once per chat that the peer is not listening; the chat carries on,
@@ -200,6 +217,8 @@ pub(crate) fn send_stop(stop: &Sender<Stop>, reason: Stop) {
 pub struct Chat {
     socket: UdpSocket,
     local: SocketAddr,
+    /// Whether the kernel reports the datagrams it drops for this socket.
+    counts_drops: bool,
     config: Config,
     stop_tx: Sender<Stop>,
     stop_rx: Receiver<Stop>,
@@ -212,10 +231,12 @@ impl Chat {
         net::send_address(&config.bind, config.peer)?;
         let socket = net::bind(config.bind, config.recv_buffer)?;
         let local = socket.local_addr().map_err(Error::io("read the bound address"))?;
+        let counts_drops = net::count_drops(&socket);
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(STOP_QUEUE);
         Ok(Chat {
             socket,
             local,
+            counts_drops,
             config,
             stop_tx,
             stop_rx,
@@ -254,6 +275,7 @@ impl Chat {
         let Chat {
             socket,
             local,
+            counts_drops,
             config,
             stop_tx,
             stop_rx,
@@ -282,6 +304,7 @@ impl Chat {
                     socket: socket.try_clone().map_err(Error::io("clone the socket"))?,
                     peer,
                     limit: net::max_payload(&config.peer),
+                    interval: config.send_interval,
                     input,
                 };
                 let (shared, stop) = (shared.clone(), stop_tx.clone());
@@ -306,6 +329,7 @@ impl Chat {
             lines_not_sent: shared.lines_not_sent.load(Ordering::Relaxed),
             datagrams_received: shared.datagrams_received.load(Ordering::Relaxed),
             datagrams_ignored: shared.datagrams_ignored.load(Ordering::Relaxed),
+            datagrams_dropped: counts_drops.then(|| shared.datagrams_dropped()),
         };
         let ignored = shared.datagrams_ignored.load(Ordering::Relaxed);
         if ignored > 0 {

@@ -20,6 +20,9 @@ Examples:
   Send a file, one datagram per line, then print replies for 2 more seconds:
     udpchat --linger 2s 192.168.1.6:2323 < notes.txt
 
+  Send a big file to a slow host, 2,000 lines a second, with the counts at the end:
+    udpchat -v --rate 2000 192.168.1.6:2323 < big.log
+
   Log what a peer sends, with stdin closed:
     udpchat --recv-only 192.168.1.6:2323 >> chat.log < /dev/null
 
@@ -118,6 +121,16 @@ pub struct Args {
     #[arg(long, value_name = "WHEN", default_value = "auto")]
     pub color: When,
 
+    /// Kernel receive buffer to ask for (SO_RCVBUF), e.g. 8M or 262144; -v shows
+    /// what the system granted (Linux: at most net.core.rmem_max, doubled) [default: 4M]
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub recv_buffer: Option<usize>,
+
+    /// Send at most this many lines per second (e.g. 500 or 0.5), so a piped
+    /// file does not overrun a slow receiver; default: as fast as possible
+    #[arg(long, value_name = "LINES_PER_SECOND", value_parser = parse_rate)]
+    pub rate: Option<Duration>,
+
     /// Say more on stderr: -v info, -vv debug, -vvv trace
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -186,6 +199,10 @@ impl Args {
         config.recv_only = self.recv_only;
         config.display = self.display_style();
         config.accept_any = self.accept_any;
+        if let Some(size) = self.recv_buffer {
+            config.recv_buffer = Some(size);
+        }
+        config.send_interval = self.rate;
         Ok(config)
     }
 
@@ -333,6 +350,35 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|err| format!("{err} (expected e.g. 2s, 500ms or 1.5)"))
 }
 
+/// A byte count, with an optional binary suffix: `262144`, `256K`, `4M`, `4MiB`.
+fn parse_bytes(text: &str) -> Result<usize, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let (digits, unit) = match lower.trim_end_matches("ib").trim_end_matches('b') {
+        t if t.ends_with('k') => (&t[..t.len() - 1], 1 << 10),
+        t if t.ends_with('m') => (&t[..t.len() - 1], 1 << 20),
+        t if t.ends_with('g') => (&t[..t.len() - 1], 1 << 30),
+        t => (t, 1),
+    };
+    digits
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| "expected a number of bytes, e.g. 262144, 256K or 4M".to_owned())
+}
+
+/// Lines per second, turned into the interval between two lines. Slower than
+/// a line a day is refused, which keeps the sender's schedule far from overflow.
+fn parse_rate(text: &str) -> Result<Duration, String> {
+    const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+    text.parse::<f64>()
+        .ok()
+        .filter(|rate| rate.is_finite() && *rate > 0.0)
+        .and_then(|rate| Duration::try_from_secs_f64(1.0 / rate).ok())
+        .filter(|interval| *interval <= DAY)
+        .ok_or_else(|| "expected lines per second, e.g. 500 or 0.5 (at least one a day)".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,6 +395,27 @@ mod tests {
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn parses_byte_counts_with_binary_suffixes() {
+        assert_eq!(parse_bytes("262144"), Ok(262_144));
+        assert_eq!(parse_bytes("256K"), Ok(256 * 1024));
+        assert_eq!(parse_bytes("4M"), Ok(4 << 20));
+        assert_eq!(parse_bytes("4MiB"), Ok(4 << 20));
+        assert_eq!(parse_bytes("0"), Ok(0));
+        for bad in ["", "M", "-1", "4T", "1.5M", "99999999999999999999"] {
+            assert!(parse_bytes(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn turns_a_rate_into_the_interval_between_lines() {
+        assert_eq!(parse_rate("500"), Ok(Duration::from_millis(2)));
+        assert_eq!(parse_rate("0.5"), Ok(Duration::from_secs(2)));
+        for bad in ["0", "-3", "fast", "NaN", "inf", "1e-9"] {
+            assert!(parse_rate(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod chat;
 pub mod display;
 mod error;
 pub mod filter;
+mod inbox;
 pub mod lines;
 mod net;
 mod receiver;

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
-use udpchat::{Chat, Ended, Error, ShutdownHandle, terminal};
+use log::info;
+use udpchat::{Chat, Ended, Error, ShutdownHandle, Summary, terminal};
 
 /// Exit status after Ctrl-C or SIGTERM, as shells report a SIGINT death (128 + 2).
 const EXIT_INTERRUPTED: u8 = 130;
@@ -44,6 +45,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
         let input = BufReader::with_capacity(64 * 1024, io::stdin());
         chat.run(input, io::stdout())?
     };
+    log_summary(&summary);
     Ok(match summary.ended {
         Ended::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
         _ if summary.lines_not_sent > 0 => {
@@ -56,6 +58,18 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
         }
         Ended::EndOfInput | Ended::OutputClosed => ExitCode::SUCCESS,
     })
+}
+
+/// At `-v`, what the chat did, drops included, so a lossy transfer is visible.
+fn log_summary(summary: &Summary) {
+    let dropped = match summary.datagrams_dropped {
+        Some(dropped) => format!("{dropped} dropped by the kernel"),
+        None => "drops not countable on this system".to_owned(),
+    };
+    info!(
+        "{} lines sent, {} datagrams received, {dropped}",
+        summary.lines_sent, summary.datagrams_received
+    );
 }
 
 /// Prints `udpchat: MESSAGE` on stderr as one write. Unlike `eprintln!` it

@@ -97,56 +97,59 @@ pub fn is_peer_unreachable(err: &io::Error) -> bool {
     )
 }
 
-/// One datagram taken from the socket.
-pub struct Received {
-    /// Its length in bytes; the payload is the start of the caller's buffer.
-    pub len: usize,
-    /// Where it came from; `None` when the receiver was woken by [`wake_receiver`].
-    pub from: Option<SocketAddr>,
-}
-
-/// Takes one datagram into `buf`. With `wait` false it does not block and
-/// returns `WouldBlock` when the queue is empty, which is how the receiver
-/// learns it is time to flush its output.
-#[cfg(unix)]
-pub fn recv(socket: &UdpSocket, buf: &mut [u8], wait: bool) -> io::Result<Received> {
-    use nix::sys::socket::{MsgFlags, SockaddrLike, SockaddrStorage, recvmsg};
-    use std::io::IoSliceMut;
-    use std::os::fd::AsRawFd;
-
-    let flags = if wait {
-        MsgFlags::empty()
-    } else {
-        MsgFlags::MSG_DONTWAIT
-    };
-    let mut iov = [IoSliceMut::new(buf)];
-    let msg = recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, None, flags)?;
-    let from = msg.address.and_then(|addr| {
-        let addr = match addr.family()? {
-            nix::sys::socket::AddressFamily::Inet => SocketAddr::from(*addr.as_sockaddr_in()?),
-            nix::sys::socket::AddressFamily::Inet6 => SocketAddr::from(*addr.as_sockaddr_in6()?),
-            _ => return None,
-        };
-        Some(canonical(addr))
-    });
-    Ok(Received { len: msg.bytes, from })
-}
-
-/// Takes one datagram into `buf`. Without a portable `MSG_DONTWAIT` it always
-/// waits, and the receiver flushes after every datagram.
-#[cfg(not(unix))]
-pub fn recv(socket: &UdpSocket, buf: &mut [u8], wait: bool) -> io::Result<Received> {
-    if !wait {
-        return Err(io::ErrorKind::WouldBlock.into());
+/// Asks the kernel to report, with received datagrams, how many it dropped
+/// because the receive buffer was full (Linux's `SO_RXQ_OVFL`). Returns false
+/// where drops cannot be counted.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn count_drops(socket: &UdpSocket) -> bool {
+    use nix::sys::socket::{setsockopt, sockopt::RxqOvfl};
+    match setsockopt(socket, RxqOvfl, &1) {
+        Ok(()) => true,
+        Err(err) => {
+            info!("cannot count datagrams the kernel drops: {err}");
+            false
+        }
     }
-    let (len, from) = socket.recv_from(buf)?;
-    Ok(Received {
-        len,
-        from: Some(canonical(from)),
+}
+
+/// Asks the kernel to report drops; no other system can.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn count_drops(_socket: &UdpSocket) -> bool {
+    info!("this system cannot count the datagrams its kernel drops");
+    false
+}
+
+/// The socket's running total of dropped datagrams, read from `/proc/net/udp`
+/// (or `udp6`), whose `drops` column is the same counter `SO_RXQ_OVFL`
+/// reports. Read once at the end: drops after the last datagram received are
+/// attached to no datagram, so only this finds them.
+#[cfg(target_os = "linux")]
+pub fn drops_so_far(socket: &UdpSocket) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    // "socket:[12345]": the inode that identifies the socket in /proc/net/udp.
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).ok()?;
+    let inode = link
+        .to_str()?
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .to_owned();
+    ["/proc/net/udp", "/proc/net/udp6"].iter().find_map(|table| {
+        let table = std::fs::read_to_string(table).ok()?;
+        table.lines().skip(1).find_map(|line| {
+            // sl local remote st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+            let columns: Vec<&str> = line.split_whitespace().collect();
+            (columns.get(9) == Some(&inode.as_str())).then(|| columns.get(12)?.parse().ok())?
+        })
     })
 }
 
-/// Wakes a receiver blocked in [`recv`] so it can see it is time to stop,
+/// The running total of dropped datagrams; not known on this system.
+#[cfg(not(target_os = "linux"))]
+pub fn drops_so_far(_socket: &UdpSocket) -> Option<u32> {
+    None
+}
+
+/// Wakes a receiver blocked in [`Inbox::recv`](crate::inbox::Inbox::recv) so it can see it is time to stop,
 /// without it ever having polled.
 ///
 /// On Linux, `shutdown(SHUT_RD)` does it even on an unconnected UDP socket: the

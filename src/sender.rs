@@ -2,6 +2,8 @@
 
 use std::io::{self, BufRead};
 use std::net::{SocketAddr, UdpSocket};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use log::error;
@@ -17,6 +19,8 @@ pub(crate) struct SenderTask<R> {
     pub peer: SocketAddr,
     /// The largest line that fits in one datagram to `peer`.
     pub limit: usize,
+    /// The least time between two lines (`--rate`), if any.
+    pub interval: Option<Duration>,
     pub input: R,
 }
 
@@ -34,8 +38,10 @@ impl<R: BufRead> SenderTask<R> {
             socket,
             peer,
             limit,
+            interval,
             input,
         } = self;
+        let mut pacer = interval.map(Pacer::new);
         let mut lines = LineReader::new(input, limit);
         let mut number = 0u64;
         loop {
@@ -53,6 +59,12 @@ impl<R: BufRead> SenderTask<R> {
                 return None;
             }
             number += 1;
+            if let (Line::Fits(_), Some(pacer)) = (&line, &mut pacer) {
+                pacer.wait();
+                if shared.is_stopping() {
+                    return None;
+                }
+            }
             let sent = match line {
                 Line::Fits(bytes) => send(&socket, bytes, peer, shared)
                     .map_err(|err| error!("line {number} not sent: {err}"))
@@ -66,6 +78,41 @@ impl<R: BufRead> SenderTask<R> {
             };
             shared.count_line(sent);
         }
+    }
+}
+
+/// How far behind its schedule the sender may fall (input arriving late) and
+/// still catch up by sending without sleeping. A longer pause in the input
+/// restarts the schedule instead, so a pause never turns into a burst.
+const CATCH_UP: Duration = Duration::from_millis(10);
+
+/// Spaces lines at least an interval apart (on average) for `--rate`, by
+/// sleeping until each line's slot. No busy-waiting, and no drift: the slots
+/// form a fixed grid, so time overslept for one line is made up on the next.
+struct Pacer {
+    interval: Duration,
+    /// The earliest time the next line may go; `None` before the first.
+    next: Option<Instant>,
+}
+
+impl Pacer {
+    fn new(interval: Duration) -> Pacer {
+        Pacer { interval, next: None }
+    }
+
+    /// Returns when the next line may be sent.
+    fn wait(&mut self) {
+        let now = Instant::now();
+        let slot = match self.next {
+            Some(next) if next > now => {
+                thread::sleep(next - now);
+                next
+            }
+            Some(next) if now - next <= CATCH_UP => next,
+            _ => now,
+        };
+        // `--rate` allows at most a day between lines: this cannot overflow.
+        self.next = Some(slot + self.interval);
     }
 }
 

@@ -80,6 +80,16 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
             "unexpected argument '--frobnicate'",
         ),
         (
+            &["127.0.0.1:9", "--recv-buffer", "lots"],
+            2,
+            "invalid value 'lots' for '--recv-buffer",
+        ),
+        (
+            &["127.0.0.1:9", "--rate", "0"],
+            2,
+            "invalid value '0' for '--rate",
+        ),
+        (
             &["127.0.0.1:9", "--accept-any=yes"],
             2,
             "unexpected value 'yes' for '--accept-any'",

@@ -19,8 +19,8 @@ use nix::sys::signal::Signal;
 /// Largest UDP payload over IPv4.
 const MAX_PAYLOAD: usize = 65_507;
 
-/// How much more memory than at the start udpchat may ever hold. It needs a
-/// 64 KiB receive buffer and well under 1 MiB of pending output; an unbounded
+/// How much more memory than at the start udpchat may ever hold. It needs
+/// 512 KiB of receive slots and well under 1 MiB of pending output; an unbounded
 /// queue under a flood of hundreds of MB a second would pass this in well
 /// under a second.
 const MEMORY_GROWTH_BOUND_KIB: u64 = 8 * 1024;

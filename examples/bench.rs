@@ -1,0 +1,897 @@
+//! Benchmark: the real `udpchat` binary against a minimal UDP chat, on loopback; prints a table.
+//!
+//! Run with `cargo run --release --example bench` (about a minute and a half), or
+//! add `-- --quick` for smaller runs while iterating (about 15 s), `--runs N`
+//! for N bulk runs of each, `--bulk-only` to skip the rest. It builds the
+//! `udpchat` binary of the same profile first; `UDPCHAT_BIN=path` runs another one.
+//!
+//! The reference is written below (`reference`): one `send_to` per input line,
+//! one `recv` per datagram into a buffered stdout that is flushed when the
+//! socket's queue is empty, and the same 4 MiB receive buffer udpchat asks for,
+//! so the ratios measure udpchat's own overhead, not a different buffer. Both run
+//! as separate processes in the same run, alternating, so a busy machine slows
+//! both alike. Linux only: it reads `/proc`.
+
+#[cfg(target_os = "linux")]
+fn main() {
+    linux::main();
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("the benchmark reads /proc, so it runs on Linux only");
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::fmt::Write as _;
+    use std::fs::{self, File};
+    use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+    use std::net::{SocketAddr, UdpSocket};
+    use std::os::fd::AsRawFd;
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, ChildStdin, Command, Stdio};
+    use std::sync::{Arc, Mutex};
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    use crossbeam_channel::{Receiver, RecvTimeoutError};
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    /// Bytes of each generated line, without its newline: 200,000 of them make
+    /// the 12.2 MB file of the issue.
+    const LINE_LEN: usize = 60;
+    /// The receive buffer both sides ask for: udpchat's default.
+    const RECV_BUFFER: usize = udpchat::DEFAULT_RECV_BUFFER;
+    /// Bound on any single wait; reached only when something is broken.
+    const TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// How much of each measure to run.
+    struct Plan {
+        bulk_lines: usize,
+        bulk_runs: usize,
+        latency_lines: usize,
+        latency_gap: Duration,
+        idle: Duration,
+        repeats: usize,
+    }
+
+    const FULL: Plan = Plan {
+        bulk_lines: 200_000,
+        bulk_runs: 5,
+        latency_lines: 2_000,
+        latency_gap: Duration::from_millis(4),
+        idle: Duration::from_secs(10),
+        repeats: 9,
+    };
+
+    const QUICK: Plan = Plan {
+        bulk_lines: 200_000,
+        bulk_runs: 2,
+        latency_lines: 500,
+        latency_gap: Duration::from_millis(4),
+        idle: Duration::from_secs(2),
+        repeats: 3,
+    };
+
+    pub fn main() {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if args.first().map(String::as_str) == Some("--reference") {
+            reference(
+                &args[1],
+                &args[2],
+                args.get(3).map(String::as_str) == Some("--recv-only"),
+            );
+        }
+        let mut plan = if args.iter().any(|a| a == "--quick") {
+            QUICK
+        } else {
+            FULL
+        };
+        // `--runs N`: bulk runs of each; `--bulk-only`: skip the other measures.
+        if let Some(runs) = args
+            .iter()
+            .position(|a| a == "--runs")
+            .and_then(|i| args.get(i + 1))
+        {
+            plan.bulk_runs = runs.parse().expect("--runs takes a number");
+        }
+        let bulk_only = args.iter().any(|a| a == "--bulk-only");
+        let plan = &plan;
+        let programs = Programs::find();
+        println!("{}", machine());
+        println!("udpchat: {}", programs.udpchat.display());
+
+        let dir = std::env::temp_dir().join(format!("udpchat-bench-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("lines.txt");
+        write_lines(&file, plan.bulk_lines);
+
+        let mut table = Table::default();
+        let kinds = [Kind::Udpchat, Kind::Reference];
+
+        // 1 and 4: bulk, and the receiver's peak RSS after it.
+        let mut bulk: [Vec<Bulk>; 2] = Default::default();
+        for run in 0..plan.bulk_runs {
+            for (i, kind) in kinds.iter().enumerate() {
+                let result = run_bulk(*kind, &programs, &file, plan.bulk_lines);
+                eprintln!("bulk run {} {:9}: {result:?}", run + 1, kind.name());
+                bulk[i].push(result);
+            }
+        }
+        fs::remove_dir_all(&dir).unwrap();
+        let n = plan.bulk_lines;
+        let runs = plan.bulk_runs;
+        table.counts(
+            &format!("bulk: runs with all {n} lines delivered"),
+            bulk.each(|runs| runs.iter().filter(|r| r.lost == 0).count() as f64),
+            &format!("of {runs}"),
+        );
+        table.counts(
+            "bulk: lines lost, worst run",
+            bulk.each(|runs| runs.iter().map(|r| r.lost).max().unwrap_or(0) as f64),
+            "",
+        );
+        table.counts(
+            "bulk: lines reordered, worst run",
+            bulk.each(|runs| runs.iter().map(|r| r.reordered).max().unwrap_or(0) as f64),
+            "",
+        );
+        let reported = bulk[0].iter().filter_map(|r| r.reported_drops).max();
+        if let Some(reported) = reported {
+            table.note(&format!(
+                "bulk: drops udpchat reported, worst run: {reported} (lost per run: {:?})",
+                bulk[0].iter().map(|r| r.lost).collect::<Vec<_>>()
+            ));
+        }
+        table.ratio(
+            "bulk: lines/s (median)",
+            bulk.each(|runs| median(runs.iter().map(|r| r.lines_per_s))),
+            Unit::Rate,
+        );
+        table.ratio(
+            "bulk: time to send all lines (median)",
+            bulk.each(|runs| median(runs.iter().map(|r| r.send_time.as_secs_f64()))),
+            Unit::Seconds,
+        );
+        table.ratio(
+            "bulk: receiver's CPU time (median)",
+            bulk.each(|runs| median(runs.iter().map(|r| r.receiver_cpu.as_secs_f64()))),
+            Unit::Seconds,
+        );
+        table.ratio(
+            "peak RSS of the receiver (median)",
+            bulk.each(|runs| median(runs.iter().map(|r| r.peak_rss_kib as f64))),
+            Unit::KiB,
+        );
+
+        if bulk_only {
+            print!("\n{}", table.render());
+            return;
+        }
+
+        // 2: latency.
+        let latency = run_latency(&programs, plan);
+        for (kind, l) in kinds.iter().zip(&latency) {
+            let [p50, p99, max] = [0.5, 0.99, 1.0].map(|p| percentile(&l.one_way, p) * 1e6);
+            eprintln!(
+                "latency {:9}: p50 {p50:.0} µs, p99 {p99:.0} µs, max {max:.0} µs, lost {}",
+                kind.name(),
+                l.lost
+            );
+        }
+        let gap = plan.latency_gap.as_millis();
+        let lines = plan.latency_lines;
+        for (label, pick) in [("p50", 0.50), ("p99", 0.99), ("max", 1.0)] {
+            table.ratio(
+                &format!("latency {label} ({lines} lines {gap} ms apart)"),
+                latency.each(|l| percentile(&l.one_way, pick)),
+                Unit::Seconds,
+            );
+        }
+        table.counts("latency: lines lost", latency.each(|l| l.lost as f64), "");
+        table.ratio(
+            "peak RSS of the sender after latency",
+            latency.each(|l| l.sender_peak_rss_kib as f64),
+            Unit::KiB,
+        );
+
+        // 3: idle, all four endpoints at once (idle endpoints do not compete).
+        let idle = run_idle(&programs, plan.idle);
+        let secs = plan.idle.as_secs();
+        table.ratio(
+            &format!("idle {secs} s: CPU time, both endpoints"),
+            idle.each(|i| i.cpu.as_secs_f64()),
+            Unit::Seconds,
+        );
+        table.counts(
+            &format!("idle {secs} s: wakeups, both endpoints"),
+            idle.each(|i| i.wakeups as f64),
+            "",
+        );
+
+        // 5: start-up and shutdown.
+        let mut times: [[Vec<f64>; 3]; 2] = Default::default();
+        for _ in 0..plan.repeats {
+            for (i, kind) in kinds.iter().enumerate() {
+                let (startup, eof, sigint) = run_lifecycle(*kind, &programs);
+                times[i][0].push(startup.as_secs_f64());
+                times[i][1].push(eof.as_secs_f64());
+                times[i][2].push(sigint.as_secs_f64());
+            }
+        }
+        let labels = [
+            "start-up: spawn to bound socket",
+            "end of input to exit",
+            "SIGINT to exit",
+        ];
+        for (j, label) in labels.iter().enumerate() {
+            table.ratio(
+                &format!("{label} (median)"),
+                times.each(|t| median(t[j].iter().copied())),
+                Unit::Seconds,
+            );
+            table.ratio(
+                &format!("{label} (max)"),
+                times.each(|t| t[j].iter().copied().fold(0.0, f64::max)),
+                Unit::Seconds,
+            );
+        }
+
+        println!(
+            "\n{} bulk runs of {} lines, {} latency lines, idle {} s, {} start/stop repeats\n",
+            plan.bulk_runs, plan.bulk_lines, plan.latency_lines, secs, plan.repeats
+        );
+        print!("{}", table.render());
+    }
+
+    /// Applies a function to the udpchat and the reference entry of a pair.
+    trait Each<T> {
+        fn each(&self, f: impl Fn(&T) -> f64) -> [f64; 2];
+    }
+
+    impl<T> Each<T> for [T; 2] {
+        fn each(&self, f: impl Fn(&T) -> f64) -> [f64; 2] {
+            [f(&self[0]), f(&self[1])]
+        }
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Kind {
+        Udpchat,
+        Reference,
+    }
+
+    impl Kind {
+        fn name(self) -> &'static str {
+            match self {
+                Kind::Udpchat => "udpchat",
+                Kind::Reference => "reference",
+            }
+        }
+
+        /// The command for an endpoint bound to `bind` that sends to `peer`.
+        fn command(self, programs: &Programs, bind: &str, peer: &str, recv_only: bool) -> Command {
+            let mut command = match self {
+                Kind::Udpchat => {
+                    let mut command = Command::new(&programs.udpchat);
+                    command.args(["-v", "-b", bind]);
+                    command.env_remove("RUST_LOG").env_remove("UDPCHAT_BIND");
+                    command
+                }
+                Kind::Reference => {
+                    let mut command = Command::new(&programs.bench);
+                    command.args(["--reference", bind]);
+                    command
+                }
+            };
+            command.arg(peer);
+            if recv_only {
+                command.arg("--recv-only");
+            }
+            command
+        }
+    }
+
+    struct Programs {
+        udpchat: PathBuf,
+        bench: PathBuf,
+    }
+
+    impl Programs {
+        /// This executable (it is also the reference), and `udpchat` of the same
+        /// profile, built now: Cargo does not build binaries for examples.
+        fn find() -> Programs {
+            let bench = std::env::current_exe().unwrap();
+            let target = bench.parent().unwrap().parent().unwrap().to_owned();
+            let udpchat = match std::env::var_os("UDPCHAT_BIN") {
+                Some(path) => PathBuf::from(path),
+                None => {
+                    let release = target.file_name().is_some_and(|name| name == "release");
+                    if !release {
+                        eprintln!("warning: not a release build; run with --release for real figures");
+                    }
+                    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+                    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+                    let mut build = Command::new(cargo);
+                    build.args(["build", "--quiet", "--bin", "udpchat", "--manifest-path"]);
+                    build.arg(manifest);
+                    if release {
+                        build.arg("--release");
+                    }
+                    assert!(build.status().unwrap().success(), "cannot build udpchat");
+                    target.join("udpchat")
+                }
+            };
+            Programs { udpchat, bench }
+        }
+    }
+
+    /// What this machine is, for the README next to the figures.
+    fn machine() -> String {
+        let cpus = thread::available_parallelism().map_or(0, |n| n.get());
+        let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let model = cpuinfo
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']))
+            })
+            .unwrap_or("unknown CPU");
+        let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let rmem_max = fs::read_to_string("/proc/sys/net/core/rmem_max").unwrap_or_default();
+        format!(
+            "machine: {cpus} CPUs ({model}), Linux {}, net.core.rmem_max {}",
+            kernel.trim(),
+            rmem_max.trim()
+        )
+    }
+
+    /// `count` lines of exactly [`LINE_LEN`] bytes, each starting with its number.
+    fn write_lines(path: &Path, count: usize) {
+        let mut out = BufWriter::new(File::create(path).unwrap());
+        for seq in 0..count {
+            out.write_all(&line(seq)).unwrap();
+        }
+        out.flush().unwrap();
+    }
+
+    fn line(seq: usize) -> Vec<u8> {
+        let mut line = format!("{seq:010} ").into_bytes();
+        line.resize(LINE_LEN, b'x');
+        line.push(b'\n');
+        line
+    }
+
+    /// A running endpoint: udpchat or the reference.
+    struct Endpoint {
+        child: Child,
+        stdin: Option<ChildStdin>,
+        addr: SocketAddr,
+        /// From `spawn` to its report of a bound socket on stderr.
+        startup: Duration,
+        stderr: Arc<Mutex<String>>,
+        /// Batches of (line number, time read) from its stdout, when read.
+        lines: Receiver<Vec<(usize, Instant)>>,
+    }
+
+    impl Endpoint {
+        fn start(mut command: Command, stdin: Stdio, read_stdout: bool) -> Endpoint {
+            command.stdin(stdin).stderr(Stdio::piped());
+            command.stdout(if read_stdout {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
+            let spawned = Instant::now();
+            let mut child = command.spawn().unwrap();
+            let (tx, stderr_lines) = crossbeam_channel::unbounded();
+            let stderr = Arc::new(Mutex::new(String::new()));
+            let all = stderr.clone();
+            let mut pipe = BufReader::new(child.stderr.take().unwrap());
+            thread::spawn(move || {
+                let mut line = String::new();
+                while pipe.read_line(&mut line).unwrap_or(0) > 0 {
+                    all.lock().unwrap().push_str(&line);
+                    let _ = tx.send(std::mem::take(&mut line));
+                }
+            });
+            let deadline = Instant::now() + TIMEOUT;
+            let addr = loop {
+                let line = stderr_lines
+                    .recv_deadline(deadline)
+                    .unwrap_or_else(|_| panic!("no bound address; stderr: {}", stderr.lock().unwrap()));
+                if let Some(rest) = line.split("bound ").nth(1) {
+                    break rest.split([',', '\n']).next().unwrap().parse().unwrap();
+                }
+            };
+            let startup = spawned.elapsed();
+            let lines = match child.stdout.take() {
+                Some(stdout) => read_lines(stdout),
+                None => crossbeam_channel::never(),
+            };
+            Endpoint {
+                stdin: child.stdin.take(),
+                child,
+                addr,
+                startup,
+                stderr,
+                lines,
+            }
+        }
+
+        fn pid(&self) -> u32 {
+            self.child.id()
+        }
+
+        /// Sends SIGINT and waits for the exit; returns how long that took.
+        fn interrupt(&mut self) -> Duration {
+            let sent = Instant::now();
+            kill(Pid::from_raw(self.pid() as i32), Signal::SIGINT).unwrap();
+            self.child.wait().unwrap();
+            sent.elapsed()
+        }
+
+        /// Closes stdin and waits for the exit; returns how long that took.
+        fn end_input(&mut self) -> Duration {
+            let closed = Instant::now();
+            drop(self.stdin.take());
+            self.child.wait().unwrap();
+            closed.elapsed()
+        }
+    }
+
+    impl Drop for Endpoint {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// Reads an endpoint's stdout on a thread: the number at the start of each
+    /// line and when its chunk was read.
+    fn read_lines(mut stdout: impl Read + Send + 'static) -> Receiver<Vec<(usize, Instant)>> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        thread::spawn(move || {
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut partial = Vec::new();
+            loop {
+                let n = match stdout.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let now = Instant::now();
+                partial.extend_from_slice(&buf[..n]);
+                let mut batch = Vec::new();
+                let mut start = 0;
+                while let Some(i) = partial[start..].iter().position(|&b| b == b'\n') {
+                    let text = &partial[start..start + i];
+                    if let Some(seq) = text
+                        .get(..10)
+                        .and_then(|d| std::str::from_utf8(d).ok()?.parse().ok())
+                    {
+                        batch.push((seq, now));
+                    }
+                    start += i + 1;
+                }
+                partial.drain(..start);
+                if !batch.is_empty() && tx.send(batch).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+
+    #[derive(Debug, Default)]
+    struct Bulk {
+        lost: usize,
+        reordered: usize,
+        lines_per_s: f64,
+        send_time: Duration,
+        peak_rss_kib: u64,
+        receiver_cpu: Duration,
+        reported_drops: Option<u64>,
+    }
+
+    /// One bulk run: a receiver, then a sender reading `file`, timed from the
+    /// sender's spawn to the last line on the receiver's stdout.
+    fn run_bulk(kind: Kind, programs: &Programs, file: &Path, count: usize) -> Bulk {
+        let mut receiver = Endpoint::start(
+            kind.command(programs, "127.0.0.1:0", "127.0.0.1:9", true),
+            Stdio::null(),
+            true,
+        );
+        let peer = receiver.addr.to_string();
+        let started = Instant::now();
+        let mut sender = Endpoint::start(
+            kind.command(programs, "127.0.0.1:0", &peer, false),
+            Stdio::from(File::open(file).unwrap()),
+            false,
+        );
+        let mut seen = vec![false; count];
+        let (mut delivered, mut reordered, mut highest) = (0, 0, None);
+        let mut last = started;
+        let mut send_time = None;
+        // All lines, or a second of silence after the sender is done.
+        let mut quiet_since = None;
+        while delivered < count {
+            match receiver.lines.recv_timeout(Duration::from_millis(50)) {
+                Ok(batch) => {
+                    quiet_since = None;
+                    for (seq, at) in batch {
+                        last = at;
+                        if seq < count && !std::mem::replace(&mut seen[seq], true) {
+                            delivered += 1;
+                        }
+                        if highest.is_some_and(|h| seq < h) {
+                            reordered += 1;
+                        }
+                        highest = highest.max(Some(seq));
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if send_time.is_none() && sender.child.try_wait().unwrap().is_some() {
+                        send_time = Some(started.elapsed());
+                    }
+                    if send_time.is_some() {
+                        let since = *quiet_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() > Duration::from_secs(1) {
+                            break;
+                        }
+                    }
+                    assert!(started.elapsed() < TIMEOUT, "bulk run did not finish");
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let send_time = send_time.unwrap_or_else(|| {
+            sender.child.wait().unwrap();
+            started.elapsed()
+        });
+        let peak_rss_kib = proc_status(receiver.pid(), "VmHWM");
+        let receiver_cpu = usage(receiver.pid()).0;
+        receiver.interrupt();
+        let stderr = receiver.stderr.lock().unwrap().clone();
+        Bulk {
+            lost: count - delivered,
+            reordered,
+            lines_per_s: delivered as f64 / (last - started).as_secs_f64(),
+            send_time,
+            peak_rss_kib,
+            receiver_cpu,
+            reported_drops: reported_drops(&stderr),
+        }
+    }
+
+    /// The kernel's drop count in udpchat's `-v` summary at exit, if any.
+    fn reported_drops(stderr: &str) -> Option<u64> {
+        let line = stderr
+            .lines()
+            .rev()
+            .find(|l| l.contains("dropped by the kernel"))?;
+        let before = line.split(" dropped by the kernel").next()?;
+        before.rsplit(' ').next()?.parse().ok()
+    }
+
+    struct Latency {
+        one_way: Vec<f64>,
+        lost: usize,
+        sender_peak_rss_kib: u64,
+    }
+
+    /// Lines written to a sender's stdin one at a time, `gap` apart; each
+    /// timed until the receiver's stdout shows it. udpchat and the reference
+    /// run at the same time, their lines half a gap apart, so both see the
+    /// same machine without their lines overlapping.
+    fn run_latency(programs: &Programs, plan: &Plan) -> [Latency; 2] {
+        let pairs = [Kind::Udpchat, Kind::Reference].map(|kind| {
+            let receiver = Endpoint::start(
+                kind.command(programs, "127.0.0.1:0", "127.0.0.1:9", true),
+                Stdio::null(),
+                true,
+            );
+            let sender = Endpoint::start(
+                kind.command(programs, "127.0.0.1:0", &receiver.addr.to_string(), false),
+                Stdio::piped(),
+                false,
+            );
+            (receiver, sender)
+        });
+        let count = plan.latency_lines;
+        let mut written = [Vec::with_capacity(count), Vec::with_capacity(count)];
+        let start = Instant::now();
+        for seq in 0..count {
+            for (i, (_, sender)) in pairs.iter().enumerate() {
+                let next = start + plan.latency_gap * seq as u32 + plan.latency_gap / 2 * i as u32;
+                thread::sleep(next.saturating_duration_since(Instant::now()));
+                let line = line(seq);
+                written[i].push(Instant::now());
+                sender.stdin.as_ref().unwrap().write_all(&line).unwrap();
+            }
+        }
+        let mut results = pairs.map(|(receiver, mut sender)| {
+            let mut read = vec![None; count];
+            let mut got = 0;
+            while got < count {
+                let Ok(batch) = receiver.lines.recv_timeout(Duration::from_secs(1)) else {
+                    break;
+                };
+                for (seq, at) in batch {
+                    if seq < count && read[seq].replace(at).is_none() {
+                        got += 1;
+                    }
+                }
+            }
+            let sender_peak_rss_kib = proc_status(sender.pid(), "VmHWM");
+            sender.end_input();
+            (read, sender_peak_rss_kib)
+        });
+        [0, 1].map(|i| {
+            let (read, sender_peak_rss_kib) = std::mem::take(&mut results[i]);
+            let mut one_way: Vec<f64> = written[i]
+                .iter()
+                .zip(&read)
+                .filter_map(|(w, r)| Some(r.as_ref()?.saturating_duration_since(*w).as_secs_f64()))
+                .collect();
+            one_way.sort_by(f64::total_cmp);
+            Latency {
+                lost: count - one_way.len(),
+                one_way,
+                sender_peak_rss_kib,
+            }
+        })
+    }
+
+    #[derive(Debug)]
+    struct Idle {
+        cpu: Duration,
+        wakeups: u64,
+    }
+
+    /// Two endpoints of each kind, each pair naming each other, stdin open and
+    /// nothing to say; CPU time and voluntary context switches over `span`.
+    fn run_idle(programs: &Programs, span: Duration) -> [Idle; 2] {
+        let pairs = [Kind::Udpchat, Kind::Reference].map(|kind| {
+            let port = UdpSocket::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let a_bind = format!("127.0.0.1:{port}");
+            let b = Endpoint::start(
+                kind.command(programs, "127.0.0.1:0", &a_bind, false),
+                Stdio::piped(),
+                true,
+            );
+            let a = Endpoint::start(
+                kind.command(programs, &a_bind, &b.addr.to_string(), false),
+                Stdio::piped(),
+                true,
+            );
+            [a, b]
+        });
+        // Let the threads reach their blocking calls before counting.
+        thread::sleep(Duration::from_millis(300));
+        let total = |pair: &[Endpoint; 2]| {
+            let (a, b) = (usage(pair[0].pid()), usage(pair[1].pid()));
+            (a.0 + b.0, a.1 + b.1)
+        };
+        let before = [total(&pairs[0]), total(&pairs[1])];
+        thread::sleep(span);
+        let after = [total(&pairs[0]), total(&pairs[1])];
+        [0, 1].map(|i| Idle {
+            cpu: after[i].0 - before[i].0,
+            wakeups: after[i].1 - before[i].1,
+        })
+    }
+
+    /// Start-up time; then end of input to exit; then, in a second process, SIGINT to exit.
+    fn run_lifecycle(kind: Kind, programs: &Programs) -> (Duration, Duration, Duration) {
+        let start = || {
+            Endpoint::start(
+                kind.command(programs, "127.0.0.1:0", "127.0.0.1:9", false),
+                Stdio::piped(),
+                true,
+            )
+        };
+        let mut first = start();
+        let startup = first.startup;
+        let eof = first.end_input();
+        let mut second = start();
+        let sigint = second.interrupt();
+        (startup, eof, sigint)
+    }
+
+    /// CPU time and voluntary context switches of every thread of `pid`.
+    fn usage(pid: u32) -> (Duration, u64) {
+        let mut cpu = Duration::ZERO;
+        let mut wakeups = 0;
+        for task in fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+            let task = task.unwrap().path();
+            // schedstat: nanoseconds on the CPU, first field.
+            if let Ok(stat) = fs::read_to_string(task.join("schedstat"))
+                && let Some(ns) = stat.split(' ').next().and_then(|n| n.parse().ok())
+            {
+                cpu += Duration::from_nanos(ns);
+            }
+            let status = fs::read_to_string(task.join("status")).unwrap_or_default();
+            wakeups += field(&status, "voluntary_ctxt_switches");
+        }
+        (cpu, wakeups)
+    }
+
+    fn proc_status(pid: u32, name: &str) -> u64 {
+        field(&fs::read_to_string(format!("/proc/{pid}/status")).unwrap(), name)
+    }
+
+    /// The number in a `/proc/.../status` line `name:   123 kB`.
+    fn field(status: &str, name: &str) -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn median(values: impl Iterator<Item = f64>) -> f64 {
+        let mut values: Vec<f64> = values.collect();
+        values.sort_by(f64::total_cmp);
+        percentile(&values, 0.5)
+    }
+
+    /// The value at `pick` (0 to 1) of sorted `values`, nearest rank.
+    fn percentile(values: &[f64], pick: f64) -> f64 {
+        if values.is_empty() {
+            return f64::NAN;
+        }
+        let rank = (pick * values.len() as f64).ceil() as usize;
+        values[rank.clamp(1, values.len()) - 1]
+    }
+
+    /// The minimal reference chat: `bench --reference BIND PEER [--recv-only]`.
+    fn reference(bind: &str, peer: &str, recv_only: bool) -> ! {
+        use nix::sys::signal::{SigHandler, signal};
+        use socket2::{Domain, Protocol, Socket, Type};
+        // The bench may run where SIGINT is ignored (a background job of a
+        // script), and children inherit that; Ctrl-C must end the reference.
+        // SAFETY: the default disposition runs no handler code of ours.
+        unsafe { signal(Signal::SIGINT, SigHandler::SigDfl) }.unwrap();
+        let bind: SocketAddr = bind.parse().unwrap();
+        let peer: SocketAddr = peer.parse().unwrap();
+        let socket = Socket::new(Domain::for_address(bind), Type::DGRAM, Some(Protocol::UDP)).unwrap();
+        socket.set_recv_buffer_size(RECV_BUFFER).unwrap();
+        socket.bind(&bind.into()).unwrap();
+        let socket = UdpSocket::from(socket);
+        eprintln!("bound {}", socket.local_addr().unwrap());
+        let receiving = socket.try_clone().unwrap();
+        thread::spawn(move || reference_receive(&receiving));
+        if recv_only {
+            loop {
+                thread::park();
+            }
+        }
+        let mut input = BufReader::with_capacity(64 * 1024, io::stdin());
+        let mut line = Vec::new();
+        while input.read_until(b'\n', &mut line).unwrap() > 0 {
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            socket.send_to(&line, peer).unwrap();
+            line.clear();
+        }
+        std::process::exit(0)
+    }
+
+    /// One `recv` per datagram into a buffered stdout, flushed when the queue is empty.
+    fn reference_receive(socket: &UdpSocket) {
+        use nix::sys::socket::{MsgFlags, recv};
+        let mut out = BufWriter::with_capacity(64 * 1024, io::stdout());
+        let mut buf = vec![0u8; 65_536];
+        let mut pending = false;
+        loop {
+            let flags = if pending {
+                MsgFlags::MSG_DONTWAIT
+            } else {
+                MsgFlags::empty()
+            };
+            match recv(socket.as_raw_fd(), &mut buf, flags) {
+                Ok(n) => {
+                    out.write_all(&buf[..n]).unwrap();
+                    out.write_all(b"\n").unwrap();
+                    pending = true;
+                }
+                Err(nix::errno::Errno::EAGAIN) => {
+                    out.flush().unwrap();
+                    pending = false;
+                }
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(err) => panic!("recv: {err}"),
+            }
+        }
+    }
+
+    #[derive(Clone, Copy)]
+    enum Unit {
+        Rate,
+        Seconds,
+        KiB,
+    }
+
+    /// The printed table: one row per measure, udpchat, reference, ratio.
+    #[derive(Default)]
+    struct Table {
+        rows: Vec<[String; 4]>,
+        notes: Vec<String>,
+    }
+
+    impl Table {
+        fn ratio(&mut self, label: &str, [ours, theirs]: [f64; 2], unit: Unit) {
+            let ratio = if theirs > 0.0 && ours.is_finite() {
+                format!("{:.2}x", ours / theirs)
+            } else {
+                "-".to_owned()
+            };
+            self.rows
+                .push([label.to_owned(), show(ours, unit), show(theirs, unit), ratio]);
+        }
+
+        fn counts(&mut self, label: &str, [ours, theirs]: [f64; 2], suffix: &str) {
+            let show = |v: f64| format!("{v} {suffix}").trim_end().to_owned();
+            self.rows
+                .push([label.to_owned(), show(ours), show(theirs), String::new()]);
+        }
+
+        fn note(&mut self, text: &str) {
+            self.notes.push(text.to_owned());
+        }
+
+        fn render(&self) -> String {
+            let header = ["measure", "udpchat", "reference", "ratio"].map(String::from);
+            let mut widths = [0; 4];
+            for row in std::iter::once(&header).chain(&self.rows) {
+                for (w, cell) in widths.iter_mut().zip(row) {
+                    *w = (*w).max(cell.chars().count());
+                }
+            }
+            let mut out = String::new();
+            let mut line = |row: &[String; 4]| {
+                let _ = writeln!(
+                    out,
+                    "| {:<w0$} | {:>w1$} | {:>w2$} | {:>w3$} |",
+                    row[0],
+                    row[1],
+                    row[2],
+                    row[3],
+                    w0 = widths[0],
+                    w1 = widths[1],
+                    w2 = widths[2],
+                    w3 = widths[3]
+                );
+            };
+            line(&header);
+            line(&widths.map(|w| "-".repeat(w)));
+            for row in &self.rows {
+                line(row);
+            }
+            for note in &self.notes {
+                let _ = writeln!(out, "\n{note}");
+            }
+            out
+        }
+    }
+
+    fn show(value: f64, unit: Unit) -> String {
+        if !value.is_finite() {
+            return "-".to_owned();
+        }
+        match unit {
+            Unit::Rate => format!("{:.0}", value),
+            Unit::KiB => format!("{:.0} KiB", value),
+            Unit::Seconds if value >= 1.0 => format!("{value:.2} s"),
+            Unit::Seconds if value >= 1e-3 => format!("{:.2} ms", value * 1e3),
+            Unit::Seconds => format!("{:.0} µs", value * 1e6),
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Taking datagrams from the socket: many per system call on Linux, nothing allocated per datagram.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+
+use crate::net::RECV_BUFFER;
+#[cfg(unix)]
+use crate::net::canonical;
+
+/// One datagram taken from the socket, borrowed from the [`Inbox`].
+pub struct Datagram<'a> {
+    /// Its bytes.
+    pub payload: &'a [u8],
+    /// Where it came from; `None` when the receiver was woken by
+    /// [`wake_receiver`](crate::net::wake_receiver).
+    pub from: Option<SocketAddr>,
+    /// The socket's running total of datagrams the kernel dropped, as of when
+    /// this one was queued. Linux attaches it (once
+    /// [`count_drops`](crate::net::count_drops) is on) to every datagram queued
+    /// after the first drop; `None` on all others.
+    pub drops_so_far: Option<u32>,
+}
+
+/// What one [`Inbox::recv`] found out about the socket's queue.
+pub struct Batch {
+    /// The queue was seen empty: whatever output is pending should go now.
+    pub drained: bool,
+    /// The socket's running total of drops, when it could not come with a
+    /// datagram (see [`Inbox::recv`]).
+    pub drops_so_far: Option<u32>,
+}
+
+/// Datagrams taken with one `recvmmsg`: a burst of small lines costs one
+/// system call per this many, instead of one each. Measured on loopback (2
+/// shared cores), a receiver draining a backlog of 60-byte datagrams spent
+/// 2.03 µs of CPU on each with one per call, 1.46 with 4, 1.35 with 8 and
+/// 1.35 with 16: 8 catches up 1.5x sooner than one at a time, before the
+/// buffer fills, and holds at most 512 KiB (8 slots of 64 KiB).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const BATCH: usize = 8;
+
+/// The receiver's buffers, allocated once, and the calls that fill them.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub struct Inbox {
+    /// [`BATCH`] slots of [`RECV_BUFFER`] bytes in one allocation. It is large
+    /// enough for the allocator to map it fresh, so a page of it is only
+    /// resident once a datagram has reached it: a slot holding 60-byte lines
+    /// costs one page, and only a burst of large datagrams costs all 512 KiB.
+    buffer: Vec<u8>,
+    headers: nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>,
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl Inbox {
+    /// Allocates the buffers.
+    pub fn new() -> Inbox {
+        Inbox {
+            buffer: vec![0; BATCH * RECV_BUFFER],
+            headers: Self::headers(),
+        }
+    }
+
+    fn headers() -> nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage> {
+        nix::sys::socket::MultiHeaders::preallocate(BATCH, Some(nix::cmsg_space!(u32)))
+    }
+
+    /// Takes the datagrams queued now, at most [`BATCH`], and calls `each`
+    /// with each one until it returns false. With `wait` it first blocks until
+    /// there is one; without, an empty queue is `WouldBlock`.
+    pub fn recv(
+        &mut self,
+        socket: &UdpSocket,
+        wait: bool,
+        mut each: impl FnMut(Datagram<'_>) -> bool,
+    ) -> io::Result<Batch> {
+        use nix::sys::socket::{MsgFlags, recvmmsg};
+        use std::io::IoSliceMut;
+        use std::os::fd::AsRawFd;
+
+        // MSG_WAITFORONE: block for the first datagram only, then take what
+        // is queued. Fewer than BATCH back means the queue is empty.
+        let flags = if wait {
+            MsgFlags::MSG_WAITFORONE
+        } else {
+            MsgFlags::MSG_DONTWAIT
+        };
+        let mut slots = self.buffer.chunks_mut(RECV_BUFFER);
+        let mut iovs: [[IoSliceMut<'_>; 1]; BATCH] =
+            std::array::from_fn(|_| [IoSliceMut::new(slots.next().expect("BATCH slots"))]);
+        let mut count = 0;
+        let mut control_truncated = false;
+        for msg in recvmmsg(
+            socket.as_raw_fd(),
+            &mut self.headers,
+            iovs.iter_mut(),
+            flags,
+            None,
+        )? {
+            count += 1;
+            control_truncated |= msg.flags.contains(MsgFlags::MSG_CTRUNC);
+            let datagram = Datagram {
+                payload: msg.iovs().next().unwrap_or(&[]),
+                from: address(msg.address),
+                drops_so_far: msg.cmsgs().ok().and_then(|mut cmsgs| {
+                    cmsgs.find_map(|cmsg| match cmsg {
+                        nix::sys::socket::ControlMessageOwned::RxqOvfl(total) => Some(total),
+                        _ => None,
+                    })
+                }),
+            };
+            if !each(datagram) {
+                break;
+            }
+        }
+        // nix 0.30 does not restore a slot's room for control data between
+        // calls, and the kernel sets it to what it wrote: nothing, until the
+        // first drop. The first datagrams carrying a drop count then come back
+        // truncated. Fresh headers take the next ones whole, and as every
+        // datagram carries a count from then on, the room stays right: this
+        // happens once per socket, not per datagram. The count that was cut
+        // off is read from /proc now, for no datagram may follow it.
+        // See: https://github.com/nix-rust/nix/pull/2813
+        let mut drops_so_far = None;
+        if control_truncated {
+            self.headers = Self::headers();
+            drops_so_far = crate::net::drops_so_far(socket);
+        }
+        Ok(Batch {
+            drained: count < BATCH,
+            drops_so_far,
+        })
+    }
+}
+
+/// The receiver's buffer, allocated once, and the call that fills it.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub struct Inbox {
+    buffer: Vec<u8>,
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+impl Inbox {
+    /// Allocates the buffer.
+    pub fn new() -> Inbox {
+        Inbox {
+            buffer: vec![0; RECV_BUFFER],
+        }
+    }
+
+    /// Takes one datagram and calls `each` with it. With `wait` false it does
+    /// not block and returns `WouldBlock` when the queue is empty, which is how
+    /// the receiver learns it is time to flush its output.
+    #[cfg(unix)]
+    pub fn recv(
+        &mut self,
+        socket: &UdpSocket,
+        wait: bool,
+        mut each: impl FnMut(Datagram<'_>) -> bool,
+    ) -> io::Result<Batch> {
+        use nix::sys::socket::{MsgFlags, SockaddrStorage, recvmsg};
+        use std::io::IoSliceMut;
+        use std::os::fd::AsRawFd;
+
+        let flags = if wait {
+            MsgFlags::empty()
+        } else {
+            MsgFlags::MSG_DONTWAIT
+        };
+        let mut iov = [IoSliceMut::new(&mut self.buffer)];
+        let msg = recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, None, flags)?;
+        let (len, from) = (msg.bytes, address(msg.address));
+        each(Datagram {
+            payload: &self.buffer[..len],
+            from,
+            drops_so_far: None,
+        });
+        Ok(Batch {
+            drained: false,
+            drops_so_far: None,
+        })
+    }
+
+    /// Takes one datagram and calls `each` with it. Without a portable
+    /// `MSG_DONTWAIT` it always waits, and the receiver flushes after every datagram.
+    #[cfg(not(unix))]
+    pub fn recv(
+        &mut self,
+        socket: &UdpSocket,
+        wait: bool,
+        mut each: impl FnMut(Datagram<'_>) -> bool,
+    ) -> io::Result<Batch> {
+        if !wait {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let (len, from) = socket.recv_from(&mut self.buffer)?;
+        each(Datagram {
+            payload: &self.buffer[..len],
+            from: Some(crate::net::canonical(from)),
+            drops_so_far: None,
+        });
+        Ok(Batch {
+            drained: false,
+            drops_so_far: None,
+        })
+    }
+}
+
+/// The sender's address as the kernel gave it, IPv4-mapped ones made IPv4.
+#[cfg(unix)]
+fn address(addr: Option<nix::sys::socket::SockaddrStorage>) -> Option<SocketAddr> {
+    use nix::sys::socket::{AddressFamily, SockaddrLike};
+    let addr = addr?;
+    let addr = match addr.family()? {
+        AddressFamily::Inet => SocketAddr::from(*addr.as_sockaddr_in()?),
+        AddressFamily::Inet6 => SocketAddr::from(*addr.as_sockaddr_in6()?),
+        _ => return None,
+    };
+    Some(canonical(addr))
+}
+
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+mod tests {
+    use super::*;
+    use crate::net;
+
+    /// Everything queued now: each datagram's drop count, and any the batch read from /proc.
+    fn take_all(inbox: &mut Inbox, socket: &UdpSocket) -> (Vec<Option<u32>>, Option<u32>) {
+        let (mut counts, mut from_proc) = (Vec::new(), None);
+        loop {
+            match inbox.recv(socket, false, |datagram| {
+                counts.push(datagram.drops_so_far);
+                true
+            }) {
+                Ok(batch) => from_proc = from_proc.or(batch.drops_so_far),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return (counts, from_proc),
+                Err(err) => panic!("{err}"),
+            }
+        }
+    }
+
+    /// Overflows the smallest receive buffer with datagrams nobody is reading.
+    fn overflow(from: &UdpSocket, to: SocketAddr) {
+        for _ in 0..40 {
+            from.send_to(&[b'x'; 200], to).unwrap();
+        }
+    }
+
+    #[test]
+    fn drop_counts_keep_arriving_with_datagrams_after_the_first_drop() {
+        let socket = net::bind("127.0.0.1:0".parse().unwrap(), Some(0)).unwrap();
+        assert!(net::count_drops(&socket));
+        let to = socket.local_addr().unwrap();
+        let from = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut inbox = Inbox::new();
+
+        // Before any drop nothing carries a count, which is what leaves
+        // nix's headers with no room for one.
+        from.send_to(b"before", to).unwrap();
+        assert_eq!(take_all(&mut inbox, &socket).0, [None]);
+
+        // First drops: the datagram after them has its count cut off, so the
+        // batch reads the total from /proc instead.
+        overflow(&from, to);
+        take_all(&mut inbox, &socket);
+        from.send_to(b"after", to).unwrap();
+        let (_, first) = take_all(&mut inbox, &socket);
+        let first = first.expect("the total after the first drops");
+        assert!(first > 0);
+
+        // Later drops come with the datagram after them again.
+        overflow(&from, to);
+        take_all(&mut inbox, &socket);
+        from.send_to(b"after again", to).unwrap();
+        let (counts, from_proc) = take_all(&mut inbox, &socket);
+        let total = net::drops_so_far(&socket).unwrap();
+        assert!(total > first);
+        assert_eq!((counts, from_proc), (vec![Some(total)], None));
+    }
+}
