@@ -21,9 +21,12 @@ pub mod filter;
 pub mod lines;
 mod net;
 mod receiver;
+mod room;
 mod sender;
 
 pub use addr::{DEFAULT_PORT, HostPort};
-pub use chat::{Chat, Config, DEFAULT_RECV_BUFFER, Ended, ShutdownHandle, Summary};
+pub use chat::{Chat, Config, DEFAULT_RECV_BUFFER, Destination, Ended, ShutdownHandle, Summary};
 pub use error::Error;
+pub use ipnet::IpNet;
 pub use net::{MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
+pub use room::{DEFAULT_TTL, Group, Interface};

@@ -6,14 +6,13 @@ use std::io::{self, BufReader};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::Parser;
 use udpchat::{Chat, Ended, Error, ShutdownHandle};
 
 /// Exit status after Ctrl-C or SIGTERM, as shells report a SIGINT death (128 + 2).
 const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    let args = cli::parse();
     args.init_logging();
     match run(&args) {
         Ok(code) => code,

@@ -22,7 +22,7 @@ pub(crate) fn run<W: Write>(
 ) -> Option<Stop> {
     let mut datagram = vec![0u8; net::RECV_BUFFER];
     let mut pending = Vec::with_capacity(OUTPUT_CHUNK);
-    let mut strangers = StrangerLog::new(filter.peer());
+    let mut strangers = StrangerLog::new(filter.heard());
     let stopped_by_itself = loop {
         // Block only when everything received so far is on the output: a line
         // must reach a pipe or file within milliseconds, not when a buffer fills.
@@ -35,10 +35,14 @@ pub(crate) fn run<W: Write>(
                 let Some(from) = received.from else {
                     continue;
                 };
-                if filter.render(&datagram[..received.len], &from, &mut pending) == Verdict::Ignore {
-                    strangers.ignored(&from, received.len);
-                    shared.count_ignored();
-                    continue;
+                match filter.render(&datagram[..received.len], &from, &mut pending) {
+                    Verdict::Ignore => {
+                        strangers.ignored(&from, received.len);
+                        shared.count_ignored();
+                        continue;
+                    }
+                    Verdict::Echo => continue,
+                    Verdict::Show | Verdict::ShowLabelled => {}
                 }
                 shared.count_received();
                 if pending.len() >= OUTPUT_CHUNK

@@ -152,6 +152,7 @@ proptest! {
                 prop_assert!(out.is_empty());
             }
             Verdict::Show => prop_assert!(same_host && !show_sender),
+            Verdict::Echo => prop_assert!(false, "a chat with a peer has no echoes to drop"),
             Verdict::ShowLabelled => {
                 prop_assert!(!same_host || show_sender);
                 // Every line, so no embedded newline can start an unlabelled one.
