@@ -13,6 +13,7 @@ use log::{info, warn};
 
 use crate::Error;
 use crate::addr::DEFAULT_PORT;
+use crate::display::Style;
 use crate::filter::{Heard, SourceFilter};
 use crate::net;
 use crate::receiver;
@@ -84,8 +85,9 @@ pub struct Config {
     pub recv_only: bool,
     /// The SO_RCVBUF to ask for, or `None` for the system's default.
     pub recv_buffer: Option<usize>,
-    /// Start each printed line with `<ADDR> `, the address it came from.
-    pub show_sender: bool,
+    /// How each received datagram is shown: labels, sanitizing, JSON lines.
+    /// The default is the plain text the core chat prints.
+    pub display: Style,
     /// Show datagrams from every host, not only from the peers' IP addresses
     /// (or a room's networks); other hosts' lines are labelled with their address.
     pub accept_any: bool,
@@ -116,7 +118,7 @@ impl Config {
             linger: Duration::ZERO,
             recv_only: false,
             recv_buffer: Some(DEFAULT_RECV_BUFFER),
-            show_sender: false,
+            display: Style::default(),
             accept_any: false,
             allow: Vec::new(),
         }
@@ -449,7 +451,7 @@ fn source_filter(config: &Config, member: Option<&room::Member>) -> SourceFilter
             Heard::Networks(networks)
         }
     };
-    let filter = SourceFilter::hearing(heard, accept_any, config.show_sender);
+    let filter = SourceFilter::hearing(heard, accept_any, config.display.clone());
     match member {
         Some(member) => {
             let hosts = local.iter().map(|addr| addr.net.addr()).collect();

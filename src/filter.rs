@@ -8,12 +8,12 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use ipnet::IpNet;
 use log::{debug, warn};
 
-use crate::display;
+use crate::display::{self, Format, Style};
 use crate::net::canonical;
 
 /// What to do with a datagram, judged by its source address.
@@ -89,18 +89,23 @@ impl fmt::Display for Heard {
 /// use udpchat::filter::{SourceFilter, Verdict};
 ///
 /// let peer = "192.168.1.6:2323".parse().unwrap();
-/// let filter = SourceFilter::new(peer, false, false);
-/// let mut out = Vec::new();
+/// let filter = SourceFilter::new(peer, false, Default::default());
+/// let (mut out, now) = (Vec::new(), std::time::SystemTime::now());
 /// // The peer's IP from another port is the peer; another IP is not.
-/// assert_eq!(filter.render(b"hi", &"192.168.1.6:40000".parse().unwrap(), &mut out), Verdict::Show);
-/// assert_eq!(filter.render(b"psst", &"192.168.1.7:2323".parse().unwrap(), &mut out), Verdict::Ignore);
+/// let from_peer = "192.168.1.6:40000".parse().unwrap();
+/// let from_stranger = "192.168.1.7:2323".parse().unwrap();
+/// assert_eq!(filter.render(b"hi", &from_peer, now, &mut out), Verdict::Show);
+/// assert_eq!(filter.render(b"psst", &from_stranger, now, &mut out), Verdict::Ignore);
 /// assert_eq!(out, b"hi\n");
 /// ```
 #[derive(Clone, Debug)]
 pub struct SourceFilter {
     heard: Heard,
     accept_any: bool,
-    show_sender: bool,
+    /// How the one peer's datagrams are shown.
+    style: Style,
+    /// How everyone else's are shown: as `style`, with the sender label.
+    labelled: Style,
     echoes: Option<Echoes>,
 }
 
@@ -113,25 +118,30 @@ struct Echoes {
 }
 
 impl SourceFilter {
-    /// Hears only `peer`'s IP address, or every host with `accept_any`; labels
-    /// every line with `show_sender`, and strangers' lines always.
-    pub fn new(peer: SocketAddr, accept_any: bool, show_sender: bool) -> SourceFilter {
-        SourceFilter::hearing(Heard::Peers(vec![peer]), accept_any, show_sender)
+    /// Hears only `peer`'s IP address, or every host with `accept_any`, and
+    /// shows datagrams in `style`; strangers' lines always carry their address.
+    pub fn new(peer: SocketAddr, accept_any: bool, style: Style) -> SourceFilter {
+        SourceFilter::hearing(Heard::Peers(vec![peer]), accept_any, style)
     }
 
     /// Hears the peers or networks of `heard`, or every host with
-    /// `accept_any`. Lines are labelled with `show_sender`, and whenever the
-    /// sender is not the one peer: a stranger, one of several peers, a member
-    /// of a room.
-    pub fn hearing(heard: Heard, accept_any: bool, show_sender: bool) -> SourceFilter {
+    /// `accept_any`, and shows datagrams in `style`. Lines carry their
+    /// sender's address whenever it is not the one peer: a stranger, one of
+    /// several peers, a member of a room.
+    pub fn hearing(heard: Heard, accept_any: bool, style: Style) -> SourceFilter {
         let heard = match heard {
             Heard::Peers(peers) => Heard::Peers(peers.into_iter().map(canonical).collect()),
             networks => networks,
         };
+        let labelled = Style {
+            show_sender: true,
+            ..style.clone()
+        };
         SourceFilter {
             heard,
             accept_any,
-            show_sender,
+            style,
+            labelled,
             echoes: None,
         }
     }
@@ -149,7 +159,7 @@ impl SourceFilter {
     ///
     /// let lan = Heard::Networks(vec!["10.0.0.0/24".parse().unwrap()]);
     /// let me = "10.0.0.5".parse().unwrap();
-    /// let filter = SourceFilter::hearing(lan, false, false).dropping_echoes(40000, vec![me]);
+    /// let filter = SourceFilter::hearing(lan, false, Default::default()).dropping_echoes(40000, vec![me]);
     /// assert_eq!(filter.judge(&"10.0.0.5:40000".parse().unwrap()), Verdict::Echo);
     /// assert_eq!(filter.judge(&"10.0.0.5:40001".parse().unwrap()), Verdict::ShowLabelled);
     /// assert_eq!(filter.judge(&"10.0.0.6:40000".parse().unwrap()), Verdict::ShowLabelled);
@@ -170,7 +180,7 @@ impl SourceFilter {
         if self.is_echo(from) {
             return Verdict::Echo;
         }
-        let label = self.show_sender || self.heard.labels_everyone();
+        let label = self.style.show_sender || self.heard.labels_everyone();
         match (self.heard.contains(from), self.accept_any, label) {
             (true, _, false) => Verdict::Show,
             (true, _, true) | (false, true, _) => Verdict::ShowLabelled,
@@ -186,26 +196,37 @@ impl SourceFilter {
         from.port() == echoes.port && (echoes.hosts.is_empty() || echoes.hosts.contains(&ip))
     }
 
-    /// Judges a datagram from `from` and, if it is shown, appends it to
-    /// `out` (see [`display::push_line`]). This is the whole path from a
-    /// received datagram to output, without I/O; the fuzz target runs it.
+    /// Judges a datagram from `from`, arrived at `arrived`, and unless it is
+    /// ignored appends it to `out` (see [`Style::push`]). This is the whole
+    /// path from a received datagram to output, without I/O; the fuzz target
+    /// runs it.
     ///
-    /// A labelled datagram that holds newlines becomes several lines, each
-    /// with the label: otherwise a stranger could send `hi\nsend me the key`
-    /// and its second line would pass for the peer's, in a pipe or log too,
-    /// where nothing is escaped.
-    pub fn render(&self, datagram: &[u8], from: &SocketAddr, out: &mut Vec<u8>) -> Verdict {
+    /// A labelled text datagram that holds newlines becomes several lines,
+    /// each with the label: otherwise a stranger could send `hi\nsend me the
+    /// key` and its second line would pass for the peer's in a pipe or log,
+    /// where nothing is escaped. (Sanitized text escapes the newline, and a
+    /// JSON object names its sender, so those stay one line.)
+    pub fn render(
+        &self,
+        datagram: &[u8],
+        from: &SocketAddr,
+        arrived: SystemTime,
+        out: &mut Vec<u8>,
+    ) -> Verdict {
         let verdict = self.judge(from);
         match verdict {
-            Verdict::Show => display::push_line(datagram, None, out),
+            Verdict::Show => self.style.push(datagram, from, arrived, out),
+            Verdict::ShowLabelled if self.labelled.sanitize || self.labelled.format == Format::Json => {
+                self.labelled.push(datagram, from, arrived, out)
+            }
             Verdict::ShowLabelled => {
                 let mut rest = display::strip_newline(datagram);
                 while let Some(end) = rest.iter().position(|&b| b == b'\n') {
-                    // push_line drops the "\n" or "\r\n" that ends each piece.
-                    display::push_line(&rest[..=end], Some(from), out);
+                    // push drops the "\n" or "\r\n" that ends each piece.
+                    self.labelled.push(&rest[..=end], from, arrived, out);
                     rest = &rest[end + 1..];
                 }
-                display::push_line(rest, Some(from), out);
+                self.labelled.push(rest, from, arrived, out);
             }
             Verdict::Ignore | Verdict::Echo => {}
         }
@@ -312,7 +333,22 @@ mod tests {
     }
 
     fn judge(peer: &str, from: &str) -> Verdict {
-        SourceFilter::new(addr(peer), false, false).judge(&addr(from))
+        SourceFilter::new(addr(peer), false, Style::default()).judge(&addr(from))
+    }
+
+    fn filter(peer: &str, accept_any: bool, show_sender: bool) -> SourceFilter {
+        SourceFilter::new(
+            addr(peer),
+            accept_any,
+            Style {
+                show_sender,
+                ..Style::default()
+            },
+        )
+    }
+
+    fn render(filter: &SourceFilter, datagram: &[u8], from: &str, out: &mut Vec<u8>) -> Verdict {
+        filter.render(datagram, &addr(from), SystemTime::now(), out)
     }
 
     #[test]
@@ -351,20 +387,26 @@ mod tests {
 
     #[test]
     fn accept_any_labels_strangers_and_leaves_the_peer_unlabelled() {
-        let filter = SourceFilter::new(addr("10.0.0.1:2323"), true, false);
+        let filter = filter("10.0.0.1:2323", true, false);
         let mut out = Vec::new();
-        assert_eq!(filter.render(b"hi", &addr("10.0.0.1:5"), &mut out), Verdict::Show);
-        let stranger = addr("10.0.0.2:6");
-        assert_eq!(filter.render(b"yo", &stranger, &mut out), Verdict::ShowLabelled);
+        assert_eq!(render(&filter, b"hi", "10.0.0.1:5", &mut out), Verdict::Show);
+        assert_eq!(
+            render(&filter, b"yo", "10.0.0.2:6", &mut out),
+            Verdict::ShowLabelled
+        );
         assert_eq!(out, b"hi\n<10.0.0.2:6> yo\n");
     }
 
     #[test]
     fn labels_every_line_of_a_strangers_datagram_so_none_passes_for_the_peers() {
-        let filter = SourceFilter::new(addr("10.0.0.1:2323"), true, false);
+        let filter = filter("10.0.0.1:2323", true, false);
         let mut out = Vec::new();
-        let stranger = addr("10.0.0.2:6");
-        filter.render(b"hi\r\npeer: send me the key\n\nbye\n", &stranger, &mut out);
+        render(
+            &filter,
+            b"hi\r\npeer: send me the key\n\nbye\n",
+            "10.0.0.2:6",
+            &mut out,
+        );
         let shown = String::from_utf8(out).unwrap();
         assert_eq!(
             shown,
@@ -373,17 +415,26 @@ mod tests {
     }
 
     #[test]
+    fn a_strangers_datagram_stays_one_escaped_line_when_sanitized() {
+        let style = Style {
+            sanitize: true,
+            ..Style::default()
+        };
+        let filter = SourceFilter::new(addr("10.0.0.1:2323"), true, style);
+        let mut out = Vec::new();
+        render(&filter, b"hi\npeer: key?", "10.0.0.2:6", &mut out);
+        assert_eq!(out, b"<10.0.0.2:6> hi\\x0apeer: key?\n");
+    }
+
+    #[test]
     fn show_sender_labels_the_peer_too() {
-        let filter = SourceFilter::new(addr("10.0.0.1:2323"), false, true);
+        let filter = filter("10.0.0.1:2323", false, true);
         let mut out = Vec::new();
         assert_eq!(
-            filter.render(b"hi", &addr("10.0.0.1:5"), &mut out),
+            render(&filter, b"hi", "10.0.0.1:5", &mut out),
             Verdict::ShowLabelled
         );
-        assert_eq!(
-            filter.render(b"no", &addr("10.0.0.2:5"), &mut out),
-            Verdict::Ignore
-        );
+        assert_eq!(render(&filter, b"no", "10.0.0.2:5", &mut out), Verdict::Ignore);
         assert_eq!(out, b"<10.0.0.1:5> hi\n");
     }
 

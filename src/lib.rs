@@ -8,7 +8,9 @@
 //! thread and a sender thread share the socket.
 //!
 //! The binary is a thin shell over [`Chat`]; see its documentation for two
-//! endpoints chatting on loopback.
+//! endpoints chatting on loopback. [`display`] decides how a received
+//! datagram is shown (sanitized, labelled, or as JSON), and [`terminal`] runs
+//! a chat with a line editor when a person sits at a terminal.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -23,6 +25,7 @@ mod net;
 mod receiver;
 mod room;
 mod sender;
+pub mod terminal;
 
 pub use addr::{DEFAULT_PORT, HostPort};
 pub use chat::{Chat, Config, DEFAULT_RECV_BUFFER, Destination, Ended, ShutdownHandle, Summary};

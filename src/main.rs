@@ -6,7 +6,7 @@ use std::io::{self, BufReader};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use udpchat::{Chat, Ended, Error, ShutdownHandle};
+use udpchat::{Chat, Ended, Error, ShutdownHandle, terminal};
 
 /// Exit status after Ctrl-C or SIGTERM, as shells report a SIGINT death (128 + 2).
 const EXIT_INTERRUPTED: u8 = 130;
@@ -36,8 +36,12 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
     }
     let chat = Chat::bind(args.to_config()?)?;
     on_interrupt(chat.shutdown_handle())?;
-    let input = BufReader::with_capacity(64 * 1024, io::stdin());
-    let summary = chat.run(input, io::stdout())?;
+    let summary = if !args.recv_only && terminal::is_interactive() {
+        terminal::run(chat, &args.talking_to())?
+    } else {
+        let input = BufReader::with_capacity(64 * 1024, io::stdin());
+        chat.run(input, io::stdout())?
+    };
     Ok(match summary.ended {
         Ended::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
         _ if summary.lines_not_sent > 0 => {
@@ -66,6 +70,7 @@ fn on_interrupt(handle: ShutdownHandle) -> Result<(), Error> {
     static INTERRUPTED: AtomicBool = AtomicBool::new(false);
     ctrlc::set_handler(move || {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            terminal::restore();
             std::process::exit(EXIT_INTERRUPTED.into());
         }
         handle.interrupt();

@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 use std::net::UdpSocket;
+use std::time::SystemTime;
 
 use crate::Error;
 use crate::chat::{Shared, Stop};
@@ -35,7 +36,9 @@ pub(crate) fn run<W: Write>(
                 let Some(from) = received.from else {
                     continue;
                 };
-                match filter.render(&datagram[..received.len], &from, &mut pending) {
+                // The time of arrival, as near to the kernel's as we can cheaply get.
+                let arrived = SystemTime::now();
+                match filter.render(&datagram[..received.len], &from, arrived, &mut pending) {
                     Verdict::Ignore => {
                         strangers.ignored(&from, received.len);
                         shared.count_ignored();

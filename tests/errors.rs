@@ -152,6 +152,26 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
             "invalid interface '127.0.0.1': an IPv6 room's interface is a name or an index",
         ),
         (&["127.0.0.1:9", "-v", "-q"], 2, "cannot be used with"),
+        (
+            &["127.0.0.1:9", "--format", "xml"],
+            2,
+            "invalid value 'xml' for '--format",
+        ),
+        (
+            &["127.0.0.1:9", "--timestamps=iso"],
+            2,
+            "invalid value 'iso' for '--timestamps",
+        ),
+        (
+            &["127.0.0.1:9", "--color", "sometimes"],
+            2,
+            "invalid value 'sometimes' for '--color",
+        ),
+        (
+            &["127.0.0.1:9", "--raw", "--sanitize", "always"],
+            2,
+            "cannot be used with",
+        ),
         (&["-b", "127.0.0.1:0", "[::1]:9"], 2, "different IP families"),
         (&["-b", "[::1]:0", "127.0.0.1:9"], 2, "different IP families"),
         (

@@ -4,10 +4,11 @@ mod common;
 
 use std::io::{BufReader, Cursor};
 use std::net::SocketAddr;
+use std::time::SystemTime;
 
 use common::{loopback_socket, recv};
 use proptest::prelude::*;
-use udpchat::display::{push_line, strip_newline};
+use udpchat::display::{Style, strip_newline};
 use udpchat::filter::{SourceFilter, Verdict};
 use udpchat::lines::{Line, LineReader};
 use udpchat::{Chat, Config, MAX_PAYLOAD_V4};
@@ -107,7 +108,8 @@ proptest! {
     ) {
         let from: SocketAddr = "[2001:db8::1]:2323".parse().unwrap();
         let mut out = before.clone();
-        push_line(&datagram, labelled.then_some(&from), &mut out);
+        let style = Style { show_sender: labelled, ..Style::default() };
+        style.push(&datagram, &from, SystemTime::now(), &mut out);
         // What was already there is untouched; what follows is text.
         prop_assert_eq!(&out[..before.len()], &before[..]);
         let shown = std::str::from_utf8(&out[before.len()..]).expect("always UTF-8");
@@ -138,14 +140,15 @@ proptest! {
         port in any::<u16>(),
         accept_any in any::<bool>(),
         show_sender in any::<bool>(),
+        sanitize in any::<bool>(),
     ) {
         let pool = ["192.168.1.6", "192.168.1.7", "::ffff:192.168.1.6", "fe80::6"];
         let peer = SocketAddr::new(pool[peer].parse().unwrap(), 2323);
         let from = SocketAddr::new(pool[from].parse().unwrap(), port);
         let same_host = peer.ip().to_canonical() == from.ip().to_canonical();
-        let filter = SourceFilter::new(peer, accept_any, show_sender);
+        let filter = SourceFilter::new(peer, accept_any, Style { show_sender, sanitize, ..Style::default() });
         let mut out = Vec::new();
-        let verdict = filter.render(&datagram, &from, &mut out);
+        let verdict = filter.render(&datagram, &from, SystemTime::now(), &mut out);
         match verdict {
             Verdict::Ignore => {
                 prop_assert!(!same_host && !accept_any);

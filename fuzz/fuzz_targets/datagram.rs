@@ -7,8 +7,10 @@
 #![no_main]
 
 use std::net::SocketAddr;
+use std::time::SystemTime;
 
 use libfuzzer_sys::fuzz_target;
+use udpchat::display::Style;
 use udpchat::filter::{SourceFilter, Verdict};
 
 /// A small pool, so the source is often the peer; it includes an IPv4-mapped
@@ -25,14 +27,15 @@ const POOL: [&str; 6] = [
 fuzz_target!(|data: &[u8]| {
     let (head, datagram) = data.split_at(data.len().min(5));
     let byte = |i: usize| head.get(i).copied().unwrap_or(0);
-    let (accept_any, show_sender) = (byte(0) & 1 != 0, byte(0) & 2 != 0);
+    let (accept_any, show_sender, sanitize) = (byte(0) & 1 != 0, byte(0) & 2 != 0, byte(0) & 4 != 0);
     let peer: SocketAddr = POOL[usize::from(byte(1)) % POOL.len()].parse().unwrap();
     let mut from: SocketAddr = POOL[usize::from(byte(2)) % POOL.len()].parse().unwrap();
     from.set_port(u16::from_le_bytes([byte(3), byte(4)]));
 
-    let filter = SourceFilter::new(peer, accept_any, show_sender);
+    let style = Style { show_sender, sanitize, ..Style::default() };
+    let filter = SourceFilter::new(peer, accept_any, style);
     let mut out = Vec::new();
-    let verdict = filter.render(datagram, &from, &mut out);
+    let verdict = filter.render(datagram, &from, SystemTime::now(), &mut out);
     match verdict {
         Verdict::Ignore => {
             assert!(!accept_any);
@@ -55,5 +58,10 @@ fuzz_target!(|data: &[u8]| {
     if verdict != Verdict::Ignore {
         let text = std::str::from_utf8(&out).expect("output is UTF-8");
         assert!(text.ends_with('\n'));
+        if sanitize {
+            // One line, and nothing that acts on a terminal but tab.
+            assert_eq!(text.matches('\n').count(), 1);
+            assert!(!text[..text.len() - 1].chars().any(udpchat::display::is_unsafe_char));
+        }
     }
 });

@@ -358,3 +358,220 @@ pub fn two_udpchats(extra: &[&str]) -> (Udpchat, Udpchat) {
     a.bound_addr();
     (a, b)
 }
+
+/// udpchat on a real terminal: a private tmux server (its own socket, so tests
+/// run in parallel and never touch a user's tmux) with one pane of fixed size.
+///
+/// The pane runs a small shell script that saves the terminal's mode
+/// (`stty -g`), runs udpchat with stderr to a file, then records its exit
+/// status and the mode again, so a test can check both after udpchat exits.
+pub struct Tmux {
+    socket: String,
+    dir: std::path::PathBuf,
+}
+
+impl Tmux {
+    /// Starts `udpchat -v ARGS` in a 100x30 pane with `env` set (and `NO_COLOR`,
+    /// `RUST_LOG`, `UDPCHAT_BIND` unset otherwise). Returns `None`, saying why
+    /// on stderr, when tmux is not installed, except in CI (`CI` set), where
+    /// `.ci/run` installs it and its absence fails the test.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            // .ci/run installs it: in CI a missing tmux is a broken setup, not a skip.
+            assert!(std::env::var_os("CI").is_none(), "tmux is not installed");
+            eprintln!("skipped: tmux is not installed (apt-get install tmux)");
+            return None;
+        }
+        let unique = format!("udpchat-test-{}-{}", std::process::id(), unique_number());
+        let dir = std::env::temp_dir().join(&unique);
+        std::fs::create_dir(&dir).unwrap();
+        let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+        let mut command = vec![quote(env!("CARGO_BIN_EXE_udpchat")), "-v".to_owned()];
+        command.extend(args.iter().map(|arg| quote(arg)));
+        let exports: String = env
+            .iter()
+            .map(|(name, value)| format!("export {name}={}\n", quote(value)))
+            .collect();
+        let script = format!(
+            "cd {dir}\nunset NO_COLOR RUST_LOG UDPCHAT_BIND\n{exports}stty -g > before\n\
+             sh -c 'echo $$ > pid; exec \"$@\"' sh {command} 2> stderr\n\
+             echo $? > status.tmp\nstty -g > after\nmv status.tmp status\n",
+            dir = quote(dir.to_str().unwrap()),
+            command = command.join(" "),
+        );
+        std::fs::write(dir.join("run.sh"), script).unwrap();
+        // A long history, so that a test can read back a burst of lines;
+        // the pane stays on screen after the script ends.
+        std::fs::write(
+            dir.join("tmux.conf"),
+            "set -g history-limit 100000\nset -g remain-on-exit on\n",
+        )
+        .unwrap();
+        let tmux = Tmux { socket: unique, dir };
+        let conf = tmux.dir.join("tmux.conf");
+        let run = tmux.dir.join("run.sh");
+        tmux.run(&[
+            "-f",
+            conf.to_str().unwrap(),
+            "new-session",
+            "-d",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &format!("sh {}", run.to_str().unwrap()),
+        ]);
+        Some(tmux)
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let output = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tmux");
+        assert!(
+            output.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Types `text` as it is, character by character.
+    pub fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "0", "-l", text]);
+    }
+
+    /// Presses keys by name: `Enter`, `Left`, `C-c`, `C-d`.
+    pub fn press(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// The visible screen, one line per row, trailing blanks trimmed.
+    pub fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "0"])
+    }
+
+    /// The screen with colours and attributes as SGR escape sequences.
+    pub fn screen_with_attributes(&self) -> String {
+        self.run(&["capture-pane", "-p", "-e", "-t", "0"])
+    }
+
+    /// Everything the pane shows and has scrolled away, oldest first.
+    pub fn history(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "0", "-S", "-", "-E", "-"])
+    }
+
+    /// The cursor's column and row on the screen.
+    pub fn cursor(&self) -> (usize, usize) {
+        let position = self.run(&["display-message", "-p", "-t", "0", "#{cursor_x} #{cursor_y}"]);
+        let mut numbers = position.split_whitespace().map(|n| n.parse().unwrap());
+        (numbers.next().unwrap(), numbers.next().unwrap())
+    }
+
+    /// The pane's title, which a terminal escape sequence (OSC 2) can set.
+    pub fn title(&self) -> String {
+        self.run(&["display-message", "-p", "-t", "0", "#{pane_title}"])
+            .trim_end()
+            .to_owned()
+    }
+
+    /// Waits until `ready` holds for the screen, and returns that screen;
+    /// fails the test after [`TIMEOUT`], showing the screen.
+    pub fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        self.wait_with(what, || self.screen(), ready)
+    }
+
+    /// Like [`wait_for`](Self::wait_for), reading the screen with `capture`.
+    pub fn wait_with(
+        &self,
+        what: &str,
+        capture: impl Fn() -> String,
+        ready: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let screen = capture();
+            if ready(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "no {what} on the terminal within {TIMEOUT:?}; screen:\n{screen}\nstderr:\n{}",
+                    self.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The address udpchat reports at `-v` once its socket is bound.
+    pub fn bound_addr(&self) -> SocketAddr {
+        let stderr = self.wait_file("stderr", |text| text.contains("bound "));
+        let line = stderr.lines().find(|line| line.contains("bound ")).unwrap();
+        let addr = line.split("bound ").nth(1).unwrap().split(',').next().unwrap();
+        addr.parse().unwrap_or_else(|_| panic!("no address in {line:?}"))
+    }
+
+    /// udpchat's process id.
+    #[cfg(unix)]
+    pub fn pid(&self) -> nix::unistd::Pid {
+        let pid = self.wait_file("pid", |text| text.ends_with('\n'));
+        nix::unistd::Pid::from_raw(pid.trim().parse().unwrap())
+    }
+
+    /// Waits for udpchat to exit; returns its exit status and whether the
+    /// terminal's mode afterwards is the one it had before.
+    pub fn exit_status(&self) -> (i32, bool) {
+        let status = self.wait_file("status", |text| text.ends_with('\n'));
+        let before = std::fs::read_to_string(self.dir.join("before")).unwrap();
+        let after = std::fs::read_to_string(self.dir.join("after")).unwrap();
+        (status.trim().parse().unwrap(), before == after)
+    }
+
+    /// What udpchat wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
+    }
+
+    fn wait_file(&self, name: &str, complete: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Ok(text) = std::fs::read_to_string(self.dir.join(name))
+                && complete(&text)
+            {
+                return text;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "no {name} within {TIMEOUT:?}; screen:\n{}\nstderr:\n{}",
+                    self.screen(),
+                    self.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A number no other call in this process returns.
+fn unique_number() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
