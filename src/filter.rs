@@ -44,11 +44,18 @@ pub enum Heard {
 
 impl Heard {
     /// The hosts or networks, as a list for messages: `10.0.0.1, 10.0.0.2`.
+    /// Two peers on one host are one host here.
     pub fn hosts(&self) -> String {
-        let list: Vec<String> = match self {
+        let all: Vec<String> = match self {
             Heard::Peers(peers) => peers.iter().map(|peer| peer.ip().to_string()).collect(),
             Heard::Networks(nets) => nets.iter().map(IpNet::to_string).collect(),
         };
+        let mut list: Vec<&str> = Vec::with_capacity(all.len());
+        for host in &all {
+            if !list.contains(&host.as_str()) {
+                list.push(host);
+            }
+        }
         list.join(", ")
     }
 
@@ -436,6 +443,73 @@ mod tests {
         );
         assert_eq!(render(&filter, b"no", "10.0.0.2:5", &mut out), Verdict::Ignore);
         assert_eq!(out, b"<10.0.0.1:5> hi\n");
+    }
+
+    fn hearing(heard: Heard) -> SourceFilter {
+        SourceFilter::hearing(heard, false, Style::default())
+    }
+
+    #[test]
+    fn labels_every_line_when_there_are_several_peers() {
+        let peers = hearing(Heard::Peers(vec![
+            addr("10.0.0.1:2323"),
+            addr("[2001:db8::2]:2323"),
+        ]));
+        assert_eq!(peers.judge(&addr("10.0.0.1:9")), Verdict::ShowLabelled);
+        assert_eq!(peers.judge(&addr("[::ffff:10.0.0.1]:9")), Verdict::ShowLabelled);
+        assert_eq!(peers.judge(&addr("[2001:db8::2]:9")), Verdict::ShowLabelled);
+        assert_eq!(peers.judge(&addr("10.0.0.3:9")), Verdict::Ignore);
+        let mut out = Vec::new();
+        peers.render(b"hi", &addr("10.0.0.1:9"), SystemTime::now(), &mut out);
+        assert_eq!(out, b"<10.0.0.1:9> hi\n");
+    }
+
+    #[test]
+    fn a_room_hears_its_networks_and_labels_everyone() {
+        let room = hearing(Heard::Networks(vec![
+            "192.168.1.0/24".parse().unwrap(),
+            "fe80::/64".parse().unwrap(),
+        ]));
+        assert_eq!(room.judge(&addr("192.168.1.77:5")), Verdict::ShowLabelled);
+        assert_eq!(
+            room.judge(&addr("[::ffff:192.168.1.77]:5")),
+            Verdict::ShowLabelled
+        );
+        assert_eq!(room.judge(&addr("[fe80::7%2]:5")), Verdict::ShowLabelled);
+        assert_eq!(room.judge(&addr("192.168.2.1:5")), Verdict::Ignore);
+        assert_eq!(room.judge(&addr("[2001:db8::1]:5")), Verdict::Ignore);
+        let anyone = SourceFilter::hearing(room.heard().clone(), true, Style::default());
+        assert_eq!(anyone.judge(&addr("192.168.2.1:5")), Verdict::ShowLabelled);
+    }
+
+    #[test]
+    fn drops_its_own_echo_by_port_and_local_address_and_nothing_else() {
+        let me = |hosts: Vec<IpAddr>| {
+            hearing(Heard::Networks(vec!["0.0.0.0/0".parse().unwrap()])).dropping_echoes(40000, hosts)
+        };
+        let known = me(vec!["127.0.0.1".parse().unwrap(), "10.0.0.5".parse().unwrap()]);
+        assert_eq!(known.judge(&addr("10.0.0.5:40000")), Verdict::Echo);
+        assert_eq!(known.judge(&addr("[::ffff:127.0.0.1]:40000")), Verdict::Echo);
+        // Another member on this host (another port), or another host (same port).
+        assert_eq!(known.judge(&addr("10.0.0.5:40001")), Verdict::ShowLabelled);
+        assert_eq!(known.judge(&addr("10.0.0.6:40000")), Verdict::ShowLabelled);
+        let mut out = Vec::new();
+        let verdict = known.render(b"mine", &addr("10.0.0.5:40000"), SystemTime::now(), &mut out);
+        assert_eq!((verdict, out.len()), (Verdict::Echo, 0));
+        // Where the system cannot list its addresses, the port alone decides.
+        assert_eq!(me(Vec::new()).judge(&addr("10.0.0.6:40000")), Verdict::Echo);
+    }
+
+    #[test]
+    fn names_who_is_heard_once_per_host() {
+        let peers = Heard::Peers(vec![addr("10.0.0.1:1"), addr("10.0.0.1:2"), addr("10.0.0.2:1")]);
+        assert_eq!(peers.to_string(), "the peers 10.0.0.1, 10.0.0.2");
+        assert_eq!(
+            Heard::Peers(vec![addr("10.0.0.1:1")]).to_string(),
+            "the peer 10.0.0.1"
+        );
+        let nets = Heard::Networks(vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]);
+        assert_eq!(nets.to_string(), "the networks 10.0.0.0/8, ::1/128");
     }
 
     #[test]
