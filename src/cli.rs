@@ -34,13 +34,21 @@ Examples:
   Also show what other hosts send to this port, each line labelled <ADDR>:
     udpchat --accept-any 192.168.1.6:2323
 
+  Three hosts: each line goes to both others, whose lines are labelled <ADDR>:
+    udpchat 192.168.1.6:2323 192.168.1.7:2323
+
+  A room: everyone on the LAN who runs the same command, by broadcast or by
+  multicast on one interface (TTL 1: the lines stay on the LAN):
+    udpchat --broadcast 2323
+    udpchat --group 239.255.23.23:2323 --interface eth0
+
   Install completions and read the manual:
     udpchat --generate bash > ~/.local/share/bash-completion/completions/udpchat
     udpchat --generate man | man -l -
 
 Environment:
-  UDPCHAT_PEER   the peer, when HOST:PORT is not given
-  UDPCHAT_BIND   the local address, when --bind is not given
+  UDPCHAT_PEER   the peer, when HOST:PORT is not given (not used in a room)
+  UDPCHAT_BIND   the local address, when --bind is not given (not used in a room)
   RUST_LOG       log filter (env_logger syntax), overriding -v/-q, e.g. RUST_LOG=debug
   NO_COLOR       when set and not empty, --color=auto means no colour
   TZ             the time zone of --timestamps (else /etc/localtime)

@@ -8,7 +8,9 @@
 //! thread and a sender thread share the socket.
 //!
 //! The binary is a thin shell over [`Chat`]; see its documentation for two
-//! endpoints chatting on loopback. [`display`] decides how a received
+//! endpoints chatting on loopback. A [`Config`]'s [`Destination`] says whom
+//! an endpoint talks to: one or several peers, everyone on the LAN by
+//! broadcast, or a multicast [`Group`]; the wire format is the same in each. [`display`] decides how a received
 //! datagram is shown (sanitized, labelled, or as JSON), and [`terminal`] runs
 //! a chat with a line editor when a person sits at a terminal.
 
