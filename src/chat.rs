@@ -440,8 +440,16 @@ fn source_filter(config: &Config, member: Option<&room::Member>) -> SourceFilter
     let heard = match &config.destination {
         Destination::Peers(peers) => Heard::Peers(peers.clone()),
         _ if !config.allow.is_empty() => Heard::Networks(config.allow.clone()),
-        _ => {
-            let mut networks: Vec<IpNet> = local.iter().map(|addr| addr.net.trunc()).collect();
+        room => {
+            let ipv4 = match room {
+                Destination::Group(group) => group.addr.is_ipv4(),
+                _ => true,
+            };
+            let mut networks: Vec<IpNet> = local
+                .iter()
+                .map(|addr| addr.net.trunc())
+                .filter(|net| matches!(net, IpNet::V4(_)) == ipv4)
+                .collect();
             networks.sort();
             networks.dedup();
             if networks.is_empty() {

@@ -155,9 +155,13 @@ impl Membership {
             Membership::V4 { group, interface } => socket.leave_multicast_v4(group, interface),
             Membership::V6 { group, interface } => socket.leave_multicast_v6(group, *interface),
         };
+        let group = match self {
+            Membership::V4 { group, .. } => IpAddr::V4(*group),
+            Membership::V6 { group, .. } => IpAddr::V6(*group),
+        };
         match result {
-            Ok(()) => debug!("left the multicast group"),
-            Err(err) => debug!("cannot leave the multicast group ({err}); closing the socket will"),
+            Ok(()) => debug!("left the group {group}"),
+            Err(err) => debug!("cannot leave the group {group} ({err}); closing the socket will"),
         }
     }
 }
@@ -215,7 +219,10 @@ fn join_v4(
     // Bound to the group's address, the socket only gets datagrams sent to
     // the group: not other groups on the same port that other programs joined
     // (Linux delivers those to a socket bound to 0.0.0.0), nor unicast ones.
-    let bind = if cfg!(unix) {
+    // Only on Linux: elsewhere the receiver is woken for shutdown by an empty
+    // datagram to its own address (net::wake_receiver), which must not be
+    // the group's.
+    let bind = if cfg!(target_os = "linux") {
         SocketAddr::from((ip, port))
     } else {
         SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))
@@ -267,7 +274,7 @@ fn join_v6(
     // can only be bound with an interface, so without one the socket binds
     // [::] and asks Linux not to add other programs' groups.
     let needs_scope = matches!(addr.ip().segments()[0] & 0x000f, 1 | 2);
-    let bind = if cfg!(unix) && (index != 0 || !needs_scope) {
+    let bind = if cfg!(target_os = "linux") && (index != 0 || !needs_scope) {
         SocketAddr::V6(SocketAddrV6::new(*addr.ip(), addr.port(), 0, index))
     } else {
         SocketAddr::from((Ipv6Addr::UNSPECIFIED, addr.port()))

@@ -269,3 +269,18 @@ fn three_members_of_an_ipv6_room_on_a_link_each_hear_the_others_once() {
         .collect();
     each_hears_the_others_once(members, |ip| ip.starts_with("[fe80::1%"));
 }
+
+#[test]
+fn a_room_member_leaves_at_once_on_ctrl_c_with_both_its_sockets_idle() {
+    let room = SocketAddr::from((GROUP_V4, free_port()));
+    let plain = plain_member(room);
+    let mut member = Member::join(&["--group", &room.to_string(), "--interface", "lo"]);
+    // Blocked on stdin (open, nobody typing) and on the room's socket.
+    plain.send_to(b"anyone here?", room).unwrap();
+    assert!(member.chat.text_line().ends_with("> anyone here?"));
+    let sent = std::time::Instant::now();
+    member.chat.signal(nix::sys::signal::Signal::SIGINT);
+    let (code, stderr) = member.chat.exit_code();
+    assert_eq!(code, Some(130), "{stderr}");
+    eprintln!("SIGINT to exit: {:?}", sent.elapsed());
+}
