@@ -461,6 +461,8 @@ fn source_filter(config: &Config, member: Option<&room::Member>) -> SourceFilter
     };
     let filter = SourceFilter::hearing(heard, accept_any, config.display.clone());
     match member {
+        // A member's lines leave from a port of its own (see room.rs), so
+        // those that loop back to it are known by that source address.
         Some(member) => {
             let hosts = local.iter().map(|addr| addr.net.addr()).collect();
             filter.dropping_echoes(member.echo_port, hosts)

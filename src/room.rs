@@ -120,10 +120,13 @@ pub(crate) struct Joined {
     pub socket: UdpSocket,
     /// Sends this member's lines, from a port no other member has.
     pub sender: UdpSocket,
+    /// What the member knows about itself, for its filter and for leaving.
     pub member: Member,
 }
 
 impl Joined {
+    /// The receiving socket, the sending socket and the member, as a
+    /// [`Chat`](crate::Chat) keeps them (a chat with peers has no member).
     pub fn split(self) -> (UdpSocket, UdpSocket, Option<Member>) {
         (self.socket, self.sender, Some(self.member))
     }
