@@ -263,10 +263,15 @@ fn a_broadcast_room_on_a_subnets_address_hears_the_allowed_hosts_only() {
 #[test]
 fn three_members_of_an_ipv6_room_on_a_link_each_hear_the_others_once() {
     let Some(netns) = lan() else { return };
-    let room = format!("[{GROUP_V6}]:{}", free_port());
-    let members = (0..3)
-        .map(|_| Member::join_in(&netns, &["--group", &room, "--interface", "v0"]))
-        .collect();
+    let port = free_port();
+    let room = format!("[{GROUP_V6}]:{port}");
+    // The interface named by --interface, or as the group's zone.
+    let zoned = format!("[{GROUP_V6}%v0]:{port}");
+    let members = vec![
+        Member::join_in(&netns, &["--group", &room, "--interface", "v0"]),
+        Member::join_in(&netns, &["--group", &zoned]),
+        Member::join_in(&netns, &["--group", &room, "--interface", "v0"]),
+    ];
     each_hears_the_others_once(members, |ip| ip.starts_with("[fe80::1%"));
 }
 
