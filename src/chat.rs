@@ -164,10 +164,11 @@ pub struct Summary {
     pub lines_sent: u64,
     /// Input lines that could not be sent (too long, or refused by the system).
     pub lines_not_sent: u64,
-    /// Datagrams received and printed.
+    /// Datagrams received and printed. A room member's own lines, looped
+    /// back to it, are neither printed nor counted.
     pub datagrams_received: u64,
-    /// Datagrams from hosts other than the peer, not shown (without
-    /// [`Config::accept_any`]; with it this stays 0).
+    /// Datagrams from hosts not heard (not a peer, not in a room's networks),
+    /// not shown (without [`Config::accept_any`]; with it this stays 0).
     pub datagrams_ignored: u64,
 }
 
