@@ -1,20 +1,23 @@
 //! One chat endpoint: binds the socket, runs the receiver and sender threads, and decides when to stop.
 
+use std::fmt;
 use std::io::{BufRead, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use ipnet::IpNet;
 use log::{info, warn};
 
 use crate::Error;
 use crate::addr::DEFAULT_PORT;
 use crate::display::Style;
-use crate::filter::SourceFilter;
+use crate::filter::{Heard, SourceFilter};
 use crate::net;
 use crate::receiver;
+use crate::room::{self, Group};
 use crate::sender::SenderTask;
 
 /// The SO_RCVBUF asked for by default: large, so a piped file arriving faster
@@ -22,12 +25,59 @@ use crate::sender::SenderTask;
 /// grants at most `net.core.rmem_max` (doubled for its own bookkeeping).
 pub const DEFAULT_RECV_BUFFER: usize = 4 * 1024 * 1024;
 
+/// Who an endpoint talks to: where each line goes, and who is heard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// Each line goes to every peer. Datagrams from the peers' IP addresses
+    /// (from any port) are shown, labelled with their source when there are
+    /// several peers.
+    Peers(Vec<SocketAddr>),
+    /// A LAN broadcast room: each line goes to this address (`255.255.255.255`
+    /// or a subnet's broadcast address, with the room's port), and every
+    /// member binds `0.0.0.0` on that port. Broadcasts are not routed: the
+    /// room is the local network.
+    Broadcast(SocketAddrV4),
+    /// A multicast room: each line goes to the group, which every member
+    /// joins on the group's port.
+    Group(Group),
+}
+
+impl Destination {
+    /// Where lines go from a socket bound to `local`, in the form that socket
+    /// sends to (an IPv4 peer mapped into IPv6 for a dual-stack socket).
+    fn send_addresses(&self, local: &SocketAddr) -> Result<Vec<SocketAddr>, Error> {
+        match self {
+            Destination::Peers(peers) if peers.is_empty() => Err(Error::InvalidAddress {
+                input: String::new(),
+                reason: "no peer given".into(),
+            }),
+            Destination::Peers(peers) => peers.iter().map(|peer| net::send_address(local, *peer)).collect(),
+            Destination::Broadcast(addr) => Ok(vec![SocketAddr::V4(*addr)]),
+            Destination::Group(group) => Ok(vec![group.addr]),
+        }
+    }
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Destination::Peers(peers) => {
+                let peers: Vec<String> = peers.iter().map(SocketAddr::to_string).collect();
+                f.write_str(&peers.join(", "))
+            }
+            Destination::Broadcast(addr) => write!(f, "the broadcast room {addr}"),
+            Destination::Group(group) => write!(f, "the multicast room {}", group.addr),
+        }
+    }
+}
+
 /// What an endpoint does, fixed before it binds.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Where each input line is sent.
-    pub peer: SocketAddr,
-    /// The local address to receive on; port 0 lets the system choose.
+    /// Where each input line is sent, and who is heard.
+    pub destination: Destination,
+    /// The local address to receive on; port 0 lets the system choose. Only
+    /// for peers: a room binds its own port, which its members on this host share.
     pub bind: SocketAddr,
     /// How long to keep printing received lines after the input ends.
     pub linger: Duration,
@@ -38,24 +88,35 @@ pub struct Config {
     /// How each received datagram is shown: labels, sanitizing, JSON lines.
     /// The default is the plain text the core chat prints.
     pub display: Style,
-    /// Show datagrams from every host, not only from the peer's IP address;
-    /// other hosts' lines are labelled with their address.
+    /// Show datagrams from every host, not only from the peers' IP addresses
+    /// (or a room's networks); other hosts' lines are labelled with their address.
     pub accept_any: bool,
     /// The least time between two lines sent (`--rate`), or `None` to send
     /// each line as soon as it is read.
     pub send_interval: Option<Duration>,
+    /// For a room: hear only hosts in these networks. Empty, a room hears the
+    /// networks of this host's interfaces (its LAN, as it was at start).
+    /// Peers are heard by their addresses, and this is not used.
+    pub allow: Vec<IpNet>,
 }
 
 impl Config {
     /// A chat with `peer`, listening on port 2323 of every local address of
     /// the peer's IP family, as the seed's script does.
     pub fn new(peer: SocketAddr) -> Config {
-        let any = match peer {
-            SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        Config::peers(vec![peer])
+    }
+
+    /// A chat with several peers, listening on port 2323: of every IPv4
+    /// address when all peers are IPv4, else of every address (dual-stack).
+    pub fn peers(peers: Vec<SocketAddr>) -> Config {
+        let any = if peers.iter().all(SocketAddr::is_ipv4) {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
         };
         Config {
-            peer,
+            destination: Destination::Peers(peers),
             bind: SocketAddr::new(any, DEFAULT_PORT),
             linger: Duration::ZERO,
             recv_only: false,
@@ -63,6 +124,26 @@ impl Config {
             display: Style::default(),
             accept_any: false,
             send_interval: None,
+            allow: Vec::new(),
+        }
+    }
+
+    /// A broadcast room on `to`'s port, sending to `to`, e.g. `255.255.255.255:2323`.
+    pub fn broadcast(to: SocketAddrV4) -> Config {
+        Config {
+            destination: Destination::Broadcast(to),
+            bind: SocketAddr::from((Ipv4Addr::UNSPECIFIED, to.port())),
+            ..Config::new(SocketAddr::V4(to))
+        }
+    }
+
+    /// A multicast room.
+    pub fn group(group: Group) -> Config {
+        let bind = group.addr;
+        Config {
+            destination: Destination::Group(group),
+            bind,
+            ..Config::new(bind)
         }
     }
 }
@@ -87,10 +168,11 @@ pub struct Summary {
     pub lines_sent: u64,
     /// Input lines that could not be sent (too long, or refused by the system).
     pub lines_not_sent: u64,
-    /// Datagrams received and printed.
+    /// Datagrams received and printed. A room member's own lines, looped
+    /// back to it, are neither printed nor counted.
     pub datagrams_received: u64,
-    /// Datagrams from hosts other than the peer, not shown (without
-    /// [`Config::accept_any`]; with it this stays 0).
+    /// Datagrams from hosts not heard (not a peer, not in a room's networks),
+    /// not shown (without [`Config::accept_any`]; with it this stays 0).
     pub datagrams_ignored: u64,
     /// Datagrams the kernel dropped before they could be received, because
     /// the receive buffer was full; `None` where the system cannot count them
@@ -216,27 +298,41 @@ pub(crate) fn send_stop(stop: &Sender<Stop>, reason: Stop) {
 /// ```
 pub struct Chat {
     socket: UdpSocket,
+    /// Sends the lines: a clone of `socket` for peers, a socket of its own in a room.
+    sender: UdpSocket,
     local: SocketAddr,
     /// Whether the kernel reports the datagrams it drops for this socket.
     counts_drops: bool,
+    /// What a room member knows about itself; `None` for a chat with peers.
+    member: Option<room::Member>,
     config: Config,
     stop_tx: Sender<Stop>,
     stop_rx: Receiver<Stop>,
 }
 
 impl Chat {
-    /// Binds the endpoint's socket. Datagrams that arrive from now on wait in
-    /// the kernel until [`run`](Chat::run) prints them.
+    /// Binds the endpoint's socket, or joins its room. Datagrams that arrive
+    /// from now on wait in the kernel until [`run`](Chat::run) prints them.
     pub fn bind(config: Config) -> Result<Chat, Error> {
-        net::send_address(&config.bind, config.peer)?;
-        let socket = net::bind(config.bind, config.recv_buffer)?;
+        let (socket, sender, member) = match &config.destination {
+            Destination::Peers(_) => {
+                config.destination.send_addresses(&config.bind)?;
+                let socket = net::bind(config.bind, config.recv_buffer)?;
+                let sender = socket.try_clone().map_err(Error::io("clone the socket"))?;
+                (socket, sender, None)
+            }
+            Destination::Broadcast(to) => room::bind_broadcast(*to, config.recv_buffer)?.split(),
+            Destination::Group(group) => room::bind_group(group, config.recv_buffer)?.split(),
+        };
         let local = socket.local_addr().map_err(Error::io("read the bound address"))?;
         let counts_drops = net::count_drops(&socket);
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(STOP_QUEUE);
         Ok(Chat {
             socket,
+            sender,
             local,
             counts_drops,
+            member,
             config,
             stop_tx,
             stop_rx,
@@ -248,9 +344,10 @@ impl Chat {
         self.local
     }
 
-    /// Changes where lines are sent, e.g. once the other endpoint has bound.
+    /// Sends to this one peer instead, e.g. once the other endpoint has bound,
+    /// and hears only it.
     pub fn set_peer(&mut self, peer: SocketAddr) {
-        self.config.peer = peer;
+        self.config.destination = Destination::Peers(vec![peer]);
     }
 
     /// A handle that stops [`run`](Chat::run) from any thread.
@@ -263,10 +360,11 @@ impl Chat {
     /// Chats until the input ends (plus the configured linger), the output is
     /// closed, an error occurs, or the [`ShutdownHandle`] is used.
     ///
-    /// Each line of `input` becomes one datagram to the peer; each datagram
-    /// received becomes one line of `output`. The sender thread reading `input`
-    /// is not waited for when the chat is interrupted (a blocked read of a
-    /// terminal cannot be cancelled), hence `'static`; it sends nothing more.
+    /// Each line of `input` becomes one datagram to each peer, or to the room;
+    /// each datagram received becomes one line of `output`. The sender thread
+    /// reading `input` is not waited for when the chat is interrupted (a
+    /// blocked read of a terminal cannot be cancelled), hence `'static`; it
+    /// sends nothing more.
     pub fn run<R, W>(self, input: R, output: W) -> Result<Summary, Error>
     where
         R: BufRead + Send + 'static,
@@ -274,16 +372,25 @@ impl Chat {
     {
         let Chat {
             socket,
+            sender,
             local,
             counts_drops,
+            member,
             config,
             stop_tx,
             stop_rx,
         } = self;
-        let peer = net::send_address(&local, config.peer)?;
-        let filter = SourceFilter::new(config.peer, config.accept_any, config.display.clone());
+        let sending_from = sender.local_addr().map_err(Error::io("read the bound address"))?;
+        let destinations = config.destination.send_addresses(&sending_from)?;
+        let filter = source_filter(&config, member.as_ref());
+        match &config.destination {
+            Destination::Peers(_) => info!("chatting with {} from {local}", config.destination),
+            room => info!(
+                "chatting in {room}, receiving on {local}, hearing {}",
+                filter.heard()
+            ),
+        }
         let shared = std::sync::Arc::new(Shared::default());
-        info!("chatting with {} from {local}", config.peer);
 
         let reason = thread::scope(|scope| -> Result<Stop, Error> {
             let receiver_socket = socket.try_clone().map_err(Error::io("clone the socket"))?;
@@ -301,9 +408,9 @@ impl Chat {
 
             if !config.recv_only {
                 let task = SenderTask {
-                    socket: socket.try_clone().map_err(Error::io("clone the socket"))?,
-                    peer,
-                    limit: net::max_payload(&config.peer),
+                    socket: sender,
+                    limit: destinations.iter().map(net::max_payload).min().unwrap_or(0),
+                    peers: destinations,
                     interval: config.send_interval,
                     input,
                 };
@@ -320,6 +427,9 @@ impl Chat {
             shared.stopping.store(true, Ordering::Release);
             net::wake_receiver(&socket);
             let _ = receiver.join();
+            if let Some(membership) = member.as_ref().and_then(|member| member.membership.as_ref()) {
+                membership.leave(&socket);
+            }
             Ok(reason)
         })?;
 
@@ -335,7 +445,7 @@ impl Chat {
         if ignored > 0 {
             info!(
                 "ignored {ignored} datagrams from hosts other than {}",
-                filter.peer().ip()
+                filter.heard().hosts()
             );
         }
         match reason {
@@ -344,6 +454,45 @@ impl Chat {
             Stop::OutputClosed => Ok(summary(Ended::OutputClosed)),
             Stop::Failed(err) => Err(err),
         }
+    }
+}
+
+/// Who is heard, and how lines are labelled: the peers' addresses; or in a
+/// room, the networks of `--allow` or else this host's, never its own echoes.
+fn source_filter(config: &Config, member: Option<&room::Member>) -> SourceFilter {
+    let local = member.map_or(&[][..], |member| &member.local[..]);
+    let mut accept_any = config.accept_any;
+    let heard = match &config.destination {
+        Destination::Peers(peers) => Heard::Peers(peers.clone()),
+        _ if !config.allow.is_empty() => Heard::Networks(config.allow.clone()),
+        room => {
+            let ipv4 = match room {
+                Destination::Group(group) => group.addr.is_ipv4(),
+                _ => true,
+            };
+            let mut networks: Vec<IpNet> = local
+                .iter()
+                .map(|addr| addr.net.trunc())
+                .filter(|net| matches!(net, IpNet::V4(_)) == ipv4)
+                .collect();
+            networks.sort();
+            networks.dedup();
+            if networks.is_empty() {
+                warn!("cannot tell which networks are local: the room hears every host");
+                accept_any = true;
+            }
+            Heard::Networks(networks)
+        }
+    };
+    let filter = SourceFilter::hearing(heard, accept_any, config.display.clone());
+    match member {
+        // A member's lines leave from a port of its own (see room.rs), so
+        // those that loop back to it are known by that source address.
+        Some(member) => {
+            let hosts = local.iter().map(|addr| addr.net.addr()).collect();
+            filter.dropping_echoes(member.echo_port, hosts)
+        }
+        None => filter,
     }
 }
 

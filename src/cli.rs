@@ -1,14 +1,16 @@
 //! Command-line arguments, and their conversion into the library's [`Config`].
 
 use std::io::IsTerminal;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use std::io::{self, Write};
 
-use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgGroup, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use udpchat::display::{Format, Style, Timestamps};
-use udpchat::{Config, Error, HostPort};
+use udpchat::{Config, DEFAULT_TTL, Error, Group, HostPort, Interface, IpNet};
 
 /// Shown by `--help` (not `-h`) and in the man page; keep every line a command that works.
 const LONG_HELP_FOOTER: &str = "\
@@ -35,13 +37,21 @@ Examples:
   Also show what other hosts send to this port, each line labelled <ADDR>:
     udpchat --accept-any 192.168.1.6:2323
 
+  Three hosts: each line goes to both others, whose lines are labelled <ADDR>:
+    udpchat 192.168.1.6:2323 192.168.1.7:2323
+
+  A room: everyone on the LAN who runs the same command, by broadcast or by
+  multicast on one interface (TTL 1: the lines stay on the LAN):
+    udpchat --broadcast 2323
+    udpchat --group 239.255.23.23:2323 --interface eth0
+
   Install completions and read the manual:
     udpchat --generate bash > ~/.local/share/bash-completion/completions/udpchat
     udpchat --generate man | man -l -
 
 Environment:
-  UDPCHAT_PEER   the peer, when HOST:PORT is not given
-  UDPCHAT_BIND   the local address, when --bind is not given
+  UDPCHAT_PEER   the peer, when HOST:PORT is not given (not used in a room)
+  UDPCHAT_BIND   the local address, when --bind is not given (not used in a room)
   RUST_LOG       log filter (env_logger syntax), overriding -v/-q, e.g. RUST_LOG=debug
   NO_COLOR       when set and not empty, --color=auto means no colour
   TZ             the time zone of --timestamps (else /etc/localtime)
@@ -59,15 +69,26 @@ Exit status:
 /// once, while you type. It speaks the same wire format as `nc -u` and `socat`.
 #[derive(Debug, Parser)]
 #[command(name = "udpchat", version, after_long_help = LONG_HELP_FOOTER)]
+#[command(group(ArgGroup::new("room").args(["broadcast", "group"])))]
 pub struct Args {
-    /// The other host, e.g. 192.168.1.6:2323, [fe80::1%eth0]:2323 or pc-b.lan:2323
+    /// The other host, e.g. 192.168.1.6:2323, [fe80::1%eth0]:2323 or pc-b.lan:2323;
+    /// with several, each line goes to every one
     #[arg(
         value_name = "HOST:PORT",
         env = "UDPCHAT_PEER",
         value_parser = parse_peer,
-        required_unless_present = "generate"
+        required_unless_present_any = ["more_peers", "broadcast", "group", "generate"]
     )]
-    pub peer: Option<HostPort>,
+    pub peers: Vec<HostPort>,
+
+    /// One more peer, as a HOST:PORT argument is; may be given several times
+    #[arg(
+        long = "peer",
+        value_name = "HOST:PORT",
+        value_parser = parse_peer,
+        conflicts_with = "room"
+    )]
+    pub more_peers: Vec<HostPort>,
 
     /// Local address to receive on: HOST:PORT, PORT or IP
     /// [default: 0.0.0.0:2323, or [::]:2323 for an IPv6 peer]
@@ -131,6 +152,59 @@ pub struct Args {
     #[arg(long, value_name = "LINES_PER_SECOND", value_parser = parse_rate)]
     pub rate: Option<Duration>,
 
+    /// A room of everyone on the LAN: send each line to the broadcast address
+    /// on this port, and show the lines of every host on the LAN
+    #[arg(
+        long,
+        value_name = "PORT",
+        help_heading = "Rooms",
+        value_parser = clap::value_parser!(u16).range(1..),
+        conflicts_with = "group"
+    )]
+    pub broadcast: Option<u16>,
+
+    /// Where --broadcast sends, e.g. the subnet's 192.168.1.255 [default: 255.255.255.255]
+    #[arg(long, value_name = "IPV4", help_heading = "Rooms", requires = "broadcast")]
+    pub broadcast_addr: Option<Ipv4Addr>,
+
+    /// A multicast room: join GROUP:PORT, e.g. 239.255.23.23:2323 or [ff12::2323]:2323,
+    /// and chat with everyone who joined it
+    #[arg(
+        long,
+        value_name = "GROUP:PORT",
+        help_heading = "Rooms",
+        value_parser = parse_group
+    )]
+    pub group: Option<SocketAddr>,
+
+    /// The interface of a --group room: a name (eth0, lo), an index, or for IPv4
+    /// an address it holds [default: the system's choice, by its routes]
+    #[arg(
+        long,
+        value_name = "IF",
+        help_heading = "Rooms",
+        requires = "group",
+        value_parser = parse_interface
+    )]
+    pub interface: Option<Interface>,
+
+    /// How many routers a --group room's lines may cross: 1 keeps them on the
+    /// LAN, 0 on this host [default: 1]
+    #[arg(long, value_name = "HOPS", help_heading = "Rooms", requires = "group")]
+    pub ttl: Option<u8>,
+
+    /// In a room, hear only hosts in this network, e.g. 192.168.1.0/24 or
+    /// 192.168.1.7; may be given several times [default: this host's networks]
+    #[arg(
+        long,
+        value_name = "CIDR",
+        help_heading = "Rooms",
+        requires = "room",
+        conflicts_with = "accept_any",
+        value_parser = parse_network
+    )]
+    pub allow: Vec<IpNet>,
+
     /// Say more on stderr: -v info, -vv debug, -vvv trace
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -180,21 +254,89 @@ impl Generated {
     }
 }
 
+/// Parses the command line, or exits with clap's message (status 2).
+///
+/// A room sends to everyone in it, so a peer or a bind address given with
+/// `--broadcast` or `--group` is a mistake; but one from `UDPCHAT_PEER` or
+/// `UDPCHAT_BIND`, set once for everyday chats, is only not used. clap treats
+/// both alike, hence this check after parsing.
+pub fn parse() -> Args {
+    let matches = Args::command().get_matches();
+    let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    let room = match (args.broadcast, args.group) {
+        (Some(_), _) => "--broadcast <PORT>",
+        (_, Some(_)) => "--group <GROUP:PORT>",
+        (None, None) => return args,
+    };
+    for (id, shown) in [("peers", "[HOST:PORT]..."), ("bind", "--bind <ADDR>")] {
+        match matches.value_source(id) {
+            Some(ValueSource::CommandLine) => Args::command()
+                .error(
+                    ErrorKind::ArgumentConflict,
+                    format!(
+                        "the argument '{shown}' cannot be used with '{room}': a room sends to all its members"
+                    ),
+                )
+                .exit(),
+            Some(_) if id == "peers" => args.peers.clear(),
+            Some(_) => args.bind = None,
+            None => {}
+        }
+    }
+    args
+}
+
 impl Args {
+    /// Who lines go to, as typed, for the prompt: the peers, the group, or
+    /// the broadcast address.
+    pub fn talking_to(&self) -> String {
+        if let Some(port) = self.broadcast {
+            let to = self.broadcast_addr.unwrap_or(Ipv4Addr::BROADCAST);
+            return SocketAddrV4::new(to, port).to_string();
+        }
+        if let Some(group) = self.group {
+            return group.to_string();
+        }
+        let peers: Vec<String> = self
+            .peers
+            .iter()
+            .chain(&self.more_peers)
+            .map(ToString::to_string)
+            .collect();
+        peers.join(", ")
+    }
+
     /// Resolves the addresses (the only step that can fail after parsing) into a [`Config`].
     pub fn to_config(&self) -> Result<Config, Error> {
-        // clap requires a peer unless --generate was given, and that never gets here.
-        let Some(peer) = &self.peer else {
-            return Err(Error::InvalidAddress {
-                input: String::new(),
-                reason: "no peer given".into(),
-            });
+        let mut config = if let Some(port) = self.broadcast {
+            let to = self.broadcast_addr.unwrap_or(Ipv4Addr::BROADCAST);
+            Config::broadcast(SocketAddrV4::new(to, port))
+        } else if let Some(group) = self.group {
+            Config::group(Group {
+                addr: group,
+                interface: self.interface.clone(),
+                ttl: self.ttl.map_or(DEFAULT_TTL, u32::from),
+            })
+        } else {
+            let peers = self
+                .peers
+                .iter()
+                .chain(&self.more_peers)
+                .map(HostPort::resolve)
+                .collect::<Result<Vec<_>, _>>()?;
+            // clap requires a peer or a room unless --generate was given, and that never gets here.
+            if peers.is_empty() {
+                return Err(Error::InvalidAddress {
+                    input: String::new(),
+                    reason: "no peer given".into(),
+                });
+            }
+            let mut config = Config::peers(peers);
+            if let Some(bind) = &self.bind {
+                config.bind = HostPort::parse_bind(bind, &config.bind)?.resolve()?;
+            }
+            config
         };
-        let peer = peer.resolve()?;
-        let mut config = Config::new(peer);
-        if let Some(bind) = &self.bind {
-            config.bind = HostPort::parse_bind(bind, &peer)?.resolve()?;
-        }
         config.linger = self.linger;
         config.recv_only = self.recv_only;
         config.display = self.display_style();
@@ -203,6 +345,7 @@ impl Args {
             config.recv_buffer = Some(size);
         }
         config.send_interval = self.rate;
+        config.allow = self.allow.clone();
         Ok(config)
     }
 
@@ -330,6 +473,39 @@ fn parse_peer(text: &str) -> Result<HostPort, String> {
     text.parse().map_err(reason)
 }
 
+/// A multicast group's address, resolved now so that a unicast address is a usage error.
+fn parse_group(text: &str) -> Result<SocketAddr, String> {
+    let addr = text
+        .parse::<HostPort>()
+        .and_then(|hp| hp.resolve())
+        .map_err(reason)?;
+    if !addr.ip().is_multicast() {
+        return Err(format!(
+            "{} is not a multicast address (224.0.0.0/4 or ff00::/8), e.g. 239.255.23.23:2323",
+            addr.ip()
+        ));
+    }
+    Ok(addr)
+}
+
+fn parse_interface(text: &str) -> Result<Interface, String> {
+    text.parse().map_err(|err| match err {
+        Error::Interface { reason, .. } => reason,
+        other => other.to_string(),
+    })
+}
+
+/// A network in CIDR notation; a bare address is a network of one host.
+fn parse_network(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(IpNet::from(ip));
+    }
+    text.parse::<IpNet>()
+        .map(|net| net.trunc())
+        .map_err(|_| "expected a network such as 192.168.1.0/24 or fd00::/64, or an address".into())
+}
+
 /// Checks the syntax now, so mistakes get clap's usage error; the real
 /// parse waits for the peer, whose IP family a bare port binds to.
 fn check_bind(text: &str) -> Result<String, String> {
@@ -423,7 +599,7 @@ mod tests {
         // The peer after a bare --timestamps is the peer, not the flag's value.
         let args = Args::parse_from(["udpchat", "--timestamps", "127.0.0.1:9"]);
         assert_eq!(args.timestamps, Some(TimeLabel::Clock));
-        assert_eq!(args.peer.unwrap().to_string(), "127.0.0.1:9");
+        assert_eq!(args.peers[0].to_string(), "127.0.0.1:9");
         let args = Args::parse_from(["udpchat", "--timestamps=rfc3339", "127.0.0.1:9"]);
         assert_eq!(args.timestamps, Some(TimeLabel::Rfc3339));
         assert_eq!(Args::parse_from(["udpchat", "127.0.0.1:9"]).timestamps, None);

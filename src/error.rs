@@ -45,6 +45,25 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A `--interface` that does not name an interface of this host, or not
+    /// one the room's IP family can use.
+    #[error("invalid interface '{input}': {reason}")]
+    Interface {
+        /// The interface as the user gave it.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Setting up a broadcast or multicast room failed, e.g. joining the group.
+    #[error("cannot {action}: {source}")]
+    Room {
+        /// What was being done, naming the group or address and the interface.
+        action: String,
+        /// The operating system's error.
+        source: io::Error,
+    },
+
     /// Any other failing operation on the socket, stdin, stdout or a thread.
     #[error("cannot {op}: {source}")]
     Io {
@@ -59,7 +78,10 @@ impl Error {
     /// True when the user's input was at fault rather than the system, so the
     /// binary can exit with the usage status (2) instead of the runtime one (1).
     pub fn is_usage(&self) -> bool {
-        matches!(self, Error::InvalidAddress { .. } | Error::FamilyMismatch { .. })
+        matches!(
+            self,
+            Error::InvalidAddress { .. } | Error::FamilyMismatch { .. } | Error::Interface { .. }
+        )
     }
 
     pub(crate) fn io(op: &'static str) -> impl FnOnce(io::Error) -> Error {

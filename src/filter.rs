@@ -2,12 +2,15 @@
 //!
 //! A UDP port on a LAN receives whatever anyone sends to it. By default only
 //! datagrams from the peer's IP address are shown (from any port: some peers
-//! send from a second socket); the rest are ignored. This is a filter, not
-//! authentication: on a LAN a source address is easy to forge.
+//! send from a second socket); the rest are ignored. With several peers, any
+//! of their addresses is heard; a room hears the networks it allows. This is a
+//! filter, not authentication: on a LAN a source address is easy to forge.
 
-use std::net::SocketAddr;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
+use ipnet::IpNet;
 use log::{debug, warn};
 
 use crate::display::{self, Format, Style};
@@ -18,11 +21,73 @@ use crate::net::canonical;
 pub enum Verdict {
     /// Show it as it is: it is from the peer.
     Show,
-    /// Show it after `<ADDR> `: `--show-sender`, or a stranger's datagram
-    /// with `--accept-any`, so a stranger's text never passes for the peer's.
+    /// Show it after `<ADDR> `: `--show-sender`, one of several peers or room
+    /// members, or a stranger's datagram with `--accept-any`, so that nobody's
+    /// text passes for someone else's.
     ShowLabelled,
-    /// Do not show it: it is from another host and only the peer is heard.
+    /// Do not show it: it is from a host that is not heard.
     Ignore,
+    /// Do not show it: it is this endpoint's own line, come back because
+    /// broadcasts and multicasts loop back to their sender.
+    Echo,
+}
+
+/// Who is heard: each host that may talk, or each network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Heard {
+    /// The peers' IP addresses, each from any port. Lines from the only peer
+    /// are shown unlabelled; with several peers every line is labelled.
+    Peers(Vec<SocketAddr>),
+    /// Any host in these networks (a room); every line is labelled.
+    Networks(Vec<IpNet>),
+}
+
+impl Heard {
+    /// The hosts or networks, as a list for messages: `10.0.0.1, 10.0.0.2`.
+    /// Two peers on one host are one host here.
+    pub fn hosts(&self) -> String {
+        let all: Vec<String> = match self {
+            Heard::Peers(peers) => peers.iter().map(|peer| peer.ip().to_string()).collect(),
+            Heard::Networks(nets) => nets.iter().map(IpNet::to_string).collect(),
+        };
+        let mut list: Vec<&str> = Vec::with_capacity(all.len());
+        for host in &all {
+            if !list.contains(&host.as_str()) {
+                list.push(host);
+            }
+        }
+        list.join(", ")
+    }
+
+    fn contains(&self, from: &SocketAddr) -> bool {
+        match self {
+            Heard::Peers(peers) => peers.iter().any(|peer| is_peer(peer, from)),
+            Heard::Networks(nets) => {
+                let ip = canonical(*from).ip();
+                nets.iter().any(|net| net.contains(&ip))
+            }
+        }
+    }
+
+    /// True when lines from different senders would otherwise look alike.
+    fn labels_everyone(&self) -> bool {
+        match self {
+            Heard::Peers(peers) => peers.len() > 1,
+            Heard::Networks(_) => true,
+        }
+    }
+}
+
+impl fmt::Display for Heard {
+    /// `the peer 10.0.0.1`, `the peers 10.0.0.1, 10.0.0.2`, `the networks 10.0.0.0/24`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self {
+            Heard::Peers(peers) if peers.len() == 1 => "the peer",
+            Heard::Peers(_) => "the peers",
+            Heard::Networks(_) => "the networks",
+        };
+        write!(f, "{what} {}", self.hosts())
+    }
 }
 
 /// Decides, for each datagram's source, whether it is shown and how.
@@ -42,42 +107,100 @@ pub enum Verdict {
 /// ```
 #[derive(Clone, Debug)]
 pub struct SourceFilter {
-    peer: SocketAddr,
+    heard: Heard,
     accept_any: bool,
-    /// How the peer's datagrams are shown.
+    /// How the one peer's datagrams are shown.
     style: Style,
-    /// How strangers' datagrams are shown: as `style`, with the sender label.
+    /// How everyone else's are shown: as `style`, with the sender label.
     labelled: Style,
+    echoes: Option<Echoes>,
+}
+
+/// Where this endpoint's own datagrams come from: its sending port, on one of
+/// this host's addresses.
+#[derive(Clone, Debug)]
+struct Echoes {
+    port: u16,
+    hosts: Vec<IpAddr>,
 }
 
 impl SourceFilter {
     /// Hears only `peer`'s IP address, or every host with `accept_any`, and
     /// shows datagrams in `style`; strangers' lines always carry their address.
     pub fn new(peer: SocketAddr, accept_any: bool, style: Style) -> SourceFilter {
+        SourceFilter::hearing(Heard::Peers(vec![peer]), accept_any, style)
+    }
+
+    /// Hears the peers or networks of `heard`, or every host with
+    /// `accept_any`, and shows datagrams in `style`. Lines carry their
+    /// sender's address whenever it is not the one peer: a stranger, one of
+    /// several peers, a member of a room.
+    pub fn hearing(heard: Heard, accept_any: bool, style: Style) -> SourceFilter {
+        let heard = match heard {
+            Heard::Peers(peers) => Heard::Peers(peers.into_iter().map(canonical).collect()),
+            networks => networks,
+        };
         let labelled = Style {
             show_sender: true,
             ..style.clone()
         };
         SourceFilter {
-            peer: canonical(peer),
+            heard,
             accept_any,
             style,
             labelled,
+            echoes: None,
         }
     }
 
-    /// The peer address whose IP is heard, as compared (IPv4-mapped made IPv4).
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
+    /// Judges datagrams from `port` on one of `hosts` (this host's
+    /// addresses) to be this endpoint's own, come back: [`Verdict::Echo`].
+    /// With no `hosts` (a system that cannot list them) the port alone decides.
+    ///
+    /// A room member sends from a socket of its own, on a port the system
+    /// picked, so no other member, on this host or another, has that source
+    /// address: another host has other IPs, and on this host the port is taken.
+    ///
+    /// ```
+    /// use udpchat::filter::{Heard, SourceFilter, Verdict};
+    ///
+    /// let lan = Heard::Networks(vec!["10.0.0.0/24".parse().unwrap()]);
+    /// let me = "10.0.0.5".parse().unwrap();
+    /// let filter = SourceFilter::hearing(lan, false, Default::default()).dropping_echoes(40000, vec![me]);
+    /// assert_eq!(filter.judge(&"10.0.0.5:40000".parse().unwrap()), Verdict::Echo);
+    /// assert_eq!(filter.judge(&"10.0.0.5:40001".parse().unwrap()), Verdict::ShowLabelled);
+    /// assert_eq!(filter.judge(&"10.0.0.6:40000".parse().unwrap()), Verdict::ShowLabelled);
+    /// ```
+    pub fn dropping_echoes(mut self, port: u16, hosts: Vec<IpAddr>) -> SourceFilter {
+        let hosts = hosts.into_iter().map(|ip| ip.to_canonical()).collect();
+        self.echoes = Some(Echoes { port, hosts });
+        self
+    }
+
+    /// Who is heard, as compared (IPv4-mapped peers made IPv4).
+    pub fn heard(&self) -> &Heard {
+        &self.heard
     }
 
     /// Judges a datagram from `from`.
     pub fn judge(&self, from: &SocketAddr) -> Verdict {
-        match (is_peer(&self.peer, from), self.accept_any, self.style.show_sender) {
+        if self.is_echo(from) {
+            return Verdict::Echo;
+        }
+        let label = self.style.show_sender || self.heard.labels_everyone();
+        match (self.heard.contains(from), self.accept_any, label) {
             (true, _, false) => Verdict::Show,
             (true, _, true) | (false, true, _) => Verdict::ShowLabelled,
             (false, false, _) => Verdict::Ignore,
         }
+    }
+
+    fn is_echo(&self, from: &SocketAddr) -> bool {
+        let Some(echoes) = &self.echoes else {
+            return false;
+        };
+        let ip = canonical(*from).ip();
+        from.port() == echoes.port && (echoes.hosts.is_empty() || echoes.hosts.contains(&ip))
     }
 
     /// Judges a datagram from `from`, arrived at `arrived`, and unless it is
@@ -112,7 +235,7 @@ impl SourceFilter {
                 }
                 self.labelled.push(rest, from, arrived, out);
             }
-            Verdict::Ignore => {}
+            Verdict::Ignore | Verdict::Echo => {}
         }
         verdict
     }
@@ -147,7 +270,7 @@ const LOG_WINDOW: Duration = Duration::from_secs(1);
 /// lines, at most [`LOG_BUDGET`] per second, saying how many were not logged.
 #[derive(Debug)]
 pub(crate) struct StrangerLog {
-    peer: SocketAddr,
+    heard: String,
     warned: bool,
     window_start: Option<Instant>,
     logged_in_window: u32,
@@ -155,9 +278,9 @@ pub(crate) struct StrangerLog {
 }
 
 impl StrangerLog {
-    pub fn new(peer: SocketAddr) -> StrangerLog {
+    pub fn new(heard: &Heard) -> StrangerLog {
         StrangerLog {
-            peer,
+            heard: heard.to_string(),
             warned: false,
             window_start: None,
             logged_in_window: 0,
@@ -170,9 +293,9 @@ impl StrangerLog {
         if !self.warned {
             self.warned = true;
             warn!(
-                "ignoring datagrams from hosts other than the peer {}, first from {from}; \
+                "ignoring datagrams from hosts other than {}, first from {from}; \
                  --accept-any shows them",
-                self.peer.ip()
+                self.heard
             );
         }
         // Reading the clock costs a little per datagram: only when it will be used.
@@ -322,9 +445,76 @@ mod tests {
         assert_eq!(out, b"<10.0.0.1:5> hi\n");
     }
 
+    fn hearing(heard: Heard) -> SourceFilter {
+        SourceFilter::hearing(heard, false, Style::default())
+    }
+
+    #[test]
+    fn labels_every_line_when_there_are_several_peers() {
+        let peers = hearing(Heard::Peers(vec![
+            addr("10.0.0.1:2323"),
+            addr("[2001:db8::2]:2323"),
+        ]));
+        assert_eq!(peers.judge(&addr("10.0.0.1:9")), Verdict::ShowLabelled);
+        assert_eq!(peers.judge(&addr("[::ffff:10.0.0.1]:9")), Verdict::ShowLabelled);
+        assert_eq!(peers.judge(&addr("[2001:db8::2]:9")), Verdict::ShowLabelled);
+        assert_eq!(peers.judge(&addr("10.0.0.3:9")), Verdict::Ignore);
+        let mut out = Vec::new();
+        peers.render(b"hi", &addr("10.0.0.1:9"), SystemTime::now(), &mut out);
+        assert_eq!(out, b"<10.0.0.1:9> hi\n");
+    }
+
+    #[test]
+    fn a_room_hears_its_networks_and_labels_everyone() {
+        let room = hearing(Heard::Networks(vec![
+            "192.168.1.0/24".parse().unwrap(),
+            "fe80::/64".parse().unwrap(),
+        ]));
+        assert_eq!(room.judge(&addr("192.168.1.77:5")), Verdict::ShowLabelled);
+        assert_eq!(
+            room.judge(&addr("[::ffff:192.168.1.77]:5")),
+            Verdict::ShowLabelled
+        );
+        assert_eq!(room.judge(&addr("[fe80::7%2]:5")), Verdict::ShowLabelled);
+        assert_eq!(room.judge(&addr("192.168.2.1:5")), Verdict::Ignore);
+        assert_eq!(room.judge(&addr("[2001:db8::1]:5")), Verdict::Ignore);
+        let anyone = SourceFilter::hearing(room.heard().clone(), true, Style::default());
+        assert_eq!(anyone.judge(&addr("192.168.2.1:5")), Verdict::ShowLabelled);
+    }
+
+    #[test]
+    fn drops_its_own_echo_by_port_and_local_address_and_nothing_else() {
+        let me = |hosts: Vec<IpAddr>| {
+            hearing(Heard::Networks(vec!["0.0.0.0/0".parse().unwrap()])).dropping_echoes(40000, hosts)
+        };
+        let known = me(vec!["127.0.0.1".parse().unwrap(), "10.0.0.5".parse().unwrap()]);
+        assert_eq!(known.judge(&addr("10.0.0.5:40000")), Verdict::Echo);
+        assert_eq!(known.judge(&addr("[::ffff:127.0.0.1]:40000")), Verdict::Echo);
+        // Another member on this host (another port), or another host (same port).
+        assert_eq!(known.judge(&addr("10.0.0.5:40001")), Verdict::ShowLabelled);
+        assert_eq!(known.judge(&addr("10.0.0.6:40000")), Verdict::ShowLabelled);
+        let mut out = Vec::new();
+        let verdict = known.render(b"mine", &addr("10.0.0.5:40000"), SystemTime::now(), &mut out);
+        assert_eq!((verdict, out.len()), (Verdict::Echo, 0));
+        // Where the system cannot list its addresses, the port alone decides.
+        assert_eq!(me(Vec::new()).judge(&addr("10.0.0.6:40000")), Verdict::Echo);
+    }
+
+    #[test]
+    fn names_who_is_heard_once_per_host() {
+        let peers = Heard::Peers(vec![addr("10.0.0.1:1"), addr("10.0.0.1:2"), addr("10.0.0.2:1")]);
+        assert_eq!(peers.to_string(), "the peers 10.0.0.1, 10.0.0.2");
+        assert_eq!(
+            Heard::Peers(vec![addr("10.0.0.1:1")]).to_string(),
+            "the peer 10.0.0.1"
+        );
+        let nets = Heard::Networks(vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]);
+        assert_eq!(nets.to_string(), "the networks 10.0.0.0/8, ::1/128");
+    }
+
     #[test]
     fn logs_at_most_ten_ignored_datagrams_a_second_and_counts_the_rest() {
-        let mut log = StrangerLog::new(addr("10.0.0.1:2323"));
+        let mut log = StrangerLog::new(&Heard::Peers(vec![addr("10.0.0.1:2323")]));
         let start = Instant::now();
         let allowed: Vec<_> = (0..25).map(|_| log.allow(start)).collect();
         assert_eq!(allowed.iter().filter(|a| a.is_some()).count(), 10);

@@ -8,7 +8,9 @@
 //! thread and a sender thread share the socket.
 //!
 //! The binary is a thin shell over [`Chat`]; see its documentation for two
-//! endpoints chatting on loopback. [`display`] decides how a received
+//! endpoints chatting on loopback. A [`Config`]'s [`Destination`] says whom
+//! an endpoint talks to: one or several peers, everyone on the LAN by
+//! broadcast, or a multicast [`Group`]; the wire format is the same in each. [`display`] decides how a received
 //! datagram is shown (sanitized, labelled, or as JSON), and [`terminal`] runs
 //! a chat with a line editor when a person sits at a terminal.
 
@@ -24,10 +26,13 @@ mod inbox;
 pub mod lines;
 mod net;
 mod receiver;
+mod room;
 mod sender;
 pub mod terminal;
 
 pub use addr::{DEFAULT_PORT, HostPort};
-pub use chat::{Chat, Config, DEFAULT_RECV_BUFFER, Ended, ShutdownHandle, Summary};
+pub use chat::{Chat, Config, DEFAULT_RECV_BUFFER, Destination, Ended, ShutdownHandle, Summary};
 pub use error::Error;
+pub use ipnet::IpNet;
 pub use net::{MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
+pub use room::{DEFAULT_TTL, Group, Interface};

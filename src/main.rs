@@ -6,7 +6,6 @@ use std::io::{self, BufReader};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::Parser;
 use log::info;
 use udpchat::{Chat, Ended, Error, ShutdownHandle, Summary, terminal};
 
@@ -14,7 +13,7 @@ use udpchat::{Chat, Ended, Error, ShutdownHandle, Summary, terminal};
 const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    let args = cli::parse();
     args.init_logging();
     match run(&args) {
         Ok(code) => code,
@@ -39,8 +38,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
     let chat = Chat::bind(args.to_config()?)?;
     on_interrupt(chat.shutdown_handle())?;
     let summary = if !args.recv_only && terminal::is_interactive() {
-        let peer = args.peer.as_ref().map(ToString::to_string).unwrap_or_default();
-        terminal::run(chat, &peer)?
+        terminal::run(chat, &args.talking_to())?
     } else {
         let input = BufReader::with_capacity(64 * 1024, io::stdin());
         chat.run(input, io::stdout())?

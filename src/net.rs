@@ -33,8 +33,29 @@ pub fn max_payload(peer: &SocketAddr) -> usize {
 /// `recv_buffer` asks for an `SO_RCVBUF`; the kernel may grant less (Linux caps
 /// it at `net.core.rmem_max`, then doubles it for its own bookkeeping).
 pub fn bind(addr: SocketAddr, recv_buffer: Option<usize>) -> Result<UdpSocket, Error> {
+    bind_socket(addr, recv_buffer, false)
+}
+
+/// Like [`bind`], but other sockets may bind the same port too, so several
+/// udpchats on one host can be members of one room: each of them gets every
+/// broadcast and multicast datagram. That takes `SO_REUSEADDR` on Linux and
+/// `SO_REUSEPORT` on the BSDs and macOS; both are set where they exist. (Linux
+/// shares a port only between sockets of the same user with `SO_REUSEPORT`.)
+pub fn bind_shared(addr: SocketAddr, recv_buffer: Option<usize>) -> Result<UdpSocket, Error> {
+    bind_socket(addr, recv_buffer, true)
+}
+
+fn bind_socket(addr: SocketAddr, recv_buffer: Option<usize>, shared: bool) -> Result<UdpSocket, Error> {
     let fail = |source| Error::Bind { addr, source };
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).map_err(fail)?;
+    if shared {
+        socket.set_reuse_address(true).map_err(fail)?;
+        #[cfg(all(
+            unix,
+            not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))
+        ))]
+        socket.set_reuse_port(true).map_err(fail)?;
+    }
     if addr.is_ipv6() {
         // Not fatal: some systems have no IPv4 stack, and then v6-only is all there is.
         if let Err(err) = socket.set_only_v6(false) {

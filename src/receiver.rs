@@ -30,7 +30,7 @@ pub(crate) fn run<W: Write>(
 ) -> Option<Stop> {
     let mut inbox = Inbox::new();
     let mut pending = Vec::with_capacity(OUTPUT_CHUNK);
-    let mut strangers = StrangerLog::new(filter.peer());
+    let mut strangers = StrangerLog::new(filter.heard());
     let mut drops = Drops::default();
     let stopped_by_itself = loop {
         // Block only when everything received so far is on the output: a line
@@ -50,11 +50,13 @@ pub(crate) fn run<W: Write>(
             };
             // The time of arrival, as near to the kernel's as we can cheaply get.
             let arrived = SystemTime::now();
-            if filter.render(datagram.payload, &from, arrived, &mut pending) == Verdict::Ignore {
-                strangers.ignored(&from, datagram.payload.len());
-                shared.count_ignored();
-            } else {
-                shared.count_received();
+            match filter.render(datagram.payload, &from, arrived, &mut pending) {
+                Verdict::Ignore => {
+                    strangers.ignored(&from, datagram.payload.len());
+                    shared.count_ignored();
+                }
+                Verdict::Echo => {}
+                Verdict::Show | Verdict::ShowLabelled => shared.count_received(),
             }
             true
         });

@@ -1,4 +1,4 @@
-//! Sender thread: reads input lines and sends each as one datagram to the peer.
+//! Sender thread: reads input lines and sends each as one datagram to each peer, or to the room.
 
 use std::io::{self, BufRead};
 use std::net::{SocketAddr, UdpSocket};
@@ -16,8 +16,9 @@ use crate::net;
 /// Everything the sender thread needs, moved into it.
 pub(crate) struct SenderTask<R> {
     pub socket: UdpSocket,
-    pub peer: SocketAddr,
-    /// The largest line that fits in one datagram to `peer`.
+    /// Where every line goes: the peers, or the room's broadcast or group address.
+    pub peers: Vec<SocketAddr>,
+    /// The largest line that fits in one datagram to every one of `peers`.
     pub limit: usize,
     /// The least time between two lines (`--rate`), if any.
     pub interval: Option<Duration>,
@@ -36,7 +37,7 @@ impl<R: BufRead> SenderTask<R> {
     fn send_lines(self, shared: &Shared) -> Option<Stop> {
         let SenderTask {
             socket,
-            peer,
+            peers,
             limit,
             interval,
             input,
@@ -66,9 +67,16 @@ impl<R: BufRead> SenderTask<R> {
                 }
             }
             let sent = match line {
-                Line::Fits(bytes) => send(&socket, bytes, peer, shared)
-                    .map_err(|err| error!("line {number} not sent: {err}"))
-                    .is_ok(),
+                // A line counts as sent when every peer's copy went out.
+                Line::Fits(bytes) => peers.iter().fold(true, |sent, &peer| {
+                    let result = send(&socket, bytes, peer, shared);
+                    match &result {
+                        Err(err) if peers.len() > 1 => error!("line {number} not sent to {peer}: {err}"),
+                        Err(err) => error!("line {number} not sent: {err}"),
+                        Ok(()) => {}
+                    }
+                    sent && result.is_ok()
+                }),
                 Line::TooLong(len) => {
                     error!(
                         "line {number} not sent: {len} bytes do not fit in one datagram (at most {limit})"

@@ -34,6 +34,9 @@ fn short_help_is_short_and_long_help_has_examples_and_environment() {
         "Examples:",
         "udpchat 192.168.1.6:2323",
         "--recv-only",
+        "udpchat 192.168.1.6:2323 192.168.1.7:2323",
+        "udpchat --broadcast 2323",
+        "udpchat --group 239.255.23.23:2323 --interface eth0",
         "Environment:",
         "UDPCHAT_BIND",
     ] {

@@ -95,9 +95,71 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
             "unexpected value 'yes' for '--accept-any'",
         ),
         (
-            &["127.0.0.1:9", "127.0.0.1:10"],
+            &["127.0.0.1:9", "--peer", "127.0.0.1:99999"],
             2,
-            "unexpected argument '127.0.0.1:10'",
+            "invalid value '127.0.0.1:99999' for '--peer",
+        ),
+        (
+            &["--group", "192.0.2.1:9"],
+            2,
+            "192.0.2.1 is not a multicast address",
+        ),
+        (&["--group", "239.255.0.1:0"], 2, "port 0 cannot be sent to"),
+        (&["--broadcast", "0"], 2, "invalid value '0' for '--broadcast"),
+        (
+            &["--group", "239.255.0.1:9", "127.0.0.1:9"],
+            2,
+            "the argument '[HOST:PORT]...' cannot be used with '--group",
+        ),
+        (
+            &["--broadcast", "9", "-b", "127.0.0.1:0"],
+            2,
+            "the argument '--bind <ADDR>' cannot be used with '--broadcast",
+        ),
+        (
+            &["--broadcast", "9", "--peer", "127.0.0.1:9"],
+            2,
+            "the argument '--peer <HOST:PORT>' cannot be used with",
+        ),
+        (
+            &["--broadcast", "9", "--group", "239.255.0.1:9"],
+            2,
+            "cannot be used with",
+        ),
+        (
+            &["--ttl", "2", "127.0.0.1:9"],
+            2,
+            "required arguments were not provided",
+        ),
+        (
+            &["--interface", "lo", "127.0.0.1:9"],
+            2,
+            "required arguments were not provided",
+        ),
+        (
+            &["--allow", "127.0.0.1", "127.0.0.1:9"],
+            2,
+            "required arguments were not provided",
+        ),
+        (
+            &["--broadcast", "9", "--allow", "10.0.0.0/33"],
+            2,
+            "invalid value '10.0.0.0/33' for '--allow",
+        ),
+        (
+            &["--group", "239.255.0.1:9", "--ttl", "256"],
+            2,
+            "256 is not in 0..=255",
+        ),
+        (
+            &["--group", "239.255.0.1:9", "--interface", "nosuchif0"],
+            2,
+            "invalid interface 'nosuchif0': no network interface named 'nosuchif0'",
+        ),
+        (
+            &["--group", "[ff12::1]:9", "--interface", "127.0.0.1"],
+            2,
+            "invalid interface '127.0.0.1': an IPv6 room's interface is a name or an index",
         ),
         (&["127.0.0.1:9", "-v", "-q"], 2, "cannot be used with"),
         (

@@ -422,3 +422,72 @@ fn counts_the_datagrams_it_ignores_from_other_hosts() {
         assert_eq!((summary.datagrams_received, summary.datagrams_ignored), (1, 3));
     });
 }
+
+#[test]
+fn config_peers_sends_every_line_to_each_peer() {
+    let (first, second) = (loopback_socket(), loopback_socket());
+    let peers = vec![first.local_addr().unwrap(), second.local_addr().unwrap()];
+    let chat = Chat::bind(Config {
+        bind: LOOPBACK.parse().unwrap(),
+        ..Config::peers(peers)
+    })
+    .unwrap();
+    let summary = chat.run(Cursor::new("one\ntwo\n"), io::sink()).unwrap();
+    assert_eq!((summary.lines_sent, summary.lines_not_sent), (2, 0));
+    for peer in [&first, &second] {
+        assert_eq!(recv(peer).0, b"one");
+        assert_eq!(recv(peer).0, b"two");
+    }
+}
+
+#[test]
+fn an_empty_list_of_peers_is_a_usage_error() {
+    let err = Chat::bind(Config {
+        bind: LOOPBACK.parse().unwrap(),
+        ..Config::peers(Vec::new())
+    })
+    .err()
+    .expect("no peer to send to");
+    assert!(err.is_usage(), "{err}");
+    assert!(err.to_string().contains("no peer given"), "{err}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_multicast_room_through_the_library_hears_another_member_and_not_itself() {
+    use udpchat::{Group, Interface};
+    with_timeout(|| {
+        let port = common::free_port();
+        let member = || {
+            let group = Group {
+                interface: Some(Interface::Name("lo".into())),
+                ..Group::new(SocketAddr::from(([239, 255, 23, 24], port)))
+            };
+            Chat::bind(Config::group(group)).expect("join a room on lo")
+        };
+        let mut speaker = Running::start(member());
+        let mut listener = Running::start(member());
+        speaker.say("hello, room");
+        let heard = listener.heard();
+        assert!(
+            heard.starts_with("<127.0.0.1:") && heard.ends_with("> hello, room"),
+            "{heard}"
+        );
+        // The speaker's own line came back to it with the listener's copy;
+        // had it been shown, it would come before the reply.
+        listener.say("hello, speaker");
+        let heard = speaker.heard();
+        assert!(heard.ends_with("> hello, speaker"), "{heard}");
+        let (speaker, listener) = (speaker.finish(), listener.finish());
+        assert_eq!(
+            (speaker.lines_sent, speaker.datagrams_received),
+            (1, 1),
+            "{speaker:?}"
+        );
+        assert_eq!(
+            (listener.lines_sent, listener.datagrams_received),
+            (1, 1),
+            "{listener:?}"
+        );
+    });
+}

@@ -3,13 +3,13 @@
 mod common;
 
 use std::io::{BufReader, Cursor};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::SystemTime;
 
 use common::{loopback_socket, recv};
 use proptest::prelude::*;
 use udpchat::display::{Style, strip_newline};
-use udpchat::filter::{SourceFilter, Verdict};
+use udpchat::filter::{Heard, SourceFilter, Verdict};
 use udpchat::lines::{Line, LineReader};
 use udpchat::{Chat, Config, MAX_PAYLOAD_V4};
 
@@ -155,6 +155,7 @@ proptest! {
                 prop_assert!(out.is_empty());
             }
             Verdict::Show => prop_assert!(same_host && !show_sender),
+            Verdict::Echo => prop_assert!(false, "a chat with a peer has no echoes to drop"),
             Verdict::ShowLabelled => {
                 prop_assert!(!same_host || show_sender);
                 // Every line, so no embedded newline can start an unlabelled one.
@@ -168,6 +169,41 @@ proptest! {
         if verdict != Verdict::Ignore {
             prop_assert!(std::str::from_utf8(&out).is_ok());
             prop_assert!(out.ends_with(b"\n"));
+        }
+    }
+
+    /// With several peers or in a room, every line shown names its sender,
+    /// and this endpoint's own echo (its port, on one of its addresses) is
+    /// never shown.
+    #[test]
+    fn with_several_senders_every_shown_line_is_labelled_and_no_echo_is_shown(
+        datagram in stream(),
+        room in any::<bool>(),
+        from in 0usize..4,
+        port in 40000u16..40004,
+        accept_any in any::<bool>(),
+    ) {
+        let pool = ["192.168.1.6", "192.168.1.7", "::ffff:192.168.1.6", "10.0.0.1"];
+        let heard = if room {
+            Heard::Networks(vec!["192.168.1.0/24".parse().unwrap()])
+        } else {
+            Heard::Peers(vec!["192.168.1.6:2323".parse().unwrap(), "192.168.1.7:2323".parse().unwrap()])
+        };
+        let me: IpAddr = "192.168.1.6".parse().unwrap();
+        let filter = SourceFilter::hearing(heard, accept_any, Style::default()).dropping_echoes(40000, vec![me]);
+        let from = SocketAddr::new(pool[from].parse().unwrap(), port);
+        let mut out = Vec::new();
+        let verdict = filter.render(&datagram, &from, SystemTime::now(), &mut out);
+        let echo = from.ip().to_canonical() == me && port == 40000;
+        prop_assert_eq!(verdict == Verdict::Echo, echo);
+        prop_assert_ne!(verdict, Verdict::Show);
+        if verdict == Verdict::ShowLabelled {
+            let label = format!("<{from}> ");
+            for line in out.strip_suffix(b"\n").unwrap_or_default().split(|&b| b == b'\n') {
+                prop_assert!(line.starts_with(label.as_bytes()), "{:?}", String::from_utf8_lossy(&out));
+            }
+        } else {
+            prop_assert!(out.is_empty());
         }
     }
 }

@@ -41,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(!accept_any);
             assert!(out.is_empty());
         }
+        Verdict::Echo => unreachable!("a chat with a peer has no echoes to drop"),
         Verdict::Show => {
             assert!(!show_sender);
             assert_eq!(peer.ip().to_canonical(), from.ip().to_canonical());

@@ -117,7 +117,22 @@ impl Udpchat {
         adjust: impl FnOnce(&mut Command),
         keep: fn(&[u8]) -> bool,
     ) -> Udpchat {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_udpchat"));
+        let command = Command::new(env!("CARGO_BIN_EXE_udpchat"));
+        Self::spawn(command, args, adjust, keep)
+    }
+
+    /// Like [`start`](Self::start), inside the network namespace `netns`.
+    pub fn start_in(netns: &Netns, args: &[&str]) -> Udpchat {
+        let command = netns.command(env!("CARGO_BIN_EXE_udpchat"));
+        Self::spawn(command, args, |_| {}, |_| true)
+    }
+
+    fn spawn(
+        mut command: Command,
+        args: &[&str],
+        adjust: impl FnOnce(&mut Command),
+        keep: fn(&[u8]) -> bool,
+    ) -> Udpchat {
         command
             .arg("-v")
             .args(args)
@@ -183,6 +198,15 @@ impl Udpchat {
         let line = self.stderr_line_containing("bound ");
         let addr = line.split("bound ").nth(1).unwrap().split(',').next().unwrap();
         addr.parse().unwrap_or_else(|_| panic!("no address in {line:?}"))
+    }
+
+    /// The port a room member sends from, which it reports at `-v` once it
+    /// has joined: its lines reach the others from this port.
+    pub fn sending_port(&self) -> u16 {
+        let line = self.stderr_line_containing("sending from ");
+        let addr = line.split("sending from ").nth(1).unwrap().trim_end();
+        let addr: SocketAddr = addr.parse().unwrap_or_else(|_| panic!("no address in {line:?}"));
+        addr.port()
     }
 
     /// Waits for a line on stderr that contains `needle`, and returns it.
@@ -574,4 +598,76 @@ fn unique_number() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A network namespace made for one test, with only the interfaces the test
+/// adds, so that broadcasts and multicasts never reach a real network. It is
+/// deleted when dropped.
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// Makes a namespace and runs `setup` in it, each entry the arguments of
+    /// one `ip` command (`["link", "set", "lo", "up"]`). Returns `None`, saying
+    /// why on stderr, where namespaces cannot be made (not root, no `ip`, a
+    /// container without the capability): the test is then skipped.
+    pub fn new(setup: &[&[&str]]) -> Option<Netns> {
+        let name = format!("udpchat-test-{}-{}", std::process::id(), unique_number());
+        let added = Command::new("ip")
+            .args(["netns", "add", &name])
+            .stdin(Stdio::null())
+            .output();
+        match added {
+            Ok(output) if output.status.success() => {}
+            Ok(output) => {
+                let why = String::from_utf8_lossy(&output.stderr);
+                eprintln!(
+                    "skipped: cannot make a network namespace (ip netns add): {}",
+                    why.trim()
+                );
+                return None;
+            }
+            Err(err) => {
+                eprintln!("skipped: cannot run ip (iproute2) to make a network namespace: {err}");
+                return None;
+            }
+        }
+        let netns = Netns { name };
+        for args in setup {
+            let output = Command::new("ip")
+                .args(["-n", &netns.name])
+                .args(*args)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run ip");
+            if !output.status.success() {
+                let why = String::from_utf8_lossy(&output.stderr);
+                eprintln!(
+                    "skipped: cannot set up the namespace (ip {}): {}",
+                    args.join(" "),
+                    why.trim()
+                );
+                return None;
+            }
+        }
+        Some(netns)
+    }
+
+    /// `program` to be run inside the namespace.
+    pub fn command(&self, program: &str) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.name, program]);
+        command
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }

@@ -1,0 +1,524 @@
+//! Rooms: the shared sockets of a LAN broadcast or a multicast group, and how a member knows its own lines.
+//!
+//! A room has two sockets per member. The *receiving* socket is bound to the
+//! room's port with `SO_REUSEADDR` (and `SO_REUSEPORT`), so several udpchats on
+//! one host are members at once, and every broadcast or multicast datagram is
+//! delivered to each of them. The *sending* socket is bound to a port of its
+//! own that the system picks, so every member's datagrams carry a source
+//! address (this host's IP, that port) that no other member has. The kernel
+//! loops a member's own broadcasts and multicasts back to it (multicast
+//! loopback stays on, so members on one host hear each other), and the
+//! receiver drops those echoes by their source: see
+//! [`SourceFilter::dropping_echoes`](crate::filter::SourceFilter::dropping_echoes).
+//! The wire format is unchanged: nothing is added to a datagram.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use log::{debug, info};
+use socket2::SockRef;
+
+use crate::Error;
+use crate::net;
+
+/// The hop limit of a room's datagrams unless told otherwise: 1 keeps them on
+/// the local link, as a LAN chat should be; routers do not forward them.
+pub const DEFAULT_TTL: u32 = 1;
+
+/// A multicast room: everyone who joins the group on the same port hears
+/// every line sent to it.
+///
+/// ```
+/// use udpchat::{Group, Interface};
+///
+/// let room = Group {
+///     interface: Some("lo".parse().unwrap()),
+///     ..Group::new("239.255.23.23:2323".parse().unwrap())
+/// };
+/// assert_eq!(room.ttl, 1);
+/// assert_eq!(room.interface, Some(Interface::Name("lo".into())));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    /// The group's address and the port every member binds and sends to,
+    /// e.g. `239.255.23.23:2323` or `[ff12::2323]:2323`. An IPv6 scope id
+    /// (`[ff12::2323%eth0]`) chooses the interface when `interface` is `None`.
+    pub addr: SocketAddr,
+    /// The interface to join on and send from; `None` lets the system choose
+    /// by its routes (for IPv4, the interface of the default route).
+    pub interface: Option<Interface>,
+    /// How many routers a line may cross (`IP_MULTICAST_TTL`,
+    /// `IPV6_MULTICAST_HOPS`): 1 stays on the link, 0 on this host.
+    pub ttl: u32,
+}
+
+impl Group {
+    /// The group at `addr`, on the interface the system chooses, TTL 1.
+    pub fn new(addr: SocketAddr) -> Group {
+        Group {
+            addr,
+            interface: None,
+            ttl: DEFAULT_TTL,
+        }
+    }
+}
+
+/// A network interface, as the user names it (`--interface`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Interface {
+    /// An IPv4 address the interface holds, e.g. `192.168.1.5` (IPv4 rooms only).
+    Addr(Ipv4Addr),
+    /// The interface's index, as `ip link` numbers them, e.g. `1`.
+    Index(u32),
+    /// The interface's name, e.g. `eth0` or `lo`.
+    Name(String),
+}
+
+impl FromStr for Interface {
+    type Err = Error;
+
+    /// An IPv4 address, a number (an index) or a name.
+    fn from_str(text: &str) -> Result<Interface, Error> {
+        let text = text.trim();
+        if let Ok(addr) = text.parse::<Ipv4Addr>() {
+            Ok(Interface::Addr(addr))
+        } else if let Ok(index) = text.parse::<u32>() {
+            Ok(Interface::Index(index))
+        } else if text.is_empty() || text.contains(['/', ' ', ':']) {
+            Err(Error::Interface {
+                input: text.to_owned(),
+                reason: "expected an interface name, index or IPv4 address".into(),
+            })
+        } else {
+            Ok(Interface::Name(text.to_owned()))
+        }
+    }
+}
+
+impl fmt::Display for Interface {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Interface::Addr(addr) => write!(f, "{addr}"),
+            Interface::Index(index) => write!(f, "{index}"),
+            Interface::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// One address of this host, with the prefix length of its network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct LocalAddr {
+    pub interface: String,
+    pub net: IpNet,
+}
+
+/// A room joined: its two sockets, and what the member knows about itself.
+pub(crate) struct Joined {
+    /// Receives the room's datagrams; shared with other members on this host.
+    pub socket: UdpSocket,
+    /// Sends this member's lines, from a port no other member has.
+    pub sender: UdpSocket,
+    /// What the member knows about itself, for its filter and for leaving.
+    pub member: Member,
+}
+
+impl Joined {
+    /// The receiving socket, the sending socket and the member, as a
+    /// [`Chat`](crate::Chat) keeps them (a chat with peers has no member).
+    pub fn split(self) -> (UdpSocket, UdpSocket, Option<Member>) {
+        (self.socket, self.sender, Some(self.member))
+    }
+}
+
+/// What a room member knows about itself.
+pub(crate) struct Member {
+    /// The sending socket's port: datagrams from it, on one of the `local`
+    /// addresses, are this member's own lines come back.
+    pub echo_port: u16,
+    /// This host's addresses and networks, as they were when the room was joined.
+    pub local: Vec<LocalAddr>,
+    /// The group to leave at the end, with the interface it was joined on.
+    pub membership: Option<Membership>,
+}
+
+/// A group joined on an interface.
+pub(crate) enum Membership {
+    V4 { group: Ipv4Addr, interface: Ipv4Addr },
+    V6 { group: Ipv6Addr, interface: u32 },
+}
+
+impl Membership {
+    /// Leaves the group. Closing the socket would leave it too; this says so
+    /// in the log, and leaves at once even while a clone of the socket lives.
+    pub fn leave(&self, socket: &UdpSocket) {
+        let socket = SockRef::from(socket);
+        let result = match self {
+            Membership::V4 { group, interface } => socket.leave_multicast_v4(group, interface),
+            Membership::V6 { group, interface } => socket.leave_multicast_v6(group, *interface),
+        };
+        let group = match self {
+            Membership::V4 { group, .. } => IpAddr::V4(*group),
+            Membership::V6 { group, .. } => IpAddr::V6(*group),
+        };
+        match result {
+            Ok(()) => debug!("left the group {group}"),
+            Err(err) => debug!("cannot leave the group {group} ({err}); closing the socket will"),
+        }
+    }
+}
+
+/// Binds a broadcast room: receives on `0.0.0.0:PORT` (where broadcasts to
+/// any local network arrive; a socket bound to one unicast address would not
+/// get them) and sends to `to`, e.g. `255.255.255.255:PORT`.
+pub(crate) fn bind_broadcast(to: SocketAddrV4, recv_buffer: Option<usize>) -> Result<Joined, Error> {
+    let bind = SocketAddr::from((Ipv4Addr::UNSPECIFIED, to.port()));
+    let socket = net::bind_shared(bind, recv_buffer)?;
+    let sender = sending_socket(bind)?;
+    let fail = |source| Error::Room {
+        action: format!("allow broadcasts to {to}"),
+        source,
+    };
+    SockRef::from(&sender).set_broadcast(true).map_err(fail)?;
+    finish(
+        socket,
+        sender,
+        None,
+        local_addrs(),
+        &format!("broadcasting to {to}"),
+    )
+}
+
+/// Joins a multicast room: binds its port (shared), joins the group on the
+/// chosen interface, and makes a sending socket with the room's TTL, its
+/// interface and multicast loopback on.
+pub(crate) fn bind_group(group: &Group, recv_buffer: Option<usize>) -> Result<Joined, Error> {
+    if !group.addr.ip().is_multicast() {
+        return Err(Error::InvalidAddress {
+            input: group.addr.to_string(),
+            reason: "not a multicast address (224.0.0.0/4 or ff00::/8)".into(),
+        });
+    }
+    let local = local_addrs();
+    match group.addr {
+        SocketAddr::V4(addr) => join_v4(group, *addr.ip(), addr.port(), recv_buffer, local),
+        SocketAddr::V6(addr) => join_v6(group, addr, recv_buffer, local),
+    }
+}
+
+fn join_v4(
+    group: &Group,
+    ip: Ipv4Addr,
+    port: u16,
+    recv_buffer: Option<usize>,
+    local: Vec<LocalAddr>,
+) -> Result<Joined, Error> {
+    let interface = match &group.interface {
+        None => Ipv4Addr::UNSPECIFIED,
+        Some(Interface::Addr(addr)) => *addr,
+        Some(named) => ipv4_of(named, &local)?,
+    };
+    // Bound to the group's address, the socket only gets datagrams sent to
+    // the group: not other groups on the same port that other programs joined
+    // (Linux delivers those to a socket bound to 0.0.0.0), nor unicast ones.
+    // Only on Linux: elsewhere the receiver is woken for shutdown by an empty
+    // datagram to its own address (net::wake_receiver), which must not be
+    // the group's.
+    let bind = if cfg!(target_os = "linux") {
+        SocketAddr::from((ip, port))
+    } else {
+        SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))
+    };
+    let socket = net::bind_shared(bind, recv_buffer)?;
+    let on = describe_interface(group.interface.as_ref());
+    SockRef::from(&socket)
+        .join_multicast_v4(&ip, &interface)
+        .map_err(|source| Error::Room {
+            action: format!("join the group {ip} on {on}"),
+            source,
+        })?;
+    let sender = sending_socket(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))?;
+    let fail = |what: &str| {
+        let action = format!("set {what} for the group {ip}");
+        move |source| Error::Room { action, source }
+    };
+    let out = SockRef::from(&sender);
+    if !interface.is_unspecified() {
+        out.set_multicast_if_v4(&interface)
+            .map_err(fail("the interface"))?;
+    }
+    out.set_multicast_ttl_v4(group.ttl).map_err(fail("the TTL"))?;
+    out.set_multicast_loop_v4(true)
+        .map_err(fail("multicast loopback"))?;
+    let membership = Membership::V4 { group: ip, interface };
+    let what = format!("joined {} on {on}, TTL {}", group.addr, group.ttl);
+    finish(socket, sender, Some(membership), local, &what)
+}
+
+fn join_v6(
+    group: &Group,
+    addr: SocketAddrV6,
+    recv_buffer: Option<usize>,
+    local: Vec<LocalAddr>,
+) -> Result<Joined, Error> {
+    let index = match &group.interface {
+        None => addr.scope_id(),
+        Some(Interface::Index(index)) => *index,
+        Some(Interface::Name(name)) => index_of(name)?,
+        Some(Interface::Addr(ip)) => {
+            return Err(Error::Interface {
+                input: ip.to_string(),
+                reason: "an IPv6 room's interface is a name or an index, e.g. eth0 or 2".into(),
+            });
+        }
+    };
+    // Bound to the group, as for IPv4; a link-scope group (ff02::, ff12::)
+    // can only be bound with an interface, so without one the socket binds
+    // [::] and asks Linux not to add other programs' groups.
+    let needs_scope = matches!(addr.ip().segments()[0] & 0x000f, 1 | 2);
+    let bind = if cfg!(target_os = "linux") && (index != 0 || !needs_scope) {
+        SocketAddr::V6(SocketAddrV6::new(*addr.ip(), addr.port(), 0, index))
+    } else {
+        SocketAddr::from((Ipv6Addr::UNSPECIFIED, addr.port()))
+    };
+    let socket = net::bind_shared(bind, recv_buffer)?;
+    #[cfg(target_os = "linux")]
+    if bind.ip().is_unspecified() {
+        let _ = SockRef::from(&socket).set_multicast_all_v6(false);
+    }
+    let on = match (&group.interface, index) {
+        (None, 0) => describe_interface(None),
+        (None, index) => describe_interface(Some(&Interface::Index(index))),
+        (Some(interface), _) => describe_interface(Some(interface)),
+    };
+    SockRef::from(&socket)
+        .join_multicast_v6(addr.ip(), index)
+        .map_err(|source| Error::Room {
+            action: format!("join the group {} on {on}", addr.ip()),
+            source,
+        })?;
+    let sender = sending_socket(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)))?;
+    let fail = |what: &str| {
+        let action = format!("set {what} for the group {}", addr.ip());
+        move |source| Error::Room { action, source }
+    };
+    let out = SockRef::from(&sender);
+    if index != 0 {
+        out.set_multicast_if_v6(index).map_err(fail("the interface"))?;
+    }
+    out.set_multicast_hops_v6(group.ttl)
+        .map_err(fail("the hop limit"))?;
+    out.set_multicast_loop_v6(true)
+        .map_err(fail("multicast loopback"))?;
+    let membership = Membership::V6 {
+        group: *addr.ip(),
+        interface: index,
+    };
+    let what = format!("joined {} on {on}, hop limit {}", group.addr, group.ttl);
+    finish(socket, sender, Some(membership), local, &what)
+}
+
+/// A socket to send a member's lines from, on a port the system picks, so
+/// that its source address is this member's alone. Nothing is received on
+/// it, so it gets the smallest receive buffer.
+fn sending_socket(family_of: SocketAddr) -> Result<UdpSocket, Error> {
+    let any = match family_of {
+        SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+        SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
+    };
+    let socket = UdpSocket::bind(any).map_err(|source| Error::Bind { addr: any, source })?;
+    // The kernel rounds 0 up to its minimum, a few KiB.
+    let _ = SockRef::from(&socket).set_recv_buffer_size(0);
+    Ok(socket)
+}
+
+fn finish(
+    socket: UdpSocket,
+    sender: UdpSocket,
+    membership: Option<Membership>,
+    local: Vec<LocalAddr>,
+    what: &str,
+) -> Result<Joined, Error> {
+    let from = sender
+        .local_addr()
+        .map_err(Error::io("read the sending socket's address"))?;
+    info!("{what}; sending from {from}");
+    Ok(Joined {
+        socket,
+        sender,
+        member: Member {
+            echo_port: from.port(),
+            local,
+            membership,
+        },
+    })
+}
+
+fn describe_interface(interface: Option<&Interface>) -> String {
+    match interface {
+        None => "the system's default interface".into(),
+        Some(interface) => format!("interface {interface}"),
+    }
+}
+
+/// The IPv4 address an IPv4 room joins and sends on, for an interface given
+/// by name or index: the first one it holds.
+fn ipv4_of(interface: &Interface, local: &[LocalAddr]) -> Result<Ipv4Addr, Error> {
+    let name = match interface {
+        Interface::Addr(addr) => return Ok(*addr),
+        Interface::Name(name) => name.clone(),
+        Interface::Index(index) => name_of(*index)?,
+    };
+    let fail = |reason: String| Error::Interface {
+        input: interface.to_string(),
+        reason,
+    };
+    if !local.iter().any(|addr| addr.interface == name) {
+        index_of(&name)?; // says "no such interface" when that is the reason
+    }
+    local
+        .iter()
+        .filter(|addr| addr.interface == name)
+        .find_map(|addr| match addr.net.addr() {
+            IpAddr::V4(ip) => Some(ip),
+            IpAddr::V6(_) => None,
+        })
+        .ok_or_else(|| fail(format!("{name} has no IPv4 address")))
+}
+
+#[cfg(unix)]
+fn index_of(name: &str) -> Result<u32, Error> {
+    nix::net::if_::if_nametoindex(name).map_err(|_| Error::Interface {
+        input: name.to_owned(),
+        reason: format!("no network interface named '{name}'"),
+    })
+}
+
+#[cfg(not(unix))]
+fn index_of(name: &str) -> Result<u32, Error> {
+    Err(Error::Interface {
+        input: name.to_owned(),
+        reason: "interface names are not supported on this system; give its index".into(),
+    })
+}
+
+#[cfg(unix)]
+fn name_of(index: u32) -> Result<String, Error> {
+    nix::net::if_::if_indextoname(index)
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .ok_or_else(|| Error::Interface {
+            input: index.to_string(),
+            reason: format!("no network interface with index {index}"),
+        })
+}
+
+#[cfg(not(unix))]
+fn name_of(index: u32) -> Result<String, Error> {
+    Err(Error::Interface {
+        input: index.to_string(),
+        reason: "this system cannot name an interface by its index; give its IPv4 address".into(),
+    })
+}
+
+/// This host's addresses with their networks (`getifaddrs`), read once: a
+/// room hears these networks unless `--allow` says otherwise, and its echoes
+/// come from one of these addresses. Empty where the system cannot list them.
+#[cfg(unix)]
+pub(crate) fn local_addrs() -> Vec<LocalAddr> {
+    use nix::sys::socket::SockaddrStorage;
+    let ip = |addr: &SockaddrStorage| -> Option<IpAddr> {
+        if let Some(v4) = addr.as_sockaddr_in() {
+            Some(IpAddr::V4(v4.ip()))
+        } else {
+            addr.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+        }
+    };
+    let interfaces = match nix::ifaddrs::getifaddrs() {
+        Ok(interfaces) => interfaces,
+        Err(err) => {
+            log::warn!("cannot list this host's addresses: {err}");
+            return Vec::new();
+        }
+    };
+    interfaces
+        .filter_map(|interface| {
+            let addr = ip(interface.address.as_ref()?)?;
+            let mask = interface.netmask.as_ref().and_then(ip);
+            let net = match mask {
+                Some(mask) => IpNet::with_netmask(addr, mask).ok()?,
+                None => IpNet::from(addr),
+            };
+            Some(LocalAddr {
+                interface: interface.interface_name,
+                net,
+            })
+        })
+        .collect()
+}
+
+/// This system's addresses cannot be listed here; rooms hear every host and
+/// recognise their echoes by port alone.
+#[cfg(not(unix))]
+pub(crate) fn local_addrs() -> Vec<LocalAddr> {
+    Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_an_interface_as_an_address_an_index_or_a_name() {
+        assert_eq!(
+            "127.0.0.1".parse::<Interface>().unwrap(),
+            Interface::Addr(Ipv4Addr::LOCALHOST)
+        );
+        assert_eq!("2".parse::<Interface>().unwrap(), Interface::Index(2));
+        assert_eq!(
+            "eth0".parse::<Interface>().unwrap(),
+            Interface::Name("eth0".into())
+        );
+        for bad in ["", "10.0.0.0/8", "::1", "a b"] {
+            assert!(bad.parse::<Interface>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_a_group_that_is_not_multicast() {
+        let err = bind_group(&Group::new("192.0.2.1:2323".parse().unwrap()), None)
+            .err()
+            .unwrap();
+        assert!(err.is_usage());
+        assert!(err.to_string().contains("192.0.2.1:2323"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn lists_the_loopback_address_with_its_network() {
+        let local = local_addrs();
+        let lo = local
+            .iter()
+            .find(|addr| addr.net.addr() == IpAddr::V4(Ipv4Addr::LOCALHOST))
+            .expect("127.0.0.1 is a local address");
+        assert_eq!(lo.net.trunc().to_string(), "127.0.0.0/8");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn finds_the_ipv4_address_of_the_loopback_interface_by_name() {
+        let local = local_addrs();
+        let lo = local
+            .iter()
+            .find(|addr| addr.net.addr() == IpAddr::V4(Ipv4Addr::LOCALHOST))
+            .unwrap();
+        let name = Interface::Name(lo.interface.clone());
+        assert_eq!(ipv4_of(&name, &local).unwrap(), Ipv4Addr::LOCALHOST);
+        let err = ipv4_of(&Interface::Name("nosuchif0".into()), &local).unwrap_err();
+        assert!(
+            err.to_string().contains("no network interface named 'nosuchif0'"),
+            "{err}"
+        );
+    }
+}
