@@ -45,7 +45,8 @@ Examples:
     udpchat --broadcast 2323
     udpchat --group 239.255.23.23:2323 --interface eth0
 
-  Install completions and read the manual:
+  Install bash completions (the directory may not exist yet), and read the manual:
+    mkdir -p ~/.local/share/bash-completion/completions
     udpchat --generate bash > ~/.local/share/bash-completion/completions/udpchat
     udpchat --generate man | man -l -
 
