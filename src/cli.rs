@@ -45,7 +45,8 @@ Examples:
     udpchat --broadcast 2323
     udpchat --group 239.255.23.23:2323 --interface eth0
 
-  Install completions and read the manual:
+  Install bash completions (the directory may not exist yet), and read the manual:
+    mkdir -p ~/.local/share/bash-completion/completions
     udpchat --generate bash > ~/.local/share/bash-completion/completions/udpchat
     udpchat --generate man | man -l -
 
@@ -138,7 +139,8 @@ pub struct Args {
     #[arg(long, conflicts_with = "sanitize")]
     pub raw: bool,
 
-    /// Colour labels and warnings: auto does so on a terminal unless NO_COLOR is set
+    /// Colour labels, warnings and errors: auto does so on a terminal unless
+    /// NO_COLOR is set (and not empty) or TERM=dumb
     #[arg(long, value_name = "WHEN", default_value = "auto")]
     pub color: When,
 
@@ -209,7 +211,8 @@ pub struct Args {
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
 
-    /// Say less on stderr: -q errors only, -qq nothing
+    /// Say less on stderr: -q errors only, -qq no log messages (a fatal error
+    /// and the final "N of M lines not sent" still print)
     #[arg(short, long, action = ArgAction::Count)]
     pub quiet: u8,
 
@@ -412,7 +415,7 @@ impl Args {
 /// `--sanitize` and `--color`: always, never, or only when the output is a terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum When {
-    /// When the output is a terminal (and, for colour, NO_COLOR is not set)
+    /// When the output is a terminal (and, for colour, NO_COLOR is not set and TERM is not dumb)
     Auto,
     /// Always
     Always,
