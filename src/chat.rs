@@ -417,10 +417,18 @@ impl Chat {
                 let (shared, stop) = (shared.clone(), stop_tx.clone());
                 // Not scoped: on Ctrl-C it may be blocked reading a terminal, and
                 // we must not wait for it. The stop flag keeps it from sending more.
-                thread::Builder::new()
+                let spawned = thread::Builder::new()
                     .name("sender".into())
-                    .spawn(move || task.run(&shared, &stop))
-                    .map_err(Error::io("start the sender thread"))?;
+                    .spawn(move || task.run(&shared, &stop));
+                // The receiver runs already: returning here would leave the scope
+                // waiting for it forever, so this failure stops it as any other does.
+                if let Err(source) = spawned {
+                    let failed = Error::Io {
+                        op: "start the sender thread",
+                        source,
+                    };
+                    send_stop(&stop_tx, Stop::Failed(failed));
+                }
             }
 
             let reason = wait_for_stop(&stop_rx, config.linger);
