@@ -177,6 +177,12 @@ impl SourceFilter {
         self
     }
 
+    /// True when the time of arrival passed to [`render`](Self::render) is
+    /// shown; see [`Style::shows_time`].
+    pub fn shows_time(&self) -> bool {
+        self.style.shows_time()
+    }
+
     /// Who is heard, as compared (IPv4-mapped peers made IPv4).
     pub fn heard(&self) -> &Heard {
         &self.heard
