@@ -3,7 +3,7 @@
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -362,6 +362,45 @@ impl Rng {
         for chunk in bytes.chunks_mut(8) {
             chunk.copy_from_slice(&self.next_u64().to_le_bytes()[..chunk.len()]);
         }
+    }
+}
+
+/// udpchat on the dual-stack `[::]:0`, a peer on 127.0.0.1 and a stranger on
+/// ::1. Only those two loopbacks may carry test traffic, and to udpchat they
+/// are different IP addresses, exactly as two hosts on a LAN are.
+pub struct Lan {
+    pub chat: Udpchat,
+    pub peer: UdpSocket,
+    pub stranger: UdpSocket,
+    /// udpchat's address as the peer reaches it.
+    pub via_v4: SocketAddr,
+    /// udpchat's address as the stranger reaches it.
+    pub via_v6: SocketAddr,
+}
+
+impl Lan {
+    /// Starts `udpchat FLAGS PEER`, keeping the stdout lines `keep` accepts
+    /// (see [`Udpchat::start_keeping`]). `None`, saying so, where there is no
+    /// IPv6 loopback: the test is then skipped.
+    pub fn start(flags: &[&str], keep: fn(&[u8]) -> bool) -> Option<Lan> {
+        let Some(stranger) = ipv6_loopback_socket() else {
+            eprintln!("skipped: no IPv6 loopback to play a stranger");
+            return None;
+        };
+        let peer = loopback_socket();
+        let peer_addr = peer.local_addr().unwrap().to_string();
+        let mut args = vec!["-b", "[::]:0"];
+        args.extend_from_slice(flags);
+        args.push(&peer_addr);
+        let chat = Udpchat::start_keeping(&args, |_| {}, keep);
+        let port = chat.bound_addr().port();
+        Some(Lan {
+            chat,
+            peer,
+            stranger,
+            via_v4: (Ipv4Addr::LOCALHOST, port).into(),
+            via_v6: (Ipv6Addr::LOCALHOST, port).into(),
+        })
     }
 }
 
