@@ -14,9 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::{Lan, Memory, Rng, TIMEOUT, recv};
 use nix::sys::signal::Signal;
-
-/// Largest UDP payload over IPv4.
-const MAX_PAYLOAD: usize = 65_507;
+use udpchat::MAX_PAYLOAD_V4;
 
 /// How much more memory than at the start udpchat may ever hold. It needs
 /// 512 KiB of receive slots and well under 1 MiB of pending output; an unbounded
@@ -104,7 +102,7 @@ fn flood(source: Source, duration: Duration) -> Option<Flood> {
         let (stop, sent) = (stop.clone(), sent.clone());
         thread::spawn(move || {
             // Mostly short lines, for the most datagrams a second; now and then the largest.
-            let big = vec![b'x'; MAX_PAYLOAD];
+            let big = vec![b'x'; MAX_PAYLOAD_V4];
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let _ = if n % 64 == 63 {
@@ -250,7 +248,7 @@ fn survives_random_datagrams_with_bounded_memory() {
     let started = Instant::now();
     let mut bytes = 0;
     for i in 0..count {
-        let len = rng.below(MAX_PAYLOAD + 1);
+        let len = rng.below(MAX_PAYLOAD_V4 + 1);
         let at = rng.below(pool.len() - len + 1);
         let datagram = &pool[at..at + len];
         // Three quarters from the peer, a quarter from the stranger.
@@ -274,7 +272,7 @@ fn survives_random_datagrams_with_bounded_memory() {
     for i in 0..10 {
         setup
             .stranger
-            .send_to(&[b'\n'; MAX_PAYLOAD], setup.via_v6)
+            .send_to(&[b'\n'; MAX_PAYLOAD_V4], setup.via_v6)
             .unwrap();
         see_marker(&setup, &format!("after newlines {i}"));
     }

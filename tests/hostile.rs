@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{Rng, TIMEOUT, Udpchat, free_port, loopback_socket, recv, run_via};
 use nix::sys::signal::Signal;
+use udpchat::MAX_PAYLOAD_V4;
 
 /// udpchat chatting with a socket on 127.0.0.1.
 fn chat_with(peer: &UdpSocket) -> Udpchat {
@@ -33,7 +34,7 @@ fn prints_the_largest_datagram_of_random_bytes_and_carries_on() {
     let peer = loopback_socket();
     let chat = chat_with(&peer);
     let to = chat.bound_addr();
-    let mut big = vec![0u8; 65_507];
+    let mut big = vec![0u8; MAX_PAYLOAD_V4];
     Rng::from_env_or_clock().fill(&mut big);
     // No newlines, so it is one line; every other byte value may occur.
     for byte in &mut big {
