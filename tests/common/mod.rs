@@ -4,7 +4,7 @@
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -53,8 +53,17 @@ pub fn run<S: AsRef<OsStr>>(args: &[S]) -> (Option<i32>, String) {
 }
 
 /// Runs `program ARGS` (udpchat, or a wrapper around it) with stdin closed,
-/// the environment variables `env` set, and a bounded wait.
+/// the environment variables `env` set, and a bounded wait; returns its exit
+/// code and stderr.
 pub fn run_via<S: AsRef<OsStr>>(program: &str, args: &[S], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let output = output_via(program, args, env);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code(), stderr)
+}
+
+/// Like [`run_via`], returning all the process printed: its exit status,
+/// stdout and stderr. Fails the test after [`TIMEOUT`].
+pub fn output_via<S: AsRef<OsStr>>(program: &str, args: &[S], env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(program)
         .args(args)
         .env_remove("RUST_LOG")
@@ -62,10 +71,13 @@ pub fn run_via<S: AsRef<OsStr>>(program: &str, args: &[S], env: &[(&str, &str)])
         .env_remove("UDPCHAT_PEER")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap_or_else(|err| panic!("cannot run {program}: {err}"));
+    // Read while waiting, so that a full pipe cannot stall the process.
+    let stdout = read_all(child.stdout.take().unwrap());
+    let stderr = read_all(child.stderr.take().unwrap());
     let status = match child.wait_timeout(TIMEOUT).unwrap() {
         Some(status) => status,
         None => {
@@ -74,9 +86,20 @@ pub fn run_via<S: AsRef<OsStr>>(program: &str, args: &[S], env: &[(&str, &str)])
             panic!("{program} {args:?} did not exit within {TIMEOUT:?}");
         }
     };
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    (status.code(), stderr)
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+/// Reads a pipe to its end on a thread.
+fn read_all(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    })
 }
 
 /// The `udpchat` binary, run with piped stdio and read from background threads.
