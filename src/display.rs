@@ -119,7 +119,9 @@ impl Style {
         }
         let start = out.len();
         write_label(out);
-        if self.sanitize {
+        // Printable ASCII needs no escapes, and an address or a time is
+        // nothing else: the copy that sanitizing takes is then not made.
+        if self.sanitize && !out[start..].iter().all(|b| matches!(b, b' '..=b'~')) {
             let label = out.split_off(start);
             push_sanitized(&label, out);
         }
