@@ -218,9 +218,7 @@ impl Udpchat {
 
     /// The local address udpchat reports at `-v` once its socket is bound.
     pub fn bound_addr(&self) -> SocketAddr {
-        let line = self.stderr_line_containing("bound ");
-        let addr = line.split("bound ").nth(1).unwrap().split(',').next().unwrap();
-        addr.parse().unwrap_or_else(|_| panic!("no address in {line:?}"))
+        bound_addr_in(&self.stderr_line_containing("bound "))
     }
 
     /// The port a room member sends from, which it reports at `-v` once it
@@ -325,6 +323,16 @@ impl Drop for Udpchat {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The address in udpchat's `-v` line `udpchat: info: bound ADDR, receive buffer N bytes`.
+fn bound_addr_in(line: &str) -> SocketAddr {
+    let addr = line
+        .split("bound ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next());
+    addr.and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
 }
 
 /// Splits a pipe into lines on a background thread, counting them all and
@@ -598,9 +606,7 @@ impl Tmux {
     /// The address udpchat reports at `-v` once its socket is bound.
     pub fn bound_addr(&self) -> SocketAddr {
         let stderr = self.wait_file("stderr", |text| text.contains("bound "));
-        let line = stderr.lines().find(|line| line.contains("bound ")).unwrap();
-        let addr = line.split("bound ").nth(1).unwrap().split(',').next().unwrap();
-        addr.parse().unwrap_or_else(|_| panic!("no address in {line:?}"))
+        bound_addr_in(stderr.lines().find(|line| line.contains("bound ")).unwrap())
     }
 
     /// udpchat's process id.
