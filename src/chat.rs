@@ -268,6 +268,23 @@ pub(crate) fn send_stop(stop: &Sender<Stop>, reason: Stop) {
     let _ = stop.try_send(reason);
 }
 
+/// Stops the chat with an error if the thread holding it unwinds: a bug in
+/// one thread must not leave the chat waiting for a reason to stop that will
+/// never come. (The panic message itself is printed by the panic hook.)
+struct StopIfPanicking<'a> {
+    stop: &'a Sender<Stop>,
+    op: &'static str,
+}
+
+impl Drop for StopIfPanicking<'_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            let source = std::io::Error::other("it panicked");
+            send_stop(self.stop, Stop::Failed(Error::Io { op: self.op, source }));
+        }
+    }
+}
+
 /// A bound chat endpoint, ready to [`run`](Chat::run).
 ///
 /// ```
@@ -400,6 +417,10 @@ impl Chat {
             let receiver = thread::Builder::new()
                 .name("receiver".into())
                 .spawn_scoped(scope, move || {
+                    let _bug = StopIfPanicking {
+                        stop: &receiver_stop,
+                        op: "run the receiver thread",
+                    };
                     if let Some(reason) = receiver::run(&receiver_socket, output, filter, receiver_shared) {
                         send_stop(&receiver_stop, reason);
                     }
@@ -417,10 +438,22 @@ impl Chat {
                 let (shared, stop) = (shared.clone(), stop_tx.clone());
                 // Not scoped: on Ctrl-C it may be blocked reading a terminal, and
                 // we must not wait for it. The stop flag keeps it from sending more.
-                thread::Builder::new()
-                    .name("sender".into())
-                    .spawn(move || task.run(&shared, &stop))
-                    .map_err(Error::io("start the sender thread"))?;
+                let spawned = thread::Builder::new().name("sender".into()).spawn(move || {
+                    let _bug = StopIfPanicking {
+                        stop: &stop,
+                        op: "run the sender thread",
+                    };
+                    task.run(&shared, &stop);
+                });
+                // The receiver runs already: returning here would leave the scope
+                // waiting for it forever, so this failure stops it as any other does.
+                if let Err(source) = spawned {
+                    let failed = Error::Io {
+                        op: "start the sender thread",
+                        source,
+                    };
+                    send_stop(&stop_tx, Stop::Failed(failed));
+                }
             }
 
             let reason = wait_for_stop(&stop_rx, config.linger);

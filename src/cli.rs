@@ -1,10 +1,8 @@
 //! Command-line arguments, and their conversion into the library's [`Config`].
 
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
-
-use std::io::{self, Write};
 
 use clap::error::ErrorKind;
 use clap::parser::ValueSource;
@@ -327,13 +325,8 @@ impl Args {
                 .chain(&self.more_peers)
                 .map(HostPort::resolve)
                 .collect::<Result<Vec<_>, _>>()?;
-            // clap requires a peer or a room unless --generate was given, and that never gets here.
-            if peers.is_empty() {
-                return Err(Error::InvalidAddress {
-                    input: String::new(),
-                    reason: "no peer given".into(),
-                });
-            }
+            // clap requires a peer or a room unless --generate was given, and
+            // Chat::bind refuses an empty list of peers anyway.
             let mut config = Config::peers(peers);
             if let Some(bind) = &self.bind {
                 config.bind = HostPort::parse_bind(bind, &config.bind)?.resolve()?;
@@ -354,7 +347,7 @@ impl Args {
 
     /// How received datagrams are shown on this process's stdout.
     fn display_style(&self) -> Style {
-        let stdout_is_terminal = std::io::stdout().is_terminal();
+        let stdout_is_terminal = io::stdout().is_terminal();
         let sanitize = if self.raw { When::Never } else { self.sanitize };
         Style {
             format: match self.format {
@@ -374,16 +367,16 @@ impl Args {
     /// Sets up `log` on stderr: warnings by default, `-v`/`-q` move the level,
     /// and `RUST_LOG`, when set, has the last word.
     pub fn init_logging(&self) {
-        use log::LevelFilter::*;
+        use log::LevelFilter;
         let level = match i16::from(self.verbose) - i16::from(self.quiet) {
-            ..=-2 => Off,
-            -1 => Error,
-            0 => Warn,
-            1 => Info,
-            2 => Debug,
-            3.. => Trace,
+            ..=-2 => LevelFilter::Off,
+            -1 => LevelFilter::Error,
+            0 => LevelFilter::Warn,
+            1 => LevelFilter::Info,
+            2 => LevelFilter::Debug,
+            3.. => LevelFilter::Trace,
         };
-        let color = self.color.resolve_color(std::io::stderr().is_terminal());
+        let color = self.color.resolve_color(io::stderr().is_terminal());
         env_logger::Builder::new()
             .filter_level(level)
             .parse_env("RUST_LOG")
@@ -396,7 +389,6 @@ impl Args {
                 env_logger::WriteStyle::Never
             })
             .format(move |out, record| {
-                use std::io::Write;
                 let (level, sgr) = match record.level() {
                     log::Level::Error => ("error", "\x1b[1;31m"),
                     log::Level::Warn => ("warning", "\x1b[1;33m"),

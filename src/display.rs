@@ -64,6 +64,12 @@ const SENDER_COLOR: &str = "\x1b[36m";
 const RESET: &str = "\x1b[0m";
 
 impl Style {
+    /// True when a datagram's time of arrival shows (`--timestamps`, JSON
+    /// lines): otherwise [`push`](Style::push) ignores the time it is given.
+    pub fn shows_time(&self) -> bool {
+        self.format == Format::Json || self.timestamps.is_some()
+    }
+
     /// Appends one datagram to `out` as one line (ending in `\n`), in this style.
     ///
     /// Text lines drop one trailing `\n` or `\r\n` first, because `nc -u` and
@@ -113,7 +119,9 @@ impl Style {
         }
         let start = out.len();
         write_label(out);
-        if self.sanitize {
+        // Printable ASCII needs no escapes, and an address or a time is
+        // nothing else: the copy that sanitizing takes is then not made.
+        if self.sanitize && !out[start..].iter().all(|b| matches!(b, b' '..=b'~')) {
             let label = out.split_off(start);
             push_sanitized(&label, out);
         }
@@ -461,6 +469,20 @@ mod tests {
     #[test]
     fn keeps_tabs() {
         assert_eq!(sanitized(b"name\tvalue"), "name\tvalue");
+    }
+
+    #[test]
+    fn needs_the_clock_only_for_time_labels_and_json() {
+        assert!(!Style::default().shows_time());
+        let json = Style {
+            format: Format::Json,
+            ..Style::default()
+        };
+        let clock = Style {
+            timestamps: Some(Timestamps::Clock),
+            ..Style::default()
+        };
+        assert!(json.shows_time() && clock.shows_time());
     }
 
     // Labels and colour.

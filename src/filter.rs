@@ -59,13 +59,11 @@ impl Heard {
         list.join(", ")
     }
 
+    /// Whether `from`, in canonical form (see [`canonical`]), is heard.
     fn contains(&self, from: &SocketAddr) -> bool {
         match self {
             Heard::Peers(peers) => peers.iter().any(|peer| is_peer(peer, from)),
-            Heard::Networks(nets) => {
-                let ip = canonical(*from).ip();
-                nets.iter().any(|net| net.contains(&ip))
-            }
+            Heard::Networks(nets) => nets.iter().any(|net| net.contains(&from.ip())),
         }
     }
 
@@ -177,6 +175,12 @@ impl SourceFilter {
         self
     }
 
+    /// True when the time of arrival passed to [`render`](Self::render) is
+    /// shown; see [`Style::shows_time`].
+    pub fn shows_time(&self) -> bool {
+        self.style.shows_time()
+    }
+
     /// Who is heard, as compared (IPv4-mapped peers made IPv4).
     pub fn heard(&self) -> &Heard {
         &self.heard
@@ -184,23 +188,26 @@ impl SourceFilter {
 
     /// Judges a datagram from `from`.
     pub fn judge(&self, from: &SocketAddr) -> Verdict {
-        if self.is_echo(from) {
+        // An IPv4 source on a dual-stack socket comes IPv4-mapped; the peers,
+        // networks and this host's addresses are all kept canonical.
+        let from = canonical(*from);
+        if self.is_echo(&from) {
             return Verdict::Echo;
         }
         let label = self.style.show_sender || self.heard.labels_everyone();
-        match (self.heard.contains(from), self.accept_any, label) {
+        match (self.heard.contains(&from), self.accept_any, label) {
             (true, _, false) => Verdict::Show,
             (true, _, true) | (false, true, _) => Verdict::ShowLabelled,
             (false, false, _) => Verdict::Ignore,
         }
     }
 
+    /// Whether `from`, in canonical form, is this endpoint's own sending socket.
     fn is_echo(&self, from: &SocketAddr) -> bool {
         let Some(echoes) = &self.echoes else {
             return false;
         };
-        let ip = canonical(*from).ip();
-        from.port() == echoes.port && (echoes.hosts.is_empty() || echoes.hosts.contains(&ip))
+        from.port() == echoes.port && (echoes.hosts.is_empty() || echoes.hosts.contains(&from.ip()))
     }
 
     /// Judges a datagram from `from`, arrived at `arrived`, and unless it is
@@ -243,13 +250,13 @@ impl SourceFilter {
 
 /// True when `from` has the peer's IP address, whatever its port.
 ///
-/// Both sides are compared canonically, so an IPv4 peer matches its datagrams
-/// on a dual-stack socket (`::ffff:a.b.c.d`). An IPv6 link-local address is
+/// Both sides are canonical (see [`canonical`]), so an IPv4 peer matches its
+/// datagrams on a dual-stack socket (`::ffff:a.b.c.d`). An IPv6 link-local address is
 /// only unique on one link: when both sides carry a scope id (the interface),
 /// the scope ids must match too. A scope id of 0 means "not given" and matches
 /// any, since Linux reports none for global addresses.
 fn is_peer(peer: &SocketAddr, from: &SocketAddr) -> bool {
-    match (peer, &canonical(*from)) {
+    match (peer, from) {
         (SocketAddr::V6(peer), SocketAddr::V6(from)) => {
             peer.ip() == from.ip()
                 && (peer.scope_id() == 0 || from.scope_id() == 0 || peer.scope_id() == from.scope_id())

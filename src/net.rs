@@ -1,4 +1,4 @@
-//! The socket and the few calls on it that differ by platform: bind, receive, wake.
+//! The socket and the few calls on it that differ by platform: bind, drop counting, wake.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};

@@ -32,6 +32,9 @@ pub(crate) fn run<W: Write>(
     let mut pending = Vec::with_capacity(OUTPUT_CHUNK);
     let mut strangers = StrangerLog::new(filter.heard());
     let mut drops = Drops::default();
+    // Reading the clock costs about 0.1 µs, a tenth of all else a small
+    // datagram costs here: only when the time is shown.
+    let shows_time = filter.shows_time();
     let stopped_by_itself = loop {
         // Block only when everything received so far is on the output: a line
         // must reach a pipe or file within milliseconds, not when a buffer fills.
@@ -49,7 +52,11 @@ pub(crate) fn run<W: Write>(
                 return true;
             };
             // The time of arrival, as near to the kernel's as we can cheaply get.
-            let arrived = SystemTime::now();
+            let arrived = if shows_time {
+                SystemTime::now()
+            } else {
+                SystemTime::UNIX_EPOCH
+            };
             match filter.render(datagram.payload, &from, arrived, &mut pending) {
                 Verdict::Ignore => {
                     strangers.ignored(&from, datagram.payload.len());

@@ -17,7 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 use std::str::FromStr;
 
 use ipnet::IpNet;
-use log::{debug, info};
+use log::{debug, info, warn};
 use socket2::SockRef;
 
 use crate::Error;
@@ -438,7 +438,7 @@ pub(crate) fn local_addrs() -> Vec<LocalAddr> {
     let interfaces = match nix::ifaddrs::getifaddrs() {
         Ok(interfaces) => interfaces,
         Err(err) => {
-            log::warn!("cannot list this host's addresses: {err}");
+            warn!("cannot list this host's addresses: {err}");
             return Vec::new();
         }
     };

@@ -438,6 +438,7 @@ mod mode {
     use std::os::fd::{AsFd, OwnedFd};
     use std::sync::{Mutex, Once, OnceLock, TryLockError};
 
+    use log::debug;
     use nix::sys::termios::{LocalFlags, SetArg, Termios, tcgetattr, tcsetattr};
 
     /// Turns bracketed paste off again, as rustyline does when it leaves raw mode.
@@ -459,7 +460,7 @@ mod mode {
     pub(super) fn save() {
         match SavedMode::capture(std::io::stdin().as_fd(), std::io::stdout().as_fd()) {
             Ok(saved) => remember(saved),
-            Err(err) => log::debug!("cannot save the terminal's mode: {err}"),
+            Err(err) => debug!("cannot save the terminal's mode: {err}"),
         }
     }
 

@@ -7,17 +7,14 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Memory, Rng, TIMEOUT, Udpchat, ipv6_loopback_socket, loopback_socket, recv};
+use common::{Lan, Memory, Rng, TIMEOUT, recv};
 use nix::sys::signal::Signal;
-
-/// Largest UDP payload over IPv4.
-const MAX_PAYLOAD: usize = 65_507;
+use udpchat::MAX_PAYLOAD_V4;
 
 /// How much more memory than at the start udpchat may ever hold. It needs
 /// 512 KiB of receive slots and well under 1 MiB of pending output; an unbounded
@@ -39,66 +36,38 @@ enum Source {
     Stranger,
 }
 
-/// udpchat, its peer (127.0.0.1) and a stranger (::1), and udpchat's address for each.
-struct Setup {
-    chat: Udpchat,
-    peer: UdpSocket,
-    stranger: UdpSocket,
-    via_v4: SocketAddr,
-    via_v6: SocketAddr,
-}
-
 /// udpchat with `flags`, after it has printed a first line.
-fn setup(flags: &[&str]) -> Option<Setup> {
-    let Some(stranger) = ipv6_loopback_socket() else {
-        eprintln!("skipped: no IPv6 loopback to play a stranger");
-        return None;
-    };
-    let peer = loopback_socket();
-    let peer_addr = peer.local_addr().unwrap().to_string();
-    let mut args = vec!["-b", "[::]:0"];
-    args.extend_from_slice(flags);
-    args.push(&peer_addr);
-    let chat = Udpchat::start_keeping(&args, |_| {}, is_marker);
-    let port = chat.bound_addr().port();
-    let setup = Setup {
-        chat,
-        peer,
-        stranger,
-        via_v4: ([127, 0, 0, 1], port).into(),
-        via_v6: (std::net::Ipv6Addr::LOCALHOST, port).into(),
-    };
+fn setup(flags: &[&str]) -> Option<Lan> {
+    let lan = Lan::start(flags, is_marker)?;
     // Everything udpchat allocates at start is in the baseline.
-    setup.see_marker("warm-up");
-    Some(setup)
+    see_marker(&lan, "warm-up");
+    Some(lan)
 }
 
-impl Setup {
-    /// Has the peer send `marker NAME` until udpchat prints it: under a flood
-    /// the kernel may drop any datagram, this one included. Returns the sends.
-    fn see_marker(&self, name: &str) -> u32 {
-        let marker = format!("marker {name}");
-        let deadline = Instant::now() + TIMEOUT;
-        let mut sends = 0;
-        while Instant::now() < deadline {
-            self.peer.send_to(marker.as_bytes(), self.via_v4).unwrap();
-            sends += 1;
-            // Wait for this marker; older copies of earlier ones may come first.
-            let retry_at = Instant::now() + Duration::from_millis(100);
-            while let Some(line) = self
-                .chat
-                .try_line(retry_at.saturating_duration_since(Instant::now()))
-            {
-                if line == marker.as_bytes() {
-                    return sends;
-                }
+/// Has the peer send `marker NAME` until udpchat prints it: under a flood
+/// the kernel may drop any datagram, this one included. Returns the sends.
+fn see_marker(lan: &Lan, name: &str) -> u32 {
+    let marker = format!("marker {name}");
+    let deadline = Instant::now() + TIMEOUT;
+    let mut sends = 0;
+    while Instant::now() < deadline {
+        lan.peer.send_to(marker.as_bytes(), lan.via_v4).unwrap();
+        sends += 1;
+        // Wait for this marker; older copies of earlier ones may come first.
+        let retry_at = Instant::now() + Duration::from_millis(100);
+        while let Some(line) = lan
+            .chat
+            .try_line(retry_at.saturating_duration_since(Instant::now()))
+        {
+            if line == marker.as_bytes() {
+                return sends;
             }
         }
-        panic!(
-            "'{marker}' not printed within {TIMEOUT:?}; stderr:\n{}",
-            self.chat.stderr()
-        );
     }
+    panic!(
+        "'{marker}' not printed within {TIMEOUT:?}; stderr:\n{}",
+        lan.chat.stderr()
+    );
 }
 
 /// What a flood did, for the test's output.
@@ -133,7 +102,7 @@ fn flood(source: Source, duration: Duration) -> Option<Flood> {
         let (stop, sent) = (stop.clone(), sent.clone());
         thread::spawn(move || {
             // Mostly short lines, for the most datagrams a second; now and then the largest.
-            let big = vec![b'x'; MAX_PAYLOAD];
+            let big = vec![b'x'; MAX_PAYLOAD_V4];
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let _ = if n % 64 == 63 {
@@ -157,7 +126,7 @@ fn flood(source: Source, duration: Duration) -> Option<Flood> {
         assert_eq!(recv(&setup.peer).0, line.as_bytes());
         own_lines_sent += 1;
         // ... the peer is still heard ...
-        marker_sends += setup.see_marker(&markers_seen.to_string());
+        marker_sends += see_marker(&setup, &markers_seen.to_string());
         markers_seen += 1;
         // ... and memory stays put.
         peak_kib = peak_kib.max(setup.chat.memory().peak_kib);
@@ -279,7 +248,7 @@ fn survives_random_datagrams_with_bounded_memory() {
     let started = Instant::now();
     let mut bytes = 0;
     for i in 0..count {
-        let len = rng.below(MAX_PAYLOAD + 1);
+        let len = rng.below(MAX_PAYLOAD_V4 + 1);
         let at = rng.below(pool.len() - len + 1);
         let datagram = &pool[at..at + len];
         // Three quarters from the peer, a quarter from the stranger.
@@ -296,16 +265,16 @@ fn survives_random_datagrams_with_bounded_memory() {
     }
     let sending = started.elapsed();
     // Still running and still printing: the peer's next line comes out.
-    setup.see_marker("after the random datagrams");
+    see_marker(&setup, "after the random datagrams");
     // The worst case for output: a stranger's largest datagram of newlines is
     // 65,506 lines, each labelled, about 3 MB of output from one datagram.
     let printed_before = setup.chat.printed();
     for i in 0..10 {
         setup
             .stranger
-            .send_to(&[b'\n'; MAX_PAYLOAD], setup.via_v6)
+            .send_to(&[b'\n'; MAX_PAYLOAD_V4], setup.via_v6)
             .unwrap();
-        setup.see_marker(&format!("after newlines {i}"));
+        see_marker(&setup, &format!("after newlines {i}"));
     }
     assert!(setup.chat.printed() - printed_before > 10 * 65_506);
     let memory = setup.chat.memory();

@@ -2,13 +2,16 @@
 
 mod common;
 
-use std::net::UdpSocket;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
+use std::time::{Duration, Instant};
 
-use common::{Rng, Udpchat, free_port, loopback_socket, recv, run_via};
+use common::{Rng, TIMEOUT, Udpchat, free_port, loopback_socket, recv, run_via};
 use nix::sys::signal::Signal;
+use udpchat::MAX_PAYLOAD_V4;
 
 /// udpchat chatting with a socket on 127.0.0.1.
 fn chat_with(peer: &UdpSocket) -> Udpchat {
@@ -31,7 +34,7 @@ fn prints_the_largest_datagram_of_random_bytes_and_carries_on() {
     let peer = loopback_socket();
     let chat = chat_with(&peer);
     let to = chat.bound_addr();
-    let mut big = vec![0u8; 65_507];
+    let mut big = vec![0u8; MAX_PAYLOAD_V4];
     Rng::from_env_or_clock().fill(&mut big);
     // No newlines, so it is one line; every other byte value may occur.
     for byte in &mut big {
@@ -47,6 +50,23 @@ fn prints_the_largest_datagram_of_random_bytes_and_carries_on() {
     assert_eq!(chat.text_line(), "next");
 }
 
+/// Binds `addr` again after its socket was closed. Sockets are close-on-exec,
+/// not close-on-fork: a process another test is starting at that moment holds
+/// a copy of the closed socket until it execs, so on a busy machine the port
+/// can stay taken for a few milliseconds.
+fn rebind(addr: SocketAddr) -> UdpSocket {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match UdpSocket::bind(addr) {
+            Ok(socket) => return socket,
+            Err(err) if err.kind() == io::ErrorKind::AddrInUse && Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(5));
+            }
+            Err(err) => panic!("cannot bind {addr} again: {err}"),
+        }
+    }
+}
+
 #[test]
 fn keeps_chatting_when_the_peer_restarts_on_the_same_port() {
     let peer = loopback_socket();
@@ -58,8 +78,8 @@ fn keeps_chatting_when_the_peer_restarts_on_the_same_port() {
 
     drop(peer); // the peer's process ends...
     chat.send("while the peer is down\n");
-    let peer = UdpSocket::bind(peer_addr).expect("the peer's port again"); // ... and starts again
-    peer.set_read_timeout(Some(common::TIMEOUT)).unwrap();
+    let peer = rebind(peer_addr); // ... and starts again
+    peer.set_read_timeout(Some(TIMEOUT)).unwrap();
 
     peer.send_to(b"back again", to).unwrap();
     assert_eq!(chat.text_line(), "back again");
@@ -110,10 +130,13 @@ fn exits_quietly_when_head_closes_its_output_mid_flood() {
         })
     };
     let script = r#"set -o pipefail; "$0" "$@" | head -n 1 > /dev/null"#;
+    // -q: a busy machine may make the kernel drop some of the flood, which
+    // udpchat rightly warns about; errors and panics still show.
     let args = [
         "-c",
         script,
         env!("CARGO_BIN_EXE_udpchat"),
+        "-q",
         "--recv-only",
         "-b",
         &bind,
@@ -123,5 +146,5 @@ fn exits_quietly_when_head_closes_its_output_mid_flood() {
     done.store(true, Ordering::Relaxed);
     flooding.join().unwrap();
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(stderr, "", "nothing on stderr, panic or otherwise");
+    assert_eq!(stderr, "", "no error on stderr, panic or otherwise");
 }

@@ -491,3 +491,42 @@ fn a_multicast_room_through_the_library_hears_another_member_and_not_itself() {
         );
     });
 }
+
+/// An input or output that panics on first use, standing in for a bug in a thread.
+struct Panicking;
+
+impl io::Read for Panicking {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        panic!("a bug in the sender thread (this panic is expected)")
+    }
+}
+
+impl Write for Panicking {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        panic!("a bug in the receiver thread (this panic is expected)")
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_thread_that_panics_ends_the_chat_with_an_error_instead_of_hanging_it() {
+    with_timeout(|| {
+        let peer = loopback_socket();
+        let mut sender_fails = endpoint(|_| {});
+        sender_fails.set_peer(peer.local_addr().unwrap());
+        let err = sender_fails
+            .run(BufReader::new(Panicking), io::sink())
+            .unwrap_err();
+        assert!(err.to_string().contains("sender thread"), "{err}");
+
+        let mut receiver_fails = endpoint(|config| config.recv_only = true);
+        receiver_fails.set_peer(peer.local_addr().unwrap());
+        let to = receiver_fails.local_addr();
+        let runner = thread::spawn(move || receiver_fails.run(io::empty(), Panicking));
+        peer.send_to(b"a line to print", to).unwrap();
+        let err = runner.join().unwrap().unwrap_err();
+        assert!(err.to_string().contains("receiver thread"), "{err}");
+    });
+}

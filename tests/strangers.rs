@@ -7,42 +7,13 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
 use std::time::Instant;
 
-use common::{Udpchat, ipv6_loopback_socket, loopback_socket};
+use common::{Lan, Udpchat, ipv6_loopback_socket, loopback_socket};
 
-/// udpchat on `[::]:0` chatting with a peer socket on 127.0.0.1, and a stranger on ::1.
-struct Lan {
-    chat: Udpchat,
-    peer: UdpSocket,
-    stranger: UdpSocket,
-    /// udpchat's address as the peer reaches it.
-    via_v4: SocketAddr,
-    /// udpchat's address as the stranger reaches it.
-    via_v6: SocketAddr,
-}
-
-/// `None` (the test is skipped, saying so) where there is no IPv6 loopback.
+/// udpchat with `flags`, its peer and a stranger; `None` where there is no IPv6 loopback.
 fn lan(flags: &[&str]) -> Option<Lan> {
-    let Some(stranger) = ipv6_loopback_socket() else {
-        eprintln!("skipped: no IPv6 loopback to play a stranger");
-        return None;
-    };
-    let peer = loopback_socket();
-    let peer_addr = peer.local_addr().unwrap().to_string();
-    let mut args = vec!["-b", "[::]:0"];
-    args.extend_from_slice(flags);
-    args.push(&peer_addr);
-    let chat = Udpchat::start(&args);
-    let port = chat.bound_addr().port();
-    Some(Lan {
-        chat,
-        peer,
-        stranger,
-        via_v4: ([127, 0, 0, 1], port).into(),
-        via_v6: ("::1".parse::<std::net::IpAddr>().unwrap(), port).into(),
-    })
+    Lan::start(flags, |_| true)
 }
 
 #[test]

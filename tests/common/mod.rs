@@ -3,8 +3,8 @@
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -53,8 +53,17 @@ pub fn run<S: AsRef<OsStr>>(args: &[S]) -> (Option<i32>, String) {
 }
 
 /// Runs `program ARGS` (udpchat, or a wrapper around it) with stdin closed,
-/// the environment variables `env` set, and a bounded wait.
+/// the environment variables `env` set, and a bounded wait; returns its exit
+/// code and stderr.
 pub fn run_via<S: AsRef<OsStr>>(program: &str, args: &[S], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let output = output_via(program, args, env);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code(), stderr)
+}
+
+/// Like [`run_via`], returning all the process printed: its exit status,
+/// stdout and stderr. Fails the test after [`TIMEOUT`].
+pub fn output_via<S: AsRef<OsStr>>(program: &str, args: &[S], env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(program)
         .args(args)
         .env_remove("RUST_LOG")
@@ -62,10 +71,13 @@ pub fn run_via<S: AsRef<OsStr>>(program: &str, args: &[S], env: &[(&str, &str)])
         .env_remove("UDPCHAT_PEER")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap_or_else(|err| panic!("cannot run {program}: {err}"));
+    // Read while waiting, so that a full pipe cannot stall the process.
+    let stdout = read_all(child.stdout.take().unwrap());
+    let stderr = read_all(child.stderr.take().unwrap());
     let status = match child.wait_timeout(TIMEOUT).unwrap() {
         Some(status) => status,
         None => {
@@ -74,9 +86,20 @@ pub fn run_via<S: AsRef<OsStr>>(program: &str, args: &[S], env: &[(&str, &str)])
             panic!("{program} {args:?} did not exit within {TIMEOUT:?}");
         }
     };
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    (status.code(), stderr)
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+/// Reads a pipe to its end on a thread.
+fn read_all(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    })
 }
 
 /// The `udpchat` binary, run with piped stdio and read from background threads.
@@ -195,9 +218,7 @@ impl Udpchat {
 
     /// The local address udpchat reports at `-v` once its socket is bound.
     pub fn bound_addr(&self) -> SocketAddr {
-        let line = self.stderr_line_containing("bound ");
-        let addr = line.split("bound ").nth(1).unwrap().split(',').next().unwrap();
-        addr.parse().unwrap_or_else(|_| panic!("no address in {line:?}"))
+        bound_addr_in(&self.stderr_line_containing("bound "))
     }
 
     /// The port a room member sends from, which it reports at `-v` once it
@@ -304,6 +325,16 @@ impl Drop for Udpchat {
     }
 }
 
+/// The address in udpchat's `-v` line `udpchat: info: bound ADDR, receive buffer N bytes`.
+fn bound_addr_in(line: &str) -> SocketAddr {
+    let addr = line
+        .split("bound ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next());
+    addr.and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+}
+
 /// Splits a pipe into lines on a background thread, counting them all and
 /// passing on those that `keep` accepts.
 fn lines_of(
@@ -362,6 +393,45 @@ impl Rng {
         for chunk in bytes.chunks_mut(8) {
             chunk.copy_from_slice(&self.next_u64().to_le_bytes()[..chunk.len()]);
         }
+    }
+}
+
+/// udpchat on the dual-stack `[::]:0`, a peer on 127.0.0.1 and a stranger on
+/// ::1. Only those two loopbacks may carry test traffic, and to udpchat they
+/// are different IP addresses, exactly as two hosts on a LAN are.
+pub struct Lan {
+    pub chat: Udpchat,
+    pub peer: UdpSocket,
+    pub stranger: UdpSocket,
+    /// udpchat's address as the peer reaches it.
+    pub via_v4: SocketAddr,
+    /// udpchat's address as the stranger reaches it.
+    pub via_v6: SocketAddr,
+}
+
+impl Lan {
+    /// Starts `udpchat FLAGS PEER`, keeping the stdout lines `keep` accepts
+    /// (see [`Udpchat::start_keeping`]). `None`, saying so, where there is no
+    /// IPv6 loopback: the test is then skipped.
+    pub fn start(flags: &[&str], keep: fn(&[u8]) -> bool) -> Option<Lan> {
+        let Some(stranger) = ipv6_loopback_socket() else {
+            eprintln!("skipped: no IPv6 loopback to play a stranger");
+            return None;
+        };
+        let peer = loopback_socket();
+        let peer_addr = peer.local_addr().unwrap().to_string();
+        let mut args = vec!["-b", "[::]:0"];
+        args.extend_from_slice(flags);
+        args.push(&peer_addr);
+        let chat = Udpchat::start_keeping(&args, |_| {}, keep);
+        let port = chat.bound_addr().port();
+        Some(Lan {
+            chat,
+            peer,
+            stranger,
+            via_v4: (Ipv4Addr::LOCALHOST, port).into(),
+            via_v6: (Ipv6Addr::LOCALHOST, port).into(),
+        })
     }
 }
 
@@ -536,9 +606,7 @@ impl Tmux {
     /// The address udpchat reports at `-v` once its socket is bound.
     pub fn bound_addr(&self) -> SocketAddr {
         let stderr = self.wait_file("stderr", |text| text.contains("bound "));
-        let line = stderr.lines().find(|line| line.contains("bound ")).unwrap();
-        let addr = line.split("bound ").nth(1).unwrap().split(',').next().unwrap();
-        addr.parse().unwrap_or_else(|_| panic!("no address in {line:?}"))
+        bound_addr_in(stderr.lines().find(|line| line.contains("bound ")).unwrap())
     }
 
     /// udpchat's process id.
