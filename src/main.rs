@@ -35,9 +35,14 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
             }),
         };
     }
+    let interactive = !args.recv_only && terminal::is_interactive();
+    if interactive {
+        // Before the Ctrl-C handler starts its thread.
+        terminal::prepare();
+    }
     let chat = Chat::bind(args.to_config()?)?;
     on_interrupt(chat.shutdown_handle())?;
-    let summary = if !args.recv_only && terminal::is_interactive() {
+    let summary = if interactive {
         terminal::run(chat, &args.talking_to())?
     } else {
         let input = BufReader::with_capacity(64 * 1024, io::stdin());
