@@ -405,9 +405,12 @@ fn index_of(name: &str) -> Result<u32, Error> {
 
 #[cfg(unix)]
 fn name_of(index: u32) -> Result<String, Error> {
+    // For an index no interface has, if_indextoname(3) returns NULL, which
+    // nix (0.30 to 0.32) does not take for an error: it returns an empty name.
     nix::net::if_::if_indextoname(index)
         .ok()
         .and_then(|name| name.into_string().ok())
+        .filter(|name| !name.is_empty())
         .ok_or_else(|| Error::Interface {
             input: index.to_string(),
             reason: format!("no network interface with index {index}"),
@@ -520,5 +523,16 @@ mod tests {
             err.to_string().contains("no network interface named 'nosuchif0'"),
             "{err}"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_the_index_the_user_gave_when_no_interface_has_it() {
+        let err = ipv4_of(&Interface::Index(999_999), &local_addrs()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid interface '999999': no network interface with index 999999"
+        );
+        assert!(err.is_usage());
     }
 }

@@ -167,6 +167,11 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
             "invalid interface 'nosuchif0': no network interface named 'nosuchif0'",
         ),
         (
+            &["--group", "239.255.0.1:9", "--interface", "999999"],
+            2,
+            "invalid interface '999999': no network interface with index 999999",
+        ),
+        (
             &["--group", "[ff12::1]:9", "--interface", "127.0.0.1"],
             2,
             "invalid interface '127.0.0.1': an IPv6 room's interface is a name or an index",
