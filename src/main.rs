@@ -1,6 +1,7 @@
 //! The `udpchat` binary: arguments in, the library's chat run, an exit status out.
 
 mod cli;
+mod help;
 
 use std::io::{self, BufReader};
 use std::process::ExitCode;
