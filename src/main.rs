@@ -54,9 +54,9 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
         Ended::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
         _ if summary.lines_not_sent > 0 => {
             report(format_args!(
-                "{} of {} lines not sent",
+                "{} of {} not sent",
                 summary.lines_not_sent,
-                summary.lines_not_sent + summary.lines_sent
+                count(summary.lines_not_sent + summary.lines_sent, "line")
             ));
             ExitCode::FAILURE
         }
@@ -71,9 +71,19 @@ fn log_summary(summary: &Summary) {
         None => "drops not countable on this system".to_owned(),
     };
     info!(
-        "{} lines sent, {} datagrams received, {dropped}",
-        summary.lines_sent, summary.datagrams_received
+        "{} sent, {} received, {dropped}",
+        count(summary.lines_sent, "line"),
+        count(summary.datagrams_received, "datagram")
     );
+}
+
+/// `1 line`, `2 lines`: a number and what it counts, read as English.
+fn count(number: u64, noun: &str) -> String {
+    if number == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{number} {noun}s")
+    }
 }
 
 /// Prints `udpchat: MESSAGE` on stderr as one write. Unlike `eprintln!` it
@@ -99,4 +109,16 @@ fn on_interrupt(handle: ShutdownHandle) -> Result<(), Error> {
         op: "handle Ctrl-C",
         source: io::Error::other(err),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_read_as_english_for_one_and_for_many() {
+        assert_eq!(count(0, "line"), "0 lines");
+        assert_eq!(count(1, "line"), "1 line");
+        assert_eq!(count(2, "datagram"), "2 datagrams");
+    }
 }
