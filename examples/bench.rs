@@ -1,7 +1,7 @@
 //! Benchmark: the real `udpchat` binary against a minimal UDP chat, on loopback; prints a table.
 //!
-//! Run with `cargo run --release --example bench` (about a minute and a half), or
-//! add `-- --quick` for smaller runs while iterating (about 15 s), `--runs N`
+//! Run with `cargo run --release --example bench` (about 30 s on 2 cores once
+//! built), or add `-- --quick` for smaller runs while iterating (about 10 s), `--runs N`
 //! for N bulk runs of each, `--bulk-only` to skip the rest. It builds the
 //! `udpchat` binary of the same profile first; `UDPCHAT_BIN=path` runs another one.
 //!

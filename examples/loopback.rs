@@ -45,7 +45,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
         },
     );
-    println!();
     for (name, chat) in chats {
         let summary = chat.join().expect("chat thread")?;
         println!(

@@ -477,7 +477,8 @@ impl Chat {
         let ignored = shared.datagrams_ignored.load(Ordering::Relaxed);
         if ignored > 0 {
             info!(
-                "ignored {ignored} datagrams from hosts other than {}",
+                "ignored {} from hosts other than {}",
+                count(ignored, "datagram"),
                 filter.heard().hosts()
             );
         }
@@ -487,6 +488,15 @@ impl Chat {
             Stop::OutputClosed => Ok(summary(Ended::OutputClosed)),
             Stop::Failed(err) => Err(err),
         }
+    }
+}
+
+/// `1 datagram`, `2 datagrams`: a number and what it counts, read as English.
+pub(crate) fn count(number: u64, noun: &str) -> String {
+    if number == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{number} {noun}s")
     }
 }
 

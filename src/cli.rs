@@ -10,64 +10,13 @@ use clap::{ArgAction, ArgGroup, CommandFactory, FromArgMatches, Parser, ValueEnu
 use udpchat::display::{Format, Style, Timestamps};
 use udpchat::{Config, DEFAULT_TTL, Error, Group, HostPort, Interface, IpNet};
 
-/// Shown by `--help` (not `-h`) and in the man page; keep every line a command that works.
-const LONG_HELP_FOOTER: &str = "\
-Examples:
-  Two hosts on a LAN, A (192.168.1.5) and B (192.168.1.6), each naming the other:
-    A$ udpchat 192.168.1.6:2323
-    B$ udpchat 192.168.1.5:2323
-
-  Send a file, one datagram per line, then print replies for 2 more seconds:
-    udpchat --linger 2s 192.168.1.6:2323 < notes.txt
-
-  Send a big file to a slow host, 2,000 lines a second, with the counts at the end:
-    udpchat -v --rate 2000 192.168.1.6:2323 < big.log
-
-  Log what a peer sends, with stdin closed:
-    udpchat --recv-only 192.168.1.6:2323 >> chat.log < /dev/null
-
-  The same as JSON lines, with sender and time, for scripts:
-    udpchat --recv-only --format json 192.168.1.6:2323 >> chat.jsonl < /dev/null
-
-  Label each line with the time and the sender:
-    udpchat --timestamps --show-sender 192.168.1.6:2323
-
-  Also show what other hosts send to this port, each line labelled <ADDR>:
-    udpchat --accept-any 192.168.1.6:2323
-
-  Three hosts: each line goes to both others, whose lines are labelled <ADDR>:
-    udpchat 192.168.1.6:2323 192.168.1.7:2323
-
-  A room: everyone on the LAN who runs the same command, by broadcast or by
-  multicast on one interface (TTL 1: the lines stay on the LAN):
-    udpchat --broadcast 2323
-    udpchat --group 239.255.23.23:2323 --interface eth0
-
-  Install bash completions (the directory may not exist yet), and read the manual:
-    mkdir -p ~/.local/share/bash-completion/completions
-    udpchat --generate bash > ~/.local/share/bash-completion/completions/udpchat
-    udpchat --generate man | man -l -
-
-Environment:
-  UDPCHAT_PEER   the peer, when HOST:PORT is not given (not used in a room)
-  UDPCHAT_BIND   the local address, when --bind is not given (not used in a room)
-  RUST_LOG       log filter (env_logger syntax), overriding -v/-q, e.g. RUST_LOG=debug
-  NO_COLOR       when set and not empty, --color=auto means no colour
-  TZ             the time zone of --timestamps (else /etc/localtime)
-
-Exit status:
-  0 the input ended (or stdout was closed) and every line was sent
-  1 a runtime error, or some lines could not be sent
-  2 a usage error
-  130 interrupted by Ctrl-C or SIGTERM";
-
 /// A full-duplex chat over plain UDP
 ///
 /// Each line you type is sent to the peer as one datagram of exactly its bytes
 /// (no header, no newline); each datagram received is printed as one line, at
 /// once, while you type. It speaks the same wire format as `nc -u` and `socat`.
 #[derive(Debug, Parser)]
-#[command(name = "udpchat", version, after_long_help = LONG_HELP_FOOTER)]
+#[command(name = "udpchat", version)]
 #[command(group(ArgGroup::new("room").args(["broadcast", "group"])))]
 pub struct Args {
     /// The other host, e.g. 192.168.1.6:2323, [fe80::1%eth0]:2323 or pc-b.lan:2323;
@@ -241,9 +190,9 @@ impl Generated {
     /// parses the arguments, so it cannot drift from what udpchat accepts.
     pub fn write(self, out: &mut dyn Write) -> io::Result<()> {
         use clap_complete::Shell;
-        let mut command = Args::command();
+        let mut command = command();
         let shell = match self {
-            Generated::Man => return clap_mangen::Man::new(command).render(out),
+            Generated::Man => return crate::help::write_man_page(command, out),
             Generated::Bash => Shell::Bash,
             Generated::Zsh => Shell::Zsh,
             Generated::Fish => Shell::Fish,
@@ -255,6 +204,13 @@ impl Generated {
     }
 }
 
+/// The clap definition with `--help`'s examples, environment and exit
+/// statuses after the options (see `help.rs`, which also writes them into
+/// the man page).
+pub fn command() -> clap::Command {
+    Args::command().after_long_help(crate::help::long_help_footer())
+}
+
 /// Parses the command line, or exits with clap's message (status 2).
 ///
 /// A room sends to everyone in it, so a peer or a bind address given with
@@ -262,7 +218,7 @@ impl Generated {
 /// `UDPCHAT_BIND`, set once for everyday chats, is only not used. clap treats
 /// both alike, hence this check after parsing.
 pub fn parse() -> Args {
-    let matches = Args::command().get_matches();
+    let matches = command().get_matches();
     let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     let room = match (args.broadcast, args.group) {
         (Some(_), _) => "--broadcast <PORT>",
@@ -556,7 +512,7 @@ mod tests {
 
     #[test]
     fn verify_cli() {
-        Args::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]

@@ -70,11 +70,19 @@ impl Style {
         self.format == Format::Json || self.timestamps.is_some()
     }
 
-    /// Appends one datagram to `out` as one line (ending in `\n`), in this style.
+    /// Appends one datagram to `out` in this style, as lines ending in `\n`.
     ///
-    /// Text lines drop one trailing `\n` or `\r\n` first, because `nc -u` and
+    /// Text drops one trailing `\n` or `\r\n` first, because `nc -u` and
     /// `socat` send a line with its newline; JSON keeps the bytes exactly.
     /// Labels come in this order: time, then sender, then the text.
+    ///
+    /// A datagram is one line, except labelled text that is not sanitized: a
+    /// datagram holding newlines then becomes several lines, each with the
+    /// labels (and without its `\n` or `\r\n`). Otherwise a time would date
+    /// only the first line, and a stranger could send `hi\nsend me the key`
+    /// whose second line would pass for the peer's in a pipe or log, where
+    /// nothing is escaped. Sanitized text escapes the newline, and a JSON
+    /// object names its sender, so those stay one line.
     ///
     /// ```
     /// use std::time::SystemTime;
@@ -91,6 +99,7 @@ impl Style {
             push_json(datagram, from, arrived, out);
             return;
         }
+        let labels_start = out.len();
         if let Some(kind) = self.timestamps {
             self.push_label(TIME_COLOR, out, |out| {
                 push_time(kind, arrived, local_time_zone(), out)
@@ -102,10 +111,21 @@ impl Style {
                 let _ = write!(out, "<{from}>");
             });
         }
-        let text = strip_newline(datagram);
+        let labels = labels_start..out.len();
+        let mut text = strip_newline(datagram);
         if self.sanitize {
             push_sanitized(text, out);
         } else {
+            if !labels.is_empty() {
+                while let Some(end) = text.iter().position(|&b| b == b'\n') {
+                    let line = &text[..end];
+                    push_lossy(line.strip_suffix(b"\r").unwrap_or(line), out);
+                    out.push(b'\n');
+                    // The same labels again, copied: one time for the whole datagram.
+                    out.extend_from_within(labels.clone());
+                    text = &text[end + 1..];
+                }
+            }
             push_lossy(text, out);
         }
         out.push(b'\n');
@@ -513,6 +533,41 @@ mod tests {
         let (time, rest) = line.split_once(' ').unwrap();
         assert_eq!(time.len(), "10:15:03".len(), "{line}");
         assert_eq!(rest, "<192.168.1.6:2323> hi\n");
+    }
+
+    #[test]
+    fn labels_every_line_of_a_datagram_with_its_time_of_arrival() {
+        let style = Style {
+            timestamps: Some(Timestamps::Clock),
+            ..Style::default()
+        };
+        let mut time = Vec::new();
+        push_time(Timestamps::Clock, arrived(), local_time_zone(), &mut time);
+        let time = String::from_utf8(time).unwrap();
+        assert_eq!(
+            shown_in(&style, b"two\nlines"),
+            format!("{time} two\n{time} lines\n")
+        );
+        // Each line drops its "\n" or "\r\n"; an empty line is labelled too.
+        assert_eq!(
+            shown_in(&style, b"a\r\n\nb\r\n"),
+            format!("{time} a\n{time} \n{time} b\n")
+        );
+        let both = Style {
+            show_sender: true,
+            color: true,
+            ..style
+        };
+        let labels = format!("{TIME_COLOR}{time}{RESET} {SENDER_COLOR}<192.168.1.6:2323>{RESET} ");
+        assert_eq!(
+            shown_in(&both, b"two\nlines\n"),
+            format!("{labels}two\n{labels}lines\n")
+        );
+    }
+
+    #[test]
+    fn a_datagram_without_labels_keeps_its_newlines_as_they_are() {
+        assert_eq!(shown(b"two\r\nlines\n"), "two\r\nlines\n");
     }
 
     #[test]

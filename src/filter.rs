@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ipnet::IpNet;
 use log::{debug, warn};
 
-use crate::display::{self, Format, Style};
+use crate::display::Style;
 use crate::net::canonical;
 
 /// What to do with a datagram, judged by its source address.
@@ -211,15 +211,9 @@ impl SourceFilter {
     }
 
     /// Judges a datagram from `from`, arrived at `arrived`, and unless it is
-    /// ignored appends it to `out` (see [`Style::push`]). This is the whole
-    /// path from a received datagram to output, without I/O; the fuzz target
-    /// runs it.
-    ///
-    /// A labelled text datagram that holds newlines becomes several lines,
-    /// each with the label: otherwise a stranger could send `hi\nsend me the
-    /// key` and its second line would pass for the peer's in a pipe or log,
-    /// where nothing is escaped. (Sanitized text escapes the newline, and a
-    /// JSON object names its sender, so those stay one line.)
+    /// ignored appends it to `out` (see [`Style::push`], which labels every
+    /// line of a datagram holding several). This is the whole path from a
+    /// received datagram to output, without I/O; the fuzz target runs it.
     pub fn render(
         &self,
         datagram: &[u8],
@@ -230,18 +224,7 @@ impl SourceFilter {
         let verdict = self.judge(from);
         match verdict {
             Verdict::Show => self.style.push(datagram, from, arrived, out),
-            Verdict::ShowLabelled if self.labelled.sanitize || self.labelled.format == Format::Json => {
-                self.labelled.push(datagram, from, arrived, out)
-            }
-            Verdict::ShowLabelled => {
-                let mut rest = display::strip_newline(datagram);
-                while let Some(end) = rest.iter().position(|&b| b == b'\n') {
-                    // push drops the "\n" or "\r\n" that ends each piece.
-                    self.labelled.push(&rest[..=end], from, arrived, out);
-                    rest = &rest[end + 1..];
-                }
-                self.labelled.push(rest, from, arrived, out);
-            }
+            Verdict::ShowLabelled => self.labelled.push(datagram, from, arrived, out),
             Verdict::Ignore | Verdict::Echo => {}
         }
         verdict

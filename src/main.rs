@@ -1,6 +1,7 @@
 //! The `udpchat` binary: arguments in, the library's chat run, an exit status out.
 
 mod cli;
+mod help;
 
 use std::io::{self, BufReader};
 use std::process::ExitCode;
@@ -35,9 +36,14 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
             }),
         };
     }
+    let interactive = !args.recv_only && terminal::is_interactive();
+    if interactive {
+        // Before the Ctrl-C handler starts its thread.
+        terminal::prepare();
+    }
     let chat = Chat::bind(args.to_config()?)?;
     on_interrupt(chat.shutdown_handle())?;
-    let summary = if !args.recv_only && terminal::is_interactive() {
+    let summary = if interactive {
         terminal::run(chat, &args.talking_to())?
     } else {
         let input = BufReader::with_capacity(64 * 1024, io::stdin());
@@ -48,9 +54,9 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
         Ended::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
         _ if summary.lines_not_sent > 0 => {
             report(format_args!(
-                "{} of {} lines not sent",
+                "{} of {} not sent",
                 summary.lines_not_sent,
-                summary.lines_not_sent + summary.lines_sent
+                count(summary.lines_not_sent + summary.lines_sent, "line")
             ));
             ExitCode::FAILURE
         }
@@ -65,9 +71,19 @@ fn log_summary(summary: &Summary) {
         None => "drops not countable on this system".to_owned(),
     };
     info!(
-        "{} lines sent, {} datagrams received, {dropped}",
-        summary.lines_sent, summary.datagrams_received
+        "{} sent, {} received, {dropped}",
+        count(summary.lines_sent, "line"),
+        count(summary.datagrams_received, "datagram")
     );
+}
+
+/// `1 line`, `2 lines`: a number and what it counts, read as English.
+fn count(number: u64, noun: &str) -> String {
+    if number == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{number} {noun}s")
+    }
 }
 
 /// Prints `udpchat: MESSAGE` on stderr as one write. Unlike `eprintln!` it
@@ -93,4 +109,16 @@ fn on_interrupt(handle: ShutdownHandle) -> Result<(), Error> {
         op: "handle Ctrl-C",
         source: io::Error::other(err),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_read_as_english_for_one_and_for_many() {
+        assert_eq!(count(0, "line"), "0 lines");
+        assert_eq!(count(1, "line"), "1 line");
+        assert_eq!(count(2, "datagram"), "2 datagrams");
+    }
 }

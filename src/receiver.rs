@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use log::warn;
 
 use crate::Error;
-use crate::chat::{Shared, Stop};
+use crate::chat::{Shared, Stop, count};
 use crate::filter::{SourceFilter, StrangerLog, Verdict};
 use crate::inbox::Inbox;
 use crate::net;
@@ -148,9 +148,9 @@ impl Drops {
     fn warn(&mut self) {
         if self.unreported > 0 {
             warn!(
-                "the kernel dropped {} datagrams: the receive buffer was full, so some \
+                "the kernel dropped {}: the receive buffer was full, so some \
                  lines were lost (a larger --recv-buffer, or --rate on the sender, helps)",
-                std::mem::take(&mut self.unreported)
+                count(std::mem::take(&mut self.unreported), "datagram")
             );
         }
     }

@@ -214,9 +214,11 @@ fn join_v4(
     recv_buffer: Option<usize>,
     local: Vec<LocalAddr>,
 ) -> Result<Joined, Error> {
+    // Every interface is checked before binding, so that one this host does
+    // not have is a usage error, as a name is, not a failure to join.
     let interface = match &group.interface {
         None => Ipv4Addr::UNSPECIFIED,
-        Some(Interface::Addr(addr)) => *addr,
+        Some(Interface::Addr(addr)) => held(*addr, &local)?,
         Some(named) => ipv4_of(named, &local)?,
     };
     // Bound to the group's address, the socket only gets datagrams sent to
@@ -262,9 +264,15 @@ fn join_v6(
     recv_buffer: Option<usize>,
     local: Vec<LocalAddr>,
 ) -> Result<Joined, Error> {
+    // Checked before binding, as for IPv4: the kernel would only say
+    // "No such device" when binding or joining.
     let index = match &group.interface {
-        None => addr.scope_id(),
-        Some(Interface::Index(index)) => *index,
+        None if addr.scope_id() == 0 => 0,
+        None => known_index(addr.scope_id()).map_err(|_| Error::InvalidAddress {
+            input: group.addr.to_string(),
+            reason: format!("no network interface with index {}", addr.scope_id()),
+        })?,
+        Some(Interface::Index(index)) => known_index(*index)?,
         Some(Interface::Name(name)) => index_of(name)?,
         Some(Interface::Addr(ip)) => {
             return Err(Error::Interface {
@@ -387,6 +395,33 @@ fn ipv4_of(interface: &Interface, local: &[LocalAddr]) -> Result<Ipv4Addr, Error
         .ok_or_else(|| fail(format!("{name} has no IPv4 address")))
 }
 
+/// `addr`, if one of this host's interfaces holds it (as the kernel wants
+/// of an IPv4 room's interface address), or it is `0.0.0.0`, the system's
+/// choice. Where the system cannot list its addresses, any `addr` passes.
+fn held(addr: Ipv4Addr, local: &[LocalAddr]) -> Result<Ipv4Addr, Error> {
+    let is_local = |local: &LocalAddr| local.net.addr() == IpAddr::V4(addr);
+    if addr.is_unspecified() || local.is_empty() || local.iter().any(is_local) {
+        Ok(addr)
+    } else {
+        Err(Error::Interface {
+            input: addr.to_string(),
+            reason: format!("no network interface of this host has the address {addr}"),
+        })
+    }
+}
+
+/// `index`, if this host has an interface with that index.
+#[cfg(unix)]
+fn known_index(index: u32) -> Result<u32, Error> {
+    name_of(index).map(|_| index)
+}
+
+/// This system cannot say which indexes exist: binding or joining will.
+#[cfg(not(unix))]
+fn known_index(index: u32) -> Result<u32, Error> {
+    Ok(index)
+}
+
 #[cfg(unix)]
 fn index_of(name: &str) -> Result<u32, Error> {
     nix::net::if_::if_nametoindex(name).map_err(|_| Error::Interface {
@@ -405,9 +440,12 @@ fn index_of(name: &str) -> Result<u32, Error> {
 
 #[cfg(unix)]
 fn name_of(index: u32) -> Result<String, Error> {
+    // For an index no interface has, if_indextoname(3) returns NULL, which
+    // nix (0.30 to 0.32) does not take for an error: it returns an empty name.
     nix::net::if_::if_indextoname(index)
         .ok()
         .and_then(|name| name.into_string().ok())
+        .filter(|name| !name.is_empty())
         .ok_or_else(|| Error::Interface {
             input: index.to_string(),
             reason: format!("no network interface with index {index}"),
@@ -520,5 +558,31 @@ mod tests {
             err.to_string().contains("no network interface named 'nosuchif0'"),
             "{err}"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_the_index_the_user_gave_when_no_interface_has_it() {
+        let err = ipv4_of(&Interface::Index(999_999), &local_addrs()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid interface '999999': no network interface with index 999999"
+        );
+        assert!(err.is_usage());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn accepts_only_an_ipv4_address_this_host_holds_as_an_interface() {
+        let local = local_addrs();
+        assert_eq!(held(Ipv4Addr::LOCALHOST, &local).unwrap(), Ipv4Addr::LOCALHOST);
+        assert!(held(Ipv4Addr::UNSPECIFIED, &local).is_ok());
+        // TEST-NET-1 is never assigned to a host.
+        let err = held("192.0.2.1".parse().unwrap(), &local).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid interface '192.0.2.1': no network interface of this host has the address 192.0.2.1"
+        );
+        assert!(err.is_usage());
     }
 }

@@ -52,13 +52,31 @@ pub fn is_interactive() -> bool {
     io::stdin().is_terminal() && io::stdout().is_terminal()
 }
 
+/// Readies the process for [`run`], so that Ctrl-Z in the line editor stops
+/// it and `fg` brings the editor back. Call it on the thread that will call
+/// [`run`], before that thread starts any other (a Ctrl-C handler's
+/// included): those threads then leave SIGTSTP to the editor's. Not needed
+/// where no thread starts before [`run`], which does it for its own threads.
+pub fn prepare() {
+    suspend::leave_to_the_editor();
+}
+
 /// Runs `chat` with a line editor on the terminal, the prompt naming `peer`.
 ///
 /// Ctrl-D on an empty line ends the input, as end of file does; Ctrl-C ends
-/// the chat as SIGINT does ([`Ended::Interrupted`](crate::Ended::Interrupted)).
+/// the chat as SIGINT does ([`Ended::Interrupted`](crate::Ended::Interrupted));
+/// Ctrl-Z stops the process (see [`prepare`]) until the shell's `fg`.
 /// Where no line editor can run (e.g. `TERM=dumb`) it runs the plain line
 /// mode on stdin and stdout instead.
 pub fn run(chat: Chat, peer: &str) -> Result<Summary, Error> {
+    // Before starting a thread: each one inherits this thread's signal mask.
+    suspend::leave_to_the_editor();
+    let summary = run_editor(chat, peer);
+    suspend::take_here();
+    summary
+}
+
+fn run_editor(chat: Chat, peer: &str) -> Result<Summary, Error> {
     mode::save();
     let screen = Arc::new(Screen::default());
     let config = rustyline::Config::builder().auto_add_history(true).build();
@@ -76,6 +94,8 @@ pub fn run(chat: Chat, peer: &str) -> Result<Summary, Error> {
                 "no line editor on this terminal ({}); reading lines as they come",
                 err.trim_end()
             );
+            // The terminal stops us on Ctrl-Z itself, whichever thread it picks.
+            suspend::take_here();
             return chat.run(BufReader::new(io::stdin()), io::stdout());
         }
     };
@@ -206,12 +226,26 @@ impl Screen {
     /// everything pending at once (up to [`MAX_BATCH`]).
     fn print_loop(&self, mut printer: impl ExternalPrinter) {
         let mut state = self.lock();
+        let mut takes_ctrl_z = false;
         loop {
             state = self.wait_while(state, |s| {
-                !(s.finished && s.pending.is_empty()) && (s.pending.is_empty() || s.phase == Phase::Waiting)
+                let done = s.finished && s.pending.is_empty();
+                let showable = !s.pending.is_empty() && s.phase != Phase::Waiting;
+                let editor_gone = s.phase == Phase::Closed && !takes_ctrl_z;
+                !(done || showable || editor_gone)
             });
+            if state.phase == Phase::Closed && !takes_ctrl_z {
+                // The editor is done and the terminal in its normal mode again
+                // (e.g. lingering after Ctrl-D): a Ctrl-Z now is the
+                // terminal's, and this thread lets it stop the process.
+                suspend::take_here();
+                takes_ctrl_z = true;
+            }
             if state.pending.is_empty() {
-                return;
+                if state.finished {
+                    return;
+                }
+                continue;
             }
             let batch = take_batch(&mut state.pending);
             let phase = state.phase;
@@ -376,6 +410,9 @@ impl BufRead for EditorInput {
         if self.read == self.line.len() && !self.ended {
             self.line.clear();
             self.read = 0;
+            // This thread, and no other, takes the SIGTSTP the editor sends
+            // itself on Ctrl-Z (see `suspend`); a system call per line typed.
+            suspend::take_here();
             match self.editor.readline(&self.prompt) {
                 Ok(line) => {
                     self.line.extend_from_slice(line.as_bytes());
@@ -514,6 +551,59 @@ mod mode {
             }
         }
     }
+}
+
+/// Ctrl-Z in the line editor, in a process with several threads.
+///
+/// In raw mode the terminal sends no signals: rustyline reads Ctrl-Z as a key
+/// and suspends the process itself. It puts the terminal back in its normal
+/// mode, sends SIGTSTP to its process group with `kill`, and when `kill`
+/// returns, takes raw mode again and redraws the line, taking for granted that
+/// the process stopped and was continued (`fg`) in between. With one thread
+/// that holds. With several, the kernel may hand the signal to another thread
+/// and `kill` return at once: the editor then takes raw mode back *before* the
+/// process stops, the shell's `fg` hands the terminal back in its normal mode,
+/// and the line is not redrawn; keys echo twice until Enter.
+///
+/// POSIX promises the order only when the signal is blocked in every other
+/// thread: it is then delivered to the thread calling `kill` before `kill`
+/// returns. So in an interactive chat every thread blocks SIGTSTP except the
+/// one in `readline`, and the printer thread once the editor is done, so that
+/// the terminal's own Ctrl-Z still stops the process then. Without a line
+/// editor nothing is blocked: the terminal stops the process, whichever
+/// thread gets the signal.
+/// See: https://pubs.opengroup.org/onlinepubs/9799919799/functions/kill.html
+#[cfg(unix)]
+mod suspend {
+    use log::debug;
+    use nix::sys::signal::{SigSet, Signal};
+
+    fn sigtstp() -> SigSet {
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGTSTP);
+        set
+    }
+
+    /// Blocks SIGTSTP in this thread and in the threads it starts from now on.
+    pub(super) fn leave_to_the_editor() {
+        if let Err(err) = sigtstp().thread_block() {
+            debug!("cannot block SIGTSTP: {err}");
+        }
+    }
+
+    /// Lets SIGTSTP stop the process in this thread.
+    pub(super) fn take_here() {
+        if let Err(err) = sigtstp().thread_unblock() {
+            debug!("cannot unblock SIGTSTP: {err}");
+        }
+    }
+}
+
+/// Elsewhere there is no SIGTSTP, nor Ctrl-Z to suspend a program.
+#[cfg(not(unix))]
+mod suspend {
+    pub(super) fn leave_to_the_editor() {}
+    pub(super) fn take_here() {}
 }
 
 /// Elsewhere rustyline restores the console itself when `readline` returns;

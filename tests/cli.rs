@@ -103,6 +103,60 @@ fn the_man_page_names_every_long_flag_of_help() {
     }
 }
 
+/// The command lines of `--help`'s examples: the lines indented by four spaces.
+fn example_commands(help: &str) -> Vec<&str> {
+    let examples = help.split("Examples:\n").nth(1).expect("--help has examples");
+    let examples = examples.split("\nEnvironment:").next().unwrap();
+    examples
+        .lines()
+        .filter_map(|line| line.strip_prefix("    "))
+        .collect()
+}
+
+/// The lines of `roff` set without filling (between `.nf` and `.fi`), its
+/// escapes undone: as a reader sees and copies them.
+fn unfilled_lines(roff: &str) -> Vec<String> {
+    let mut unfilled = Vec::new();
+    let mut filling = true;
+    for line in roff.lines() {
+        match line {
+            ".nf" => filling = false,
+            ".fi" => filling = true,
+            _ if !filling => unfilled.push(
+                line.replace(r"\-", "-")
+                    .replace(r"\*(Aq", "'")
+                    .replace(r"\&", "")
+                    .replace(r"\\", r"\"),
+            ),
+            _ => {}
+        }
+    }
+    unfilled
+}
+
+#[test]
+fn the_man_page_shows_every_example_command_line_intact() {
+    let help = stdout_of(&["--help"]);
+    let man = stdout_of(&["--generate", "man"]);
+    let commands = example_commands(&help);
+    assert!(
+        commands.contains(&"udpchat --generate man | man -l -") && commands.len() >= 10,
+        "{commands:?}"
+    );
+    for section in [".SH EXAMPLES", ".SH ENVIRONMENT", ".SH \"EXIT STATUS\""] {
+        assert!(man.contains(section), "the man page lacks {section}:\n{man}");
+    }
+    assert!(!man.contains(".SH EXTRA"), "{man}");
+    // Each command a line of its own, never filled, broken or hyphenated.
+    assert_eq!(unfilled_lines(&man), commands);
+    for variable in ["UDPCHAT_PEER", "UDPCHAT_BIND", "RUST_LOG", "NO_COLOR", "TZ"] {
+        assert!(
+            man.contains(&format!("\\fB{variable}\\fR")),
+            "the man page lacks {variable}"
+        );
+    }
+}
+
 #[test]
 fn values_of_generate_are_listed_in_help_and_completions() {
     assert!(stdout_of(&["-h"]).contains("[possible values: bash, zsh, fish, elvish, powershell, man]"));

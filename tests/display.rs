@@ -53,6 +53,17 @@ fn show_sender_and_timestamps_put_the_time_first() {
 }
 
 #[test]
+fn timestamps_label_every_line_of_a_datagram_that_holds_several() {
+    let (chat, peer) = chat_with(&["--timestamps"], &[]);
+    peer.send_to(b"two\r\nlines\n", chat.bound_addr()).unwrap();
+    let (first, second) = (chat.text_line(), chat.text_line());
+    let (time, text) = first.split_once(' ').unwrap();
+    assert_eq!(time.len(), "10:15:03".len(), "{first}");
+    assert_eq!(text, "two");
+    assert_eq!(second, format!("{time} lines"));
+}
+
+#[test]
 fn timestamps_show_the_local_time_of_arrival() {
     // POSIX TZ "UDPCHAT-5" is five hours east of UTC, all year round.
     let (chat, peer) = chat_with(&["--timestamps=rfc3339"], &[("TZ", "UDPCHAT-5")]);

@@ -12,7 +12,7 @@ use nix::sys::signal::Signal;
 fn summary(stderr: &str) -> (u64, u64, u64) {
     let line = stderr
         .lines()
-        .find(|l| l.contains(" lines sent, "))
+        .find(|l| l.contains(" sent, ") && l.contains(" received, "))
         .unwrap_or_else(|| panic!("no summary on stderr:\n{stderr}"));
     let numbers: Vec<u64> = line
         .split(|c: char| !c.is_ascii_digit())
@@ -115,6 +115,22 @@ fn the_verbose_summary_counts_lines_sent_and_datagrams_received() {
     assert_eq!(code, Some(0), "{stderr}");
     let expected = format!("2 lines sent, 3 datagrams received, {dropped}");
     assert!(stderr.contains(&expected), "{stderr}");
+}
+
+#[test]
+fn the_verbose_summary_says_1_line_and_1_datagram() {
+    let (mut a, mut b) = two_udpchats(&[]);
+    b.send("one\n");
+    assert_eq!(a.text_line(), "one");
+    a.send("two\n");
+    assert_eq!(b.text_line(), "two");
+    a.close_stdin();
+    let (code, stderr) = a.exit_code();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("info: 1 line sent, 1 datagram received, "),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -98,7 +98,7 @@ fn two_ipv6_peers_on_loopback_hear_each_line() {
     let (code, stderr) = chat.exit_code();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
-        stderr.contains("ignored 1 datagrams from hosts other than ::1"),
+        stderr.contains("ignored 1 datagram from hosts other than ::1"),
         "{stderr}"
     );
 }

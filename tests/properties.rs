@@ -113,9 +113,20 @@ proptest! {
         // What was already there is untouched; what follows is text.
         prop_assert_eq!(&out[..before.len()], &before[..]);
         let shown = std::str::from_utf8(&out[before.len()..]).expect("always UTF-8");
-        let label = if labelled { format!("<{from}> ") } else { String::new() };
-        let text = String::from_utf8_lossy(strip_newline(&datagram));
-        prop_assert_eq!(shown, format!("{label}{text}\n"));
+        let text = strip_newline(&datagram);
+        let expected = if labelled {
+            // Every line labelled, each without its "\n" or "\r\n".
+            let label = format!("<{from}> ");
+            let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+            let last = lines.len() - 1;
+            lines.iter().enumerate().map(|(i, &line)| {
+                let line = if i < last { line.strip_suffix(b"\r").unwrap_or(line) } else { line };
+                format!("{label}{}\n", String::from_utf8_lossy(line))
+            }).collect()
+        } else {
+            format!("{}\n", String::from_utf8_lossy(text))
+        };
+        prop_assert_eq!(shown, expected);
     }
 
     #[test]

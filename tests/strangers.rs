@@ -42,7 +42,7 @@ fn shows_the_peer_from_any_port_and_ignores_a_stranger() {
     let (code, stderr) = lan.chat.exit_code();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
-        stderr.contains("info: ignored 1 datagrams from hosts other than 127.0.0.1"),
+        stderr.contains("info: ignored 1 datagram from hosts other than 127.0.0.1"),
         "{stderr}"
     );
 }

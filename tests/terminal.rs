@@ -97,6 +97,62 @@ fn sigterm_while_the_editor_holds_the_terminal_leaves_it_as_it_was() {
 }
 
 #[test]
+fn ctrl_z_then_fg_brings_back_the_editor_with_the_half_typed_line() {
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let Some(tmux) = Tmux::start_in_shell(&["-b", "127.0.0.1:0", &peer_addr], &[]) else {
+        return;
+    };
+    let prompt = format!("to {peer_addr}> ");
+    let half_line = format!("{prompt}half a");
+    tmux.wait_for("prompt", |screen| screen.contains(prompt.trim_end()));
+    tmux.type_text("half a ");
+    tmux.wait_for("half-typed line", |screen| screen.contains(&half_line));
+
+    tmux.press(&["C-z"]);
+    tmux.wait_for("the shell saying udpchat stopped", |screen| {
+        screen.contains("Stopped") && screen.trim_end().ends_with('$')
+    });
+    tmux.type_text("fg");
+    tmux.press(&["Enter"]);
+    // The editor draws its line again below the shell's `fg`, in raw mode.
+    tmux.wait_for("the half-typed line drawn again", |screen| {
+        let rows = rows(screen);
+        let fg = rows.iter().position(|row| *row == "$ fg");
+        fg.is_some_and(|fg| rows[fg..].contains(&half_line.as_str()))
+    });
+    assert!(tmux.terminal_is_raw(), "the terminal is not in raw mode after fg");
+
+    tmux.type_text("line");
+    tmux.press(&["Enter"]);
+    assert_eq!(recv(&peer).0, b"half a line");
+    tmux.press(&["C-d"]);
+    assert_eq!(
+        tmux.shell_exit_status(),
+        (0, true),
+        "(status, terminal mode kept)"
+    );
+}
+
+#[test]
+fn ctrl_z_after_ctrl_d_still_stops_udpchat_while_it_lingers() {
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let args = ["--linger", "60s", "-b", "127.0.0.1:0", &peer_addr];
+    let Some(tmux) = Tmux::start_in_shell(&args, &[]) else {
+        return;
+    };
+    tmux.wait_for("prompt", |screen| screen.contains(&format!("to {peer_addr}>")));
+    // The editor is gone and the terminal in its normal mode: Ctrl-Z is the
+    // terminal's, and must stop udpchat as it stops any program.
+    tmux.press(&["C-d"]);
+    tmux.press(&["C-z"]);
+    tmux.wait_for("the shell saying udpchat stopped", |screen| {
+        screen.contains("Stopped") && screen.trim_end().ends_with('$')
+    });
+}
+
+#[test]
 fn typed_lines_go_to_the_history_for_editing_again() {
     let Some((tmux, peer, _)) = chat_at_a_terminal(&[], &[]) else {
         return;

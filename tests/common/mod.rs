@@ -470,6 +470,74 @@ impl Tmux {
     /// on stderr, when tmux is not installed, except in CI (`CI` set), where
     /// `.ci/run` installs it and its absence fails the test.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Option<Tmux> {
+        let tmux = Tmux::new()?;
+        let script = format!(
+            "cd {dir}\n{setup}stty -g > before\nsh -c 'echo $$ > pid; exec \"$@\"' sh {command} 2> stderr\n\
+             echo $? > status.tmp\nstty -g > after\nmv status.tmp status\n",
+            dir = quote(tmux.dir.to_str().unwrap()),
+            setup = setup(env),
+            command = udpchat_command(args),
+        );
+        std::fs::write(tmux.dir.join("run.sh"), script).unwrap();
+        let run = tmux.dir.join("run.sh");
+        tmux.open_pane(&format!("sh {}", run.to_str().unwrap()));
+        Some(tmux)
+    }
+
+    /// Like [`start`](Self::start), but typed at an interactive bash with job
+    /// control, as a person would run it: Ctrl-Z stops udpchat and the test
+    /// can type `fg`. Call [`shell_exit_status`](Self::shell_exit_status), not
+    /// `exit_status`, once udpchat has ended. `None`, saying why, without bash.
+    pub fn start_in_shell(args: &[&str], env: &[(&str, &str)]) -> Option<Tmux> {
+        if Command::new("bash").arg("--version").output().is_err() {
+            eprintln!("skipped: bash is not installed, to run udpchat as a job");
+            return None;
+        }
+        let tmux = Tmux::new()?;
+        // No startup files, no history file, and a prompt easy to find.
+        tmux.open_pane(&format!(
+            "cd {dir} && env HISTFILE= PS1='$ ' bash --norc --noprofile -i",
+            dir = quote(tmux.dir.to_str().unwrap()),
+        ));
+        tmux.wait_for("the shell's prompt", |screen| screen.trim_end().ends_with('$'));
+        // One line, so the shell reads no more until udpchat stops or ends.
+        tmux.type_text(&format!(
+            "{setup}stty -g > before; sh -c 'echo $$ > pid; exec \"$@\"' sh {command} 2> stderr",
+            setup = setup(env).replace('\n', "; "),
+            command = udpchat_command(args),
+        ));
+        tmux.press(&["Enter"]);
+        Some(tmux)
+    }
+
+    /// After udpchat started by [`start_in_shell`](Self::start_in_shell) has
+    /// ended: its exit status, and whether the terminal's mode is as before.
+    pub fn shell_exit_status(&self) -> (i32, bool) {
+        self.wait_for("the shell's prompt after udpchat", |screen| {
+            screen.trim_end().ends_with('$')
+        });
+        self.type_text("echo $? > status.tmp; stty -g > after; mv status.tmp status");
+        self.press(&["Enter"]);
+        self.exit_status()
+    }
+
+    /// Whether the terminal is in raw mode now, as a line editor sets it:
+    /// no line buffering (`-icanon`) and no echo (`-echo`).
+    pub fn terminal_is_raw(&self) -> bool {
+        let tty = self.run(&["display-message", "-p", "-t", "0", "#{pane_tty}"]);
+        let output = Command::new("stty")
+            .args(["-a", "-F", tty.trim_end()])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run stty");
+        let modes = String::from_utf8_lossy(&output.stdout);
+        let modes: Vec<&str> = modes.split_whitespace().collect();
+        modes.contains(&"-icanon") && modes.contains(&"-echo")
+    }
+
+    /// A private tmux server's directory and settings, no pane yet; `None`
+    /// where tmux is not installed (see [`start`](Self::start)).
+    fn new() -> Option<Tmux> {
         if Command::new("tmux").arg("-V").output().is_err() {
             // .ci/run installs it: in CI a missing tmux is a broken setup, not a skip.
             assert!(std::env::var_os("CI").is_none(), "tmux is not installed");
@@ -479,21 +547,6 @@ impl Tmux {
         let unique = format!("udpchat-test-{}-{}", std::process::id(), unique_number());
         let dir = std::env::temp_dir().join(&unique);
         std::fs::create_dir(&dir).unwrap();
-        let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
-        let mut command = vec![quote(env!("CARGO_BIN_EXE_udpchat")), "-v".to_owned()];
-        command.extend(args.iter().map(|arg| quote(arg)));
-        let exports: String = env
-            .iter()
-            .map(|(name, value)| format!("export {name}={}\n", quote(value)))
-            .collect();
-        let script = format!(
-            "cd {dir}\nunset NO_COLOR RUST_LOG UDPCHAT_BIND\n{exports}stty -g > before\n\
-             sh -c 'echo $$ > pid; exec \"$@\"' sh {command} 2> stderr\n\
-             echo $? > status.tmp\nstty -g > after\nmv status.tmp status\n",
-            dir = quote(dir.to_str().unwrap()),
-            command = command.join(" "),
-        );
-        std::fs::write(dir.join("run.sh"), script).unwrap();
         // A long history, so that a test can read back a burst of lines;
         // the pane stays on screen after the script ends.
         std::fs::write(
@@ -501,10 +554,13 @@ impl Tmux {
             "set -g history-limit 100000\nset -g remain-on-exit on\n",
         )
         .unwrap();
-        let tmux = Tmux { socket: unique, dir };
-        let conf = tmux.dir.join("tmux.conf");
-        let run = tmux.dir.join("run.sh");
-        tmux.run(&[
+        Some(Tmux { socket: unique, dir })
+    }
+
+    /// Starts the server with one 100x30 pane running `command`.
+    fn open_pane(&self, command: &str) {
+        let conf = self.dir.join("tmux.conf");
+        self.run(&[
             "-f",
             conf.to_str().unwrap(),
             "new-session",
@@ -513,9 +569,8 @@ impl Tmux {
             "100",
             "-y",
             "30",
-            &format!("sh {}", run.to_str().unwrap()),
+            command,
         ]);
-        Some(tmux)
     }
 
     fn run(&self, args: &[&str]) -> String {
@@ -659,6 +714,27 @@ impl Drop for Tmux {
             .status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// `s` quoted for the shell.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// `udpchat -v ARGS`, quoted for the shell.
+fn udpchat_command(args: &[&str]) -> String {
+    let mut command = vec![quote(env!("CARGO_BIN_EXE_udpchat")), "-v".to_owned()];
+    command.extend(args.iter().map(|arg| quote(arg)));
+    command.join(" ")
+}
+
+/// Shell lines that unset the variables udpchat reads and export `env`.
+fn setup(env: &[(&str, &str)]) -> String {
+    let exports: String = env
+        .iter()
+        .map(|(name, value)| format!("export {name}={}\n", quote(value)))
+        .collect();
+    format!("unset NO_COLOR RUST_LOG UDPCHAT_BIND\n{exports}")
 }
 
 /// A number no other call in this process returns.

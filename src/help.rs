@@ -1,0 +1,162 @@
+//! The examples, environment and exit statuses, written once for `--help` and the man page.
+
+use std::io::{self, Write};
+
+use clap_mangen::roff::{Roff, bold, roman};
+
+/// One example: what it does, then the command lines that do it.
+struct Example {
+    /// A sentence ending in `:`, broken into lines where `--help` breaks it.
+    what: &'static str,
+    /// Each line a command that works as it is, copied or typed.
+    commands: &'static [&'static str],
+}
+
+const EXAMPLES: &[Example] = &[
+    Example {
+        what: "Two hosts on a LAN, A (192.168.1.5) and B (192.168.1.6), each naming the other:",
+        commands: &["A$ udpchat 192.168.1.6:2323", "B$ udpchat 192.168.1.5:2323"],
+    },
+    Example {
+        what: "Send a file, one datagram per line, then print replies for 2 more seconds:",
+        commands: &["udpchat --linger 2s 192.168.1.6:2323 < notes.txt"],
+    },
+    Example {
+        what: "Send a big file to a slow host, 2,000 lines a second, with the counts at the end:",
+        commands: &["udpchat -v --rate 2000 192.168.1.6:2323 < big.log"],
+    },
+    Example {
+        what: "Log what a peer sends, with stdin closed:",
+        commands: &["udpchat --recv-only 192.168.1.6:2323 >> chat.log < /dev/null"],
+    },
+    Example {
+        what: "The same as JSON lines, with sender and time, for scripts:",
+        commands: &["udpchat --recv-only --format json 192.168.1.6:2323 >> chat.jsonl < /dev/null"],
+    },
+    Example {
+        what: "Label each line with the time and the sender:",
+        commands: &["udpchat --timestamps --show-sender 192.168.1.6:2323"],
+    },
+    Example {
+        what: "Also show what other hosts send to this port, each line labelled <ADDR>:",
+        commands: &["udpchat --accept-any 192.168.1.6:2323"],
+    },
+    Example {
+        what: "Three hosts: each line goes to both others, whose lines are labelled <ADDR>:",
+        commands: &["udpchat 192.168.1.6:2323 192.168.1.7:2323"],
+    },
+    Example {
+        what: "A room: everyone on the LAN who runs the same command, by broadcast or by\n\
+               multicast on one interface (TTL 1: the lines stay on the LAN):",
+        commands: &[
+            "udpchat --broadcast 2323",
+            "udpchat --group 239.255.23.23:2323 --interface eth0",
+        ],
+    },
+    Example {
+        what: "Install bash completions (the directory may not exist yet), and read the manual:",
+        commands: &[
+            "mkdir -p ~/.local/share/bash-completion/completions",
+            "udpchat --generate bash > ~/.local/share/bash-completion/completions/udpchat",
+            "udpchat --generate man | man -l -",
+        ],
+    },
+];
+
+/// The environment variables udpchat reads, and what for.
+const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "UDPCHAT_PEER",
+        "the peer, when HOST:PORT is not given (not used in a room)",
+    ),
+    (
+        "UDPCHAT_BIND",
+        "the local address, when --bind is not given (not used in a room)",
+    ),
+    (
+        "RUST_LOG",
+        "log filter (env_logger syntax), overriding -v/-q, e.g. RUST_LOG=debug",
+    ),
+    ("NO_COLOR", "when set and not empty, --color=auto means no colour"),
+    ("TZ", "the time zone of --timestamps (else /etc/localtime)"),
+];
+
+/// Each exit status, and when udpchat exits with it.
+const EXIT_STATUS: &[(&str, &str)] = &[
+    (
+        "0",
+        "the input ended (or stdout was closed) and every line was sent",
+    ),
+    ("1", "a runtime error, or some lines could not be sent"),
+    ("2", "a usage error"),
+    ("130", "interrupted by Ctrl-C or SIGTERM"),
+];
+
+/// Shown by `--help` (not `-h`) after the options.
+pub fn long_help_footer() -> String {
+    let mut help = String::from("Examples:\n");
+    for (i, example) in EXAMPLES.iter().enumerate() {
+        if i > 0 {
+            help.push('\n');
+        }
+        for line in example.what.lines() {
+            help.push_str(&format!("  {line}\n"));
+        }
+        for command in example.commands {
+            help.push_str(&format!("    {command}\n"));
+        }
+    }
+    help.push_str("\nEnvironment:\n");
+    for (name, what) in ENVIRONMENT {
+        help.push_str(&format!("  {name:<14} {what}\n"));
+    }
+    help.push_str("\nExit status:\n");
+    for (status, when) in EXIT_STATUS {
+        help.push_str(&format!("  {status} {when}\n"));
+    }
+    help.truncate(help.trim_end().len());
+    help
+}
+
+/// Writes the man page: clap_mangen's sections, with ours in place of the
+/// one it makes of `--help`'s footer ("EXTRA", filled and hyphenated, which
+/// breaks command lines). Sections in the order of man-pages(7).
+pub fn write_man_page(command: clap::Command, out: &mut dyn Write) -> io::Result<()> {
+    let man = clap_mangen::Man::new(command);
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    man_sections().to_writer(out)?;
+    man.render_version_section(out)
+}
+
+/// EXIT STATUS, ENVIRONMENT and EXAMPLES in roff. Command lines are set
+/// without filling (`.nf`), so they appear as they are, never broken,
+/// hyphenated or stretched; roff's escapes (`\-` for `-`) keep them typeable.
+fn man_sections() -> Roff {
+    let mut roff = Roff::new();
+    roff.control("SH", ["EXIT STATUS"]);
+    for (status, when) in EXIT_STATUS {
+        roff.control("TP", []).text([bold(*status)]).text([roman(*when)]);
+    }
+    roff.control("SH", ["ENVIRONMENT"]);
+    for (name, what) in ENVIRONMENT {
+        roff.control("TP", []).text([bold(*name)]).text([roman(*what)]);
+    }
+    roff.control("SH", ["EXAMPLES"]);
+    for (i, example) in EXAMPLES.iter().enumerate() {
+        if i > 0 {
+            roff.control("PP", []);
+        }
+        // Prose is filled as usual: the line breaks are --help's.
+        roff.text([roman(example.what.replace('\n', " "))]);
+        roff.control("RS", ["4"]).control("nf", []);
+        for command in example.commands {
+            roff.text([roman(*command)]);
+        }
+        roff.control("fi", []).control("RE", []);
+    }
+    roff
+}
