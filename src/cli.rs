@@ -247,9 +247,8 @@ impl Args {
     /// Who lines go to, as typed, for the prompt: the peers, the group, or
     /// the broadcast address.
     pub fn talking_to(&self) -> String {
-        if let Some(port) = self.broadcast {
-            let to = self.broadcast_addr.unwrap_or(Ipv4Addr::BROADCAST);
-            return SocketAddrV4::new(to, port).to_string();
+        if let Some(to) = self.broadcast_to() {
+            return to.to_string();
         }
         if let Some(group) = self.group {
             return group.to_string();
@@ -263,11 +262,16 @@ impl Args {
         peers.join(", ")
     }
 
+    /// Where `--broadcast` sends: `--broadcast-addr` (or 255.255.255.255) on its port.
+    fn broadcast_to(&self) -> Option<SocketAddrV4> {
+        let to = self.broadcast_addr.unwrap_or(Ipv4Addr::BROADCAST);
+        self.broadcast.map(|port| SocketAddrV4::new(to, port))
+    }
+
     /// Resolves the addresses (the only step that can fail after parsing) into a [`Config`].
     pub fn to_config(&self) -> Result<Config, Error> {
-        let mut config = if let Some(port) = self.broadcast {
-            let to = self.broadcast_addr.unwrap_or(Ipv4Addr::BROADCAST);
-            Config::broadcast(SocketAddrV4::new(to, port))
+        let mut config = if let Some(to) = self.broadcast_to() {
+            Config::broadcast(to)
         } else if let Some(group) = self.group {
             Config::group(Group {
                 addr: group,
