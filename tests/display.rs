@@ -9,11 +9,7 @@ use common::{Udpchat, loopback_socket};
 /// A udpchat with `extra` arguments, printing into a pipe, and a peer that talks to it.
 fn chat_with(extra: &[&str], env: &[(&str, &str)]) -> (Udpchat, UdpSocket) {
     let peer = loopback_socket();
-    let peer_addr = peer.local_addr().unwrap().to_string();
-    let mut args = vec!["-b", "127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    args.push(&peer_addr);
-    let chat = Udpchat::start_with(&args, |command| {
+    let chat = Udpchat::with_peer_adjusted(&peer, extra, |command| {
         command
             .env_remove("NO_COLOR")
             .env_remove("TZ")

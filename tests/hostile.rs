@@ -13,15 +13,10 @@ use common::{Rng, TIMEOUT, Udpchat, free_port, loopback_socket, recv, run_via};
 use nix::sys::signal::Signal;
 use udpchat::MAX_PAYLOAD_V4;
 
-/// udpchat chatting with a socket on 127.0.0.1.
-fn chat_with(peer: &UdpSocket) -> Udpchat {
-    Udpchat::start(&["-b", "127.0.0.1:0", &peer.local_addr().unwrap().to_string()])
-}
-
 #[test]
 fn prints_an_empty_datagram_from_the_peer_as_an_empty_line() {
     let peer = loopback_socket();
-    let chat = chat_with(&peer);
+    let chat = Udpchat::with_peer(&peer, &[]);
     let to = chat.bound_addr();
     peer.send_to(b"", to).unwrap();
     peer.send_to(b"after the empty one", to).unwrap();
@@ -32,7 +27,7 @@ fn prints_an_empty_datagram_from_the_peer_as_an_empty_line() {
 #[test]
 fn prints_the_largest_datagram_of_random_bytes_and_carries_on() {
     let peer = loopback_socket();
-    let chat = chat_with(&peer);
+    let chat = Udpchat::with_peer(&peer, &[]);
     let to = chat.bound_addr();
     let mut big = vec![0u8; MAX_PAYLOAD_V4];
     Rng::from_env_or_clock().fill(&mut big);
@@ -71,7 +66,7 @@ fn rebind(addr: SocketAddr) -> UdpSocket {
 fn keeps_chatting_when_the_peer_restarts_on_the_same_port() {
     let peer = loopback_socket();
     let peer_addr = peer.local_addr().unwrap();
-    let mut chat = chat_with(&peer);
+    let mut chat = Udpchat::with_peer(&peer, &[]);
     let to = chat.bound_addr();
     chat.send("before\n");
     assert_eq!(recv(&peer).0, b"before");
@@ -99,7 +94,7 @@ fn keeps_chatting_when_the_peer_restarts_on_the_same_port() {
 fn keeps_chatting_after_being_stopped_and_continued() {
     // Ctrl-Z then `fg`: every blocked call is interrupted by the stop and the continue.
     let peer = loopback_socket();
-    let mut chat = chat_with(&peer);
+    let mut chat = Udpchat::with_peer(&peer, &[]);
     let to = chat.bound_addr();
     chat.signal(Signal::SIGSTOP);
     peer.send_to(b"said while stopped", to).unwrap();

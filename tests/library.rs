@@ -23,6 +23,14 @@ fn endpoint(tweak: impl FnOnce(&mut Config)) -> Chat {
     Chat::bind(config).expect("bind on loopback")
 }
 
+/// A test socket on loopback, and an endpoint (set up by `tweak`) chatting with it.
+fn endpoint_with_peer(tweak: impl FnOnce(&mut Config)) -> (UdpSocket, Chat) {
+    let peer = loopback_socket();
+    let mut chat = endpoint(tweak);
+    chat.set_peer(peer.local_addr().unwrap());
+    (peer, chat)
+}
+
 /// A running endpoint: its input is a pipe we write to, its output a pipe we read lines from.
 struct Running {
     input: Option<PipeWriter>,
@@ -115,9 +123,7 @@ fn two_endpoints_talk_in_both_directions_at_once() {
 
 #[test]
 fn end_of_input_returns_after_every_line_is_sent() {
-    let peer = loopback_socket();
-    let mut chat = endpoint(|_| {});
-    chat.set_peer(peer.local_addr().unwrap());
+    let (peer, chat) = endpoint_with_peer(|_| {});
     let input = Cursor::new(b"one\r\n\ntwo\nno newline".to_vec());
     let summary = chat.run(input, io::sink()).unwrap();
     assert_eq!(
@@ -140,9 +146,7 @@ fn end_of_input_returns_after_every_line_is_sent() {
 #[test]
 fn sends_bytes_that_are_not_utf8_unchanged_and_prints_them_lossily() {
     with_timeout(|| {
-        let peer = loopback_socket();
-        let mut chat = endpoint(|_| {});
-        chat.set_peer(peer.local_addr().unwrap());
+        let (peer, chat) = endpoint_with_peer(|_| {});
         let mut running = Running::start(chat);
         running
             .input
@@ -162,9 +166,7 @@ fn sends_bytes_that_are_not_utf8_unchanged_and_prints_them_lossily() {
 #[test]
 fn prints_datagrams_from_nc_and_socat_without_an_extra_blank_line() {
     with_timeout(|| {
-        let peer = loopback_socket();
-        let mut chat = endpoint(|_| {});
-        chat.set_peer(peer.local_addr().unwrap());
+        let (peer, chat) = endpoint_with_peer(|_| {});
         let to = chat.local_addr();
         let mut running = Running::start(chat);
         for datagram in [&b"from nc\n"[..], b"from windows\r\n", b"", b"plain"] {
@@ -181,9 +183,7 @@ fn prints_datagrams_from_nc_and_socat_without_an_extra_blank_line() {
 #[test]
 fn receives_the_largest_datagram_untruncated() {
     with_timeout(|| {
-        let peer = loopback_socket();
-        let mut chat = endpoint(|_| {});
-        chat.set_peer(peer.local_addr().unwrap());
+        let (peer, chat) = endpoint_with_peer(|_| {});
         let to = chat.local_addr();
         let mut running = Running::start(chat);
         let big: Vec<u8> = (0..MAX_PAYLOAD_V4).map(|i| b'a' + (i % 26) as u8).collect();
@@ -200,9 +200,7 @@ fn receives_the_largest_datagram_untruncated() {
 
 #[test]
 fn skips_a_line_too_long_for_a_datagram_and_sends_the_rest() {
-    let peer = loopback_socket();
-    let mut chat = endpoint(|_| {});
-    chat.set_peer(peer.local_addr().unwrap());
+    let (peer, chat) = endpoint_with_peer(|_| {});
     let mut input = b"before\n".to_vec();
     input.extend(vec![b'x'; MAX_PAYLOAD_V4 + 1]);
     input.extend_from_slice(b"\nafter\n");
@@ -236,9 +234,7 @@ fn keeps_chatting_when_the_peer_is_not_listening() {
 #[test]
 fn linger_keeps_printing_after_the_input_ends() {
     with_timeout(|| {
-        let peer = loopback_socket();
-        let mut chat = endpoint(|config| config.linger = Duration::from_secs(30));
-        chat.set_peer(peer.local_addr().unwrap());
+        let (peer, chat) = endpoint_with_peer(|config| config.linger = Duration::from_secs(30));
         let mut running = Running::start(chat);
         running.say("last words");
         drop(running.input.take());
@@ -257,9 +253,7 @@ fn linger_keeps_printing_after_the_input_ends() {
 #[test]
 fn receive_only_does_not_read_its_input() {
     with_timeout(|| {
-        let peer = loopback_socket();
-        let mut chat = endpoint(|config| config.recv_only = true);
-        chat.set_peer(peer.local_addr().unwrap());
+        let (peer, chat) = endpoint_with_peer(|config| config.recv_only = true);
         let to = chat.local_addr();
         let mut running = Running::start(chat);
         running.say("must not be sent");
@@ -291,9 +285,7 @@ impl Write for ReportingOutput {
 
 #[test]
 fn writes_queued_datagrams_in_a_few_large_writes() {
-    let peer = loopback_socket();
-    let mut chat = endpoint(|_| {});
-    chat.set_peer(peer.local_addr().unwrap());
+    let (peer, chat) = endpoint_with_peer(|_| {});
     let to = chat.local_addr();
     // Queued in the kernel before the chat runs, as when a file is piped in fast.
     let expected: String = (0..1000).map(|i| format!("line {i:04}\n")).collect();
@@ -323,9 +315,7 @@ fn writes_queued_datagrams_in_a_few_large_writes() {
 #[test]
 fn a_closed_output_ends_the_chat_normally() {
     with_timeout(|| {
-        let peer = loopback_socket();
-        let mut chat = endpoint(|_| {});
-        chat.set_peer(peer.local_addr().unwrap());
+        let (peer, chat) = endpoint_with_peer(|_| {});
         let to = chat.local_addr();
         let (output_reader, output) = io::pipe().unwrap();
         drop(output_reader);

@@ -38,14 +38,7 @@ fn warned_drops(stderr: &str) -> u64 {
 fn reports_the_datagrams_the_kernel_dropped_while_the_receive_buffer_was_full() {
     // The smallest buffer the kernel allows holds only a few datagrams.
     let peer = loopback_socket();
-    let mut chat = Udpchat::start(&[
-        "--recv-only",
-        "--recv-buffer",
-        "0",
-        "-b",
-        "127.0.0.1:0",
-        &peer.local_addr().unwrap().to_string(),
-    ]);
+    let mut chat = Udpchat::with_peer(&peer, &["--recv-only", "--recv-buffer", "0"]);
     let to = chat.bound_addr();
     // A stopped receiver takes nothing, so a burst must overflow its buffer.
     chat.signal(Signal::SIGSTOP);
@@ -136,13 +129,7 @@ fn the_verbose_summary_says_1_line_and_1_datagram() {
 #[test]
 fn rate_spaces_the_lines_of_a_piped_file() {
     let peer = loopback_socket();
-    let mut chat = Udpchat::start(&[
-        "--rate",
-        "50",
-        "-b",
-        "127.0.0.1:0",
-        &peer.local_addr().unwrap().to_string(),
-    ]);
+    let mut chat = Udpchat::with_peer(&peer, &["--rate", "50"]);
     // 21 lines at 50 a second are 20 intervals of 20 ms: at least 400 ms from
     // the first to the last. Unpaced, they take well under a millisecond.
     chat.send((0..21).map(|i| format!("line {i}\n")).collect::<String>());

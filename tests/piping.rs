@@ -68,7 +68,7 @@ fn exits_0_once_every_line_is_sent() {
 #[test]
 fn prints_each_line_promptly_into_a_pipe() {
     let peer = loopback_socket();
-    let chat = Udpchat::start(&["-b", "127.0.0.1:0", &peer.local_addr().unwrap().to_string()]);
+    let chat = Udpchat::with_peer(&peer, &[]);
     let to = chat.bound_addr();
     // stdin stays open and stdout is a pipe: each line must still come out at once.
     for i in 0..3 {
@@ -80,13 +80,7 @@ fn prints_each_line_promptly_into_a_pipe() {
 #[test]
 fn linger_prints_replies_after_the_input_ends() {
     let peer = loopback_socket();
-    let mut chat = Udpchat::start(&[
-        "--linger",
-        "30s",
-        "-b",
-        "127.0.0.1:0",
-        &peer.local_addr().unwrap().to_string(),
-    ]);
+    let mut chat = Udpchat::with_peer(&peer, &["--linger", "30s"]);
     chat.send("question\n");
     chat.close_stdin();
     let (question, to) = recv(&peer);
@@ -100,13 +94,7 @@ fn linger_prints_replies_after_the_input_ends() {
 #[test]
 fn linger_ends_by_itself() {
     let peer = loopback_socket();
-    let mut chat = Udpchat::start(&[
-        "--linger",
-        "200ms",
-        "-b",
-        "127.0.0.1:0",
-        &peer.local_addr().unwrap().to_string(),
-    ]);
+    let mut chat = Udpchat::with_peer(&peer, &["--linger", "200ms"]);
     chat.close_stdin();
     assert_eq!(chat.exit_code().0, Some(0));
 }
@@ -114,17 +102,9 @@ fn linger_ends_by_itself() {
 #[test]
 fn receive_only_logs_a_peer_with_stdin_closed() {
     let peer = loopback_socket();
-    let mut chat = Udpchat::start_with(
-        &[
-            "--recv-only",
-            "-b",
-            "127.0.0.1:0",
-            &peer.local_addr().unwrap().to_string(),
-        ],
-        |command| {
-            command.stdin(Stdio::null());
-        },
-    );
+    let mut chat = Udpchat::with_peer_adjusted(&peer, &["--recv-only"], |command| {
+        command.stdin(Stdio::null());
+    });
     let to = chat.bound_addr();
     peer.send_to(b"log me", to).unwrap();
     assert_eq!(chat.text_line(), "log me");
@@ -152,12 +132,9 @@ fn a_closed_stdout_ends_quietly_with_status_0() {
     use std::io::{BufRead, BufReader};
     let peer = loopback_socket();
     let (reader, writer) = std::io::pipe().unwrap();
-    let mut chat = Udpchat::start_with(
-        &["-b", "127.0.0.1:0", &peer.local_addr().unwrap().to_string()],
-        |command| {
-            command.stdout(writer);
-        },
-    );
+    let mut chat = Udpchat::with_peer_adjusted(&peer, &[], |command| {
+        command.stdout(writer);
+    });
     let to = chat.bound_addr();
     // Like `udpchat ... | head -n 1`: the reader takes one line and goes away.
     peer.send_to(b"first", to).unwrap();

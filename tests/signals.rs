@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 /// has already printed one received line.
 fn idle_chat_after_one_line() -> Udpchat {
     let peer = loopback_socket();
-    let chat = Udpchat::start(&["-b", "127.0.0.1:0", &peer.local_addr().unwrap().to_string()]);
+    let chat = Udpchat::with_peer(&peer, &[]);
     peer.send_to(b"already printed", chat.bound_addr()).unwrap();
     assert_eq!(chat.text_line(), "already printed");
     chat

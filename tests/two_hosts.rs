@@ -43,7 +43,7 @@ fn turn_taking_peer(socket: &std::net::UdpSocket, to: std::net::SocketAddr, turn
 #[test]
 fn talks_to_a_peer_that_takes_turns_like_the_seed_script() {
     let seed = loopback_socket();
-    let mut chat = Udpchat::start(&["-b", "127.0.0.1:0", &seed.local_addr().unwrap().to_string()]);
+    let mut chat = Udpchat::with_peer(&seed, &[]);
     let to = chat.bound_addr();
     let seed_side = std::thread::spawn(move || turn_taking_peer(&seed, to, &["hi", "how are you?", "bye"]));
     for (heard, reply) in [("hi", "hello"), ("how are you?", "fine"), ("bye", "see you")] {
@@ -106,7 +106,7 @@ fn talks_to_the_seed_python_script() {
 fn show_sender_labels_each_line_with_its_source_address() {
     let peer = loopback_socket();
     let peer_addr = peer.local_addr().unwrap();
-    let chat = Udpchat::start(&["--show-sender", "-b", "127.0.0.1:0", &peer_addr.to_string()]);
+    let chat = Udpchat::with_peer(&peer, &["--show-sender"]);
     peer.send_to(b"hi", chat.bound_addr()).unwrap();
     assert_eq!(chat.text_line(), format!("<{peer_addr}> hi"));
 }

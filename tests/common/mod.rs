@@ -127,6 +127,26 @@ impl Udpchat {
         Self::start_with(args, |_| {})
     }
 
+    /// Starts udpchat on a loopback port the system picks, with `flags`,
+    /// chatting with `peer`: the set-up most tests share.
+    pub fn with_peer(peer: &UdpSocket, flags: &[&str]) -> Udpchat {
+        Self::with_peer_adjusted(peer, flags, |_| {})
+    }
+
+    /// Like [`with_peer`](Self::with_peer), letting the caller adjust the command first.
+    pub fn with_peer_adjusted(
+        peer: &UdpSocket,
+        flags: &[&str],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Udpchat {
+        let peer = peer.local_addr().expect("a bound peer socket");
+        let bind = if peer.is_ipv6() { "[::1]:0" } else { "127.0.0.1:0" };
+        let peer = peer.to_string();
+        let mut args = flags.to_vec();
+        args.extend_from_slice(&["-b", bind, &peer]);
+        Self::start_with(&args, adjust)
+    }
+
     /// Like [`start`](Self::start), letting the caller adjust the command first.
     pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> Udpchat {
         Self::start_keeping(args, adjust, |_| true)
