@@ -23,14 +23,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let loopback = "127.0.0.1:0".parse()?;
     let endpoint = || {
         Chat::bind(Config {
-            bind: loopback,
             linger: Duration::from_millis(500),
-            ..Config::new(loopback)
+            ..Config::peers(vec![loopback], loopback)
         })
     };
     let (mut alice, mut bob) = (endpoint()?, endpoint()?);
-    alice.set_peer(bob.local_addr());
-    bob.set_peer(alice.local_addr());
+    alice.set_peer(bob.local_addr())?;
+    bob.set_peer(alice.local_addr())?;
     println!("alice on {}, bob on {}\n", alice.local_addr(), bob.local_addr());
 
     let chats = [("alice", alice, ALICE_TYPES, 230), ("bob", bob, BOB_TYPES, 170)].map(

@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
 use std::str::FromStr;
 
-use crate::Error;
+use crate::{AddressProblem, Error};
 
 /// The port the seed's script uses on both hosts, and so ours by default.
 pub const DEFAULT_PORT: u16 = 2323;
@@ -76,10 +76,8 @@ impl HostPort {
         match &self.host {
             Host::Ip(ip) => Ok(SocketAddr::new(*ip, self.port)),
             Host::ScopedV6(ip, zone) => {
-                let scope_id = zone_index(zone).ok_or_else(|| Error::InvalidAddress {
-                    input: self.text.clone(),
-                    reason: format!("no network interface named '{zone}'"),
-                })?;
+                let scope_id = zone_index(zone)
+                    .ok_or_else(|| Error::address(&self.text, AddressProblem::UnknownZone(zone.clone())))?;
                 Ok(SocketAddrV6::new(*ip, self.port, 0, scope_id).into())
             }
             Host::Name(name) => {
@@ -115,26 +113,23 @@ impl fmt::Display for HostPort {
 }
 
 fn parse(text: &str, allow_port_zero: bool) -> Result<HostPort, Error> {
-    let invalid = |reason: &str| Error::InvalidAddress {
-        input: text.to_owned(),
-        reason: reason.to_owned(),
-    };
+    let invalid = |problem| Error::address(text, problem);
     let (host, port) = if let Some(rest) = text.strip_prefix('[') {
         let (inside, after) = rest
             .split_once(']')
-            .ok_or_else(|| invalid("missing ']' after the IPv6 address"))?;
+            .ok_or_else(|| invalid(AddressProblem::MissingBracket))?;
         let port = after
             .strip_prefix(':')
-            .ok_or_else(|| invalid("missing port after ']' (expected [IPV6]:PORT)"))?;
+            .ok_or_else(|| invalid(AddressProblem::MissingPortAfterBracket))?;
         let (ip, zone) = match inside.split_once('%') {
             Some((ip, zone)) => (ip, Some(zone)),
             None => (inside, None),
         };
         let ip: Ipv6Addr = ip
             .parse()
-            .map_err(|_| invalid(&format!("'{ip}' is not an IPv6 address")))?;
+            .map_err(|_| invalid(AddressProblem::NotIpv6(ip.to_owned())))?;
         let host = match zone {
-            Some("") => return Err(invalid("empty zone after '%'")),
+            Some("") => return Err(invalid(AddressProblem::EmptyZone)),
             Some(zone) => Host::ScopedV6(ip, zone.to_owned()),
             None => Host::Ip(IpAddr::V6(ip)),
         };
@@ -142,29 +137,27 @@ fn parse(text: &str, allow_port_zero: bool) -> Result<HostPort, Error> {
     } else {
         let (host, port) = text
             .rsplit_once(':')
-            .ok_or_else(|| invalid("missing port (expected HOST:PORT, e.g. 192.168.1.6:2323)"))?;
+            .ok_or_else(|| invalid(AddressProblem::MissingPort))?;
         if host.contains(':') {
-            return Err(invalid("an IPv6 address needs brackets, e.g. [::1]:2323"));
+            return Err(invalid(AddressProblem::NeedsBrackets));
         }
         if host.is_empty() {
-            return Err(invalid("missing host before ':'"));
+            return Err(invalid(AddressProblem::MissingHost));
         }
         let host = match host.parse::<Ipv4Addr>() {
             Ok(ip) => Host::Ip(IpAddr::V4(ip)),
             Err(_) if is_host_name(host) => Host::Name(host.to_owned()),
-            Err(_) => return Err(invalid(&format!("'{host}' is not a host name or IP address"))),
+            Err(_) => return Err(invalid(AddressProblem::NotAHost(host.to_owned()))),
         };
         (host, port)
     };
     if port.is_empty() {
-        return Err(invalid("missing port after ':'"));
+        return Err(invalid(AddressProblem::EmptyPort));
     }
     let port = match port.parse::<u16>() {
-        Ok(0) if !allow_port_zero => return Err(invalid("port 0 cannot be sent to")),
+        Ok(0) if !allow_port_zero => return Err(invalid(AddressProblem::PortZero)),
         Ok(port) => port,
-        Err(_) => {
-            return Err(invalid(&format!("port '{port}' is not a number from 1 to 65535")));
-        }
+        Err(_) => return Err(invalid(AddressProblem::BadPort(port.to_owned()))),
     };
     Ok(HostPort {
         text: text.to_owned(),

@@ -7,8 +7,9 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgGroup, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use ipnet::IpNet;
 use udpchat::display::{Format, Style, Timestamps};
-use udpchat::{Config, DEFAULT_TTL, Error, Group, HostPort, Interface, IpNet};
+use udpchat::{Config, DEFAULT_TTL, Destination, Error, Group, Hears, HostPort, Interface};
 
 /// A full-duplex chat over plain UDP
 ///
@@ -124,7 +125,7 @@ pub struct Args {
         help_heading = "Rooms",
         value_parser = parse_group
     )]
-    pub group: Option<SocketAddr>,
+    pub group: Option<Group>,
 
     /// The interface of a --group room: a name (eth0, lo), an index, or for IPv4
     /// an address it holds [default: the system's choice, by its routes]
@@ -220,7 +221,7 @@ pub fn command() -> clap::Command {
 pub fn parse() -> Args {
     let matches = command().get_matches();
     let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
-    let room = match (args.broadcast, args.group) {
+    let room = match (args.broadcast, &args.group) {
         (Some(_), _) => "--broadcast <PORT>",
         (_, Some(_)) => "--group <GROUP:PORT>",
         (None, None) => return args,
@@ -250,8 +251,8 @@ impl Args {
         if let Some(to) = self.broadcast_to() {
             return to.to_string();
         }
-        if let Some(group) = self.group {
-            return group.to_string();
+        if let Some(group) = &self.group {
+            return group.addr().to_string();
         }
         let peers: Vec<String> = self
             .peers
@@ -270,14 +271,21 @@ impl Args {
 
     /// Resolves the addresses (the only step that can fail after parsing) into a [`Config`].
     pub fn to_config(&self) -> Result<Config, Error> {
-        let mut config = if let Some(to) = self.broadcast_to() {
-            Config::broadcast(to)
-        } else if let Some(group) = self.group {
-            Config::group(Group {
-                addr: group,
-                interface: self.interface.clone(),
-                ttl: self.ttl.map_or(DEFAULT_TTL, u32::from),
-            })
+        let hears = if self.accept_any {
+            Hears::Everyone
+        } else if !self.allow.is_empty() {
+            Hears::Networks(self.allow.clone())
+        } else {
+            Hears::LocalNetworks
+        };
+        let destination = if let Some(to) = self.broadcast_to() {
+            Destination::Broadcast { to, hears }
+        } else if let Some(group) = &self.group {
+            let mut group = group.clone().with_ttl(self.ttl.map_or(DEFAULT_TTL, u32::from));
+            if let Some(interface) = &self.interface {
+                group = group.on(interface.clone());
+            }
+            Destination::Group { group, hears }
         } else {
             let peers = self
                 .peers
@@ -285,24 +293,28 @@ impl Args {
                 .chain(&self.more_peers)
                 .map(HostPort::resolve)
                 .collect::<Result<Vec<_>, _>>()?;
+            let mut bind = Destination::default_bind(&peers);
+            if let Some(text) = &self.bind {
+                bind = HostPort::parse_bind(text, &bind)?.resolve()?;
+            }
             // clap requires a peer or a room unless --generate was given, and
             // Chat::bind refuses an empty list of peers anyway.
-            let mut config = Config::peers(peers);
-            if let Some(bind) = &self.bind {
-                config.bind = HostPort::parse_bind(bind, &config.bind)?.resolve()?;
+            Destination::Peers {
+                peers,
+                bind,
+                accept_any: self.accept_any,
             }
-            config
         };
-        config.linger = self.linger;
-        config.recv_only = self.recv_only;
-        config.display = self.display_style();
-        config.accept_any = self.accept_any;
-        if let Some(size) = self.recv_buffer {
-            config.recv_buffer = Some(size);
-        }
-        config.send_interval = self.rate;
-        config.allow = self.allow.clone();
-        Ok(config)
+        let defaults = Config::with(destination);
+        Ok(Config {
+            linger: self.linger,
+            recv_only: self.recv_only,
+            recv_buffer: self.recv_buffer.or(defaults.recv_buffer),
+            show_sender: self.show_sender,
+            display: self.display_style(),
+            send_interval: self.rate,
+            ..defaults
+        })
     }
 
     /// How received datagrams are shown on this process's stdout.
@@ -315,7 +327,6 @@ impl Args {
                 OutputFormat::Json => Format::Json,
             },
             sanitize: sanitize.resolve(stdout_is_terminal),
-            show_sender: self.show_sender,
             timestamps: self.timestamps.map(|label| match label {
                 TimeLabel::Clock => Timestamps::Clock,
                 TimeLabel::Rfc3339 => Timestamps::Rfc3339,
@@ -341,7 +352,7 @@ impl Args {
             .filter_level(level)
             .parse_env("RUST_LOG")
             // Above the input line while a line editor runs, else stderr.
-            .target(env_logger::Target::Pipe(Box::new(udpchat::terminal::LogOutput)))
+            .target(env_logger::Target::Pipe(Box::new(crate::terminal::LogOutput)))
             // We decide about colour ourselves; env_logger must not strip it.
             .write_style(if color {
                 env_logger::WriteStyle::Always
@@ -419,7 +430,8 @@ pub enum OutputFormat {
 /// clap already says which argument and value were wrong; keep only the reason.
 fn reason(err: Error) -> String {
     match err {
-        Error::InvalidAddress { reason, .. } => reason,
+        Error::InvalidAddress { problem, .. } => problem.to_string(),
+        Error::Interface { problem, .. } => problem.to_string(),
         other => other.to_string(),
     }
 }
@@ -428,26 +440,16 @@ fn parse_peer(text: &str) -> Result<HostPort, String> {
     text.parse().map_err(reason)
 }
 
-/// A multicast group's address, resolved now so that a unicast address is a usage error.
-fn parse_group(text: &str) -> Result<SocketAddr, String> {
-    let addr = text
-        .parse::<HostPort>()
+/// A multicast group, resolved now so that a unicast address is a usage error.
+fn parse_group(text: &str) -> Result<Group, String> {
+    text.parse::<HostPort>()
         .and_then(|hp| hp.resolve())
-        .map_err(reason)?;
-    if !addr.ip().is_multicast() {
-        return Err(format!(
-            "{} is not a multicast address (224.0.0.0/4 or ff00::/8), e.g. 239.255.23.23:2323",
-            addr.ip()
-        ));
-    }
-    Ok(addr)
+        .and_then(Group::new)
+        .map_err(reason)
 }
 
 fn parse_interface(text: &str) -> Result<Interface, String> {
-    text.parse().map_err(|err| match err {
-        Error::Interface { reason, .. } => reason,
-        other => other.to_string(),
-    })
+    text.parse().map_err(reason)
 }
 
 /// A network in CIDR notation; a bare address is a network of one host.
@@ -575,11 +577,28 @@ mod tests {
 
     #[test]
     fn binds_the_peers_family_by_default() {
-        let config = Args::parse_from(["udpchat", "[::1]:9"]).to_config().unwrap();
-        assert_eq!(config.bind.to_string(), "[::]:2323");
-        let config = Args::parse_from(["udpchat", "-b", "4000", "127.0.0.1:9"])
-            .to_config()
-            .unwrap();
-        assert_eq!(config.bind.to_string(), "0.0.0.0:4000");
+        let bind_of = |args: &[&str]| match Args::parse_from(args).to_config().unwrap().destination {
+            Destination::Peers { bind, .. } => bind.to_string(),
+            other => panic!("not a chat with peers: {other:?}"),
+        };
+        assert_eq!(bind_of(&["udpchat", "[::1]:9"]), "[::]:2323");
+        assert_eq!(bind_of(&["udpchat", "-b", "4000", "127.0.0.1:9"]), "0.0.0.0:4000");
+    }
+
+    #[test]
+    fn accept_any_and_allow_say_whom_a_room_hears() {
+        let hears = |args: &[&str]| match Args::parse_from(args).to_config().unwrap().destination {
+            Destination::Broadcast { hears, .. } => hears,
+            other => panic!("not a broadcast room: {other:?}"),
+        };
+        assert_eq!(hears(&["udpchat", "--broadcast", "2323"]), Hears::LocalNetworks);
+        assert_eq!(
+            hears(&["udpchat", "--broadcast", "2323", "--accept-any"]),
+            Hears::Everyone
+        );
+        assert_eq!(
+            hears(&["udpchat", "--broadcast", "2323", "--allow", "10.0.0.0/8"]),
+            Hears::Networks(vec!["10.0.0.0/8".parse().unwrap()])
+        );
     }
 }

@@ -38,20 +38,18 @@ pub enum Timestamps {
 /// How the receiver shows each datagram. The default is the plain line mode
 /// that pipes see: the text alone, not sanitized, no labels, no colour.
 ///
-/// The binary fills it from `--format`, `--sanitize`, `--show-sender`,
-/// `--timestamps` and `--color`, having decided what "auto" means for the
-/// output at hand; nothing in here looks at a terminal.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The binary fills it from `--format`, `--sanitize`, `--timestamps` and
+/// `--color`, having decided what "auto" means for the output at hand;
+/// nothing in here looks at a terminal. Which lines carry their sender's
+/// address is not a matter of style but of who may talk: the source filter
+/// decides it ([`Config::show_sender`](crate::Config::show_sender)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Style {
     /// Text lines or JSON lines.
     pub format: Format,
     /// Show control characters, bidi overrides and invalid UTF-8 as visible
     /// escapes (`\x1b`, `\u{202e}`, `\xff`) instead of passing them on.
     pub sanitize: bool,
-    /// Start each text line with `<ADDR> `, the address it came from. A caller
-    /// that must always name the sender (a stranger's datagram) passes a copy
-    /// with this set: `Style { show_sender: true, ..style.clone() }`.
-    pub show_sender: bool,
     /// Start each text line with the local time of arrival.
     pub timestamps: Option<Timestamps>,
     /// Colour the labels with ANSI escape sequences.
@@ -66,7 +64,7 @@ const RESET: &str = "\x1b[0m";
 impl Style {
     /// True when a datagram's time of arrival shows (`--timestamps`, JSON
     /// lines): otherwise [`push`](Style::push) ignores the time it is given.
-    pub fn shows_time(&self) -> bool {
+    pub(crate) fn shows_time(&self) -> bool {
         self.format == Format::Json || self.timestamps.is_some()
     }
 
@@ -83,18 +81,15 @@ impl Style {
     /// whose second line would pass for the peer's in a pipe or log, where
     /// nothing is escaped. Sanitized text escapes the newline, and a JSON
     /// object names its sender, so those stay one line.
-    ///
-    /// ```
-    /// use std::time::SystemTime;
-    /// use udpchat::display::Style;
-    ///
-    /// let from = "192.168.1.6:2323".parse().unwrap();
-    /// let style = Style { sanitize: true, show_sender: true, ..Style::default() };
-    /// let mut out = Vec::new();
-    /// style.push(b"\x1b]52;c;cm0gLXJmIH4=\x07hi\r\n", &from, SystemTime::now(), &mut out);
-    /// assert_eq!(String::from_utf8(out).unwrap(), "<192.168.1.6:2323> \\x1b]52;c;cm0gLXJmIH4=\\x07hi\n");
-    /// ```
-    pub fn push(&self, datagram: &[u8], from: &SocketAddr, arrived: SystemTime, out: &mut Vec<u8>) {
+    /// With `labelled`, each line starts with `<ADDR> `, `from` in brackets.
+    pub(crate) fn push(
+        &self,
+        datagram: &[u8],
+        from: &SocketAddr,
+        labelled: bool,
+        arrived: SystemTime,
+        out: &mut Vec<u8>,
+    ) {
         if self.format == Format::Json {
             push_json(datagram, from, arrived, out);
             return;
@@ -105,7 +100,7 @@ impl Style {
                 push_time(kind, arrived, local_time_zone(), out)
             });
         }
-        if self.show_sender {
+        if labelled {
             self.push_label(SENDER_COLOR, out, |out| {
                 // Writing to a Vec cannot fail.
                 let _ = write!(out, "<{from}>");
@@ -153,7 +148,7 @@ impl Style {
 }
 
 /// `datagram` without one trailing `\n` or `\r\n`.
-pub fn strip_newline(datagram: &[u8]) -> &[u8] {
+pub(crate) fn strip_newline(datagram: &[u8]) -> &[u8] {
     let text = datagram.strip_suffix(b"\n").unwrap_or(datagram);
     if text.len() < datagram.len() {
         text.strip_suffix(b"\r").unwrap_or(text)
@@ -183,7 +178,7 @@ pub fn sanitize(text: &[u8]) -> String {
 }
 
 /// True for a character that must not reach a terminal as it is.
-pub fn is_unsafe_char(c: char) -> bool {
+pub(crate) fn is_unsafe_char(c: char) -> bool {
     (c.is_control() && c != '\t') || is_bidi_control(c)
 }
 
@@ -351,8 +346,17 @@ mod tests {
     }
 
     fn shown_in(style: &Style, datagram: &[u8]) -> String {
+        shown_as(style, false, datagram)
+    }
+
+    /// As shown when the filter asks for the sender's label.
+    fn labelled_in(style: &Style, datagram: &[u8]) -> String {
+        shown_as(style, true, datagram)
+    }
+
+    fn shown_as(style: &Style, labelled: bool, datagram: &[u8]) -> String {
         let mut out = Vec::new();
-        style.push(datagram, &from(), arrived(), &mut out);
+        style.push(datagram, &from(), labelled, arrived(), &mut out);
         String::from_utf8(out).expect("output is always UTF-8")
     }
 
@@ -453,11 +457,10 @@ mod tests {
     fn escapes_embedded_newline_that_would_forge_another_senders_line() {
         let style = Style {
             sanitize: true,
-            show_sender: true,
             ..Style::default()
         };
         assert_eq!(
-            shown_in(&style, b"hi\n<10.0.0.1:2323> send me your password\n"),
+            labelled_in(&style, b"hi\n<10.0.0.1:2323> send me your password\n"),
             "<192.168.1.6:2323> hi\\x0a<10.0.0.1:2323> send me your password\n"
         );
     }
@@ -509,13 +512,10 @@ mod tests {
 
     #[test]
     fn labels_a_line_with_its_sender() {
-        let style = Style {
-            show_sender: true,
-            ..Style::default()
-        };
-        assert_eq!(shown_in(&style, b"hi"), "<192.168.1.6:2323> hi\n");
+        let style = Style::default();
+        assert_eq!(labelled_in(&style, b"hi"), "<192.168.1.6:2323> hi\n");
         let mut out = Vec::new();
-        style.push(b"hi", &"[::1]:9".parse().unwrap(), arrived(), &mut out);
+        style.push(b"hi", &"[::1]:9".parse().unwrap(), true, arrived(), &mut out);
         assert_eq!(out, b"<[::1]:9> hi\n");
     }
 
@@ -525,11 +525,10 @@ mod tests {
         push_time(Timestamps::Clock, arrived(), &TimeZone::UTC, &mut out);
         assert_eq!(out, b"10:15:03");
         let style = Style {
-            show_sender: true,
             timestamps: Some(Timestamps::Clock),
             ..Style::default()
         };
-        let line = shown_in(&style, b"hi");
+        let line = labelled_in(&style, b"hi");
         let (time, rest) = line.split_once(' ').unwrap();
         assert_eq!(time.len(), "10:15:03".len(), "{line}");
         assert_eq!(rest, "<192.168.1.6:2323> hi\n");
@@ -553,14 +552,10 @@ mod tests {
             shown_in(&style, b"a\r\n\nb\r\n"),
             format!("{time} a\n{time} \n{time} b\n")
         );
-        let both = Style {
-            show_sender: true,
-            color: true,
-            ..style
-        };
+        let both = Style { color: true, ..style };
         let labels = format!("{TIME_COLOR}{time}{RESET} {SENDER_COLOR}<192.168.1.6:2323>{RESET} ");
         assert_eq!(
-            shown_in(&both, b"two\nlines\n"),
+            labelled_in(&both, b"two\nlines\n"),
             format!("{labels}two\n{labels}lines\n")
         );
     }
@@ -584,12 +579,11 @@ mod tests {
     #[test]
     fn colours_the_labels_only() {
         let style = Style {
-            show_sender: true,
             timestamps: Some(Timestamps::Clock),
             color: true,
             ..Style::default()
         };
-        let line = shown_in(&style, b"plain text");
+        let line = labelled_in(&style, b"plain text");
         assert!(line.starts_with(TIME_COLOR), "{line:?}");
         assert!(
             line.ends_with(&format!("{SENDER_COLOR}<192.168.1.6:2323>{RESET} plain text\n")),
@@ -599,7 +593,7 @@ mod tests {
             color: false,
             ..style
         };
-        assert!(!shown_in(&uncoloured, b"plain text").contains('\x1b'));
+        assert!(!labelled_in(&uncoloured, b"plain text").contains('\x1b'));
     }
 
     // JSON lines.
@@ -675,8 +669,8 @@ mod tests {
 
         #[test]
         fn sanitized_lines_stay_one_line(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let style = Style { sanitize: true, show_sender: true, timestamps: Some(Timestamps::Rfc3339), color: true, ..Style::default() };
-            let line = shown_in(&style, &bytes);
+            let style = Style { sanitize: true, timestamps: Some(Timestamps::Rfc3339), color: true, ..Style::default() };
+            let line = labelled_in(&style, &bytes);
             prop_assert_eq!(line.matches('\n').count(), 1);
             prop_assert!(!line.contains('\r'));
         }
@@ -701,6 +695,47 @@ mod tests {
             let line = shown_in(&style, text.as_bytes());
             let body = line.strip_suffix('\n').unwrap();
             prop_assert!(!body.chars().any(|c| is_unsafe_char(c) || c == '\t'), "{:?}", body);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_datagram_is_shown_as_its_lossy_text_and_one_final_newline(
+            datagram in crate::lines::tests::stream(),
+            labelled in any::<bool>(),
+            before in proptest::collection::vec(any::<u8>(), 0..8),
+        ) {
+            let from: SocketAddr = "[2001:db8::1]:2323".parse().unwrap();
+            let mut out = before.clone();
+            Style::default().push(&datagram, &from, labelled, SystemTime::now(), &mut out);
+            // What was already there is untouched; what follows is text.
+            prop_assert_eq!(&out[..before.len()], &before[..]);
+            let shown = std::str::from_utf8(&out[before.len()..]).expect("always UTF-8");
+            let text = strip_newline(&datagram);
+            let expected = if labelled {
+                // Every line labelled, each without its "\n" or "\r\n".
+                let label = format!("<{from}> ");
+                let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+                let last = lines.len() - 1;
+                lines.iter().enumerate().map(|(i, &line)| {
+                    let line = if i < last { line.strip_suffix(b"\r").unwrap_or(line) } else { line };
+                    format!("{label}{}\n", String::from_utf8_lossy(line))
+                }).collect()
+            } else {
+                format!("{}\n", String::from_utf8_lossy(text))
+            };
+            prop_assert_eq!(shown, expected);
+        }
+
+        #[test]
+        fn strip_newline_drops_at_most_one_lf_or_crlf(datagram in crate::lines::tests::stream()) {
+            let stripped = strip_newline(&datagram);
+            let dropped = &datagram[stripped.len()..];
+            prop_assert!(datagram.starts_with(stripped));
+            prop_assert!(matches!(dropped, b"" | b"\n" | b"\r\n"), "dropped {:?}", dropped);
+            if dropped.is_empty() {
+                prop_assert!(!datagram.ends_with(b"\n"));
+            }
         }
     }
 }

@@ -8,13 +8,15 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use log::{debug, warn};
 
-use crate::display::Style;
+use crate::Error;
+use crate::config::{Destination, Hears};
 use crate::net::canonical;
+use crate::room::Member;
 
 /// What to do with a datagram, judged by its source address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,12 +36,14 @@ pub enum Verdict {
 
 /// Who is heard: each host that may talk, or each network.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Heard {
+pub(crate) enum Heard {
     /// The peers' IP addresses, each from any port. Lines from the only peer
     /// are shown unlabelled; with several peers every line is labelled.
     Peers(Vec<SocketAddr>),
     /// Any host in these networks (a room); every line is labelled.
     Networks(Vec<IpNet>),
+    /// Every host (a room with `--accept-any`); every line is labelled.
+    Everyone,
 }
 
 impl Heard {
@@ -49,6 +53,7 @@ impl Heard {
         let all: Vec<String> = match self {
             Heard::Peers(peers) => peers.iter().map(|peer| peer.ip().to_string()).collect(),
             Heard::Networks(nets) => nets.iter().map(IpNet::to_string).collect(),
+            Heard::Everyone => return "every host".to_owned(),
         };
         let mut list: Vec<&str> = Vec::with_capacity(all.len());
         for host in &all {
@@ -64,6 +69,7 @@ impl Heard {
         match self {
             Heard::Peers(peers) => peers.iter().any(|peer| is_peer(peer, from)),
             Heard::Networks(nets) => nets.iter().any(|net| net.contains(&from.ip())),
+            Heard::Everyone => true,
         }
     }
 
@@ -71,7 +77,7 @@ impl Heard {
     fn labels_everyone(&self) -> bool {
         match self {
             Heard::Peers(peers) => peers.len() > 1,
-            Heard::Networks(_) => true,
+            Heard::Networks(_) | Heard::Everyone => true,
         }
     }
 }
@@ -83,34 +89,20 @@ impl fmt::Display for Heard {
             Heard::Peers(peers) if peers.len() == 1 => "the peer",
             Heard::Peers(_) => "the peers",
             Heard::Networks(_) => "the networks",
+            Heard::Everyone => return f.write_str("every host"),
         };
         write!(f, "{what} {}", self.hosts())
     }
 }
 
-/// Decides, for each datagram's source, whether it is shown and how.
-///
-/// ```
-/// use udpchat::filter::{SourceFilter, Verdict};
-///
-/// let peer = "192.168.1.6:2323".parse().unwrap();
-/// let filter = SourceFilter::new(peer, false, Default::default());
-/// let (mut out, now) = (Vec::new(), std::time::SystemTime::now());
-/// // The peer's IP from another port is the peer; another IP is not.
-/// let from_peer = "192.168.1.6:40000".parse().unwrap();
-/// let from_stranger = "192.168.1.7:2323".parse().unwrap();
-/// assert_eq!(filter.render(b"hi", &from_peer, now, &mut out), Verdict::Show);
-/// assert_eq!(filter.render(b"psst", &from_stranger, now, &mut out), Verdict::Ignore);
-/// assert_eq!(out, b"hi\n");
-/// ```
+/// Decides, for each datagram's source, whether it is shown, and whether
+/// with its sender's address. It only judges; display shows.
 #[derive(Clone, Debug)]
-pub struct SourceFilter {
+pub(crate) struct SourceFilter {
     heard: Heard,
     accept_any: bool,
-    /// How the one peer's datagrams are shown.
-    style: Style,
-    /// How everyone else's are shown: as `style`, with the sender label.
-    labelled: Style,
+    /// Label the one peer's lines too (`--show-sender`).
+    label_all: bool,
     echoes: Option<Echoes>,
 }
 
@@ -123,32 +115,49 @@ struct Echoes {
 }
 
 impl SourceFilter {
-    /// Hears only `peer`'s IP address, or every host with `accept_any`, and
-    /// shows datagrams in `style`; strangers' lines always carry their address.
-    pub fn new(peer: SocketAddr, accept_any: bool, style: Style) -> SourceFilter {
-        SourceFilter::hearing(Heard::Peers(vec![peer]), accept_any, style)
-    }
-
     /// Hears the peers or networks of `heard`, or every host with
-    /// `accept_any`, and shows datagrams in `style`. Lines carry their
-    /// sender's address whenever it is not the one peer: a stranger, one of
-    /// several peers, a member of a room.
-    pub fn hearing(heard: Heard, accept_any: bool, style: Style) -> SourceFilter {
+    /// `accept_any`. Lines carry their sender's address whenever it is not
+    /// the one peer (a stranger, one of several peers, a member of a room),
+    /// and with `label_all` always.
+    pub fn new(heard: Heard, accept_any: bool, label_all: bool) -> SourceFilter {
         let heard = match heard {
             Heard::Peers(peers) => Heard::Peers(peers.into_iter().map(canonical).collect()),
             networks => networks,
         };
-        let labelled = Style {
-            show_sender: true,
-            ..style.clone()
-        };
         SourceFilter {
             heard,
             accept_any,
-            style,
-            labelled,
+            label_all,
             echoes: None,
         }
+    }
+
+    /// The filter of a chat with `destination`: its peers; or in a room, the
+    /// networks it hears and never its own echoes (`member`).
+    pub fn for_chat(
+        destination: &Destination,
+        label_all: bool,
+        member: Option<&Member>,
+    ) -> Result<SourceFilter, Error> {
+        let (heard, accept_any) = match destination {
+            Destination::Peers {
+                peers, accept_any, ..
+            } => (Heard::Peers(peers.clone()), *accept_any),
+            Destination::Broadcast { hears, .. } => (room_hears(hears, true, member)?, false),
+            Destination::Group { group, hears } => {
+                (room_hears(hears, group.addr().is_ipv4(), member)?, false)
+            }
+        };
+        let filter = SourceFilter::new(heard, accept_any, label_all);
+        Ok(match member {
+            // A member's lines leave from a port of its own (see room.rs), so
+            // those that loop back to it are known by that source address.
+            Some(member) => {
+                let hosts = member.local.iter().map(|addr| addr.net.addr()).collect();
+                filter.dropping_echoes(member.echo_port, hosts)
+            }
+            None => filter,
+        })
     }
 
     /// Judges datagrams from `port` on one of `hosts` (this host's
@@ -158,27 +167,10 @@ impl SourceFilter {
     /// A room member sends from a socket of its own, on a port the system
     /// picked, so no other member, on this host or another, has that source
     /// address: another host has other IPs, and on this host the port is taken.
-    ///
-    /// ```
-    /// use udpchat::filter::{Heard, SourceFilter, Verdict};
-    ///
-    /// let lan = Heard::Networks(vec!["10.0.0.0/24".parse().unwrap()]);
-    /// let me = "10.0.0.5".parse().unwrap();
-    /// let filter = SourceFilter::hearing(lan, false, Default::default()).dropping_echoes(40000, vec![me]);
-    /// assert_eq!(filter.judge(&"10.0.0.5:40000".parse().unwrap()), Verdict::Echo);
-    /// assert_eq!(filter.judge(&"10.0.0.5:40001".parse().unwrap()), Verdict::ShowLabelled);
-    /// assert_eq!(filter.judge(&"10.0.0.6:40000".parse().unwrap()), Verdict::ShowLabelled);
-    /// ```
     pub fn dropping_echoes(mut self, port: u16, hosts: Vec<IpAddr>) -> SourceFilter {
         let hosts = hosts.into_iter().map(|ip| ip.to_canonical()).collect();
         self.echoes = Some(Echoes { port, hosts });
         self
-    }
-
-    /// True when the time of arrival passed to [`render`](Self::render) is
-    /// shown; see [`Style::shows_time`].
-    pub fn shows_time(&self) -> bool {
-        self.style.shows_time()
     }
 
     /// Who is heard, as compared (IPv4-mapped peers made IPv4).
@@ -186,16 +178,14 @@ impl SourceFilter {
         &self.heard
     }
 
-    /// Judges a datagram from `from`.
+    /// Judges a datagram from `from`, which must be canonical (see
+    /// [`canonical`]): the inbox makes it so, once per datagram.
     pub fn judge(&self, from: &SocketAddr) -> Verdict {
-        // An IPv4 source on a dual-stack socket comes IPv4-mapped; the peers,
-        // networks and this host's addresses are all kept canonical.
-        let from = canonical(*from);
-        if self.is_echo(&from) {
+        if self.is_echo(from) {
             return Verdict::Echo;
         }
-        let label = self.style.show_sender || self.heard.labels_everyone();
-        match (self.heard.contains(&from), self.accept_any, label) {
+        let label = self.label_all || self.heard.labels_everyone();
+        match (self.heard.contains(from), self.accept_any, label) {
             (true, _, false) => Verdict::Show,
             (true, _, true) | (false, true, _) => Verdict::ShowLabelled,
             (false, false, _) => Verdict::Ignore,
@@ -209,26 +199,29 @@ impl SourceFilter {
         };
         from.port() == echoes.port && (echoes.hosts.is_empty() || echoes.hosts.contains(&from.ip()))
     }
+}
 
-    /// Judges a datagram from `from`, arrived at `arrived`, and unless it is
-    /// ignored appends it to `out` (see [`Style::push`], which labels every
-    /// line of a datagram holding several). This is the whole path from a
-    /// received datagram to output, without I/O; the fuzz target runs it.
-    pub fn render(
-        &self,
-        datagram: &[u8],
-        from: &SocketAddr,
-        arrived: SystemTime,
-        out: &mut Vec<u8>,
-    ) -> Verdict {
-        let verdict = self.judge(from);
-        match verdict {
-            Verdict::Show => self.style.push(datagram, from, arrived, out),
-            Verdict::ShowLabelled => self.labelled.push(datagram, from, arrived, out),
-            Verdict::Ignore | Verdict::Echo => {}
+/// Whom a room hears: every host, `--allow`'s networks, or those of this
+/// host's interfaces in the room's IP family.
+fn room_hears(hears: &Hears, ipv4: bool, member: Option<&Member>) -> Result<Heard, Error> {
+    Ok(match hears {
+        Hears::Everyone => Heard::Everyone,
+        Hears::Networks(networks) => Heard::Networks(networks.clone()),
+        Hears::LocalNetworks => {
+            let local = member.map_or(&[][..], |member| &member.local[..]);
+            let mut networks: Vec<IpNet> = local
+                .iter()
+                .map(|addr| addr.net.trunc())
+                .filter(|net| matches!(net, IpNet::V4(_)) == ipv4)
+                .collect();
+            networks.sort();
+            networks.dedup();
+            if networks.is_empty() {
+                return Err(Error::NoLocalNetworks);
+            }
+            Heard::Networks(networks)
         }
-        verdict
-    }
+    })
 }
 
 /// True when `from` has the peer's IP address, whatever its port.
@@ -329,23 +322,21 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// Judges `from` as the receiver does, after the inbox made it canonical.
+    fn verdict(filter: &SourceFilter, from: &str) -> Verdict {
+        filter.judge(&canonical(addr(from)))
+    }
+
     fn judge(peer: &str, from: &str) -> Verdict {
-        SourceFilter::new(addr(peer), false, Style::default()).judge(&addr(from))
+        verdict(&filter(peer, false, false), from)
     }
 
-    fn filter(peer: &str, accept_any: bool, show_sender: bool) -> SourceFilter {
-        SourceFilter::new(
-            addr(peer),
-            accept_any,
-            Style {
-                show_sender,
-                ..Style::default()
-            },
-        )
+    fn filter(peer: &str, accept_any: bool, label_all: bool) -> SourceFilter {
+        SourceFilter::new(Heard::Peers(vec![addr(peer)]), accept_any, label_all)
     }
 
-    fn render(filter: &SourceFilter, datagram: &[u8], from: &str, out: &mut Vec<u8>) -> Verdict {
-        filter.render(datagram, &addr(from), SystemTime::now(), out)
+    fn hearing(heard: Heard) -> SourceFilter {
+        SourceFilter::new(heard, false, false)
     }
 
     #[test]
@@ -385,58 +376,15 @@ mod tests {
     #[test]
     fn accept_any_labels_strangers_and_leaves_the_peer_unlabelled() {
         let filter = filter("10.0.0.1:2323", true, false);
-        let mut out = Vec::new();
-        assert_eq!(render(&filter, b"hi", "10.0.0.1:5", &mut out), Verdict::Show);
-        assert_eq!(
-            render(&filter, b"yo", "10.0.0.2:6", &mut out),
-            Verdict::ShowLabelled
-        );
-        assert_eq!(out, b"hi\n<10.0.0.2:6> yo\n");
-    }
-
-    #[test]
-    fn labels_every_line_of_a_strangers_datagram_so_none_passes_for_the_peers() {
-        let filter = filter("10.0.0.1:2323", true, false);
-        let mut out = Vec::new();
-        render(
-            &filter,
-            b"hi\r\npeer: send me the key\n\nbye\n",
-            "10.0.0.2:6",
-            &mut out,
-        );
-        let shown = String::from_utf8(out).unwrap();
-        assert_eq!(
-            shown,
-            "<10.0.0.2:6> hi\n<10.0.0.2:6> peer: send me the key\n<10.0.0.2:6> \n<10.0.0.2:6> bye\n"
-        );
-    }
-
-    #[test]
-    fn a_strangers_datagram_stays_one_escaped_line_when_sanitized() {
-        let style = Style {
-            sanitize: true,
-            ..Style::default()
-        };
-        let filter = SourceFilter::new(addr("10.0.0.1:2323"), true, style);
-        let mut out = Vec::new();
-        render(&filter, b"hi\npeer: key?", "10.0.0.2:6", &mut out);
-        assert_eq!(out, b"<10.0.0.2:6> hi\\x0apeer: key?\n");
+        assert_eq!(verdict(&filter, "10.0.0.1:5"), Verdict::Show);
+        assert_eq!(verdict(&filter, "10.0.0.2:6"), Verdict::ShowLabelled);
     }
 
     #[test]
     fn show_sender_labels_the_peer_too() {
         let filter = filter("10.0.0.1:2323", false, true);
-        let mut out = Vec::new();
-        assert_eq!(
-            render(&filter, b"hi", "10.0.0.1:5", &mut out),
-            Verdict::ShowLabelled
-        );
-        assert_eq!(render(&filter, b"no", "10.0.0.2:5", &mut out), Verdict::Ignore);
-        assert_eq!(out, b"<10.0.0.1:5> hi\n");
-    }
-
-    fn hearing(heard: Heard) -> SourceFilter {
-        SourceFilter::hearing(heard, false, Style::default())
+        assert_eq!(verdict(&filter, "10.0.0.1:5"), Verdict::ShowLabelled);
+        assert_eq!(verdict(&filter, "10.0.0.2:5"), Verdict::Ignore);
     }
 
     #[test]
@@ -445,13 +393,10 @@ mod tests {
             addr("10.0.0.1:2323"),
             addr("[2001:db8::2]:2323"),
         ]));
-        assert_eq!(peers.judge(&addr("10.0.0.1:9")), Verdict::ShowLabelled);
-        assert_eq!(peers.judge(&addr("[::ffff:10.0.0.1]:9")), Verdict::ShowLabelled);
-        assert_eq!(peers.judge(&addr("[2001:db8::2]:9")), Verdict::ShowLabelled);
-        assert_eq!(peers.judge(&addr("10.0.0.3:9")), Verdict::Ignore);
-        let mut out = Vec::new();
-        peers.render(b"hi", &addr("10.0.0.1:9"), SystemTime::now(), &mut out);
-        assert_eq!(out, b"<10.0.0.1:9> hi\n");
+        assert_eq!(verdict(&peers, "10.0.0.1:9"), Verdict::ShowLabelled);
+        assert_eq!(verdict(&peers, "[::ffff:10.0.0.1]:9"), Verdict::ShowLabelled);
+        assert_eq!(verdict(&peers, "[2001:db8::2]:9"), Verdict::ShowLabelled);
+        assert_eq!(verdict(&peers, "10.0.0.3:9"), Verdict::Ignore);
     }
 
     #[test]
@@ -460,34 +405,48 @@ mod tests {
             "192.168.1.0/24".parse().unwrap(),
             "fe80::/64".parse().unwrap(),
         ]));
-        assert_eq!(room.judge(&addr("192.168.1.77:5")), Verdict::ShowLabelled);
-        assert_eq!(
-            room.judge(&addr("[::ffff:192.168.1.77]:5")),
-            Verdict::ShowLabelled
-        );
-        assert_eq!(room.judge(&addr("[fe80::7%2]:5")), Verdict::ShowLabelled);
-        assert_eq!(room.judge(&addr("192.168.2.1:5")), Verdict::Ignore);
-        assert_eq!(room.judge(&addr("[2001:db8::1]:5")), Verdict::Ignore);
-        let anyone = SourceFilter::hearing(room.heard().clone(), true, Style::default());
-        assert_eq!(anyone.judge(&addr("192.168.2.1:5")), Verdict::ShowLabelled);
+        assert_eq!(verdict(&room, "192.168.1.77:5"), Verdict::ShowLabelled);
+        assert_eq!(verdict(&room, "[::ffff:192.168.1.77]:5"), Verdict::ShowLabelled);
+        assert_eq!(verdict(&room, "[fe80::7%2]:5"), Verdict::ShowLabelled);
+        assert_eq!(verdict(&room, "192.168.2.1:5"), Verdict::Ignore);
+        assert_eq!(verdict(&room, "[2001:db8::1]:5"), Verdict::Ignore);
+        let anyone = hearing(Heard::Everyone);
+        assert_eq!(verdict(&anyone, "192.168.2.1:5"), Verdict::ShowLabelled);
+    }
+
+    #[test]
+    fn a_room_that_cannot_tell_its_networks_refuses_to_guess() {
+        let room = Destination::Broadcast {
+            to: "255.255.255.255:2323".parse().unwrap(),
+            hears: Hears::LocalNetworks,
+        };
+        let member = Member {
+            echo_port: 40000,
+            local: Vec::new(),
+            membership: None,
+        };
+        let err = SourceFilter::for_chat(&room, false, Some(&member)).unwrap_err();
+        assert!(matches!(err, Error::NoLocalNetworks), "{err}");
+        let everyone = Destination::Broadcast {
+            to: "255.255.255.255:2323".parse().unwrap(),
+            hears: Hears::Everyone,
+        };
+        let filter = SourceFilter::for_chat(&everyone, false, Some(&member)).unwrap();
+        assert_eq!(verdict(&filter, "192.0.2.1:5"), Verdict::ShowLabelled);
+        assert_eq!(verdict(&filter, "192.0.2.1:40000"), Verdict::Echo);
     }
 
     #[test]
     fn drops_its_own_echo_by_port_and_local_address_and_nothing_else() {
-        let me = |hosts: Vec<IpAddr>| {
-            hearing(Heard::Networks(vec!["0.0.0.0/0".parse().unwrap()])).dropping_echoes(40000, hosts)
-        };
+        let me = |hosts: Vec<IpAddr>| hearing(Heard::Everyone).dropping_echoes(40000, hosts);
         let known = me(vec!["127.0.0.1".parse().unwrap(), "10.0.0.5".parse().unwrap()]);
-        assert_eq!(known.judge(&addr("10.0.0.5:40000")), Verdict::Echo);
-        assert_eq!(known.judge(&addr("[::ffff:127.0.0.1]:40000")), Verdict::Echo);
+        assert_eq!(verdict(&known, "10.0.0.5:40000"), Verdict::Echo);
+        assert_eq!(verdict(&known, "[::ffff:127.0.0.1]:40000"), Verdict::Echo);
         // Another member on this host (another port), or another host (same port).
-        assert_eq!(known.judge(&addr("10.0.0.5:40001")), Verdict::ShowLabelled);
-        assert_eq!(known.judge(&addr("10.0.0.6:40000")), Verdict::ShowLabelled);
-        let mut out = Vec::new();
-        let verdict = known.render(b"mine", &addr("10.0.0.5:40000"), SystemTime::now(), &mut out);
-        assert_eq!((verdict, out.len()), (Verdict::Echo, 0));
+        assert_eq!(verdict(&known, "10.0.0.5:40001"), Verdict::ShowLabelled);
+        assert_eq!(verdict(&known, "10.0.0.6:40000"), Verdict::ShowLabelled);
         // Where the system cannot list its addresses, the port alone decides.
-        assert_eq!(me(Vec::new()).judge(&addr("10.0.0.6:40000")), Verdict::Echo);
+        assert_eq!(verdict(&me(Vec::new()), "10.0.0.6:40000"), Verdict::Echo);
     }
 
     #[test]
@@ -500,6 +459,7 @@ mod tests {
         );
         let nets = Heard::Networks(vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]);
         assert_eq!(nets.to_string(), "the networks 10.0.0.0/8, ::1/128");
+        assert_eq!(Heard::Everyone.to_string(), "every host");
     }
 
     #[test]

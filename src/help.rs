@@ -81,17 +81,6 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ("TZ", "the time zone of --timestamps (else /etc/localtime)"),
 ];
 
-/// Each exit status, and when udpchat exits with it.
-const EXIT_STATUS: &[(&str, &str)] = &[
-    (
-        "0",
-        "the input ended (or stdout was closed) and every line was sent",
-    ),
-    ("1", "a runtime error, or some lines could not be sent"),
-    ("2", "a usage error"),
-    ("130", "interrupted by Ctrl-C or SIGTERM"),
-];
-
 /// Shown by `--help` (not `-h`) after the options.
 pub fn long_help_footer() -> String {
     let mut help = String::from("Examples:\n");
@@ -111,7 +100,7 @@ pub fn long_help_footer() -> String {
         help.push_str(&format!("  {name:<14} {what}\n"));
     }
     help.push_str("\nExit status:\n");
-    for (status, when) in EXIT_STATUS {
+    for (status, when) in crate::exit::TABLE {
         help.push_str(&format!("  {status} {when}\n"));
     }
     help.truncate(help.trim_end().len());
@@ -138,8 +127,10 @@ pub fn write_man_page(command: clap::Command, out: &mut dyn Write) -> io::Result
 fn man_sections() -> Roff {
     let mut roff = Roff::new();
     roff.control("SH", ["EXIT STATUS"]);
-    for (status, when) in EXIT_STATUS {
-        roff.control("TP", []).text([bold(*status)]).text([roman(*when)]);
+    for (status, when) in crate::exit::TABLE {
+        roff.control("TP", [])
+            .text([bold(status.to_string())])
+            .text([roman(*when)]);
     }
     roff.control("SH", ["ENVIRONMENT"]);
     for (name, what) in ENVIRONMENT {

@@ -3,20 +3,20 @@
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 
-use crate::net::RECV_BUFFER;
-#[cfg(unix)]
-use crate::net::canonical;
+use crate::net::{RECV_BUFFER, canonical};
 
 /// One datagram taken from the socket, borrowed from the [`Inbox`].
 pub struct Datagram<'a> {
-    /// Its bytes.
-    pub payload: &'a [u8],
-    /// Where it came from; `None` when the receiver was woken by
+    /// Its bytes, in the inbox's buffer: a [`wire::Opener`](crate::wire::Opener)
+    /// may open them in place.
+    pub payload: &'a mut [u8],
+    /// Where it came from, IPv4-mapped addresses made IPv4 (see
+    /// [`canonical`]); `None` when the receiver was woken by
     /// [`wake_receiver`](crate::net::wake_receiver).
     pub from: Option<SocketAddr>,
     /// The socket's running total of datagrams the kernel dropped, as of when
     /// this one was queued. Linux attaches it (once
-    /// [`count_drops`](crate::net::count_drops) is on) to every datagram queued
+    /// [`drops::start_counting`](crate::drops::start_counting) is on) to every datagram queued
     /// after the first drop; `None` on all others.
     pub drops_so_far: Option<u32>,
 }
@@ -36,11 +36,11 @@ pub struct Batch {
 /// 2.03 µs of CPU on each with one per call, 1.46 with 4, 1.35 with 8 and
 /// 1.35 with 16: 8 catches up 1.5x sooner than one at a time, before the
 /// buffer fills, and holds at most 512 KiB (8 slots of 64 KiB).
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(target_os = "linux")]
 const BATCH: usize = 8;
 
 /// The receiver's buffers, allocated once, and the calls that fill them.
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(target_os = "linux")]
 pub struct Inbox {
     /// [`BATCH`] slots of [`RECV_BUFFER`] bytes in one allocation. It is large
     /// enough for the allocator to map it fresh, so a page of it is only
@@ -50,7 +50,7 @@ pub struct Inbox {
     headers: nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>,
 }
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(target_os = "linux")]
 impl Inbox {
     /// Allocates the buffers.
     pub fn new() -> Inbox {
@@ -84,29 +84,38 @@ impl Inbox {
         } else {
             MsgFlags::MSG_DONTWAIT
         };
-        let mut slots = self.buffer.chunks_mut(RECV_BUFFER);
-        let mut iovs: [[IoSliceMut<'_>; 1]; BATCH] =
-            std::array::from_fn(|_| [IoSliceMut::new(slots.next().expect("BATCH slots"))]);
+        // What each datagram taken is, noted first: the slots can be handed
+        // out mutably only once nix's borrow of them has ended.
+        let mut taken = [(0, None, None); BATCH];
         let mut count = 0;
         let mut control_truncated = false;
-        for msg in recvmmsg(
-            socket.as_raw_fd(),
-            &mut self.headers,
-            iovs.iter_mut(),
-            flags,
-            None,
-        )? {
-            count += 1;
-            control_truncated |= msg.flags.contains(MsgFlags::MSG_CTRUNC);
-            let datagram = Datagram {
-                payload: msg.iovs().next().unwrap_or(&[]),
-                from: address(msg.address),
-                drops_so_far: msg.cmsgs().ok().and_then(|mut cmsgs| {
+        {
+            let mut slots = self.buffer.chunks_mut(RECV_BUFFER);
+            let mut iovs: [[IoSliceMut<'_>; 1]; BATCH] =
+                std::array::from_fn(|_| [IoSliceMut::new(slots.next().expect("BATCH slots"))]);
+            for msg in recvmmsg(
+                socket.as_raw_fd(),
+                &mut self.headers,
+                iovs.iter_mut(),
+                flags,
+                None,
+            )? {
+                control_truncated |= msg.flags.contains(MsgFlags::MSG_CTRUNC);
+                let drops_so_far = msg.cmsgs().ok().and_then(|mut cmsgs| {
                     cmsgs.find_map(|cmsg| match cmsg {
                         nix::sys::socket::ControlMessageOwned::RxqOvfl(total) => Some(total),
                         _ => None,
                     })
-                }),
+                });
+                taken[count] = (msg.bytes, address(msg.address), drops_so_far);
+                count += 1;
+            }
+        }
+        for (slot, &(len, from, drops_so_far)) in self.buffer.chunks_mut(RECV_BUFFER).zip(&taken[..count]) {
+            let datagram = Datagram {
+                payload: &mut slot[..len],
+                from,
+                drops_so_far,
             };
             if !each(datagram) {
                 break;
@@ -123,7 +132,7 @@ impl Inbox {
         let mut drops_so_far = None;
         if control_truncated {
             self.headers = Self::headers();
-            drops_so_far = crate::net::drops_so_far(socket);
+            drops_so_far = crate::drops::total(socket);
         }
         Ok(Batch {
             drained: count < BATCH,
@@ -133,12 +142,12 @@ impl Inbox {
 }
 
 /// The receiver's buffer, allocated once, and the call that fills it.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(not(target_os = "linux"))]
 pub struct Inbox {
     buffer: Vec<u8>,
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(not(target_os = "linux"))]
 impl Inbox {
     /// Allocates the buffer.
     pub fn new() -> Inbox {
@@ -170,7 +179,7 @@ impl Inbox {
         let msg = recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, None, flags)?;
         let (len, from) = (msg.bytes, address(msg.address));
         each(Datagram {
-            payload: &self.buffer[..len],
+            payload: &mut self.buffer[..len],
             from,
             drops_so_far: None,
         });
@@ -194,8 +203,8 @@ impl Inbox {
         }
         let (len, from) = socket.recv_from(&mut self.buffer)?;
         each(Datagram {
-            payload: &self.buffer[..len],
-            from: Some(crate::net::canonical(from)),
+            payload: &mut self.buffer[..len],
+            from: Some(canonical(from)),
             drops_so_far: None,
         });
         Ok(Batch {
@@ -218,10 +227,10 @@ fn address(addr: Option<nix::sys::socket::SockaddrStorage>) -> Option<SocketAddr
     Some(canonical(addr))
 }
 
-#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
-    use crate::net;
+    use crate::{drops, net};
 
     /// Everything queued now: each datagram's drop count, and any the batch read from /proc.
     fn take_all(inbox: &mut Inbox, socket: &UdpSocket) -> (Vec<Option<u32>>, Option<u32>) {
@@ -248,7 +257,7 @@ mod tests {
     #[test]
     fn drop_counts_keep_arriving_with_datagrams_after_the_first_drop() {
         let socket = net::bind("127.0.0.1:0".parse().unwrap(), Some(0)).unwrap();
-        assert!(net::count_drops(&socket));
+        assert!(drops::start_counting(&socket));
         let to = socket.local_addr().unwrap();
         let from = UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut inbox = Inbox::new();
@@ -272,7 +281,7 @@ mod tests {
         take_all(&mut inbox, &socket);
         from.send_to(b"after again", to).unwrap();
         let (counts, from_proc) = take_all(&mut inbox, &socket);
-        let total = net::drops_so_far(&socket).unwrap();
+        let total = drops::total(&socket).unwrap();
         assert!(total > first);
         assert_eq!((counts, from_proc), (vec![Some(total)], None));
     }

@@ -1,4 +1,4 @@
-//! udpchat: a full-duplex terminal chat over plain UDP.
+//! udpchat: a full-duplex chat over plain UDP, as a library.
 //!
 //! Each endpoint binds one UDP socket; every line of input is sent to the peer
 //! as one datagram holding exactly the line's bytes (no header, no newline),
@@ -7,32 +7,64 @@
 //! `socat`, but unlike that script nobody waits for their turn: a receiver
 //! thread and a sender thread share the socket.
 //!
-//! The binary is a thin shell over [`Chat`]; see its documentation for two
-//! endpoints chatting on loopback. A [`Config`]'s [`Destination`] says whom
-//! an endpoint talks to: one or several peers, everyone on the LAN by
-//! broadcast, or a multicast [`Group`]; the wire format is the same in each. [`display`] decides how a received
-//! datagram is shown (sanitized, labelled, or as JSON), and [`terminal`] runs
-//! a chat with a line editor when a person sits at a terminal.
+//! The whole API is a few types:
+//!
+//! - a [`Config`] says what an endpoint does: its [`Destination`] (one or
+//!   several peers, everyone on the LAN by broadcast, or a multicast
+//!   [`Group`]; whom a room [`Hears`]), and how lines are shown
+//!   ([`display::Style`]);
+//! - [`Chat::bind`] binds it, and [`Chat::run`] chats over any input and
+//!   output until the input ends or a [`ShutdownHandle`] stops it, returning
+//!   a [`Summary`];
+//! - every failure is an [`Error`] naming what failed.
+//!
+//! ```
+//! use std::io::{self, Cursor};
+//! use udpchat::{Chat, Config};
+//!
+//! # fn main() -> Result<(), udpchat::Error> {
+//! // Send two lines to a peer on loopback, as `udpchat 127.0.0.1:PORT < file` does.
+//! let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+//! let loopback = "127.0.0.1:0".parse().unwrap();
+//! let chat = Chat::bind(Config::peers(vec![peer.local_addr().unwrap()], loopback))?;
+//! let summary = chat.run(Cursor::new("hello\nbye\n"), io::sink())?;
+//! assert_eq!(summary.lines_sent, 2);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`Chat`]'s documentation has two endpoints chatting. The `udpchat` binary
+//! (the `cli` feature, on by default) adds the command line and a line editor
+//! at the terminal; `default-features = false` builds the library alone.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod addr;
 mod chat;
+mod config;
 pub mod display;
+mod drops;
 mod error;
-pub mod filter;
+mod filter;
 mod inbox;
-pub mod lines;
+mod lines;
 mod net;
 mod receiver;
 mod room;
 mod sender;
-pub mod terminal;
+mod stop;
+mod summary;
+mod wire;
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use addr::{DEFAULT_PORT, HostPort};
-pub use chat::{Chat, Config, DEFAULT_RECV_BUFFER, Destination, Ended, ShutdownHandle, Summary};
-pub use error::Error;
-pub use ipnet::IpNet;
+pub use chat::{Chat, ShutdownHandle};
+pub use config::{Config, DEFAULT_RECV_BUFFER, Destination, Hears};
+pub use error::{AddressProblem, Error, InterfaceProblem};
 pub use net::{MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
 pub use room::{DEFAULT_TTL, Group, Interface};
+pub use summary::{Ended, Summary};

@@ -4,7 +4,7 @@ use std::io::{self, BufRead};
 
 /// One line of input, without its `\n` or `\r\n`.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Line<'a> {
+pub(crate) enum Line<'a> {
     /// A line that fits the limit: these bytes are sent as they are.
     Fits(&'a [u8]),
     /// A line longer than the limit; only its length is kept.
@@ -13,17 +13,7 @@ pub enum Line<'a> {
 
 /// Reads lines of raw bytes (UTF-8 or not) and never holds more than `limit`
 /// bytes of one line, however long the line is.
-///
-/// ```
-/// use udpchat::lines::{Line, LineReader};
-///
-/// let mut lines = LineReader::new(&b"hi\r\n\nlast, no newline"[..], 100);
-/// assert_eq!(lines.next_line().unwrap(), Some(Line::Fits(b"hi")));
-/// assert_eq!(lines.next_line().unwrap(), Some(Line::Fits(b"")));
-/// assert_eq!(lines.next_line().unwrap(), Some(Line::Fits(b"last, no newline")));
-/// assert_eq!(lines.next_line().unwrap(), None);
-/// ```
-pub struct LineReader<R> {
+pub(crate) struct LineReader<R> {
     input: R,
     line: Vec<u8>,
     limit: usize,
@@ -98,8 +88,9 @@ impl<R: BufRead> LineReader<R> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::io::BufReader;
 
     /// Every line of `input`, read through a buffer of `capacity` bytes so
@@ -114,6 +105,15 @@ mod tests {
             });
         }
         out
+    }
+
+    #[test]
+    fn reads_lines_with_or_without_a_final_newline() {
+        let mut lines = LineReader::new(&b"hi\r\n\nlast, no newline"[..], 100);
+        assert_eq!(lines.next_line().unwrap(), Some(Line::Fits(b"hi")));
+        assert_eq!(lines.next_line().unwrap(), Some(Line::Fits(b"")));
+        assert_eq!(lines.next_line().unwrap(), Some(Line::Fits(b"last, no newline")));
+        assert_eq!(lines.next_line().unwrap(), None);
     }
 
     #[test]
@@ -193,5 +193,80 @@ mod tests {
             lines(b"12345\r\n12345\n12345", 2, 5),
             vec![Ok(b"12345".to_vec()); 3]
         );
+    }
+
+    /// Bytes in which newlines and carriage returns are common, so lines are many,
+    /// empty, `\r\n`-ended or `\r`-ended: the cases framing gets wrong.
+    pub(crate) fn stream() -> impl Strategy<Value = Vec<u8>> {
+        let byte = prop_oneof![
+            3 => Just(b'\n'),
+            2 => Just(b'\r'),
+            10 => any::<u8>(),
+        ];
+        prop::collection::vec(byte, 0..400)
+    }
+
+    /// What a line reader must make of `input`, written as plainly as possible:
+    /// split at each `\n`; a piece ended by `\n` loses one `\r` before it; the
+    /// piece after a final `\n` is no line; pieces over `limit` are only measured.
+    pub(crate) fn reference_lines(input: &[u8], limit: usize) -> Vec<Result<Vec<u8>, usize>> {
+        let mut pieces: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+        let last = pieces.pop().unwrap_or_default();
+        let mut lines: Vec<&[u8]> = pieces
+            .into_iter()
+            .map(|piece| piece.strip_suffix(b"\r").unwrap_or(piece))
+            .collect();
+        if !last.is_empty() {
+            lines.push(last);
+        }
+        lines
+            .into_iter()
+            .map(|line| {
+                if line.len() > limit {
+                    Err(line.len())
+                } else {
+                    Ok(line.to_vec())
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn any_byte_stream_splits_into_the_reference_lines(
+            input in stream(),
+            capacity in 1usize..64,
+            limit in 0usize..40,
+        ) {
+            prop_assert_eq!(lines(&input, capacity, limit), reference_lines(&input, limit));
+        }
+
+        #[test]
+        fn lines_joined_with_lf_or_crlf_read_back_unchanged(
+            lines_in in prop::collection::vec(
+                prop::collection::vec(any::<u8>(), 0..50)
+                    .prop_map(|line| line.into_iter().filter(|&b| b != b'\n').collect::<Vec<u8>>())
+                    .prop_filter("a line ending in \\r before \\n is a CRLF", |line| line.last() != Some(&b'\r')),
+                0..20,
+            ),
+            crlf in prop::collection::vec(any::<bool>(), 20),
+            final_newline in any::<bool>(),
+            capacity in 1usize..64,
+        ) {
+            let mut input = Vec::new();
+            for (i, line) in lines_in.iter().enumerate() {
+                input.extend_from_slice(line);
+                let last = i + 1 == lines_in.len();
+                if !last || final_newline {
+                    input.extend_from_slice(if crlf[i] { b"\r\n" } else { b"\n" });
+                }
+            }
+            let mut expected: Vec<Result<Vec<u8>, usize>> = lines_in.iter().cloned().map(Ok).collect();
+            // Without a final newline, an empty last line is no bytes at all.
+            if !final_newline && lines_in.last().is_some_and(Vec::is_empty) {
+                expected.pop();
+            }
+            prop_assert_eq!(lines(&input, capacity, crate::MAX_PAYLOAD_V4), expected);
+        }
     }
 }

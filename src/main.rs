@@ -1,17 +1,16 @@
 //! The `udpchat` binary: arguments in, the library's chat run, an exit status out.
 
 mod cli;
+mod exit;
 mod help;
+mod terminal;
 
-use std::io::{self, BufReader};
+use std::io::{self, BufReader, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use log::info;
-use udpchat::{Chat, Ended, Error, ShutdownHandle, Summary, terminal};
-
-/// Exit status after Ctrl-C or SIGTERM, as shells report a SIGINT death (128 + 2).
-const EXIT_INTERRUPTED: u8 = 130;
+use udpchat::{Chat, Ended, Error, ShutdownHandle};
 
 fn main() -> ExitCode {
     let args = cli::parse();
@@ -20,7 +19,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             report(format_args!("{err}"));
-            ExitCode::from(if err.is_usage() { 2 } else { 1 })
+            exit::of_error(&err)
         }
     }
 }
@@ -49,47 +48,19 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
         let input = BufReader::with_capacity(64 * 1024, io::stdin());
         chat.run(input, io::stdout())?
     };
-    log_summary(&summary);
-    Ok(match summary.ended {
-        Ended::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
-        _ if summary.lines_not_sent > 0 => {
-            report(format_args!(
-                "{} of {} not sent",
-                summary.lines_not_sent,
-                count(summary.lines_not_sent + summary.lines_sent, "line")
-            ));
-            ExitCode::FAILURE
-        }
-        Ended::EndOfInput | Ended::OutputClosed => ExitCode::SUCCESS,
-    })
-}
-
-/// At `-v`, what the chat did, drops included, so a lossy transfer is visible.
-fn log_summary(summary: &Summary) {
-    let dropped = match summary.datagrams_dropped {
-        Some(dropped) => format!("{dropped} dropped by the kernel"),
-        None => "drops not countable on this system".to_owned(),
-    };
-    info!(
-        "{} sent, {} received, {dropped}",
-        count(summary.lines_sent, "line"),
-        count(summary.datagrams_received, "datagram")
-    );
-}
-
-/// `1 line`, `2 lines`: a number and what it counts, read as English.
-fn count(number: u64, noun: &str) -> String {
-    if number == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{number} {noun}s")
+    // At -v, what the chat did, drops included, so a lossy transfer is visible.
+    info!("{summary}");
+    if let Some(not_sent) = summary.not_sent()
+        && summary.ended != Ended::Interrupted
+    {
+        report(format_args!("{not_sent}"));
     }
+    Ok(exit::of_summary(&summary))
 }
 
 /// Prints `udpchat: MESSAGE` on stderr as one write. Unlike `eprintln!` it
 /// does not panic when stderr is a closed pipe: the exit status still tells.
 fn report(message: std::fmt::Arguments) {
-    use std::io::Write;
     let line = format!("udpchat: {message}\n");
     let _ = io::stderr().lock().write_all(line.as_bytes());
 }
@@ -101,7 +72,7 @@ fn on_interrupt(handle: ShutdownHandle) -> Result<(), Error> {
     ctrlc::set_handler(move || {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
             terminal::restore();
-            std::process::exit(EXIT_INTERRUPTED.into());
+            std::process::exit(exit::INTERRUPTED.into());
         }
         handle.interrupt();
     })
@@ -109,16 +80,4 @@ fn on_interrupt(handle: ShutdownHandle) -> Result<(), Error> {
         op: "handle Ctrl-C",
         source: io::Error::other(err),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_read_as_english_for_one_and_for_many() {
-        assert_eq!(count(0, "line"), "0 lines");
-        assert_eq!(count(1, "line"), "1 line");
-        assert_eq!(count(2, "datagram"), "2 datagrams");
-    }
 }

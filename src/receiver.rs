@@ -1,159 +1,189 @@
-//! Receiver thread: prints each datagram from the socket as one line of output.
+//! Receiver thread: takes each datagram from the socket, judges its source, opens it, and prints it as lines.
 
 use std::io::{self, Write};
-use std::net::UdpSocket;
-use std::time::{Duration, Instant, SystemTime};
+use std::net::{SocketAddr, UdpSocket};
+use std::time::SystemTime;
 
 use log::warn;
 
 use crate::Error;
-use crate::chat::{Shared, Stop, count};
+use crate::display::Style;
+use crate::drops::{self, Drops};
 use crate::filter::{SourceFilter, StrangerLog, Verdict};
 use crate::inbox::Inbox;
 use crate::net;
+use crate::stop::{Stop, StopLine};
+use crate::wire::{Opened, Opener};
 
 /// Output is written in chunks of about this size while datagrams keep coming,
 /// so a burst costs one `write` per chunk rather than one per line.
 const OUTPUT_CHUNK: usize = 64 * 1024;
 
-/// Drops are reported on stderr at most this often, so a flood of them does
-/// not become a flood of warnings.
-const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(1);
+/// What the receiver counted, handed back when it ends.
+#[derive(Debug, Default)]
+pub(crate) struct Received {
+    /// Datagrams shown.
+    pub shown: u64,
+    /// Datagrams from hosts not heard, not shown.
+    pub ignored: u64,
+    /// Datagrams the kernel dropped for a full receive buffer, where it counts them.
+    pub dropped: Option<u64>,
+}
 
-/// Receives until the chat stops, then flushes. Returns why it stopped on its own.
-/// `filter` decides which datagrams are shown, and which start with their address.
-pub(crate) fn run<W: Write>(
-    socket: &UdpSocket,
-    mut output: W,
+/// Everything the receiver thread needs, moved into it.
+pub(crate) struct Receiver<'a, W> {
+    pub socket: &'a UdpSocket,
+    pub output: W,
+    pub filter: &'a SourceFilter,
+    pub style: Style,
+    pub opener: Opener,
+    /// Whether the kernel reports the datagrams it drops (see [`drops::start_counting`]).
+    pub counts_drops: bool,
+    pub stop: StopLine,
+}
+
+impl<W: Write> Receiver<'_, W> {
+    /// Receives until the chat stops, then flushes. Returns what it counted,
+    /// and tells the chat to stop when the output closes or fails.
+    pub fn run(self) -> Received {
+        let Receiver {
+            socket,
+            mut output,
+            filter,
+            style,
+            mut opener,
+            counts_drops,
+            stop,
+        } = self;
+        let mut inbox = Inbox::new();
+        let mut pending = Vec::with_capacity(OUTPUT_CHUNK);
+        let mut strangers = StrangerLog::new(filter.heard());
+        let mut drops = Drops::default();
+        let mut received = Received::default();
+        let mut warned_unreachable = false;
+        // Reading the clock costs about 0.1 µs, a tenth of all else a small
+        // datagram costs here: only when the time is shown.
+        let shows_time = style.shows_time();
+        let stopped_by_itself = loop {
+            // Block only when everything received so far is on the output: a line
+            // must reach a pipe or file within milliseconds, not when a buffer fills.
+            let wait = pending.is_empty();
+            let mut stopping = false;
+            let taken = inbox.recv(socket, wait, |datagram| {
+                if let Some(total) = datagram.drops_so_far {
+                    drops.update(total);
+                }
+                // Asked for each datagram: under a flood the queue never
+                // empties, and the wake-up itself must not be shown.
+                if stop.is_stopping() {
+                    stopping = true;
+                    return false;
+                }
+                let Some(from) = datagram.from else {
+                    return true;
+                };
+                // The time of arrival, as near to the kernel's as we can cheaply get.
+                let arrived = if shows_time {
+                    SystemTime::now()
+                } else {
+                    SystemTime::UNIX_EPOCH
+                };
+                let len = datagram.payload.len();
+                match present(
+                    filter,
+                    &style,
+                    &mut opener,
+                    datagram.payload,
+                    &from,
+                    arrived,
+                    &mut pending,
+                ) {
+                    Verdict::Ignore => {
+                        strangers.ignored(&from, len);
+                        received.ignored += 1;
+                    }
+                    Verdict::Echo => {}
+                    Verdict::Show | Verdict::ShowLabelled => received.shown += 1,
+                }
+                true
+            });
+            if stopping {
+                break None;
+            }
+            match taken {
+                Ok(batch) => {
+                    if let Some(total) = batch.drops_so_far {
+                        drops.update(total);
+                    }
+                    let flush = batch.drained;
+                    if (flush || pending.len() >= OUTPUT_CHUNK)
+                        && let Err(reason) = write(&mut output, &mut pending, flush)
+                    {
+                        break Some(reason);
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    if let Err(reason) = write(&mut output, &mut pending, true) {
+                        break Some(reason);
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) if net::is_peer_unreachable(&err) => {
+                    // Windows reports an earlier datagram's ICMP "port
+                    // unreachable" here; the peer may start later.
+                    if !std::mem::replace(&mut warned_unreachable, true) {
+                        warn!("peer is not listening (yet?): {err}; still sending and receiving");
+                    }
+                }
+                Err(_) if stop.is_stopping() => break None,
+                Err(source) => {
+                    break Some(Stop::Failed(Error::Io {
+                        op: "receive from the socket",
+                        source,
+                    }));
+                }
+            }
+        };
+        // Whatever stopped us, what was received is shown, and every drop told.
+        let flushed = write(&mut output, &mut pending, true);
+        if counts_drops {
+            if let Some(total) = drops::total(socket) {
+                drops.update(total);
+            }
+            received.dropped = Some(drops.counted());
+        }
+        drops.warn();
+        if let Some(reason) = stopped_by_itself.or(flushed.err()) {
+            stop.request(reason);
+        }
+        received
+    }
+}
+
+/// One datagram from `from` (canonical, as the inbox gives it), arrived at
+/// `arrived`: judged by its source, opened, and unless it is not to be shown,
+/// appended to `out` as lines (see [`Style::push`], which labels every line
+/// of a datagram holding several). This is the whole path from a received
+/// datagram to output, without I/O; the fuzz target runs it.
+pub(crate) fn present(
     filter: &SourceFilter,
-    shared: &Shared,
-) -> Option<Stop> {
-    let mut inbox = Inbox::new();
-    let mut pending = Vec::with_capacity(OUTPUT_CHUNK);
-    let mut strangers = StrangerLog::new(filter.heard());
-    let mut drops = Drops::default();
-    // Reading the clock costs about 0.1 µs, a tenth of all else a small
-    // datagram costs here: only when the time is shown.
-    let shows_time = filter.shows_time();
-    let stopped_by_itself = loop {
-        // Block only when everything received so far is on the output: a line
-        // must reach a pipe or file within milliseconds, not when a buffer fills.
-        let wait = pending.is_empty();
-        let mut stopping = false;
-        let taken = inbox.recv(socket, wait, |datagram| {
-            if let Some(total) = datagram.drops_so_far {
-                drops.update(total, shared);
-            }
-            if shared.is_stopping() {
-                stopping = true;
-                return false;
-            }
-            let Some(from) = datagram.from else {
-                return true;
-            };
-            // The time of arrival, as near to the kernel's as we can cheaply get.
-            let arrived = if shows_time {
-                SystemTime::now()
-            } else {
-                SystemTime::UNIX_EPOCH
-            };
-            match filter.render(datagram.payload, &from, arrived, &mut pending) {
-                Verdict::Ignore => {
-                    strangers.ignored(&from, datagram.payload.len());
-                    shared.count_ignored();
-                }
-                Verdict::Echo => {}
-                Verdict::Show | Verdict::ShowLabelled => shared.count_received(),
-            }
-            true
-        });
-        if stopping {
-            break None;
-        }
-        match taken {
-            Ok(batch) => {
-                if let Some(total) = batch.drops_so_far {
-                    drops.update(total, shared);
-                }
-                let flush = batch.drained;
-                if (flush || pending.len() >= OUTPUT_CHUNK)
-                    && let Err(stop) = write(&mut output, &mut pending, flush)
-                {
-                    break Some(stop);
-                }
-            }
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                if let Err(stop) = write(&mut output, &mut pending, true) {
-                    break Some(stop);
-                }
-            }
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) if net::is_peer_unreachable(&err) => shared.warn_peer_unreachable(&err),
-            Err(_) if shared.is_stopping() => break None,
-            Err(source) => {
-                break Some(Stop::Failed(Error::Io {
-                    op: "receive from the socket",
-                    source,
-                }));
-            }
-        }
+    style: &Style,
+    opener: &mut Opener,
+    datagram: &mut [u8],
+    from: &SocketAddr,
+    arrived: SystemTime,
+    out: &mut Vec<u8>,
+) -> Verdict {
+    let verdict = filter.judge(from);
+    let labelled = match verdict {
+        Verdict::Show => false,
+        Verdict::ShowLabelled => true,
+        Verdict::Ignore | Verdict::Echo => return verdict,
     };
-    // Whatever stopped us, what was received is shown, and every drop told.
-    let flushed = write(&mut output, &mut pending, true);
-    if let Some(total) = net::drops_so_far(socket) {
-        drops.update(total, shared);
+    match opener.open(datagram) {
+        Opened::Line(line) => style.push(line, from, labelled, arrived, out),
     }
-    drops.warn();
-    match flushed {
-        Ok(()) => stopped_by_itself,
-        Err(stop) => stopped_by_itself.or(Some(stop)),
-    }
-}
-
-/// The kernel's running total of datagrams it dropped for this socket, and
-/// what of it has not been reported yet.
-#[derive(Default)]
-struct Drops {
-    total: u32,
-    unreported: u64,
-    last_warning: Option<Instant>,
-}
-
-impl Drops {
-    /// Takes a new running total from the kernel; warns at once unless the
-    /// last warning was less than [`DROP_WARNING_INTERVAL`] ago, in which case
-    /// the next drop or the end of the chat reports these too.
-    fn update(&mut self, total: u32, shared: &Shared) {
-        // The kernel's counter is a u32 that wraps; the difference still
-        // counts. A total older than one seen already (a datagram queued
-        // before the drops that /proc reported) looks like a huge difference.
-        let new = total.wrapping_sub(self.total);
-        if new == 0 || new > u32::MAX / 2 {
-            return;
-        }
-        self.total = total;
-        self.unreported += u64::from(new);
-        shared.count_dropped(new.into());
-        let now = Instant::now();
-        if self
-            .last_warning
-            .is_none_or(|last| now.duration_since(last) >= DROP_WARNING_INTERVAL)
-        {
-            self.last_warning = Some(now);
-            self.warn();
-        }
-    }
-
-    /// Says how many datagrams were dropped since the last warning, if any.
-    fn warn(&mut self) {
-        if self.unreported > 0 {
-            warn!(
-                "the kernel dropped {}: the receive buffer was full, so some \
-                 lines were lost (a larger --recv-buffer, or --rate on the sender, helps)",
-                count(std::mem::take(&mut self.unreported), "datagram")
-            );
-        }
-    }
+    verdict
 }
 
 /// Writes `pending` out and empties it. A closed output (`EPIPE`) is a normal
@@ -175,23 +205,161 @@ fn write<W: Write>(output: &mut W, pending: &mut Vec<u8>, flush: bool) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::Heard;
+    use crate::lines::tests::stream;
+    use proptest::prelude::*;
+    use std::net::IpAddr;
 
-    fn dropped(shared: &Shared) -> u64 {
-        shared.datagrams_dropped()
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    /// What the receiver makes of `datagram` from `from`, as the inbox hands it over.
+    fn shown(filter: &SourceFilter, style: Style, datagram: &[u8], from: &str) -> (Verdict, String) {
+        let mut out = Vec::new();
+        let verdict = present(
+            filter,
+            &style,
+            &mut Opener::Plain,
+            &mut datagram.to_vec(),
+            &net::canonical(addr(from)),
+            SystemTime::now(),
+            &mut out,
+        );
+        (verdict, String::from_utf8(out).expect("output is UTF-8"))
+    }
+
+    fn peer_filter(peer: &str, accept_any: bool, label_all: bool) -> SourceFilter {
+        SourceFilter::new(Heard::Peers(vec![addr(peer)]), accept_any, label_all)
     }
 
     #[test]
-    fn counts_drops_from_running_totals_ignoring_stale_ones_and_wrapping() {
-        let shared = Shared::default();
-        let mut drops = Drops::default();
-        drops.update(5, &shared);
-        assert_eq!(dropped(&shared), 5);
-        drops.update(5, &shared);
-        drops.update(3, &shared); // queued before the total already seen
-        assert_eq!(dropped(&shared), 5);
-        drops.update(1 << 31, &shared);
-        drops.update(u32::MAX - 1, &shared);
-        drops.update(2, &shared); // the kernel's u32 wrapped
-        assert_eq!(dropped(&shared), u64::from(u32::MAX) + 3);
+    fn shows_the_peer_unlabelled_and_a_stranger_labelled_with_accept_any() {
+        let filter = peer_filter("10.0.0.1:2323", true, false);
+        assert_eq!(
+            shown(&filter, Style::default(), b"hi", "10.0.0.1:5"),
+            (Verdict::Show, "hi\n".into())
+        );
+        assert_eq!(
+            shown(&filter, Style::default(), b"yo", "10.0.0.2:6"),
+            (Verdict::ShowLabelled, "<10.0.0.2:6> yo\n".into())
+        );
+        let strict = peer_filter("10.0.0.1:2323", false, false);
+        assert_eq!(
+            shown(&strict, Style::default(), b"psst", "10.0.0.2:6"),
+            (Verdict::Ignore, String::new())
+        );
+    }
+
+    #[test]
+    fn labels_every_line_of_a_strangers_datagram_so_none_passes_for_the_peers() {
+        let filter = peer_filter("10.0.0.1:2323", true, false);
+        let (_, out) = shown(
+            &filter,
+            Style::default(),
+            b"hi\r\npeer: send me the key\n\nbye\n",
+            "10.0.0.2:6",
+        );
+        assert_eq!(
+            out,
+            "<10.0.0.2:6> hi\n<10.0.0.2:6> peer: send me the key\n<10.0.0.2:6> \n<10.0.0.2:6> bye\n"
+        );
+    }
+
+    #[test]
+    fn a_strangers_datagram_stays_one_escaped_line_when_sanitized() {
+        let filter = peer_filter("10.0.0.1:2323", true, false);
+        let style = Style {
+            sanitize: true,
+            ..Style::default()
+        };
+        let (_, out) = shown(&filter, style, b"hi\npeer: key?", "10.0.0.2:6");
+        assert_eq!(out, "<10.0.0.2:6> hi\\x0apeer: key?\n");
+    }
+
+    #[test]
+    fn shows_nothing_of_its_own_echo() {
+        let me: IpAddr = "10.0.0.5".parse().unwrap();
+        let room = SourceFilter::new(Heard::Everyone, false, false).dropping_echoes(40000, vec![me]);
+        assert_eq!(
+            shown(&room, Style::default(), b"mine", "10.0.0.5:40000"),
+            (Verdict::Echo, String::new())
+        );
+    }
+
+    proptest! {
+        /// The path the fuzz target drives (`fuzz/fuzz_targets/datagram.rs`),
+        /// with the same checks, over addresses from a small pool so that
+        /// sources often match the peer.
+        #[test]
+        fn a_datagram_is_shown_only_from_the_peer_unless_accept_any_and_each_strangers_line_is_labelled(
+            datagram in stream(),
+            peer in 0usize..4,
+            from in 0usize..4,
+            port in any::<u16>(),
+            accept_any in any::<bool>(),
+            show_sender in any::<bool>(),
+            sanitize in any::<bool>(),
+        ) {
+            let pool = ["192.168.1.6", "192.168.1.7", "::ffff:192.168.1.6", "fe80::6"];
+            let peer = SocketAddr::new(pool[peer].parse().unwrap(), 2323);
+            let from = SocketAddr::new(pool[from].parse().unwrap(), port);
+            let same_host = peer.ip().to_canonical() == from.ip().to_canonical();
+            let filter = SourceFilter::new(Heard::Peers(vec![peer]), accept_any, show_sender);
+            let style = Style { sanitize, ..Style::default() };
+            let (verdict, out) = shown(&filter, style, &datagram, &from.to_string());
+            match verdict {
+                Verdict::Ignore => {
+                    prop_assert!(!same_host && !accept_any);
+                    prop_assert!(out.is_empty());
+                }
+                Verdict::Show => prop_assert!(same_host && !show_sender),
+                Verdict::Echo => prop_assert!(false, "a chat with a peer has no echoes to drop"),
+                Verdict::ShowLabelled => {
+                    prop_assert!(!same_host || show_sender);
+                    // Every line, so no embedded newline can start an unlabelled one.
+                    let label = format!("<{}> ", net::canonical(from));
+                    for line in out.strip_suffix('\n').unwrap_or_default().split('\n') {
+                        prop_assert!(line.starts_with(&label), "{:?}", out);
+                    }
+                }
+            }
+            if verdict != Verdict::Ignore {
+                prop_assert!(out.ends_with('\n'));
+            }
+        }
+
+        /// With several peers or in a room, every line shown names its sender,
+        /// and this endpoint's own echo (its port, on one of its addresses) is
+        /// never shown.
+        #[test]
+        fn with_several_senders_every_shown_line_is_labelled_and_no_echo_is_shown(
+            datagram in stream(),
+            room in any::<bool>(),
+            from in 0usize..4,
+            port in 40000u16..40004,
+        ) {
+            let pool = ["192.168.1.6", "192.168.1.7", "::ffff:192.168.1.6", "10.0.0.1"];
+            let heard = if room {
+                Heard::Networks(vec!["192.168.1.0/24".parse().unwrap()])
+            } else {
+                Heard::Peers(vec!["192.168.1.6:2323".parse().unwrap(), "192.168.1.7:2323".parse().unwrap()])
+            };
+            let me: IpAddr = "192.168.1.6".parse().unwrap();
+            let filter = SourceFilter::new(heard, false, false).dropping_echoes(40000, vec![me]);
+            let from = SocketAddr::new(pool[from].parse().unwrap(), port);
+            let (verdict, out) = shown(&filter, Style::default(), &datagram, &from.to_string());
+            let echo = from.ip().to_canonical() == me && port == 40000;
+            prop_assert_eq!(verdict == Verdict::Echo, echo);
+            prop_assert_ne!(verdict, Verdict::Show);
+            if verdict == Verdict::ShowLabelled {
+                let label = format!("<{}> ", net::canonical(from));
+                for line in out.strip_suffix('\n').unwrap_or_default().split('\n') {
+                    prop_assert!(line.starts_with(&label), "{:?}", out);
+                }
+            } else {
+                prop_assert!(out.is_empty());
+            }
+        }
     }
 }

@@ -20,8 +20,8 @@ use ipnet::IpNet;
 use log::{debug, info, warn};
 use socket2::SockRef;
 
-use crate::Error;
 use crate::net;
+use crate::{AddressProblem, Error, InterfaceProblem};
 
 /// The hop limit of a room's datagrams unless told otherwise: 1 keeps them on
 /// the local link, as a LAN chat should be; routers do not forward them.
@@ -33,35 +33,64 @@ pub const DEFAULT_TTL: u32 = 1;
 /// ```
 /// use udpchat::{Group, Interface};
 ///
-/// let room = Group {
-///     interface: Some("lo".parse().unwrap()),
-///     ..Group::new("239.255.23.23:2323".parse().unwrap())
-/// };
-/// assert_eq!(room.ttl, 1);
-/// assert_eq!(room.interface, Some(Interface::Name("lo".into())));
+/// let room = Group::new("239.255.23.23:2323".parse().unwrap())?.on("lo".parse()?);
+/// assert_eq!(room.ttl(), 1);
+/// assert_eq!(room.interface(), Some(&Interface::Name("lo".into())));
+/// assert!(Group::new("192.168.1.6:2323".parse().unwrap()).is_err());
+/// # Ok::<(), udpchat::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Group {
-    /// The group's address and the port every member binds and sends to,
-    /// e.g. `239.255.23.23:2323` or `[ff12::2323]:2323`. An IPv6 scope id
-    /// (`[ff12::2323%eth0]`) chooses the interface when `interface` is `None`.
-    pub addr: SocketAddr,
-    /// The interface to join on and send from; `None` lets the system choose
-    /// by its routes (for IPv4, the interface of the default route).
-    pub interface: Option<Interface>,
-    /// How many routers a line may cross (`IP_MULTICAST_TTL`,
-    /// `IPV6_MULTICAST_HOPS`): 1 stays on the link, 0 on this host.
-    pub ttl: u32,
+    addr: SocketAddr,
+    interface: Option<Interface>,
+    ttl: u32,
 }
 
 impl Group {
-    /// The group at `addr`, on the interface the system chooses, TTL 1.
-    pub fn new(addr: SocketAddr) -> Group {
-        Group {
+    /// The group at `addr`, e.g. `239.255.23.23:2323` or `[ff12::2323]:2323`:
+    /// the group's address and the port every member binds and sends to, on
+    /// the interface the system chooses, TTL 1. An IPv6 scope id
+    /// (`[ff12::2323%eth0]`) chooses the interface unless [`on`](Self::on) does.
+    /// An address that is not multicast is [`Error::NotMulticast`].
+    pub fn new(addr: SocketAddr) -> Result<Group, Error> {
+        if !addr.ip().is_multicast() {
+            return Err(Error::NotMulticast(addr));
+        }
+        Ok(Group {
             addr,
             interface: None,
             ttl: DEFAULT_TTL,
+        })
+    }
+
+    /// The same group, joined on `interface` and sent from it.
+    pub fn on(self, interface: Interface) -> Group {
+        Group {
+            interface: Some(interface),
+            ..self
         }
+    }
+
+    /// The same group, with lines that may cross `ttl` routers
+    /// (`IP_MULTICAST_TTL`, `IPV6_MULTICAST_HOPS`): 1 stays on the link, 0 on this host.
+    pub fn with_ttl(self, ttl: u32) -> Group {
+        Group { ttl, ..self }
+    }
+
+    /// The group's address and port.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The interface to join on and send from; `None` lets the system choose
+    /// by its routes (for IPv4, the interface of the default route).
+    pub fn interface(&self) -> Option<&Interface> {
+        self.interface.as_ref()
+    }
+
+    /// How many routers a line may cross.
+    pub fn ttl(&self) -> u32 {
+        self.ttl
     }
 }
 
@@ -89,7 +118,7 @@ impl FromStr for Interface {
         } else if text.is_empty() || text.contains(['/', ' ', ':']) {
             Err(Error::Interface {
                 input: text.to_owned(),
-                reason: "expected an interface name, index or IPv4 address".into(),
+                problem: InterfaceProblem::Syntax,
             })
         } else {
             Ok(Interface::Name(text.to_owned()))
@@ -122,14 +151,6 @@ pub(crate) struct Joined {
     pub sender: UdpSocket,
     /// What the member knows about itself, for its filter and for leaving.
     pub member: Member,
-}
-
-impl Joined {
-    /// The receiving socket, the sending socket and the member, as a
-    /// [`Chat`](crate::Chat) keeps them (a chat with peers has no member).
-    pub fn split(self) -> (UdpSocket, UdpSocket, Option<Member>) {
-        (self.socket, self.sender, Some(self.member))
-    }
 }
 
 /// What a room member knows about itself.
@@ -176,8 +197,9 @@ pub(crate) fn bind_broadcast(to: SocketAddrV4, recv_buffer: Option<usize>) -> Re
     let bind = SocketAddr::from((Ipv4Addr::UNSPECIFIED, to.port()));
     let socket = net::bind_shared(bind, recv_buffer)?;
     let sender = sending_socket(bind)?;
-    let fail = |source| Error::Room {
-        action: format!("allow broadcasts to {to}"),
+    let fail = |source| Error::RoomOption {
+        option: "broadcasts",
+        room: SocketAddr::V4(to),
         source,
     };
     SockRef::from(&sender).set_broadcast(true).map_err(fail)?;
@@ -194,12 +216,6 @@ pub(crate) fn bind_broadcast(to: SocketAddrV4, recv_buffer: Option<usize>) -> Re
 /// chosen interface, and makes a sending socket with the room's TTL, its
 /// interface and multicast loopback on.
 pub(crate) fn bind_group(group: &Group, recv_buffer: Option<usize>) -> Result<Joined, Error> {
-    if !group.addr.ip().is_multicast() {
-        return Err(Error::InvalidAddress {
-            input: group.addr.to_string(),
-            reason: "not a multicast address (224.0.0.0/4 or ff00::/8)".into(),
-        });
-    }
     let local = local_addrs();
     match group.addr {
         SocketAddr::V4(addr) => join_v4(group, *addr.ip(), addr.port(), recv_buffer, local),
@@ -236,14 +252,18 @@ fn join_v4(
     let on = describe_interface(group.interface.as_ref());
     SockRef::from(&socket)
         .join_multicast_v4(&ip, &interface)
-        .map_err(|source| Error::Room {
-            action: format!("join the group {ip} on {on}"),
+        .map_err(|source| Error::Join {
+            group: IpAddr::V4(ip),
+            interface: on.clone(),
             source,
         })?;
     let sender = sending_socket(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))?;
-    let fail = |what: &str| {
-        let action = format!("set {what} for the group {ip}");
-        move |source| Error::Room { action, source }
+    let fail = |option| {
+        move |source| Error::RoomOption {
+            option,
+            room: group.addr,
+            source,
+        }
     };
     let out = SockRef::from(&sender);
     if !interface.is_unspecified() {
@@ -268,16 +288,18 @@ fn join_v6(
     // "No such device" when binding or joining.
     let index = match &group.interface {
         None if addr.scope_id() == 0 => 0,
-        None => known_index(addr.scope_id()).map_err(|_| Error::InvalidAddress {
-            input: group.addr.to_string(),
-            reason: format!("no network interface with index {}", addr.scope_id()),
+        None => known_index(addr.scope_id()).map_err(|_| {
+            Error::address(
+                &group.addr.to_string(),
+                AddressProblem::UnknownZoneIndex(addr.scope_id()),
+            )
         })?,
         Some(Interface::Index(index)) => known_index(*index)?,
         Some(Interface::Name(name)) => index_of(name)?,
         Some(Interface::Addr(ip)) => {
             return Err(Error::Interface {
                 input: ip.to_string(),
-                reason: "an IPv6 room's interface is a name or an index, e.g. eth0 or 2".into(),
+                problem: InterfaceProblem::Ipv4ForIpv6Room,
             });
         }
     };
@@ -302,14 +324,18 @@ fn join_v6(
     };
     SockRef::from(&socket)
         .join_multicast_v6(addr.ip(), index)
-        .map_err(|source| Error::Room {
-            action: format!("join the group {} on {on}", addr.ip()),
+        .map_err(|source| Error::Join {
+            group: IpAddr::V6(*addr.ip()),
+            interface: on.clone(),
             source,
         })?;
     let sender = sending_socket(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)))?;
-    let fail = |what: &str| {
-        let action = format!("set {what} for the group {}", addr.ip());
-        move |source| Error::Room { action, source }
+    let fail = |option| {
+        move |source| Error::RoomOption {
+            option,
+            room: group.addr,
+            source,
+        }
     };
     let out = SockRef::from(&sender);
     if index != 0 {
@@ -378,10 +404,6 @@ fn ipv4_of(interface: &Interface, local: &[LocalAddr]) -> Result<Ipv4Addr, Error
         Interface::Name(name) => name.clone(),
         Interface::Index(index) => name_of(*index)?,
     };
-    let fail = |reason: String| Error::Interface {
-        input: interface.to_string(),
-        reason,
-    };
     if !local.iter().any(|addr| addr.interface == name) {
         index_of(&name)?; // says "no such interface" when that is the reason
     }
@@ -392,7 +414,10 @@ fn ipv4_of(interface: &Interface, local: &[LocalAddr]) -> Result<Ipv4Addr, Error
             IpAddr::V4(ip) => Some(ip),
             IpAddr::V6(_) => None,
         })
-        .ok_or_else(|| fail(format!("{name} has no IPv4 address")))
+        .ok_or_else(|| Error::Interface {
+            input: interface.to_string(),
+            problem: InterfaceProblem::NoIpv4(name.clone()),
+        })
 }
 
 /// `addr`, if one of this host's interfaces holds it (as the kernel wants
@@ -405,7 +430,7 @@ fn held(addr: Ipv4Addr, local: &[LocalAddr]) -> Result<Ipv4Addr, Error> {
     } else {
         Err(Error::Interface {
             input: addr.to_string(),
-            reason: format!("no network interface of this host has the address {addr}"),
+            problem: InterfaceProblem::NotHeld(addr),
         })
     }
 }
@@ -426,7 +451,7 @@ fn known_index(index: u32) -> Result<u32, Error> {
 fn index_of(name: &str) -> Result<u32, Error> {
     nix::net::if_::if_nametoindex(name).map_err(|_| Error::Interface {
         input: name.to_owned(),
-        reason: format!("no network interface named '{name}'"),
+        problem: InterfaceProblem::NoSuchName(name.to_owned()),
     })
 }
 
@@ -434,7 +459,9 @@ fn index_of(name: &str) -> Result<u32, Error> {
 fn index_of(name: &str) -> Result<u32, Error> {
     Err(Error::Interface {
         input: name.to_owned(),
-        reason: "interface names are not supported on this system; give its index".into(),
+        problem: InterfaceProblem::Unsupported(
+            "interface names are not supported on this system; give its index",
+        ),
     })
 }
 
@@ -448,7 +475,7 @@ fn name_of(index: u32) -> Result<String, Error> {
         .filter(|name| !name.is_empty())
         .ok_or_else(|| Error::Interface {
             input: index.to_string(),
-            reason: format!("no network interface with index {index}"),
+            problem: InterfaceProblem::NoSuchIndex(index),
         })
 }
 
@@ -456,7 +483,9 @@ fn name_of(index: u32) -> Result<String, Error> {
 fn name_of(index: u32) -> Result<String, Error> {
     Err(Error::Interface {
         input: index.to_string(),
-        reason: "this system cannot name an interface by its index; give its IPv4 address".into(),
+        problem: InterfaceProblem::Unsupported(
+            "this system cannot name an interface by its index; give its IPv4 address",
+        ),
     })
 }
 
@@ -525,11 +554,9 @@ mod tests {
 
     #[test]
     fn refuses_a_group_that_is_not_multicast() {
-        let err = bind_group(&Group::new("192.0.2.1:2323".parse().unwrap()), None)
-            .err()
-            .unwrap();
-        assert!(err.is_usage());
-        assert!(err.to_string().contains("192.0.2.1:2323"), "{err}");
+        let err = Group::new("192.0.2.1:2323".parse().unwrap()).unwrap_err();
+        assert!(matches!(err, Error::NotMulticast(_)), "{err}");
+        assert!(err.to_string().contains("192.0.2.1"), "{err}");
     }
 
     #[cfg(unix)]
@@ -568,7 +595,6 @@ mod tests {
             err.to_string(),
             "invalid interface '999999': no network interface with index 999999"
         );
-        assert!(err.is_usage());
     }
 
     #[cfg(unix)]
@@ -583,6 +609,5 @@ mod tests {
             err.to_string(),
             "invalid interface '192.0.2.1': no network interface of this host has the address 192.0.2.1"
         );
-        assert!(err.is_usage());
     }
 }

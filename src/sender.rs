@@ -2,48 +2,83 @@
 
 use std::io::{self, BufRead};
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
-use log::error;
+use log::{error, warn};
 
 use crate::Error;
-use crate::chat::{Shared, Stop};
 use crate::lines::{Line, LineReader};
 use crate::net;
+use crate::stop::{Stop, StopLine};
+use crate::wire::Sealer;
+
+/// The sender's counts. The sender writes them as it goes; the chat reads
+/// them when it ends, even while the sender is still blocked reading a
+/// terminal (it is not waited for then), which is why they are not simply
+/// returned.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    sent: AtomicU64,
+    not_sent: AtomicU64,
+}
+
+impl Tally {
+    /// Lines sent, and lines not sent.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.sent.load(Ordering::Relaxed),
+            self.not_sent.load(Ordering::Relaxed),
+        )
+    }
+
+    fn count(&self, sent: bool) {
+        let counter = if sent { &self.sent } else { &self.not_sent };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 /// Everything the sender thread needs, moved into it.
-pub(crate) struct SenderTask<R> {
+pub(crate) struct Sender<R> {
     pub socket: UdpSocket,
     /// Where every line goes: the peers, or the room's broadcast or group address.
     pub peers: Vec<SocketAddr>,
-    /// The largest line that fits in one datagram to every one of `peers`.
-    pub limit: usize,
+    /// Seals each line into the datagram that goes out.
+    pub sealer: Sealer,
     /// The least time between two lines (`--rate`), if any.
     pub interval: Option<Duration>,
     pub input: R,
+    pub tally: Arc<Tally>,
+    pub stop: StopLine,
 }
 
-impl<R: BufRead> SenderTask<R> {
-    /// Sends every line of input, then reports why it stopped.
-    pub fn run(self, shared: &Shared, stop: &Sender<Stop>) {
-        if let Some(reason) = self.send_lines(shared) {
-            crate::chat::send_stop(stop, reason);
+impl<R: BufRead> Sender<R> {
+    /// Sends every line of input, then tells the chat why it stopped, unless
+    /// the chat stopped first (for then nobody is listening).
+    pub fn run(self) {
+        let stop = self.stop.clone();
+        if let Some(reason) = self.send_lines() {
+            stop.request(reason);
         }
     }
 
-    /// Returns `None` when the chat stopped first, for then nobody is listening.
-    fn send_lines(self, shared: &Shared) -> Option<Stop> {
-        let SenderTask {
+    fn send_lines(self) -> Option<Stop> {
+        let Sender {
             socket,
             peers,
-            limit,
+            mut sealer,
             interval,
             input,
+            tally,
+            stop,
         } = self;
+        // The largest line that fits in one datagram to every peer.
+        let limit = sealer.max_line(peers.iter().map(net::max_payload).min().unwrap_or(0));
         let mut pacer = interval.map(Pacer::new);
         let mut lines = LineReader::new(input, limit);
+        let mut unreachable = Unreachable::default();
         let mut number = 0u64;
         loop {
             let line = match lines.next_line() {
@@ -56,27 +91,30 @@ impl<R: BufRead> SenderTask<R> {
                     }));
                 }
             };
-            if shared.is_stopping() {
+            if stop.is_stopping() {
                 return None;
             }
             number += 1;
             if let (Line::Fits(_), Some(pacer)) = (&line, &mut pacer) {
                 pacer.wait();
-                if shared.is_stopping() {
+                if stop.is_stopping() {
                     return None;
                 }
             }
             let sent = match line {
                 // A line counts as sent when every peer's copy went out.
-                Line::Fits(bytes) => peers.iter().fold(true, |sent, &peer| {
-                    let result = send(&socket, bytes, peer, shared);
-                    match &result {
-                        Err(err) if peers.len() > 1 => error!("line {number} not sent to {peer}: {err}"),
-                        Err(err) => error!("line {number} not sent: {err}"),
-                        Ok(()) => {}
-                    }
-                    sent && result.is_ok()
-                }),
+                Line::Fits(bytes) => {
+                    let datagram = sealer.seal(bytes);
+                    peers.iter().fold(true, |sent, &peer| {
+                        let result = send(&socket, datagram, peer, &mut unreachable);
+                        match &result {
+                            Err(err) if peers.len() > 1 => error!("line {number} not sent to {peer}: {err}"),
+                            Err(err) => error!("line {number} not sent: {err}"),
+                            Ok(()) => {}
+                        }
+                        sent && result.is_ok()
+                    })
+                }
                 Line::TooLong(len) => {
                     error!(
                         "line {number} not sent: {len} bytes do not fit in one datagram (at most {limit})"
@@ -84,7 +122,22 @@ impl<R: BufRead> SenderTask<R> {
                     false
                 }
             };
-            shared.count_line(sent);
+            tally.count(sent);
+        }
+    }
+}
+
+/// Says once per chat that the peer is not listening; the chat carries on,
+/// because the peer may start later.
+#[derive(Default)]
+struct Unreachable {
+    warned: bool,
+}
+
+impl Unreachable {
+    fn warn(&mut self, err: &io::Error) {
+        if !std::mem::replace(&mut self.warned, true) {
+            warn!("peer is not listening (yet?): {err}; still sending and receiving");
         }
     }
 }
@@ -124,7 +177,7 @@ impl Pacer {
     }
 }
 
-fn send(socket: &UdpSocket, bytes: &[u8], peer: SocketAddr, shared: &Shared) -> io::Result<()> {
+fn send(socket: &UdpSocket, bytes: &[u8], peer: SocketAddr, unreachable: &mut Unreachable) -> io::Result<()> {
     let mut reported_unreachable = false;
     loop {
         match socket.send_to(bytes, peer) {
@@ -133,7 +186,7 @@ fn send(socket: &UdpSocket, bytes: &[u8], peer: SocketAddr, shared: &Shared) -> 
             // The error was left on the socket by an earlier datagram's ICMP reply
             // and is cleared by being reported; this datagram has not gone yet.
             Err(err) if net::is_peer_unreachable(&err) && !reported_unreachable => {
-                shared.warn_peer_unreachable(&err);
+                unreachable.warn(&err);
                 reported_unreachable = true;
             }
             Err(err) => return Err(err),

@@ -37,7 +37,7 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Editor, ExternalPrinter};
 
-use crate::{Chat, Error, ShutdownHandle, Summary, display};
+use udpchat::{Chat, Error, ShutdownHandle, Summary, display};
 
 /// One print to the editor holds at most about this much, cut at a line end,
 /// so that a key pressed during a burst waits for one such write at most.
@@ -64,7 +64,7 @@ pub fn prepare() {
 /// Runs `chat` with a line editor on the terminal, the prompt naming `peer`.
 ///
 /// Ctrl-D on an empty line ends the input, as end of file does; Ctrl-C ends
-/// the chat as SIGINT does ([`Ended::Interrupted`](crate::Ended::Interrupted));
+/// the chat as SIGINT does ([`Ended::Interrupted`](udpchat::Ended::Interrupted));
 /// Ctrl-Z stops the process (see [`prepare`]) until the shell's `fg`.
 /// Where no line editor can run (e.g. `TERM=dumb`) it runs the plain line
 /// mode on stdin and stdout instead.
@@ -105,7 +105,10 @@ fn run_editor(chat: Chat, peer: &str) -> Result<Summary, Error> {
             let screen = screen.clone();
             move || screen.print_loop(printer)
         })
-        .map_err(Error::io("start the printer thread"))?;
+        .map_err(|source| Error::Io {
+            op: "start the printer thread",
+            source,
+        })?;
     let logs = io::stderr().is_terminal().then(|| LogsAbove::start(&screen));
     let input = EditorInput {
         editor,

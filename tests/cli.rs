@@ -1,5 +1,7 @@
 //! The CLI explains itself: help, version, completions and the man page, all from one clap definition.
 
+#![cfg(feature = "cli")]
+
 mod common;
 
 use std::process::Output;

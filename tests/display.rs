@@ -1,5 +1,7 @@
 //! Someone reads what arrives through a pipe: plain text by default, or sanitized, labelled, coloured, as JSON lines.
 
+#![cfg(feature = "cli")]
+
 mod common;
 
 use std::net::UdpSocket;

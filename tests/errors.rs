@@ -1,5 +1,7 @@
 //! Bad command lines and failing binds: one clear line on stderr, the documented exit status, no panic.
 
+#![cfg(feature = "cli")]
+
 mod common;
 
 use std::ffi::OsStr;

@@ -1,5 +1,7 @@
 //! Odd cases a LAN brings: empty and oversized datagrams, a peer that restarts, Ctrl-Z, a reader that goes away.
 
+#![cfg(feature = "cli")]
+
 mod common;
 
 use std::io;

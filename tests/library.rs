@@ -15,10 +15,7 @@ const LOOPBACK: &str = "127.0.0.1:0";
 /// An endpoint on a loopback port the system picks, peer still to be set.
 fn endpoint(tweak: impl FnOnce(&mut Config)) -> Chat {
     let loopback: SocketAddr = LOOPBACK.parse().unwrap();
-    let mut config = Config {
-        bind: loopback,
-        ..Config::new(loopback)
-    };
+    let mut config = Config::peers(vec![loopback], loopback);
     tweak(&mut config);
     Chat::bind(config).expect("bind on loopback")
 }
@@ -27,7 +24,7 @@ fn endpoint(tweak: impl FnOnce(&mut Config)) -> Chat {
 fn endpoint_with_peer(tweak: impl FnOnce(&mut Config)) -> (UdpSocket, Chat) {
     let peer = loopback_socket();
     let mut chat = endpoint(tweak);
-    chat.set_peer(peer.local_addr().unwrap());
+    chat.set_peer(peer.local_addr().unwrap()).unwrap();
     (peer, chat)
 }
 
@@ -88,8 +85,8 @@ fn with_timeout(test: impl FnOnce() + Send + 'static) {
 fn pair() -> (Chat, Chat) {
     let mut a = endpoint(|_| {});
     let mut b = endpoint(|_| {});
-    a.set_peer(b.local_addr());
-    b.set_peer(a.local_addr());
+    a.set_peer(b.local_addr()).unwrap();
+    b.set_peer(a.local_addr()).unwrap();
     (a, b)
 }
 
@@ -215,7 +212,7 @@ fn keeps_chatting_when_the_peer_is_not_listening() {
     with_timeout(|| {
         let absent = loopback_socket().local_addr().unwrap(); // bound, then closed
         let mut chat = endpoint(|_| {});
-        chat.set_peer(absent);
+        chat.set_peer(absent).unwrap();
         let to = chat.local_addr();
         let mut running = Running::start(chat);
         let stranger = loopback_socket();
@@ -328,12 +325,9 @@ fn a_closed_output_ends_the_chat_normally() {
 
 #[test]
 fn refuses_an_ipv6_peer_from_an_ipv4_socket() {
-    let config = Config {
-        bind: LOOPBACK.parse().unwrap(),
-        ..Config::new("[::1]:2323".parse().unwrap())
-    };
+    let config = Config::peers(vec!["[::1]:2323".parse().unwrap()], LOOPBACK.parse().unwrap());
     let err = Chat::bind(config).err().expect("a family mismatch");
-    assert!(err.is_usage());
+    assert!(matches!(err, Error::FamilyMismatch { .. }), "{err}");
     assert!(err.to_string().contains("[::1]:2323"), "{err}");
 }
 
@@ -341,10 +335,7 @@ fn refuses_an_ipv6_peer_from_an_ipv4_socket() {
 fn a_dual_stack_socket_chats_with_an_ipv4_peer() {
     with_timeout(|| {
         let peer = loopback_socket();
-        let config = Config {
-            bind: "[::]:0".parse().unwrap(),
-            ..Config::new(peer.local_addr().unwrap())
-        };
+        let config = Config::peers(vec![peer.local_addr().unwrap()], "[::]:0".parse().unwrap());
         let Ok(chat) = Chat::bind(config) else {
             eprintln!("skipped: no IPv6 on this machine");
             return;
@@ -370,10 +361,7 @@ fn chats_over_ipv6_loopback() {
             return;
         };
         peer.set_read_timeout(Some(TIMEOUT)).unwrap();
-        let config = Config {
-            bind: "[::1]:0".parse().unwrap(),
-            ..Config::new(peer.local_addr().unwrap())
-        };
+        let config = Config::peers(vec![peer.local_addr().unwrap()], "[::1]:0".parse().unwrap());
         let chat = Chat::bind(config).unwrap();
         let to = chat.local_addr();
         let mut running = Running::start(chat);
@@ -395,10 +383,7 @@ fn counts_the_datagrams_it_ignores_from_other_hosts() {
             return;
         };
         let peer = loopback_socket();
-        let config = Config {
-            bind: "[::]:0".parse().unwrap(),
-            ..Config::new(peer.local_addr().unwrap())
-        };
+        let config = Config::peers(vec![peer.local_addr().unwrap()], "[::]:0".parse().unwrap());
         let chat = Chat::bind(config).unwrap();
         let port = chat.local_addr().port();
         let mut running = Running::start(chat);
@@ -417,11 +402,7 @@ fn counts_the_datagrams_it_ignores_from_other_hosts() {
 fn config_peers_sends_every_line_to_each_peer() {
     let (first, second) = (loopback_socket(), loopback_socket());
     let peers = vec![first.local_addr().unwrap(), second.local_addr().unwrap()];
-    let chat = Chat::bind(Config {
-        bind: LOOPBACK.parse().unwrap(),
-        ..Config::peers(peers)
-    })
-    .unwrap();
+    let chat = Chat::bind(Config::peers(peers, LOOPBACK.parse().unwrap())).unwrap();
     let summary = chat.run(Cursor::new("one\ntwo\n"), io::sink()).unwrap();
     assert_eq!((summary.lines_sent, summary.lines_not_sent), (2, 0));
     for peer in [&first, &second] {
@@ -431,15 +412,12 @@ fn config_peers_sends_every_line_to_each_peer() {
 }
 
 #[test]
-fn an_empty_list_of_peers_is_a_usage_error() {
-    let err = Chat::bind(Config {
-        bind: LOOPBACK.parse().unwrap(),
-        ..Config::peers(Vec::new())
-    })
-    .err()
-    .expect("no peer to send to");
-    assert!(err.is_usage(), "{err}");
-    assert!(err.to_string().contains("no peer given"), "{err}");
+fn an_empty_list_of_peers_is_refused() {
+    let err = Chat::bind(Config::peers(Vec::new(), LOOPBACK.parse().unwrap()))
+        .err()
+        .expect("no peer to send to");
+    assert!(matches!(err, Error::NoPeer), "{err}");
+    assert!(err.to_string().starts_with("no peer given"), "{err}");
 }
 
 #[cfg(target_os = "linux")]
@@ -449,10 +427,9 @@ fn a_multicast_room_through_the_library_hears_another_member_and_not_itself() {
     with_timeout(|| {
         let port = common::free_port();
         let member = || {
-            let group = Group {
-                interface: Some(Interface::Name("lo".into())),
-                ..Group::new(SocketAddr::from(([239, 255, 23, 24], port)))
-            };
+            let group = Group::new(SocketAddr::from(([239, 255, 23, 24], port)))
+                .unwrap()
+                .on(Interface::Name("lo".into()));
             Chat::bind(Config::group(group)).expect("join a room on lo")
         };
         let mut speaker = Running::start(member());
@@ -505,18 +482,28 @@ fn a_thread_that_panics_ends_the_chat_with_an_error_instead_of_hanging_it() {
     with_timeout(|| {
         let peer = loopback_socket();
         let mut sender_fails = endpoint(|_| {});
-        sender_fails.set_peer(peer.local_addr().unwrap());
+        sender_fails.set_peer(peer.local_addr().unwrap()).unwrap();
         let err = sender_fails
             .run(BufReader::new(Panicking), io::sink())
             .unwrap_err();
-        assert!(err.to_string().contains("sender thread"), "{err}");
+        assert!(matches!(err, Error::Panicked { thread: "sender", .. }), "{err}");
+        assert!(err.to_string().contains("a bug in the sender thread"), "{err}");
 
         let mut receiver_fails = endpoint(|config| config.recv_only = true);
-        receiver_fails.set_peer(peer.local_addr().unwrap());
+        receiver_fails.set_peer(peer.local_addr().unwrap()).unwrap();
         let to = receiver_fails.local_addr();
         let runner = thread::spawn(move || receiver_fails.run(io::empty(), Panicking));
         peer.send_to(b"a line to print", to).unwrap();
         let err = runner.join().unwrap().unwrap_err();
-        assert!(err.to_string().contains("receiver thread"), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Panicked {
+                    thread: "receiver",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     });
 }

@@ -1,5 +1,7 @@
 //! What udpchat says on stderr at each verbosity: -v, -q, -qq and RUST_LOG.
 
+#![cfg(feature = "cli")]
+
 mod common;
 
 use common::{loopback_socket, run_via};

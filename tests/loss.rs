@@ -1,5 +1,7 @@
 //! Someone sends faster than the receiver can take: udpchat says how much the kernel dropped, and `--rate` paces a file.
 
+#![cfg(feature = "cli")]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -3,6 +3,8 @@
 //! As in `strangers.rs`, 127.0.0.1 and ::1 play different hosts for a
 //! udpchat bound to the dual-stack `[::]:0`.
 
+#![cfg(feature = "cli")]
+
 mod common;
 
 use std::net::{SocketAddr, UdpSocket};

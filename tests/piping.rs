@@ -1,5 +1,7 @@
 //! Someone pipes a file into udpchat to send its lines, or logs what arrives with stdin closed.
 
+#![cfg(feature = "cli")]
+
 mod common;
 
 use std::fs::File;

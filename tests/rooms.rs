@@ -8,6 +8,7 @@
 //! so and are skipped. No test sends a broadcast or multicast datagram on
 //! the machine's real interfaces.
 #![cfg(target_os = "linux")]
+#![cfg(feature = "cli")]
 
 mod common;
 

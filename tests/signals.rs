@@ -1,5 +1,7 @@
 //! Ending a chat: end of input, Ctrl-C (SIGINT) and SIGTERM, each with its exit status.
 
+#![cfg(feature = "cli")]
+
 mod common;
 
 use std::time::Instant;

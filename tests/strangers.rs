@@ -5,6 +5,8 @@
 //! a socket on one loopback and the stranger a socket on the other. To
 //! udpchat they are different IP addresses, exactly as two LAN hosts are.
 
+#![cfg(feature = "cli")]
+
 mod common;
 
 use std::time::Instant;

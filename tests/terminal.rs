@@ -3,6 +3,8 @@
 //! Each test drives the real binary through a pseudo-terminal in a private
 //! tmux server; it is skipped, saying so, where tmux is not installed.
 
+#![cfg(feature = "cli")]
+
 mod common;
 
 use std::time::{Duration, Instant};

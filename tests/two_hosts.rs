@@ -1,5 +1,7 @@
 //! Two people chat: the real binary, run twice as two processes, and the seed's turn-taking peer.
 
+#![cfg(feature = "cli")]
+
 mod common;
 
 use std::process::Command;

@@ -2,16 +2,15 @@
 //!
 //! Run with `cargo +nightly fuzz run datagram` from the crate's root. The
 //! first five bytes choose the flags, the peer, the source and its port; the
-//! rest is the datagram. `tests/properties.rs` runs the same checks in CI.
+//! rest is the datagram. The property tests in `src/receiver.rs` run the
+//! same checks on every `cargo test`.
 
 #![no_main]
 
 use std::net::SocketAddr;
-use std::time::SystemTime;
 
 use libfuzzer_sys::fuzz_target;
-use udpchat::display::Style;
-use udpchat::filter::{SourceFilter, Verdict};
+use udpchat::fuzzing::{Verdict, is_unsafe_char, present};
 
 /// A small pool, so the source is often the peer; it includes an IPv4-mapped
 /// twin of the first and link-local addresses with and without a scope id.
@@ -32,10 +31,7 @@ fuzz_target!(|data: &[u8]| {
     let mut from: SocketAddr = POOL[usize::from(byte(2)) % POOL.len()].parse().unwrap();
     from.set_port(u16::from_le_bytes([byte(3), byte(4)]));
 
-    let style = Style { show_sender, sanitize, ..Style::default() };
-    let filter = SourceFilter::new(peer, accept_any, style);
-    let mut out = Vec::new();
-    let verdict = filter.render(datagram, &from, SystemTime::now(), &mut out);
+    let (verdict, out) = present(datagram, peer, from, accept_any, show_sender, sanitize);
     match verdict {
         Verdict::Ignore => {
             assert!(!accept_any);
@@ -48,6 +44,8 @@ fuzz_target!(|data: &[u8]| {
         }
         Verdict::ShowLabelled => {
             // Every line, so no embedded newline can start an unlabelled one.
+            // Shown as received: an IPv4-mapped source as plain IPv4.
+            let from = SocketAddr::new(from.ip().to_canonical(), from.port());
             let label = format!("<{from}> ");
             let lines = out.strip_suffix(b"\n").expect("ends with a newline");
             for line in lines.split(|&b| b == b'\n') {
@@ -61,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
         if sanitize {
             // One line, and nothing that acts on a terminal but tab.
             assert_eq!(text.matches('\n').count(), 1);
-            assert!(!text[..text.len() - 1].chars().any(udpchat::display::is_unsafe_char));
+            assert!(!text[..text.len() - 1].chars().any(is_unsafe_char));
         }
     }
 });

@@ -1,0 +1,164 @@
+//! What an endpoint does, fixed before it binds: whom it talks to, whom it hears, how it shows lines.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::addr::DEFAULT_PORT;
+use crate::display::Style;
+use crate::room::Group;
+
+/// The SO_RCVBUF asked for by default: large, so a piped file arriving faster
+/// than it can be printed waits in the kernel instead of being dropped. Linux
+/// grants at most `net.core.rmem_max` (doubled for its own bookkeeping).
+pub const DEFAULT_RECV_BUFFER: usize = 4 * 1024 * 1024;
+
+/// Who an endpoint talks to, with the settings that only make sense for that
+/// kind of chat: where each line goes, where it receives, and who is heard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// Each line goes to every peer. Datagrams from the peers' IP addresses
+    /// (from any port) are shown, labelled with their source when there are
+    /// several peers.
+    Peers {
+        /// Where each line goes; at least one.
+        peers: Vec<SocketAddr>,
+        /// The local address to receive on; port 0 lets the system choose.
+        bind: SocketAddr,
+        /// Also show datagrams from other hosts, each line labelled with its
+        /// sender (`--accept-any`).
+        accept_any: bool,
+    },
+    /// A LAN broadcast room: each line goes to `to` (`255.255.255.255` or a
+    /// subnet's broadcast address, with the room's port), and every member
+    /// binds `0.0.0.0` on that port. Broadcasts are not routed: the room is
+    /// the local network.
+    Broadcast {
+        /// Where each line goes.
+        to: SocketAddrV4,
+        /// Whose lines are shown.
+        hears: Hears,
+    },
+    /// A multicast room: each line goes to the group, which every member
+    /// joins on the group's port.
+    Group {
+        /// The group, its interface and TTL.
+        group: Group,
+        /// Whose lines are shown.
+        hears: Hears,
+    },
+}
+
+/// Whose datagrams a room shows; every line is labelled with its sender.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Hears {
+    /// Hosts on the networks of this host's interfaces (its LAN), in the
+    /// room's IP family, as they were when the room was joined. Binding fails
+    /// ([`Error::NoLocalNetworks`](crate::Error::NoLocalNetworks)) where the
+    /// system cannot list them.
+    #[default]
+    LocalNetworks,
+    /// Hosts in these networks only (`--allow`).
+    Networks(Vec<IpNet>),
+    /// Every host (`--accept-any`).
+    Everyone,
+}
+
+impl Destination {
+    /// The default local address for `peers`: port 2323 of every IPv4
+    /// address when all peers are IPv4, as the seed's script binds, else of
+    /// every address (dual-stack, so IPv4 peers are still reached).
+    pub fn default_bind(peers: &[SocketAddr]) -> SocketAddr {
+        let any = if peers.iter().all(SocketAddr::is_ipv4) {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        };
+        SocketAddr::new(any, DEFAULT_PORT)
+    }
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Destination::Peers { peers, .. } => {
+                let peers: Vec<String> = peers.iter().map(SocketAddr::to_string).collect();
+                f.write_str(&peers.join(", "))
+            }
+            Destination::Broadcast { to, .. } => write!(f, "the broadcast room {to}"),
+            Destination::Group { group, .. } => write!(f, "the multicast room {}", group.addr()),
+        }
+    }
+}
+
+/// What an endpoint does, fixed before it binds.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where each input line is sent, where the endpoint receives, and who is heard.
+    pub destination: Destination,
+    /// How long to keep printing received lines after the input ends.
+    pub linger: Duration,
+    /// Ignore the input entirely and only print what arrives.
+    pub recv_only: bool,
+    /// The SO_RCVBUF to ask for, or `None` for the system's default.
+    pub recv_buffer: Option<usize>,
+    /// Start every line shown with its sender's address, the peer's too
+    /// (`--show-sender`). Lines from anyone but the one peer always are.
+    pub show_sender: bool,
+    /// How each received datagram is shown: sanitizing, time labels, colour,
+    /// JSON lines. The default is the plain text the core chat prints.
+    pub display: Style,
+    /// The least time between two lines sent (`--rate`), or `None` to send
+    /// each line as soon as it is read.
+    pub send_interval: Option<Duration>,
+}
+
+impl Config {
+    /// A chat with `peer`, listening on port 2323 of every local address of
+    /// the peer's IP family, as the seed's script does.
+    pub fn new(peer: SocketAddr) -> Config {
+        Config::peers(vec![peer], Destination::default_bind(&[peer]))
+    }
+
+    /// A chat with several peers, receiving on `bind` (see
+    /// [`Destination::default_bind`]; port 0 lets the system choose).
+    pub fn peers(peers: Vec<SocketAddr>, bind: SocketAddr) -> Config {
+        Config::with(Destination::Peers {
+            peers,
+            bind,
+            accept_any: false,
+        })
+    }
+
+    /// A broadcast room on `to`'s port, sending to `to`, e.g.
+    /// `255.255.255.255:2323`, hearing this host's networks.
+    pub fn broadcast(to: SocketAddrV4) -> Config {
+        Config::with(Destination::Broadcast {
+            to,
+            hears: Hears::default(),
+        })
+    }
+
+    /// A multicast room, hearing this host's networks.
+    pub fn group(group: Group) -> Config {
+        Config::with(Destination::Group {
+            group,
+            hears: Hears::default(),
+        })
+    }
+
+    /// `destination`, with every other setting at its default.
+    pub fn with(destination: Destination) -> Config {
+        Config {
+            destination,
+            linger: Duration::ZERO,
+            recv_only: false,
+            recv_buffer: Some(DEFAULT_RECV_BUFFER),
+            show_sender: false,
+            display: Style::default(),
+            send_interval: None,
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Datagrams the kernel dropped for a full receive buffer: asking it to count them, and telling the user.
+//!
+//! Linux counts them per socket and, once asked (`SO_RXQ_OVFL`), attaches its
+//! running total to every datagram queued after the first drop; the
+//! [`Inbox`](crate::inbox::Inbox) hands that number on. Drops after the last
+//! datagram are attached to none, so at the end the total is read once more
+//! from `/proc/net/udp`. No other system counts them.
+
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use log::{info, warn};
+
+use crate::summary::count;
+
+/// Drops are reported on stderr at most this often, so a flood of them does
+/// not become a flood of warnings.
+const WARNING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Asks the kernel to report, with received datagrams, how many it dropped
+/// because the receive buffer was full. Returns false where drops cannot be counted.
+#[cfg(target_os = "linux")]
+pub fn start_counting(socket: &UdpSocket) -> bool {
+    use nix::sys::socket::{setsockopt, sockopt::RxqOvfl};
+    match setsockopt(socket, RxqOvfl, &1) {
+        Ok(()) => true,
+        Err(err) => {
+            info!("cannot count datagrams the kernel drops: {err}");
+            false
+        }
+    }
+}
+
+/// Asks the kernel to report drops; no other system can.
+#[cfg(not(target_os = "linux"))]
+pub fn start_counting(_socket: &UdpSocket) -> bool {
+    info!("this system cannot count the datagrams its kernel drops");
+    false
+}
+
+/// The socket's running total of dropped datagrams, read from `/proc/net/udp`
+/// (or `udp6`), whose `drops` column is the same counter `SO_RXQ_OVFL` reports.
+#[cfg(target_os = "linux")]
+pub fn total(socket: &UdpSocket) -> Option<u32> {
+    use std::os::fd::AsRawFd;
+    // "socket:[12345]": the inode that identifies the socket in /proc/net/udp.
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).ok()?;
+    let inode = link
+        .to_str()?
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .to_owned();
+    ["/proc/net/udp", "/proc/net/udp6"].iter().find_map(|table| {
+        let table = std::fs::read_to_string(table).ok()?;
+        table.lines().skip(1).find_map(|line| {
+            // sl local remote st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+            let columns: Vec<&str> = line.split_whitespace().collect();
+            (columns.get(9) == Some(&inode.as_str())).then(|| columns.get(12)?.parse().ok())?
+        })
+    })
+}
+
+/// The running total of dropped datagrams; not known on this system.
+#[cfg(not(target_os = "linux"))]
+pub fn total(_socket: &UdpSocket) -> Option<u32> {
+    None
+}
+
+/// The receiver's count of drops: the kernel's running totals turned into a
+/// count, and warnings at most once per [`WARNING_INTERVAL`].
+#[derive(Debug, Default)]
+pub(crate) struct Drops {
+    /// The last total seen from the kernel.
+    total: u32,
+    /// Drops counted in all.
+    counted: u64,
+    /// Drops not yet told on stderr.
+    unreported: u64,
+    last_warning: Option<Instant>,
+}
+
+impl Drops {
+    /// Takes a new running total from the kernel; warns at once unless the
+    /// last warning was less than [`WARNING_INTERVAL`] ago, in which case the
+    /// next drop or the end of the chat reports these too.
+    pub fn update(&mut self, total: u32) {
+        // The kernel's counter is a u32 that wraps; the difference still
+        // counts. A total older than one seen already (a datagram queued
+        // before the drops that /proc reported) looks like a huge difference.
+        let new = total.wrapping_sub(self.total);
+        if new == 0 || new > u32::MAX / 2 {
+            return;
+        }
+        self.total = total;
+        self.counted += u64::from(new);
+        self.unreported += u64::from(new);
+        let now = Instant::now();
+        if self
+            .last_warning
+            .is_none_or(|last| now.duration_since(last) >= WARNING_INTERVAL)
+        {
+            self.last_warning = Some(now);
+            self.warn();
+        }
+    }
+
+    /// All drops counted so far.
+    pub fn counted(&self) -> u64 {
+        self.counted
+    }
+
+    /// Says how many datagrams were dropped since the last warning, if any.
+    pub fn warn(&mut self) {
+        if self.unreported > 0 {
+            warn!(
+                "the kernel dropped {}: the receive buffer was full, so some \
+                 lines were lost (a larger --recv-buffer, or --rate on the sender, helps)",
+                count(std::mem::take(&mut self.unreported), "datagram")
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_drops_from_running_totals_ignoring_stale_ones_and_wrapping() {
+        let mut drops = Drops::default();
+        drops.update(5);
+        assert_eq!(drops.counted(), 5);
+        drops.update(5);
+        drops.update(3); // queued before the total already seen
+        assert_eq!(drops.counted(), 5);
+        drops.update(1 << 31);
+        drops.update(u32::MAX - 1);
+        drops.update(2); // the kernel's u32 wrapped
+        assert_eq!(drops.counted(), u64::from(u32::MAX) + 3);
+    }
+}

@@ -1,0 +1,98 @@
+//! What a finished chat did, and how to say it in English.
+
+use std::fmt;
+
+/// Why a chat ended without an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The input ended and every line was sent (or reported as not sent).
+    EndOfInput,
+    /// [`ShutdownHandle::interrupt`](crate::ShutdownHandle::interrupt) was
+    /// called, e.g. on Ctrl-C or SIGTERM.
+    Interrupted,
+    /// The output was closed by its reader (`EPIPE`).
+    OutputClosed,
+}
+
+/// What a finished chat did.
+///
+/// Its `Display` is one line for a log: `2 lines sent, 1 datagram received,
+/// 0 dropped by the kernel`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Why it ended.
+    pub ended: Ended,
+    /// Input lines sent as datagrams.
+    pub lines_sent: u64,
+    /// Input lines that could not be sent (too long, or refused by the system).
+    pub lines_not_sent: u64,
+    /// Datagrams received and printed. A room member's own lines, looped
+    /// back to it, are neither printed nor counted.
+    pub datagrams_received: u64,
+    /// Datagrams from hosts not heard (not a peer, not in a room's networks),
+    /// not shown.
+    pub datagrams_ignored: u64,
+    /// Datagrams the kernel dropped before they could be received, because
+    /// the receive buffer was full; `None` where the system cannot count them
+    /// (it can on Linux).
+    pub datagrams_dropped: Option<u64>,
+}
+
+impl Summary {
+    /// `1 of 3 lines not sent`, when some were not.
+    pub fn not_sent(&self) -> Option<String> {
+        (self.lines_not_sent > 0).then(|| {
+            let read = self.lines_not_sent + self.lines_sent;
+            format!("{} of {} not sent", self.lines_not_sent, count(read, "line"))
+        })
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} sent, {} received, ",
+            count(self.lines_sent, "line"),
+            count(self.datagrams_received, "datagram")
+        )?;
+        match self.datagrams_dropped {
+            Some(dropped) => write!(f, "{dropped} dropped by the kernel"),
+            None => f.write_str("drops not countable on this system"),
+        }
+    }
+}
+
+/// `1 datagram`, `2 datagrams`: a number and what it counts, read as English.
+pub(crate) fn count(number: u64, noun: &str) -> String {
+    if number == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{number} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_read_as_english_for_one_and_for_many() {
+        assert_eq!(count(0, "line"), "0 lines");
+        assert_eq!(count(1, "line"), "1 line");
+        assert_eq!(count(2, "datagram"), "2 datagrams");
+        let summary = Summary {
+            ended: Ended::EndOfInput,
+            lines_sent: 1,
+            lines_not_sent: 1,
+            datagrams_received: 1,
+            datagrams_ignored: 0,
+            datagrams_dropped: Some(0),
+        };
+        assert_eq!(
+            summary.to_string(),
+            "1 line sent, 1 datagram received, 0 dropped by the kernel"
+        );
+        assert_eq!(summary.not_sent().as_deref(), Some("1 of 2 lines not sent"));
+    }
+}

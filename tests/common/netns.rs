@@ -1,0 +1,77 @@
+//! Network namespaces a test makes itself, so broadcasts and multicasts never reach a real network.
+
+use std::process::{Command, Stdio};
+
+use super::unique_number;
+
+/// A network namespace made for one test, with only the interfaces the test
+/// adds, so that broadcasts and multicasts never reach a real network. It is
+/// deleted when dropped.
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// Makes a namespace and runs `setup` in it, each entry the arguments of
+    /// one `ip` command (`["link", "set", "lo", "up"]`). Returns `None`, saying
+    /// why on stderr, where namespaces cannot be made (not root, no `ip`, a
+    /// container without the capability): the test is then skipped.
+    pub fn new(setup: &[&[&str]]) -> Option<Netns> {
+        let name = format!("udpchat-test-{}-{}", std::process::id(), unique_number());
+        let added = Command::new("ip")
+            .args(["netns", "add", &name])
+            .stdin(Stdio::null())
+            .output();
+        match added {
+            Ok(output) if output.status.success() => {}
+            Ok(output) => {
+                let why = String::from_utf8_lossy(&output.stderr);
+                eprintln!(
+                    "skipped: cannot make a network namespace (ip netns add): {}",
+                    why.trim()
+                );
+                return None;
+            }
+            Err(err) => {
+                eprintln!("skipped: cannot run ip (iproute2) to make a network namespace: {err}");
+                return None;
+            }
+        }
+        let netns = Netns { name };
+        for args in setup {
+            let output = Command::new("ip")
+                .args(["-n", &netns.name])
+                .args(*args)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run ip");
+            if !output.status.success() {
+                let why = String::from_utf8_lossy(&output.stderr);
+                eprintln!(
+                    "skipped: cannot set up the namespace (ip {}): {}",
+                    args.join(" "),
+                    why.trim()
+                );
+                return None;
+            }
+        }
+        Some(netns)
+    }
+
+    /// `program` to be run inside the namespace.
+    pub fn command(&self, program: &str) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.name, program]);
+        command
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
