@@ -229,22 +229,27 @@ impl Chat {
                 filter.heard().hosts()
             );
         }
-        let (lines_sent, lines_not_sent) = tally.counts();
-        let summary = |ended| Summary {
-            ended,
-            lines_sent,
-            lines_not_sent,
-            datagrams_received: received.shown,
-            datagrams_ignored: received.ignored,
-            datagrams_dropped: received.dropped,
-        };
-        match reason {
-            Stop::EndOfInput => Ok(summary(Ended::EndOfInput)),
-            Stop::Interrupted => Ok(summary(Ended::Interrupted)),
-            Stop::OutputClosed => Ok(summary(Ended::OutputClosed)),
-            Stop::Failed(err) => Err(err),
-        }
+        outcome(reason, &tally, &received)
     }
+}
+
+/// What [`Chat::run`] returns once the chat has stopped for `reason`.
+fn outcome(reason: Stop, tally: &Tally, received: &Received) -> Result<Summary, Error> {
+    let ended = match reason {
+        Stop::EndOfInput => Ended::EndOfInput,
+        Stop::Interrupted => Ended::Interrupted,
+        Stop::OutputClosed => Ended::OutputClosed,
+        Stop::Failed(err) => return Err(err),
+    };
+    let (lines_sent, lines_not_sent) = tally.counts();
+    Ok(Summary {
+        ended,
+        lines_sent,
+        lines_not_sent,
+        datagrams_received: received.shown,
+        datagrams_ignored: received.ignored,
+        datagrams_dropped: received.dropped,
+    })
 }
 
 /// Starts the receiver thread, scoped: it borrows the socket and the filter,
