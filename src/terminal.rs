@@ -20,6 +20,13 @@
 //! accepts a line (our `Validator` runs then) until it has drawn the next
 //! prompt (our `Hinter` runs then), and the order of lines is kept.
 //!
+//! Keys can come faster than lines are taken: a paste without bracketed
+//! paste, several lines in one write, typeahead before the editor starts.
+//! rustyline reads the terminal through a buffer and, unless built with its
+//! `buffer-redux` feature, drops what that buffer read beyond the line it
+//! returns, so every line after the first of such a write was lost. The
+//! feature hands the unread bytes on to the next `readline`.
+//!
 //! A limit remains: a batch handed to the editor in the very instant the user
 //! presses Ctrl-D or Ctrl-C (no hook runs then) is dropped with the editor,
 //! unshown; the chat is ending, and the datagrams were received and counted.
@@ -419,7 +426,11 @@ impl BufRead for EditorInput {
             match self.editor.readline(&self.prompt) {
                 Ok(line) => {
                     self.line.extend_from_slice(line.as_bytes());
-                    self.line.push(b'\n');
+                    // A bracketed paste of whole lines ends in its own
+                    // newline: K pasted lines and Enter are K lines, not K+1.
+                    if !line.ends_with('\n') {
+                        self.line.push(b'\n');
+                    }
                 }
                 // Ctrl-D on an empty line.
                 Err(ReadlineError::Eof) => self.end(),

@@ -282,3 +282,88 @@ fn a_burst_of_10000_messages_neither_freezes_typing_nor_loses_a_line() {
         "typing froze for {typing_latency:?}"
     );
 }
+
+/// The next `count` datagrams `peer` receives, as text; fewer if
+/// [`common::TIMEOUT`] passes before the next one.
+fn received(peer: &std::net::UdpSocket, count: usize) -> Vec<String> {
+    let mut buf = vec![0; 65_536];
+    let mut lines = Vec::new();
+    while lines.len() < count
+        && let Ok(len) = peer.recv(&mut buf)
+    {
+        lines.push(String::from_utf8_lossy(&buf[..len]).into_owned());
+    }
+    lines
+}
+
+/// Nothing more arrives at `peer`: a marker line typed last is the next datagram.
+fn nothing_more_than(tmux: &Tmux, peer: &std::net::UdpSocket) {
+    tmux.type_text("marker");
+    tmux.press(&["Enter"]);
+    assert_eq!(String::from_utf8(recv(peer).0).unwrap(), "marker");
+}
+
+#[test]
+fn five_lines_typed_in_one_write_are_five_datagrams_in_order() {
+    let Some((tmux, peer, _)) = chat_at_a_terminal(&[], &[]) else {
+        return;
+    };
+    // One send-keys command: tmux writes all five lines to the terminal at once.
+    tmux.press(&[
+        "one", "Enter", "two", "Enter", "three", "Enter", "four", "Enter", "five", "Enter",
+    ]);
+    assert_eq!(received(&peer, 5), ["one", "two", "three", "four", "five"]);
+    nothing_more_than(&tmux, &peer);
+}
+
+#[test]
+fn a_thousand_lines_pasted_without_bracketed_paste_are_a_thousand_datagrams_in_order() {
+    const COUNT: usize = 1000;
+    let Some((tmux, peer, _)) = chat_at_a_terminal(&[], &[]) else {
+        return;
+    };
+    // Room for every datagram, however late this thread gets to read them.
+    socket2::SockRef::from(&peer)
+        .set_recv_buffer_size(4 << 20)
+        .unwrap();
+    let lines: Vec<String> = (0..COUNT).map(|i| format!("pasted line {i:04}")).collect();
+    tmux.paste(&format!("{}\n", lines.join("\n")), false);
+    let got = received(&peer, COUNT);
+    let first_wrong = (0..COUNT).find(|&i| got.get(i) != Some(&lines[i]));
+    assert_eq!(
+        (got.len(), first_wrong),
+        (COUNT, None),
+        "(datagrams, first one missing or out of place); from there: {:?}",
+        &got[first_wrong.unwrap_or(0).min(got.len())..][..got.len().min(5)]
+    );
+    nothing_more_than(&tmux, &peer);
+}
+
+#[test]
+fn a_bracketed_paste_of_three_lines_ending_in_a_newline_is_three_datagrams() {
+    let Some((tmux, peer, prompt)) = chat_at_a_terminal(&[], &[]) else {
+        return;
+    };
+    tmux.paste("first\nsecond\nthird\n", true);
+    // The pasted block waits in the editor for Enter, as typed text does.
+    tmux.wait_for("the pasted block in the editor", |screen| {
+        screen.contains(&format!("{prompt}first")) && screen.contains("third")
+    });
+    tmux.press(&["Enter"]);
+    assert_eq!(received(&peer, 3), ["first", "second", "third"]);
+    nothing_more_than(&tmux, &peer);
+}
+
+#[test]
+fn lines_typed_ahead_while_udpchat_starts_are_all_sent() {
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let Some(tmux) = Tmux::start_in_shell(&["-b", "127.0.0.1:0", &peer_addr], &[]) else {
+        return;
+    };
+    // The shell reads its command line up to Enter and no further: these
+    // wait in the terminal for udpchat, which has not even started yet.
+    tmux.press(&["ahead 1", "Enter", "ahead 2", "Enter", "ahead 3", "Enter"]);
+    assert_eq!(received(&peer, 3), ["ahead 1", "ahead 2", "ahead 3"]);
+    nothing_more_than(&tmux, &peer);
+}

@@ -155,6 +155,22 @@ impl Tmux {
         self.run(&args);
     }
 
+    /// Pastes `text` into the pane as tmux's `paste-buffer` does: all of it
+    /// in one write to the terminal, each `\n` sent as `\r` (the Enter key),
+    /// inside bracketed-paste markers only when `bracketed` (and the program
+    /// asked for them), as a terminal without bracketed paste would not.
+    pub fn paste(&self, text: &str, bracketed: bool) {
+        let name = format!("paste-{}", unique_number());
+        let file = self.dir.join(&name);
+        std::fs::write(&file, text).unwrap();
+        self.run(&["load-buffer", "-b", &name, file.to_str().unwrap()]);
+        let mut args = vec!["paste-buffer", "-d", "-b", &name, "-t", "0"];
+        if bracketed {
+            args.push("-p");
+        }
+        self.run(&args);
+    }
+
     /// The visible screen, one line per row, trailing blanks trimmed.
     pub fn screen(&self) -> String {
         self.run(&["capture-pane", "-p", "-t", "0"])
