@@ -367,3 +367,79 @@ fn lines_typed_ahead_while_udpchat_starts_are_all_sent() {
     assert_eq!(received(&peer, 3), ["ahead 1", "ahead 2", "ahead 3"]);
     nothing_more_than(&tmux, &peer);
 }
+
+/// Peak memory a terminal udpchat may reach under any flood (README, "What stays bounded").
+#[cfg(target_os = "linux")]
+const PEAK_KIB: u64 = 24 * 1024;
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_flood_the_terminal_cannot_keep_up_with_stays_under_24_mib_and_what_is_not_shown_is_counted() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let Some((tmux, peer, _)) = chat_at_a_terminal(&[], &[]) else {
+        return;
+    };
+    let to = tmux.bound_addr();
+    let at_start = tmux.memory().peak_kib;
+    let size = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = std::thread::spawn({
+        let (sender, size, stop) = (peer.try_clone().unwrap(), size.clone(), stop.clone());
+        move || {
+            let datagram = vec![b'f'; 65_000];
+            while !stop.load(Ordering::Relaxed) {
+                let _ = sender.send_to(&datagram[..size.load(Ordering::Relaxed)], to);
+            }
+        }
+    });
+    // Either says that udpchat is behind: its own count of lines it had no
+    // room for, or the kernel's of datagrams it had no room for.
+    let behind = |stderr: &str| {
+        stderr.matches("received lines not shown").count() + stderr.matches("kernel dropped").count()
+    };
+    for datagram_size in [1400, 65_000] {
+        // The terminal stops reading, so whatever arrives can only wait in
+        // udpchat or be dropped, however fast or slow this machine is: until
+        // udpchat has said it is behind three times, a second apart.
+        tmux.freeze();
+        size.store(datagram_size, Ordering::Relaxed);
+        let warned = behind(&tmux.stderr());
+        let deadline = Instant::now() + common::TIMEOUT;
+        while behind(&tmux.stderr()) < warned + 3 {
+            assert!(
+                Instant::now() < deadline,
+                "no warnings; stderr:\n{}",
+                tmux.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The terminal comes back while the flood goes on: the backlog
+        // drains, and a line typed now still goes out.
+        tmux.thaw();
+        let typed = Instant::now();
+        let line = format!("typed during a flood of {datagram_size}-byte datagrams");
+        tmux.type_text(&line);
+        tmux.press(&["Enter"]);
+        assert_eq!(recv(&peer).0, line.as_bytes());
+        let peak = tmux.memory().peak_kib;
+        eprintln!(
+            "{datagram_size}-byte flood: peak {peak} KiB ({at_start} KiB at start), \
+             a typed line went out after {:?}",
+            typed.elapsed()
+        );
+        assert!(
+            peak < PEAK_KIB,
+            "{datagram_size}-byte datagrams: peak {peak} KiB ({at_start} KiB at start)"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    flood.join().unwrap();
+    assert!(
+        tmux.stderr()
+            .contains("received lines not shown: the terminal could not keep up"),
+        "{}",
+        tmux.stderr()
+    );
+}
