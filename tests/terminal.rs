@@ -24,6 +24,14 @@ fn chat_at_a_terminal(extra: &[&str], env: &[(&str, &str)]) -> Option<(Tmux, std
     Some((tmux, peer, prompt))
 }
 
+/// Waits until the last row on the screen is an empty prompt: the editor
+/// has taken the terminal for the next line.
+fn wait_for_an_empty_prompt(tmux: &Tmux, prompt: &str) {
+    tmux.wait_for("an empty prompt", |screen| {
+        rows(screen).last() == Some(&prompt.trim_end())
+    });
+}
+
 /// The screen's lines without trailing blanks, blank rows dropped.
 fn rows(screen: &str) -> Vec<&str> {
     screen
@@ -128,6 +136,10 @@ fn ctrl_z_then_fg_brings_back_the_editor_with_the_half_typed_line() {
     tmux.type_text("line");
     tmux.press(&["Enter"]);
     assert_eq!(recv(&peer).0, b"half a line");
+    // Between two lines the terminal is in its normal mode, where Ctrl-D
+    // is the kernel's end of file, not a key for the editor: wait until the
+    // editor has drawn its next prompt, which it does in raw mode.
+    wait_for_an_empty_prompt(&tmux, &prompt);
     tmux.press(&["C-d"]);
     assert_eq!(
         tmux.shell_exit_status(),
@@ -145,9 +157,15 @@ fn ctrl_z_after_ctrl_d_still_stops_udpchat_while_it_lingers() {
         return;
     };
     tmux.wait_for("prompt", |screen| screen.contains(&format!("to {peer_addr}>")));
-    // The editor is gone and the terminal in its normal mode: Ctrl-Z is the
-    // terminal's, and must stop udpchat as it stops any program.
     tmux.press(&["C-d"]);
+    // Once the editor is gone the terminal is in its normal mode: Ctrl-Z is
+    // then the terminal's, and must stop udpchat as it stops any program.
+    // Pressed before, it would be a key the editor never reads.
+    tmux.wait_with(
+        "the terminal back in its normal mode",
+        || tmux.terminal_is_raw().to_string(),
+        |raw| raw == "false",
+    );
     tmux.press(&["C-z"]);
     tmux.wait_for("the shell saying udpchat stopped", |screen| {
         screen.contains("Stopped") && screen.trim_end().ends_with('$')
@@ -156,12 +174,13 @@ fn ctrl_z_after_ctrl_d_still_stops_udpchat_while_it_lingers() {
 
 #[test]
 fn typed_lines_go_to_the_history_for_editing_again() {
-    let Some((tmux, peer, _)) = chat_at_a_terminal(&[], &[]) else {
+    let Some((tmux, peer, prompt)) = chat_at_a_terminal(&[], &[]) else {
         return;
     };
     tmux.type_text("first line");
     tmux.press(&["Enter"]);
     assert_eq!(recv(&peer).0, b"first line");
+    wait_for_an_empty_prompt(&tmux, &prompt);
     tmux.press(&["Up"]);
     tmux.type_text(", again");
     tmux.press(&["Enter"]);
