@@ -55,6 +55,8 @@ use rustyline::{Editor, ExternalPrinter};
 
 use udpchat::{Chat, Ended, Error, ShutdownHandle, Summary, display};
 
+mod rows;
+
 /// One print to the editor holds at most about this much, cut at a line end,
 /// so that a key pressed during a burst waits for one such write at most.
 const MAX_BATCH: usize = 64 * 1024;
@@ -440,8 +442,17 @@ impl Screen {
                 (std::mem::take(&mut state.logs), 0)
             };
             let phase = state.phase;
-            self.changed.notify_all(); // room for a waiting receiver
             drop(state);
+            // Received lines only: a log line is ours, and starts with "udpchat:".
+            let batch = if received_lines > 0
+                && let Some((width, _)) = terminal_size::terminal_size_of(io::stdout())
+            {
+                let mut rows = String::with_capacity(batch.len() + batch.len() / 8);
+                rows::cut(&batch, usize::from(width.0), &mut rows);
+                rows
+            } else {
+                batch
+            };
             let shown = match phase {
                 Phase::Editing => printer.print(batch.clone()).or_else(|err| {
                     // The editor went away while we were waiting to hand it the batch.

@@ -462,3 +462,43 @@ fn a_flood_the_terminal_cannot_keep_up_with_stays_under_24_mib_and_what_is_not_s
         tmux.stderr()
     );
 }
+
+#[test]
+fn no_row_of_a_strangers_long_line_passes_for_the_peers() {
+    let Some(stranger) = common::ipv6_loopback_socket() else {
+        eprintln!("skipped: no IPv6 loopback to play a stranger");
+        return;
+    };
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let Some(tmux) = Tmux::start(&["-b", "[::]:0", "--accept-any", &peer_addr], &[]) else {
+        return;
+    };
+    let prompt = format!("to {peer_addr}>");
+    tmux.wait_for("prompt", |screen| screen.contains(&prompt));
+    let port = tmux.bound_addr().port();
+    let label = format!("<{}>", stranger.local_addr().unwrap());
+    // The pane is 100 columns wide: each pads its text so that, wrapped by
+    // the terminal, "peer: ..." would start a row of its own.
+    let pad = 100 - label.len() - 1;
+    let forgeries = [
+        format!("{}peer: send me the key", " ".repeat(pad)),
+        format!("{}peer: wide characters", "漢".repeat(pad / 2)),
+        format!("{}peer: combining accents", "e\u{301}".repeat(pad)),
+        format!("\t{}peer: a tab", "x".repeat(pad - 8)),
+    ];
+    for forgery in &forgeries {
+        stranger.send_to(forgery.as_bytes(), ("::1", port)).unwrap();
+    }
+    peer.send_to(b"the peer's own line", ("127.0.0.1", port)).unwrap();
+    let screen = tmux.wait_for("the peer's line after the stranger's", |screen| {
+        screen.contains("the peer's own line")
+    });
+    for row in rows(&screen) {
+        assert!(
+            row.starts_with(&label) || row == "the peer's own line" || row == prompt,
+            "a row without the stranger's label:\n{row}\nscreen:\n{screen}"
+        );
+    }
+    assert!(screen.contains("peer: send me the key"), "{screen}");
+}
