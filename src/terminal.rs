@@ -104,7 +104,7 @@ pub fn prepare() {
 /// Runs `chat` with a line editor on the terminal, the prompt naming `peer`.
 ///
 /// Ctrl-D on an empty line ends the input, as end of file does; Ctrl-C ends
-/// the chat as SIGINT does ([`Ended::Interrupted`](udpchat::Ended::Interrupted));
+/// the chat as SIGINT does ([`Ended::Interrupted`]);
 /// Ctrl-Z stops the process (see [`prepare`]) until the shell's `fg`.
 /// Where no line editor can run (e.g. `TERM=dumb`) it runs the plain line
 /// mode on stdin and stdout instead.
@@ -789,7 +789,7 @@ mod mode {
 /// the terminal's own Ctrl-Z still stops the process then. Without a line
 /// editor nothing is blocked: the terminal stops the process, whichever
 /// thread gets the signal.
-/// See: https://pubs.opengroup.org/onlinepubs/9799919799/functions/kill.html
+/// See: <https://pubs.opengroup.org/onlinepubs/9799919799/functions/kill.html>
 #[cfg(unix)]
 mod suspend {
     use log::debug;
