@@ -502,3 +502,24 @@ fn no_row_of_a_strangers_long_line_passes_for_the_peers() {
     }
     assert!(screen.contains("peer: send me the key"), "{screen}");
 }
+
+#[test]
+fn with_raw_a_peers_query_makes_the_terminal_type_its_answer_into_the_line() {
+    // What README and --help warn of: with --raw the terminal answers a
+    // device-attributes query as typed keys, into the line being written.
+    let Some((tmux, peer, prompt)) = chat_at_a_terminal(&["--raw"], &[]) else {
+        return;
+    };
+    peer.send_to(b"query \x1b[c done", tmux.bound_addr()).unwrap();
+    let answered = tmux.wait_for("the terminal's answer in the input line", |screen| {
+        rows(screen)
+            .last()
+            .is_some_and(|row| row.len() > prompt.trim_end().len() && row.starts_with(&prompt))
+    });
+    tmux.press(&["Enter"]);
+    let sent = String::from_utf8(recv(&peer).0).unwrap();
+    assert!(
+        sent.ends_with('c') && !sent.contains("query"),
+        "{sent:?}\n{answered}"
+    );
+}
