@@ -523,3 +523,46 @@ fn with_raw_a_peers_query_makes_the_terminal_type_its_answer_into_the_line() {
         "{sent:?}\n{answered}"
     );
 }
+
+#[test]
+fn received_lines_survive_resizes_of_the_window() {
+    const RESIZES: usize = 7;
+    let Some((tmux, peer, prompt)) = chat_at_a_terminal(&[], &[]) else {
+        return;
+    };
+    let to = tmux.bound_addr();
+    // A half-typed line longer than the narrow width, so it takes three rows
+    // there, and the terminal (tmux reflows) rewraps it at each resize.
+    let typed = "a half-typed line long enough to take two rows at 40 columns";
+    tmux.type_text(typed);
+    tmux.wait_for("half-typed line", |screen| screen.contains("take two rows"));
+    let drawn = |history: &str| history.matches(&prompt).count();
+    for i in 0..RESIZES {
+        let (x, y) = if i % 2 == 0 { ("40", "20") } else { ("100", "30") };
+        let before = drawn(&tmux.history());
+        tmux.resize(x, y);
+        // The editor draws its line again once it has seen the new width.
+        tmux.wait_with(
+            "the line drawn again",
+            || tmux.history(),
+            |history| drawn(history) > before,
+        );
+        let line = format!("during resize {i}");
+        peer.send_to(line.as_bytes(), to).unwrap();
+        tmux.wait_with(
+            "the received line",
+            || tmux.history(),
+            |history| history.contains(&line),
+        );
+    }
+    tmux.resize("100", "30");
+    let history = tmux.history();
+    let received: Vec<&str> = rows(&history)
+        .into_iter()
+        .filter(|row| row.starts_with("during resize"))
+        .collect();
+    let expected: Vec<String> = (0..RESIZES).map(|i| format!("during resize {i}")).collect();
+    assert_eq!(received, expected, "screen and scrollback:\n{history}");
+    tmux.press(&["Enter"]);
+    assert_eq!(recv(&peer).0, typed.as_bytes());
+}

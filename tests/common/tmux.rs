@@ -179,6 +179,12 @@ impl Tmux {
         self.run(&args);
     }
 
+    /// Resizes the window, as a person dragging its corner would (the
+    /// program gets SIGWINCH).
+    pub fn resize(&self, columns: &str, rows: &str) {
+        self.run(&["resize-window", "-t", "0", "-x", columns, "-y", rows]);
+    }
+
     /// The visible screen, one line per row, trailing blanks trimmed.
     pub fn screen(&self) -> String {
         self.run(&["capture-pane", "-p", "-t", "0"])
