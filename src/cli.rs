@@ -84,6 +84,11 @@ pub struct Args {
 
     /// Print received text without sanitizing it, even on a terminal (the
     /// same as --sanitize=never)
+    ///
+    /// Only for a peer you trust: its escape sequences then act on your
+    /// terminal, and the terminal's answers to some of them (device
+    /// attributes, ESC [ c) are typed into the line you are writing, and
+    /// sent with it when you press Enter.
     #[arg(long, conflicts_with = "sanitize")]
     pub raw: bool,
 
