@@ -136,6 +136,12 @@ pub fn restore() {
     mode::restore();
 }
 
+/// Received lines the terminal has not shown yet; never blocks. (A stub:
+/// the terminal branch provides the real count.)
+pub fn lines_not_yet_shown() -> u64 {
+    0
+}
+
 /// Where the editor is, as far as output is concerned.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum Phase {
