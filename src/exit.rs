@@ -36,6 +36,7 @@ pub fn of_error(err: &Error) -> ExitCode {
             | Error::NotMulticast(_)
             | Error::Interface { .. }
             | Error::NoLocalNetworks
+            | Error::RecvBufferRange(_)
     );
     ExitCode::from(if usage { USAGE } else { FAILURE })
 }

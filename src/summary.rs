@@ -36,6 +36,13 @@ pub struct Summary {
     /// the receive buffer was full; `None` where the system cannot count them
     /// (it can on Linux).
     pub datagrams_dropped: Option<u64>,
+    /// Datagrams sent that came back refused: an ICMP error said the peer
+    /// was not listening (port unreachable) or could not be reached. Their
+    /// lines count as sent (they left this host) but were lost. Known on
+    /// Linux and Windows; routers and hosts limit how many ICMP errors they
+    /// send (Linux: about one a second to a host, beyond loopback), so more
+    /// may have been refused than this.
+    pub datagrams_refused: u64,
 }
 
 impl Summary {
@@ -57,8 +64,15 @@ impl fmt::Display for Summary {
             count(self.datagrams_received, "datagram")
         )?;
         match self.datagrams_dropped {
-            Some(dropped) => write!(f, "{dropped} dropped by the kernel"),
-            None => f.write_str("drops not countable on this system"),
+            Some(dropped) => write!(f, "{dropped} dropped by the kernel")?,
+            None => f.write_str("drops not countable on this system")?,
+        }
+        match self.datagrams_refused {
+            0 => Ok(()),
+            refused => write!(
+                f,
+                ", {refused} sent but refused (a peer not listening or unreachable)"
+            ),
         }
     }
 }
@@ -88,10 +102,20 @@ mod tests {
             datagrams_received: 1,
             datagrams_ignored: 0,
             datagrams_dropped: Some(0),
+            datagrams_refused: 0,
         };
         assert_eq!(
             summary.to_string(),
             "1 line sent, 1 datagram received, 0 dropped by the kernel"
+        );
+        let refused = Summary {
+            datagrams_refused: 2,
+            ..summary
+        };
+        assert!(
+            refused
+                .to_string()
+                .ends_with(", 2 sent but refused (a peer not listening or unreachable)")
         );
         assert_eq!(summary.not_sent().as_deref(), Some("1 of 2 lines not sent"));
     }

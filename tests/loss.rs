@@ -40,7 +40,7 @@ fn warned_drops(stderr: &str) -> u64 {
 fn reports_the_datagrams_the_kernel_dropped_while_the_receive_buffer_was_full() {
     // The smallest buffer the kernel allows holds only a few datagrams.
     let peer = loopback_socket();
-    let mut chat = Udpchat::with_peer(&peer, &["--recv-only", "--recv-buffer", "0"]);
+    let mut chat = Udpchat::with_peer(&peer, &["--recv-only", "--recv-buffer", "1K"]);
     let to = chat.bound_addr();
     // A stopped receiver takes nothing, so a burst must overflow its buffer.
     chat.signal(Signal::SIGSTOP);
