@@ -145,7 +145,15 @@ fn a_closed_stdout_ends_quietly_with_status_0() {
     reader.read_line(&mut first).unwrap();
     assert_eq!(first, "first\n");
     drop(reader);
-    peer.send_to(b"second", to).unwrap();
+    // udpchat learns that its reader went away when it next writes: each
+    // datagram is a chance. Send until it has gone, waiting for its exit
+    // between two (bounded by the TIMEOUT of exit_code below).
+    for _ in 0..100 {
+        peer.send_to(b"second", to).unwrap();
+        if chat.exited_within(std::time::Duration::from_millis(100)) {
+            break;
+        }
+    }
     let (code, stderr) = chat.exit_code();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(

@@ -299,6 +299,11 @@ impl Udpchat {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Waits up to `timeout` for udpchat to exit; true if it has.
+    pub fn exited_within(&mut self, timeout: Duration) -> bool {
+        self.child.wait_timeout(timeout).unwrap().is_some()
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
