@@ -391,7 +391,7 @@ impl Args {
             .filter_level(level)
             .parse_env("RUST_LOG")
             // Above the input line while a line editor runs, else stderr.
-            .target(env_logger::Target::Pipe(Box::new(crate::terminal::LogOutput)))
+            .target(env_logger::Target::Pipe(Box::new(AroundTheMeter)))
             // We decide about colour ourselves; env_logger must not strip it.
             .write_style(if color {
                 env_logger::WriteStyle::Always
@@ -411,6 +411,21 @@ impl Args {
                 }
             })
             .init();
+    }
+}
+
+/// Log lines go to the terminal front end's output (above the input line
+/// while a line editor runs, else stderr), with the progress line, if one
+/// is shown, taken off the screen meanwhile.
+struct AroundTheMeter;
+
+impl Write for AroundTheMeter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        crate::meter::suspended(|| crate::terminal::LogOutput.write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        crate::terminal::LogOutput.flush()
     }
 }
 

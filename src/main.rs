@@ -3,6 +3,7 @@
 mod cli;
 mod exit;
 mod help;
+mod meter;
 mod preflight;
 mod signals;
 mod terminal;
@@ -64,6 +65,11 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
     signals::install(chat.shutdown_handle(), chat.progress())?;
     let summary = if interactive {
         terminal::run(chat, &args.talking_to())?
+    } else if meter::wanted(args.quiet > 0, args.recv_only) {
+        let input = meter::start(BufReader::with_capacity(64 * 1024, io::stdin()), chat.progress());
+        let ran = chat.run(input, io::stdout());
+        meter::clear();
+        ran?
     } else {
         let input = BufReader::with_capacity(64 * 1024, io::stdin());
         chat.run(input, io::stdout())?
