@@ -3,7 +3,7 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 
-use log::{debug, info, warn};
+use log::{debug, info};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::Error;
@@ -170,7 +170,7 @@ pub fn report_errors(socket: &UdpSocket) -> bool {
             true
         }
         Err(err) => {
-            warn!("cannot ask the kernel to report refused or dropped datagrams (IP_RECVERR): {err}");
+            log::warn!("cannot ask the kernel to report refused or dropped datagrams (IP_RECVERR): {err}");
             false
         }
     }
