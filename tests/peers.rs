@@ -108,11 +108,18 @@ fn two_ipv6_peers_on_loopback_hear_each_line() {
 #[test]
 fn a_chat_with_its_own_address_says_so_and_does_not_show_its_own_lines() {
     // `udpchat 127.0.0.1:2323` on the default 0.0.0.0:2323, on a free port.
-    let port = common::free_port();
-    let own = format!("127.0.0.1:{port}");
     // -vvv: each datagram's verdict is logged, so the echo can be waited for.
-    let mut chat = Udpchat::start(&["-vv", "-b", &format!("0.0.0.0:{port}"), &own]);
-    chat.stderr_line_containing(&format!("{own} is this chat's own address"));
+    // A port free a moment ago may be taken by another test meanwhile: then another.
+    let (mut chat, own) = (0..5)
+        .find_map(|_| {
+            let port = common::free_port();
+            let own = format!("127.0.0.1:{port}");
+            let chat = Udpchat::start(&["-vv", "-b", &format!("0.0.0.0:{port}"), &own]);
+            let line = chat.stderr_line_containing_any(&["own address", "Address already in use"]);
+            line.contains(&format!("{own} is this chat's own address"))
+                .then_some((chat, own))
+        })
+        .expect("a free port within 5 tries");
     chat.send("hello, me\n");
     chat.stderr_line_containing("not shown (this chat's own line, come back)");
     // Another endpoint on the same host is still heard.

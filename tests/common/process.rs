@@ -219,12 +219,20 @@ impl Udpchat {
 
     /// Waits for a line on stderr that contains `needle`, and returns it.
     pub fn stderr_line_containing(&self, needle: &str) -> String {
+        self.stderr_line_containing_any(&[needle])
+    }
+
+    /// Waits for a line on stderr that contains one of `needles`, and returns it.
+    pub fn stderr_line_containing_any(&self, needles: &[&str]) -> String {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             match self.stderr_lines.recv_deadline(deadline) {
-                Ok(line) if line.contains(needle) => return line,
+                Ok(line) if needles.iter().any(|needle| line.contains(needle)) => return line,
                 Ok(_) => {}
-                Err(_) => panic!("no stderr line containing {needle:?}; stderr:\n{}", self.stderr()),
+                Err(_) => panic!(
+                    "no stderr line containing {needles:?}; stderr:\n{}",
+                    self.stderr()
+                ),
             }
         }
     }
