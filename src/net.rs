@@ -313,6 +313,19 @@ mod tests {
     }
 
     #[test]
+    fn a_connection_reset_from_a_receive_is_a_peer_not_listening() {
+        // Windows' WSAECONNRESET (10054) from recv_from, after an ICMP port unreachable.
+        #[cfg(windows)]
+        assert!(is_peer_unreachable(&io::Error::from_raw_os_error(10054)));
+        assert!(is_peer_unreachable(&io::ErrorKind::ConnectionReset.into()));
+        assert!(is_peer_unreachable(&io::ErrorKind::ConnectionRefused.into()));
+        assert!(!is_peer_unreachable(&io::ErrorKind::PermissionDenied.into()));
+        // And a receive that fails so is only a report: the chat carries on.
+        assert!(may_be_icmp_report(&io::ErrorKind::ConnectionReset.into()));
+        assert!(!may_be_icmp_report(&io::ErrorKind::PermissionDenied.into()));
+    }
+
+    #[test]
     fn a_buffer_too_large_for_the_system_falls_back_to_the_largest_it_takes() {
         // FreeBSD's default cap: 2 MiB of buffer less its bookkeeping share.
         const CAP: usize = 1_864_135;
