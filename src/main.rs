@@ -8,7 +8,7 @@ mod preflight;
 mod signals;
 mod terminal;
 
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufReader, IsTerminal, Write};
 use std::process::ExitCode;
 
 use log::{info, warn};
@@ -67,7 +67,12 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
         terminal::run(chat, &args.talking_to())?
     } else if meter::wanted(args.quiet > 0, args.recv_only) {
         let input = meter::start(BufReader::with_capacity(64 * 1024, io::stdin()), chat.progress());
-        let ran = chat.run(input, io::stdout());
+        // Received lines share the terminal with the bar when stdout is one.
+        let ran = if io::stdout().is_terminal() {
+            chat.run(input, meter::AroundTheBar(io::stdout()))
+        } else {
+            chat.run(input, io::stdout())
+        };
         meter::clear();
         ran?
     } else {

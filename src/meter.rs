@@ -8,7 +8,7 @@
 
 use std::io::{self, BufRead, IsTerminal, Read};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use udpchat::Progress;
@@ -16,8 +16,10 @@ use udpchat::Progress;
 /// Redraws per second at most: enough to see it move, few enough to cost nothing.
 const REDRAWS_PER_SECOND: u8 = 4;
 
-/// The input is told to the bar about every this many bytes.
+/// The input is told to the bar about every this many bytes, or this often,
+/// whichever comes first (a slow `--rate` reads little).
 const REPORT_EVERY: u64 = 16 * 1024;
+const REPORT_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The bar being shown, for log lines to step around (see [`suspended`]).
 static SHOWN: OnceLock<ProgressBar> = OnceLock::new();
@@ -48,6 +50,7 @@ pub fn start<R: BufRead>(input: R, progress: Progress) -> Metered<R> {
         progress,
         read: 0,
         reported: 0,
+        last_report: Instant::now(),
     }
 }
 
@@ -65,6 +68,21 @@ pub fn suspended<T>(write: impl FnOnce() -> T) -> T {
     match SHOWN.get() {
         Some(bar) if !bar.is_finished() => bar.suspend(write),
         _ => write(),
+    }
+}
+
+/// An output on the same terminal as the bar (stdout, when it is one): each
+/// write is made with the bar taken off the screen, so a received line
+/// never lands in the middle of it.
+pub struct AroundTheBar<W>(pub W);
+
+impl<W: io::Write> io::Write for AroundTheBar<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        suspended(|| self.0.write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        suspended(|| self.0.flush())
     }
 }
 
@@ -95,11 +113,20 @@ pub struct Metered<R> {
     progress: Progress,
     read: u64,
     reported: u64,
+    last_report: Instant,
 }
 
 impl<R> Metered<R> {
+    /// Tells the bar, if enough was read or enough time went by.
+    fn report_if_due(&mut self) {
+        if self.read - self.reported >= REPORT_EVERY || self.last_report.elapsed() >= REPORT_INTERVAL {
+            self.report();
+        }
+    }
+
     fn report(&mut self) {
         self.reported = self.read;
+        self.last_report = Instant::now();
         let lines = self.progress.lines_sent();
         let elapsed = self.bar.elapsed().max(Duration::from_millis(1)).as_secs_f64();
         self.bar.set_message(format!(
@@ -117,8 +144,8 @@ impl<R: Read> Read for Metered<R> {
         self.read += n as u64;
         if n == 0 {
             clear();
-        } else if self.read - self.reported >= REPORT_EVERY {
-            self.report();
+        } else {
+            self.report_if_due();
         }
         Ok(n)
     }
@@ -127,11 +154,8 @@ impl<R: Read> Read for Metered<R> {
 impl<R: BufRead> BufRead for Metered<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         // At the end of input the bar goes: the chat's last words follow.
-        let empty = self.input.fill_buf()?.is_empty();
-        if empty {
+        if self.input.fill_buf()?.is_empty() {
             clear();
-        } else if self.read - self.reported >= REPORT_EVERY || self.reported == 0 && self.read > 0 {
-            self.report();
         }
         self.input.fill_buf()
     }
@@ -139,5 +163,6 @@ impl<R: BufRead> BufRead for Metered<R> {
     fn consume(&mut self, amount: usize) {
         self.read += amount as u64;
         self.input.consume(amount);
+        self.report_if_due();
     }
 }

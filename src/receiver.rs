@@ -185,6 +185,7 @@ impl<W: Write> Receiver<'_, W> {
         let flushed = write(&mut output, &mut pending, true);
         take_errors(&mut inbox, socket, &mut refusals);
         received.refused = refusals.total();
+        progress.refused(received.refused);
         if counts_drops {
             if let Some(total) = drops::total(socket) {
                 drops.update(total);
