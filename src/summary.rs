@@ -40,8 +40,8 @@ pub struct Summary {
     /// was not listening (port unreachable) or could not be reached. Their
     /// lines count as sent (they left this host) but were lost. Known on
     /// Linux and Windows; routers and hosts limit how many ICMP errors they
-    /// send (Linux: about one a second to a host, beyond loopback), so more
-    /// may have been refused than this.
+    /// send (Linux: about one a second to a host beyond loopback, and 1,000
+    /// a second in all), so more may have been refused than this.
     pub datagrams_refused: u64,
 }
 

@@ -222,6 +222,18 @@ impl Udpchat {
         self.stderr_line_containing_any(&[needle])
     }
 
+    /// Waits up to `timeout` for a line on stderr that contains `needle`.
+    pub fn try_stderr_line_containing(&self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.stderr_lines.recv_deadline(deadline) {
+                Ok(line) if line.contains(needle) => return Some(line),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// Waits for a line on stderr that contains one of `needles`, and returns it.
     pub fn stderr_line_containing_any(&self, needles: &[&str]) -> String {
         let deadline = Instant::now() + TIMEOUT;
