@@ -57,6 +57,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
         // Before the Ctrl-C handler starts its thread.
         terminal::prepare();
     }
+    signals::install()?;
     let chat = Chat::bind(args.to_config()?)?;
     if let (Some(asked), Some(granted)) = (args.recv_buffer, chat.recv_buffer()) {
         // Linux reports twice what it grants (see Config::recv_buffer): only
@@ -65,7 +66,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
             warn!("{}", cli::recv_buffer_shortfall(asked, granted));
         }
     }
-    signals::install(chat.shutdown_handle(), chat.progress())?;
+    signals::attach(chat.shutdown_handle(), chat.progress());
     let summary = if interactive {
         terminal::run(chat, &args.talking_to())?
     } else if meter::wanted(args.quiet > 0, args.recv_only) {

@@ -12,22 +12,40 @@ use udpchat::{Error, Progress, ShutdownHandle};
 /// again because the first did not seem to act waits longer than this.
 pub const BURST: Duration = Duration::from_millis(500);
 
-/// Installs the handler (`ctrlc`, with SIGTERM and SIGHUP). The first signal
-/// stops the chat through `handle`, which prints the summary as the chat
+/// The chat the handler stops, once it is bound (see [`attach`]).
+static CHAT: OnceLock<(ShutdownHandle, Progress)> = OnceLock::new();
+
+/// Installs the handler (`ctrlc`, with SIGTERM and SIGHUP), before anything
+/// else can take time (resolving, binding, deriving a key), so that no
+/// signal finds the default action, or one a shell set to ignore it, and a
+/// program that sees "bound" knows the handler is there. Until [`attach`],
+/// a signal quits at once: there is nothing to flush or count yet. After
+/// it, the first signal stops the chat, which prints the summary as it
 /// ends; one within [`BURST`] of it is part of the same burst and ignored;
-/// one after that quits at once, saying what the chat did so far (from
-/// `progress`) if stderr takes it without blocking.
-pub fn install(handle: ShutdownHandle, progress: Progress) -> Result<(), Error> {
+/// one after that quits at once, saying what the chat did so far if stderr
+/// takes it without blocking.
+pub fn install() -> Result<(), Error> {
     let mut first = Decider::default();
-    ctrlc::set_handler(move || match first.on_signal(Instant::now()) {
-        Action::Stop => handle.interrupt(),
-        Action::Ignore => {}
-        Action::QuitAtOnce => quit_at_once(&progress),
+    ctrlc::set_handler(move || {
+        let Some((handle, progress)) = CHAT.get() else {
+            crate::terminal::restore();
+            std::process::exit(crate::exit::INTERRUPTED.into());
+        };
+        match first.on_signal(Instant::now()) {
+            Action::Stop => handle.interrupt(),
+            Action::Ignore => {}
+            Action::QuitAtOnce => quit_at_once(progress),
+        }
     })
     .map_err(|err| Error::Io {
         op: "handle Ctrl-C",
         source: io::Error::other(err),
     })
+}
+
+/// Hands the bound chat to the handler [`install`] set up.
+pub fn attach(handle: ShutdownHandle, progress: Progress) {
+    let _ = CHAT.set((handle, progress));
 }
 
 /// What a signal should do.

@@ -165,3 +165,27 @@ fn a_second_ctrl_c_after_the_first_had_time_quits_at_once_with_the_counts() {
     assert!(line.contains("received lines not yet shown"), "{line}");
     drop(reader);
 }
+
+#[test]
+fn ctrl_c_while_udpchat_starts_quits_even_when_the_shell_ignored_it() {
+    // A shell running a job in the background sets SIGINT to be ignored,
+    // and the job inherits that; udpchat takes the signal before it does
+    // anything that takes time, here deriving a key from a passphrase.
+    let mut chat = Udpchat::start_with(&["-b", "127.0.0.1:0", "127.0.0.1:9"], |command| {
+        let program = command.get_program().to_owned();
+        let args: Vec<_> = command.get_args().map(ToOwned::to_owned).collect();
+        *command = std::process::Command::new("sh");
+        command
+            .args(["-c", "trap '' INT; exec \"$@\"", "sh"])
+            .arg(program)
+            .args(args)
+            .env("UDPCHAT_SECRET", "correct horse battery staple")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+    });
+    chat.stderr_line_containing("deriving the key from the passphrase");
+    chat.signal(Signal::SIGINT);
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(130), "{stderr}");
+}
