@@ -33,12 +33,26 @@ pub fn free_port() -> u16 {
     loopback_socket().local_addr().unwrap().port()
 }
 
-/// Receives one datagram, failing the test after [`TIMEOUT`].
+/// Receives one datagram, failing the test after [`TIMEOUT`]. A signal to
+/// the test process (a child's SIGCHLD handler, tmux's) may cut a wait
+/// short with `EINTR`: the wait goes on, to the same deadline.
 pub fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
     let mut buf = vec![0; 65_536];
-    let (len, from) = socket.recv_from(&mut buf).expect("a datagram within the timeout");
-    buf.truncate(len);
-    (buf, from)
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        match socket.recv_from(&mut buf) {
+            Ok((len, from)) => {
+                buf.truncate(len);
+                return (buf, from);
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                assert!(!left.is_zero(), "no datagram within {TIMEOUT:?}");
+                socket.set_read_timeout(Some(left)).unwrap();
+            }
+            Err(err) => panic!("a datagram within the timeout: {err}"),
+        }
+    }
 }
 
 /// A UDP socket on ::1 with a port the system picks, to play a host other than
