@@ -43,6 +43,7 @@ pub fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
         match socket.recv_from(&mut buf) {
             Ok((len, from)) => {
                 buf.truncate(len);
+                socket.set_read_timeout(Some(TIMEOUT)).unwrap();
                 return (buf, from);
             }
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {
