@@ -48,6 +48,7 @@ mod drops;
 mod error;
 mod filter;
 mod inbox;
+mod interfaces;
 mod lines;
 mod net;
 mod receiver;

@@ -187,7 +187,13 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
         (
             &["--group", "[ff12::1%999999]:9"],
             2,
-            "invalid address '[ff12::1%999999]:9': no network interface with index 999999",
+            "invalid value '[ff12::1%999999]:9' for '--group <GROUP:PORT>': no network interface with index 999999",
+        ),
+        // A peer's zone: an index no interface has is refused as a name is.
+        (
+            &["[fe80::1%999999]:9"],
+            2,
+            "invalid address '[fe80::1%999999]:9': no network interface with index 999999",
         ),
         // TEST-NET-1 is never assigned to a host.
         (
