@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::OsString;
 use std::process::{Command, Stdio};
 
 use common::{TIMEOUT, loopback_socket, run, run_via};
@@ -18,6 +17,14 @@ use wait_timeout::ChildExt;
 fn unresolvable_peer() -> String {
     format!("{}.invalid:9", "a".repeat(64))
 }
+
+/// How the system words EADDRINUSE: Windows' WSAEADDRINUSE is 10048, and
+/// its text varies with the language (Wine has none).
+const ADDRESS_IN_USE: &str = if cfg!(windows) {
+    "(os error 10048)"
+} else {
+    "Address already in use"
+};
 
 /// The first line of stderr: the one a user reads. clap adds a hint after a blank line.
 fn first_line(stderr: &str) -> &str {
@@ -230,7 +237,7 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
         (&["-b", "127.0.0.1:0", "[::1]:9"], 2, "different IP families"),
         (&["-b", "[::1]:0", "127.0.0.1:9"], 2, "different IP families"),
         (&[&unresolvable], 1, &cannot_resolve),
-        (&["-b", &in_use, "127.0.0.1:9"], 1, "Address already in use"),
+        (&["-b", &in_use, "127.0.0.1:9"], 1, ADDRESS_IN_USE),
         // TEST-NET-1 is never assigned to a local interface: the bind fails, nothing is sent.
         (
             &["-b", "192.0.2.1:2323", "127.0.0.1:9"],
@@ -254,9 +261,29 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
     }
 }
 
+/// `caf?:9` with a `?` that is not Unicode: a Latin-1 byte on Unix, an
+/// unpaired surrogate on Windows, whose arguments are UTF-16.
+fn not_utf8_argument() -> OsString {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        OsString::from_vec(b"caf\xe9:9".to_vec())
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::ffi::OsStringExt;
+        let text: Vec<u16> = "caf"
+            .encode_utf16()
+            .chain([0xD800])
+            .chain(":9".encode_utf16())
+            .collect();
+        OsString::from_wide(&text)
+    }
+}
+
 #[test]
 fn rejects_an_argument_that_is_not_utf8() {
-    let (code, stderr) = run(&[OsStr::from_bytes(b"caf\xe9:9")]);
+    let (code, stderr) = run(&[not_utf8_argument()]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(first_line(&stderr).contains("invalid UTF-8"), "{stderr}");
 }
@@ -292,6 +319,7 @@ fn the_exit_status_still_tells_when_stderr_is_a_closed_pipe() {
 }
 
 #[test]
+#[cfg(unix)] // Windows lets anyone bind a port below 1024
 fn explains_a_bind_the_system_does_not_permit() {
     // Ports below 1024 need privileges: drop them, where we have them to drop.
     let (code, stderr) = match Command::new("setpriv").arg("--version").output() {

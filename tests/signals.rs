@@ -4,10 +4,11 @@
 
 mod common;
 
-use std::time::Instant;
-
 use common::{Udpchat, loopback_socket};
-use nix::sys::signal::Signal;
+// Unix only: on Windows, Ctrl-C reaches the same handler through
+// SetConsoleCtrlHandler (the ctrlc crate), which no test here can press.
+#[cfg(unix)]
+use {nix::sys::signal::Signal, std::time::Instant};
 
 /// A udpchat whose stdin is an open pipe (a person who is not typing), that
 /// has already printed one received line.
@@ -20,6 +21,7 @@ fn idle_chat_after_one_line() -> Udpchat {
 }
 
 #[test]
+#[cfg(unix)] // sends SIGINT, which Windows does not have
 fn exits_with_130_on_ctrl_c_while_blocked_on_stdin_and_socket() {
     let mut chat = idle_chat_after_one_line();
     let sent = Instant::now();
@@ -31,6 +33,7 @@ fn exits_with_130_on_ctrl_c_while_blocked_on_stdin_and_socket() {
 }
 
 #[test]
+#[cfg(unix)] // sends SIGTERM, which Windows does not have
 fn exits_with_130_on_sigterm() {
     let mut chat = idle_chat_after_one_line();
     chat.signal(Signal::SIGTERM);
