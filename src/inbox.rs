@@ -189,17 +189,32 @@ impl Inbox {
         })
     }
 
-    /// Takes one datagram and calls `each` with it. Without a portable
-    /// `MSG_DONTWAIT` it always waits, and the receiver flushes after every datagram.
-    #[cfg(not(unix))]
+    /// Takes one datagram and calls `each` with it. Windows has no
+    /// `MSG_DONTWAIT`, so without `wait` a `WSAPoll` that does not wait
+    /// first asks whether one is queued: an empty queue is `WouldBlock`, and
+    /// the receiver batches its output as it does everywhere else. (Making
+    /// the socket non-blocking instead would make the sender's clone of it
+    /// non-blocking too: Windows shares that mode between the two.)
+    #[cfg(windows)]
     pub fn recv(
         &mut self,
         socket: &UdpSocket,
         wait: bool,
         mut each: impl FnMut(Datagram<'_>) -> bool,
     ) -> io::Result<Batch> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+
         if !wait {
-            return Err(io::ErrorKind::WouldBlock.into());
+            let now = Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            let mut queue = [PollFd::new(socket, PollFlags::IN)];
+            // Anything but "nothing yet" (a datagram, or an error such as
+            // WSAECONNRESET) is for recv_from to report.
+            if poll(&mut queue, Some(&now))? == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
         }
         let (len, from) = socket.recv_from(&mut self.buffer)?;
         each(Datagram {
