@@ -301,3 +301,39 @@ mod tests {
         assert_eq!((counts, from_proc), (vec![Some(total)], None));
     }
 }
+
+/// What every system's inbox does alike; the receiver's batching rests on it.
+#[cfg(test)]
+mod every_system {
+    use super::*;
+    use crate::net;
+    use std::time::Duration;
+
+    #[test]
+    fn without_waiting_takes_what_is_queued_then_says_the_queue_is_empty() {
+        let socket = net::bind("127.0.0.1:0".parse().unwrap(), None).unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let to = socket.local_addr().unwrap();
+        let from = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut inbox = Inbox::new();
+        let take = |inbox: &mut Inbox| {
+            let mut taken = Vec::new();
+            let result = inbox.recv(&socket, false, |datagram| {
+                taken.push(datagram.payload.to_vec());
+                true
+            });
+            match result {
+                Ok(_) => Some(taken),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => None,
+                Err(err) => panic!("{err}"),
+            }
+        };
+        assert_eq!(take(&mut inbox), None, "nothing was sent yet");
+
+        from.send_to(b"queued", to).unwrap();
+        // Peeking waits until the datagram is queued, and leaves it there.
+        socket.peek_from(&mut [0; 64]).unwrap();
+        assert_eq!(take(&mut inbox), Some(vec![b"queued".to_vec()]));
+        assert_eq!(take(&mut inbox), None, "the one datagram was taken");
+    }
+}
