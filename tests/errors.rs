@@ -239,6 +239,9 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
         (&[&unresolvable], 1, &cannot_resolve),
         (&["-b", &in_use, "127.0.0.1:9"], 1, ADDRESS_IN_USE),
         // TEST-NET-1 is never assigned to a local interface: the bind fails, nothing is sent.
+        // Not under Wine, which lets the bind succeed where Windows refuses
+        // it (WSAEADDRNOTAVAIL); the wake-up datagram would then leave the host.
+        #[cfg(not(windows))]
         (
             &["-b", "192.0.2.1:2323", "127.0.0.1:9"],
             1,
