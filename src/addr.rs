@@ -73,6 +73,7 @@ impl HostPort {
 
     /// Turns the host into one socket address, asking the system resolver for
     /// names. A name is resolved once, here: udpchat does not follow DNS changes.
+    /// An IPv6 zone, by name or by index, must be one of this host's interfaces.
     pub fn resolve(&self) -> Result<SocketAddr, Error> {
         match &self.host {
             Host::Ip(ip) => Ok(SocketAddr::new(*ip, self.port)),
