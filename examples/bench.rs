@@ -10,7 +10,9 @@
 //! socket's queue is empty, and the same 4 MiB receive buffer udpchat asks for,
 //! so the ratios measure udpchat's own overhead, not a different buffer. Both run
 //! as separate processes in the same run, alternating, so a busy machine slows
-//! both alike. Linux only: it reads `/proc`.
+//! both alike. A second table puts a secured chat (a generated secret, in
+//! `UDPCHAT_SECRET`) beside a plain one, and times the start-up of one whose
+//! secret is a passphrase (Argon2id). Linux only: it reads `/proc`.
 
 #[cfg(target_os = "linux")]
 fn main() {
@@ -108,16 +110,23 @@ mod linux {
         let file = dir.join("lines.txt");
         write_lines(&file, plan.bulk_lines);
 
-        let mut table = Table::default();
+        let secret = udpchat::Secret::generate().unwrap().to_text().to_string();
+        let mut table = Table::new(["udpchat", "reference"]);
         let kinds = [Kind::Udpchat, Kind::Reference];
 
         // 1 and 4: bulk, and the receiver's peak RSS after it.
         let mut bulk: [Vec<Bulk>; 2] = Default::default();
+        let mut secured_bulk = Vec::new();
         for run in 0..plan.bulk_runs {
             for (i, kind) in kinds.iter().enumerate() {
                 let result = run_bulk(*kind, &programs, &file, plan.bulk_lines);
                 eprintln!("bulk run {} {:9}: {result:?}", run + 1, kind.name());
                 bulk[i].push(result);
+            }
+            if !bulk_only {
+                let result = run_bulk(Kind::Secured(&secret), &programs, &file, plan.bulk_lines);
+                eprintln!("bulk run {} secured  : {result:?}", run + 1);
+                secured_bulk.push(result);
             }
         }
         fs::remove_dir_all(&dir).unwrap();
@@ -172,7 +181,7 @@ mod linux {
         }
 
         // 2: latency.
-        let latency = run_latency(&programs, plan);
+        let latency = run_latency(&programs, plan, kinds);
         for (kind, l) in kinds.iter().zip(&latency) {
             let [p50, p99, max] = [0.5, 0.99, 1.0].map(|p| percentile(&l.one_way, p) * 1e6);
             eprintln!(
@@ -239,11 +248,67 @@ mod linux {
             );
         }
 
+        // 6: a secured chat beside a plain one, measured in the same run.
+        let mut secured = Table::new(["secured", "plain"]);
+        let paired = [&secured_bulk, &bulk[0]];
+        secured.counts(
+            &format!("bulk: runs with all {n} lines delivered"),
+            paired.each(|runs| runs.iter().filter(|r| r.lost == 0).count() as f64),
+            &format!("of {runs}"),
+        );
+        secured.ratio(
+            "bulk: lines/s (median)",
+            paired.each(|runs| median(runs.iter().map(|r| r.lines_per_s))),
+            Unit::Rate,
+        );
+        secured.ratio(
+            "bulk: receiver's CPU time (median)",
+            paired.each(|runs| median(runs.iter().map(|r| r.receiver_cpu.as_secs_f64()))),
+            Unit::Seconds,
+        );
+        let latency = run_latency(&programs, plan, [Kind::Secured(&secret), Kind::Udpchat]);
+        for (label, pick) in [("p50", 0.50), ("p99", 0.99)] {
+            let [ours, theirs] = latency.each(|l| percentile(&l.one_way, pick));
+            secured.ratio(
+                &format!("latency {label} ({lines} lines {gap} ms apart)"),
+                [ours, theirs],
+                Unit::Seconds,
+            );
+            secured.note(&format!(
+                "latency {label}: secured {} plain",
+                signed_micros(ours - theirs)
+            ));
+        }
+        secured.counts("latency: lines lost", latency.each(|l| l.lost as f64), "");
+        let mut startup: [Vec<f64>; 2] = Default::default();
+        for _ in 0..plan.repeats {
+            for (i, kind) in [Kind::Passphrase, Kind::Udpchat].into_iter().enumerate() {
+                startup[i].push(run_lifecycle(kind, &programs).0.as_secs_f64());
+            }
+        }
+        secured.ratio(
+            "start-up with a passphrase (Argon2id), median",
+            startup.each(|t| median(t.iter().copied())),
+            Unit::Seconds,
+        );
+
         println!(
             "\n{} bulk runs of {} lines, {} latency lines, idle {} s, {} start/stop repeats\n",
             plan.bulk_runs, plan.bulk_lines, plan.latency_lines, secs, plan.repeats
         );
         print!("{}", table.render());
+        println!("\nSecured (a generated secret; start-up: a passphrase) beside plain:\n");
+        print!("{}", secured.render());
+    }
+
+    /// `12 µs more than`, `3 µs less than`: a difference in latency, in words.
+    fn signed_micros(seconds: f64) -> String {
+        let micros = seconds * 1e6;
+        if micros >= 0.0 {
+            format!("{micros:.0} µs more than")
+        } else {
+            format!("{:.0} µs less than", -micros)
+        }
     }
 
     /// Applies a function to the udpchat and the reference entry of a pair.
@@ -258,26 +323,40 @@ mod linux {
     }
 
     #[derive(Clone, Copy, Debug, PartialEq)]
-    enum Kind {
+    enum Kind<'a> {
         Udpchat,
         Reference,
+        /// udpchat with this generated secret.
+        Secured(&'a str),
+        /// udpchat with a passphrase: its key takes Argon2id.
+        Passphrase,
     }
 
-    impl Kind {
+    impl Kind<'_> {
         fn name(self) -> &'static str {
             match self {
                 Kind::Udpchat => "udpchat",
                 Kind::Reference => "reference",
+                Kind::Secured(_) => "secured",
+                Kind::Passphrase => "passphrase",
             }
         }
 
         /// The command for an endpoint bound to `bind` that sends to `peer`.
         fn command(self, programs: &Programs, bind: &str, peer: &str, recv_only: bool) -> Command {
             let mut command = match self {
-                Kind::Udpchat => {
+                Kind::Udpchat | Kind::Secured(_) | Kind::Passphrase => {
                     let mut command = Command::new(&programs.udpchat);
                     command.args(["-v", "-b", bind]);
-                    command.env_remove("RUST_LOG").env_remove("UDPCHAT_BIND");
+                    command
+                        .env_remove("RUST_LOG")
+                        .env_remove("UDPCHAT_BIND")
+                        .env_remove("UDPCHAT_SECRET");
+                    match self {
+                        Kind::Secured(secret) => command.env("UDPCHAT_SECRET", secret),
+                        Kind::Passphrase => command.env("UDPCHAT_SECRET", "correct horse battery staple"),
+                        _ => &mut command,
+                    };
                     command
                 }
                 Kind::Reference => {
@@ -585,8 +664,8 @@ mod linux {
     /// timed until the receiver's stdout shows it. udpchat and the reference
     /// run at the same time, their lines half a gap apart, so both see the
     /// same machine without their lines overlapping.
-    fn run_latency(programs: &Programs, plan: &Plan) -> [Latency; 2] {
-        let pairs = [Kind::Udpchat, Kind::Reference].map(|kind| {
+    fn run_latency(programs: &Programs, plan: &Plan, kinds: [Kind; 2]) -> [Latency; 2] {
+        let pairs = kinds.map(|kind| {
             let receiver = Endpoint::start(
                 kind.command(programs, "127.0.0.1:0", "127.0.0.1:9", true),
                 Stdio::null(),
@@ -822,6 +901,8 @@ mod linux {
     /// The printed table: one row per measure, udpchat, reference, ratio.
     #[derive(Default)]
     struct Table {
+        /// The names of the two columns compared.
+        columns: [String; 2],
         rows: Vec<[String; 4]>,
         notes: Vec<String>,
     }
@@ -847,8 +928,16 @@ mod linux {
             self.notes.push(text.to_owned());
         }
 
+        fn new([ours, theirs]: [&str; 2]) -> Table {
+            Table {
+                columns: [ours.to_owned(), theirs.to_owned()],
+                ..Table::default()
+            }
+        }
+
         fn render(&self) -> String {
-            let header = ["measure", "udpchat", "reference", "ratio"].map(String::from);
+            let [ours, theirs] = &self.columns;
+            let header = ["measure", ours, theirs, "ratio"].map(String::from);
             let mut widths = [0; 4];
             for row in std::iter::once(&header).chain(&self.rows) {
                 for (w, cell) in widths.iter_mut().zip(row) {

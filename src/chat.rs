@@ -193,15 +193,16 @@ impl Chat {
             output,
             filter: &filter,
             style: config.display,
-            opener: Opener::Plain,
+            opener: opener(&config),
             counts_drops,
             stop: coordinator.line(),
         };
         let tally = Arc::new(Tally::default());
+        let sealer = sealer(&config)?;
         let sender = (!config.recv_only).then(|| Sender {
             socket: sending,
             peers: send_to,
-            sealer: Sealer::Plain,
+            sealer,
             interval: config.send_interval,
             input,
             tally: tally.clone(),
@@ -249,6 +250,7 @@ fn outcome(reason: Stop, tally: &Tally, received: &Received) -> Result<Summary, 
         datagrams_received: received.shown,
         datagrams_ignored: received.ignored,
         datagrams_dropped: received.dropped,
+        secured: received.secured,
     })
 }
 
@@ -283,6 +285,27 @@ fn start_sender<R: BufRead + Send + 'static>(sender: Sender<R>) {
             source,
         }));
     }
+}
+
+/// How lines are sealed: as they are, or with the chat's secret.
+fn sealer(config: &Config) -> Result<Sealer, Error> {
+    #[cfg(feature = "secure")]
+    if let Some(secret) = &config.secret {
+        let sealer = crate::sealed::Sealer::new(secret).map_err(Error::io("get random bytes for sealing"))?;
+        return Ok(Sealer::Sealed(Box::new(sealer)));
+    }
+    let _ = config;
+    Ok(Sealer::Plain)
+}
+
+/// How datagrams are opened: as they are, or with the chat's secret.
+fn opener(config: &Config) -> Opener {
+    #[cfg(feature = "secure")]
+    if let Some(secret) = &config.secret {
+        return Opener::Sealed(Box::new(crate::sealed::Opener::new(secret)));
+    }
+    let _ = config;
+    Opener::Plain
 }
 
 /// Where lines to `peers` go from a socket bound to `local` (see [`net::send_address`]).

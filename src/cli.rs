@@ -9,7 +9,7 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, ArgGroup, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use ipnet::IpNet;
 use udpchat::display::{Format, Style, Timestamps};
-use udpchat::{Config, DEFAULT_TTL, Destination, Error, Group, Hears, HostPort, Interface};
+use udpchat::{Config, DEFAULT_TTL, Destination, Error, Group, Hears, HostPort, Interface, Secret};
 
 /// A full-duplex chat over plain UDP
 ///
@@ -84,6 +84,11 @@ pub struct Args {
 
     /// Print received text without sanitizing it, even on a terminal (the
     /// same as --sanitize=never)
+    ///
+    /// Only for a peer you trust: its escape sequences then act on your
+    /// terminal, and the terminal's answers to some of them (device
+    /// attributes, ESC [ c) are typed into the line you are writing, and
+    /// sent with it when you press Enter.
     #[arg(long, conflicts_with = "sanitize")]
     pub raw: bool,
 
@@ -155,6 +160,16 @@ pub struct Args {
     )]
     pub allow: Vec<IpNet>,
 
+    /// Seal every line with the secret in this file, and show only lines
+    /// sealed with it (udpchat --generate secret makes one; UDPCHAT_SECRET may
+    /// hold a secret or passphrase instead)
+    #[arg(long, value_name = "PATH", help_heading = "Secured chats")]
+    pub secret_file: Option<std::path::PathBuf>,
+
+    /// Refused: a secret on the command line shows in `ps` to every user
+    #[arg(long, hide = true, value_name = "SECRET")]
+    pub secret: Option<String>,
+
     /// Say more on stderr: -v info, -vv debug, -vvv trace
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -184,6 +199,8 @@ pub enum Generated {
     Powershell,
     /// The man page, in roff
     Man,
+    /// A fresh random secret for --secret-file
+    Secret,
 }
 
 impl Generated {
@@ -194,6 +211,7 @@ impl Generated {
         let mut command = command();
         let shell = match self {
             Generated::Man => return crate::help::write_man_page(command, out),
+            Generated::Secret => unreachable!("a secret is written by write_secret"),
             Generated::Bash => Shell::Bash,
             Generated::Zsh => Shell::Zsh,
             Generated::Fish => Shell::Fish,
@@ -202,6 +220,35 @@ impl Generated {
         };
         clap_complete::generate(shell, &mut command, "udpchat", out);
         Ok(())
+    }
+}
+
+/// Writes a fresh secret and a newline to stdout. When stdout is a file of
+/// its own, as in `udpchat --generate secret > chat.secret`, it is made
+/// readable by its owner alone first (mode 600), as ssh-keygen makes its keys.
+pub fn write_secret() -> Result<(), udpchat::Error> {
+    let secret = udpchat::Secret::generate()?;
+    let mut line = secret.to_text();
+    line.push('\n');
+    let fail = |source| udpchat::Error::Io {
+        op: "write the secret",
+        source,
+    };
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::PermissionsExt;
+        let stdout = std::fs::File::from(io::stdout().as_fd().try_clone_to_owned().map_err(fail)?);
+        if stdout.metadata().is_ok_and(|meta| meta.is_file()) {
+            stdout
+                .set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(fail)?;
+        }
+    }
+    let mut stdout = io::stdout().lock();
+    match stdout.write_all(line.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(err) if err.kind() != io::ErrorKind::BrokenPipe => Err(fail(err)),
+        _ => Ok(()),
     }
 }
 
@@ -221,6 +268,15 @@ pub fn command() -> clap::Command {
 pub fn parse() -> Args {
     let matches = command().get_matches();
     let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    if args.secret.is_some() {
+        Args::command()
+            .error(
+                ErrorKind::ArgumentConflict,
+                "a secret is not taken on the command line, where `ps` shows it to every user: \
+                 put it in a file for --secret-file, or in UDPCHAT_SECRET",
+            )
+            .exit();
+    }
     let room = match (args.broadcast, &args.group) {
         (Some(_), _) => "--broadcast <PORT>",
         (_, Some(_)) => "--group <GROUP:PORT>",
@@ -307,6 +363,7 @@ impl Args {
         };
         let defaults = Config::with(destination);
         Ok(Config {
+            secret: self.secret()?,
             linger: self.linger,
             recv_only: self.recv_only,
             recv_buffer: self.recv_buffer.or(defaults.recv_buffer),
@@ -314,6 +371,28 @@ impl Args {
             display: self.display_style(),
             send_interval: self.rate,
             ..defaults
+        })
+    }
+
+    /// The chat's secret: from `--secret-file`, else from `UDPCHAT_SECRET`,
+    /// else none (a plain chat).
+    fn secret(&self) -> Result<Option<Secret>, Error> {
+        if let Some(path) = &self.secret_file {
+            return Secret::from_file(path).map(Some);
+        }
+        let Some(text) = std::env::var_os("UDPCHAT_SECRET") else {
+            return Ok(None);
+        };
+        let text = zeroize::Zeroizing::new(text.into_string().map_err(|_| Error::Secret {
+            origin: Some("UDPCHAT_SECRET".into()),
+            problem: "it is not UTF-8 text",
+        })?);
+        Secret::from_text(&text).map(Some).map_err(|err| match err {
+            Error::Secret { problem, .. } => Error::Secret {
+                origin: Some("UDPCHAT_SECRET".into()),
+                problem,
+            },
+            other => other,
         })
     }
 

@@ -113,6 +113,10 @@ pub struct Config {
     /// The least time between two lines sent (`--rate`), or `None` to send
     /// each line as soon as it is read.
     pub send_interval: Option<Duration>,
+    /// Seal every line with this secret, and show only lines sealed with it
+    /// (`--secret-file`). `None`, the default, is the plain wire format.
+    #[cfg(feature = "secure")]
+    pub secret: Option<crate::Secret>,
 }
 
 impl Config {
@@ -159,6 +163,8 @@ impl Config {
             show_sender: false,
             display: Style::default(),
             send_interval: None,
+            #[cfg(feature = "secure")]
+            secret: None,
         }
     }
 }

@@ -14,6 +14,8 @@ use std::time::SystemTime;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use crate::opened::Event;
+
 /// What each received datagram becomes on the output.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {
@@ -144,6 +146,28 @@ impl Style {
             out.extend_from_slice(RESET.as_bytes());
         }
         out.push(b' ');
+    }
+}
+
+impl Style {
+    /// Appends what a secured chat noticed about a sender's lines, as a JSON
+    /// object of its own: `{"from":..,"time":..,"lost":3}` (or
+    /// `"duplicated":1`, `"reordered":1`). Text output shows nothing: stderr
+    /// tells people, at most once a second; JSON lines tell scripts, each time.
+    pub(crate) fn push_event(&self, event: Event, from: &SocketAddr, arrived: SystemTime, out: &mut Vec<u8>) {
+        if self.format != Format::Json {
+            return;
+        }
+        let (field, lines) = match event {
+            Event::Lost(lines) => ("lost", lines),
+            Event::Duplicated => ("duplicated", 1),
+            Event::Reordered => ("reordered", 1),
+        };
+        let _ = writeln!(
+            out,
+            "{{\"from\":\"{from}\",\"time\":\"{:.3}\",\"{field}\":{lines}}}",
+            timestamp(arrived)
+        );
     }
 }
 
@@ -634,6 +658,31 @@ mod tests {
         let mut out = Vec::new();
         push_json_escaped("a\"b\\c\u{1b}[2J\u{7f}\u{9b}\u{202e}\u{2028}\n", &mut out);
         assert_eq!(out, br#"a\"b\\c\u001b[2J\u007f\u009b\u202e\u2028\n"#);
+    }
+
+    #[test]
+    fn tells_scripts_of_lost_duplicated_and_late_lines_in_json_only() {
+        let json = Style {
+            format: Format::Json,
+            ..Style::default()
+        };
+        let mut out = Vec::new();
+        json.push_event(Event::Lost(3), &from(), arrived(), &mut out);
+        json.push_event(Event::Duplicated, &from(), arrived(), &mut out);
+        json.push_event(Event::Reordered, &from(), arrived(), &mut out);
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let event = |field: &str, lines: u64| serde_json::json!({"from": "192.168.1.6:2323", "time": "2026-11-24T10:15:03.120Z", field: lines});
+        assert_eq!(
+            lines,
+            [event("lost", 3), event("duplicated", 1), event("reordered", 1)]
+        );
+        let mut text = Vec::new();
+        Style::default().push_event(Event::Lost(3), &from(), arrived(), &mut text);
+        assert!(text.is_empty());
     }
 
     #[test]

@@ -102,6 +102,24 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A secret that cannot be used, e.g. an empty one.
+    #[error("invalid secret{}: {problem}", origin.as_ref().map(|origin| format!(" in {origin}")).unwrap_or_default())]
+    Secret {
+        /// Where it came from (a file, a variable), when known.
+        origin: Option<String>,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+
+    /// A secret file that cannot be read.
+    #[error("cannot read the secret file {}: {source}", .path.display())]
+    SecretFile {
+        /// The file, as given.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+
     /// Any other failing operation on the socket, stdin, stdout or a thread.
     #[error("cannot {op}: {source}")]
     Io {

@@ -36,6 +36,8 @@ pub fn of_error(err: &Error) -> ExitCode {
             | Error::NotMulticast(_)
             | Error::Interface { .. }
             | Error::NoLocalNetworks
+            | Error::Secret { .. }
+            | Error::SecretFile { .. }
     );
     ExitCode::from(if usage { USAGE } else { FAILURE })
 }

@@ -1,4 +1,4 @@
-//! Hooks for the fuzz targets (feature `fuzzing`): the receiver's per-datagram path, without a socket.
+//! Hooks for the fuzz targets (feature `fuzzing`): the receiver's per-datagram path and secured datagrams, without a socket.
 //!
 //! Not part of the API: it exists so that `fuzz/` drives the very code the
 //! receiver runs, and may change with it.
@@ -9,6 +9,7 @@ use std::time::SystemTime;
 pub use crate::filter::Verdict;
 use crate::filter::{Heard, SourceFilter};
 use crate::net::canonical;
+use crate::receiver::Outcome;
 use crate::wire::Opener;
 
 /// What a chat with `peer` makes of `datagram` from `from`: the verdict, and
@@ -28,19 +29,48 @@ pub fn present(
     };
     let mut datagram = datagram.to_vec();
     let mut out = Vec::new();
-    let verdict = crate::receiver::present(
+    let from = canonical(from);
+    let outcome = crate::receiver::present(
         &filter,
         &style,
         &mut Opener::Plain,
         &mut datagram,
-        &canonical(from),
+        &from,
         SystemTime::now(),
         &mut out,
     );
+    let verdict = match outcome {
+        Outcome::Judged(verdict) => verdict,
+        Outcome::Shown => filter.judge(&from),
+        Outcome::Nothing | Outcome::Refused => unreachable!("plain mode opens every datagram"),
+    };
     (verdict, out)
 }
 
 /// True for a character that must never reach a terminal from a peer.
 pub fn is_unsafe_char(c: char) -> bool {
     crate::display::is_unsafe_char(c)
+}
+
+/// The secret the fuzz targets seal and open with.
+fn fuzz_secret() -> crate::Secret {
+    crate::Secret::from_key([0x5a; 32])
+}
+
+/// Seals `line` as a sender holding the fuzzing key does, in a session of its own.
+pub fn seal(line: &[u8]) -> Vec<u8> {
+    let mut sealer = crate::sealed::Sealer::new(&fuzz_secret()).expect("random bytes");
+    sealer.seal(line, false).expect("random bytes").to_vec()
+}
+
+/// Opens `datagram` as a receiver holding the fuzzing key does: the line,
+/// if it is one that opens and is new.
+pub fn open(datagram: &[u8]) -> Option<Vec<u8>> {
+    let mut opener = crate::sealed::Opener::new(&fuzz_secret());
+    let mut datagram = datagram.to_vec();
+    let from = SocketAddr::from(([192, 168, 1, 6], 2323));
+    match opener.open(&mut datagram, &from, SystemTime::now()) {
+        crate::opened::Opened::Line(line, _) => Some(line.to_vec()),
+        crate::opened::Opened::Nothing(_) | crate::opened::Opened::Refused => None,
+    }
 }

@@ -54,6 +54,22 @@ const EXAMPLES: &[Example] = &[
         ],
     },
     Example {
+        what: "A secured chat: make a secret, give it to the other host (a USB stick, a\n\
+               password manager), and each side reads it from its file:",
+        commands: &[
+            "udpchat --generate secret > ~/.udpchat-secret",
+            "A$ udpchat --secret-file ~/.udpchat-secret 192.168.1.6:2323",
+            "B$ udpchat --secret-file ~/.udpchat-secret 192.168.1.5:2323",
+        ],
+    },
+    Example {
+        what: "The same with a passphrase, and a secured room:",
+        commands: &[
+            "UDPCHAT_SECRET='correct horse battery staple' udpchat 192.168.1.6:2323",
+            "udpchat --secret-file room.secret --group 239.255.23.23:2323",
+        ],
+    },
+    Example {
         what: "Install bash completions (the directory may not exist yet), and read the manual:",
         commands: &[
             "mkdir -p ~/.local/share/bash-completion/completions",
@@ -72,6 +88,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     (
         "UDPCHAT_BIND",
         "the local address, when --bind is not given (not used in a room)",
+    ),
+    (
+        "UDPCHAT_SECRET",
+        "the secret or passphrase of a secured chat, when --secret-file is not given",
     ),
     (
         "RUST_LOG",

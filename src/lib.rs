@@ -16,7 +16,9 @@
 //! - [`Chat::bind`] binds it, and [`Chat::run`] chats over any input and
 //!   output until the input ends or a [`ShutdownHandle`] stops it, returning
 //!   a [`Summary`];
-//! - every failure is an [`Error`] naming what failed.
+//! - every failure is an [`Error`] naming what failed;
+//! - with a [`Secret`] in the `Config` (feature `secure`, on by default),
+//!   lines are sealed: only those who hold it can read or write the chat.
 //!
 //! ```
 //! use std::io::{self, Cursor};
@@ -35,7 +37,8 @@
 //!
 //! [`Chat`]'s documentation has two endpoints chatting. The `udpchat` binary
 //! (the `cli` feature, on by default) adds the command line and a line editor
-//! at the terminal; `default-features = false` builds the library alone.
+//! at the terminal; `default-features = false` builds the plain chat engine
+//! alone, and `features = ["secure"]` adds secured chats to it.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -51,8 +54,13 @@ mod inbox;
 mod interfaces;
 mod lines;
 mod net;
+mod opened;
 mod receiver;
 mod room;
+#[cfg(feature = "secure")]
+mod sealed;
+#[cfg(feature = "secure")]
+mod secret;
 mod sender;
 mod stop;
 mod summary;
@@ -68,4 +76,6 @@ pub use config::{Config, DEFAULT_RECV_BUFFER, Destination, Hears};
 pub use error::{AddressProblem, Error, InterfaceProblem};
 pub use net::{MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
 pub use room::{DEFAULT_TTL, Group, Interface};
-pub use summary::{Ended, Summary};
+#[cfg(feature = "secure")]
+pub use secret::Secret;
+pub use summary::{Ended, Secured, Summary};

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &cli::Args) -> Result<ExitCode, Error> {
+    if args.generate == Some(cli::Generated::Secret) {
+        return cli::write_secret().map(|()| ExitCode::SUCCESS);
+    }
     if let Some(generated) = args.generate {
         return match generated.write(&mut io::stdout().lock()) {
             Ok(()) => Ok(ExitCode::SUCCESS),

@@ -13,6 +13,7 @@ use crate::filter::{SourceFilter, StrangerLog, Verdict};
 use crate::inbox::Inbox;
 use crate::net;
 use crate::stop::{Stop, StopLine};
+use crate::summary::Secured;
 use crate::wire::{Opened, Opener};
 
 /// Output is written in chunks of about this size while datagrams keep coming,
@@ -28,6 +29,8 @@ pub(crate) struct Received {
     pub ignored: u64,
     /// Datagrams the kernel dropped for a full receive buffer, where it counts them.
     pub dropped: Option<u64>,
+    /// What a secured chat's opener counted.
+    pub secured: Option<Secured>,
 }
 
 /// Everything the receiver thread needs, moved into it.
@@ -62,8 +65,8 @@ impl<W: Write> Receiver<'_, W> {
         let mut received = Received::default();
         let mut warned_unreachable = false;
         // Reading the clock costs about 0.1 µs, a tenth of all else a small
-        // datagram costs here: only when the time is shown.
-        let shows_time = style.shows_time();
+        // datagram costs here: only when the time is shown, or checked.
+        let shows_time = style.shows_time() || opener.needs_time();
         let stopped_by_itself = loop {
             // Block only when everything received so far is on the output: a line
             // must reach a pipe or file within milliseconds, not when a buffer fills.
@@ -98,12 +101,13 @@ impl<W: Write> Receiver<'_, W> {
                     arrived,
                     &mut pending,
                 ) {
-                    Verdict::Ignore => {
+                    Outcome::Judged(Verdict::Ignore) => {
                         strangers.ignored(&from, len);
                         received.ignored += 1;
                     }
-                    Verdict::Echo => {}
-                    Verdict::Show | Verdict::ShowLabelled => received.shown += 1,
+                    Outcome::Shown => received.shown += 1,
+                    // Refusals are the opener's to count and tell.
+                    Outcome::Judged(_) | Outcome::Nothing | Outcome::Refused => {}
                 }
                 true
             });
@@ -153,11 +157,26 @@ impl<W: Write> Receiver<'_, W> {
             received.dropped = Some(drops.counted());
         }
         drops.warn();
+        received.secured = opener.finish();
         if let Some(reason) = stopped_by_itself.or(flushed.err()) {
             stop.request(reason);
         }
         received
     }
+}
+
+/// What became of one datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not opened, for its source: ignored (a host not heard) or this
+    /// endpoint's own echo.
+    Judged(Verdict),
+    /// Opened and shown.
+    Shown,
+    /// Opened, and nothing to show: a sender's end of input, a duplicate.
+    Nothing,
+    /// Not shown: it did not open (see [`Opener::open`]).
+    Refused,
 }
 
 /// One datagram from `from` (canonical, as the inbox gives it), arrived at
@@ -173,17 +192,29 @@ pub(crate) fn present(
     from: &SocketAddr,
     arrived: SystemTime,
     out: &mut Vec<u8>,
-) -> Verdict {
+) -> Outcome {
     let verdict = filter.judge(from);
     let labelled = match verdict {
         Verdict::Show => false,
         Verdict::ShowLabelled => true,
-        Verdict::Ignore | Verdict::Echo => return verdict,
+        Verdict::Ignore | Verdict::Echo => return Outcome::Judged(verdict),
     };
-    match opener.open(datagram) {
-        Opened::Line(line) => style.push(line, from, labelled, arrived, out),
+    match opener.open(datagram, from, arrived) {
+        Opened::Line(line, event) => {
+            if let Some(event) = event {
+                style.push_event(event, from, arrived, out);
+            }
+            style.push(line, from, labelled, arrived, out);
+            Outcome::Shown
+        }
+        Opened::Nothing(event) => {
+            if let Some(event) = event {
+                style.push_event(event, from, arrived, out);
+            }
+            Outcome::Nothing
+        }
+        Opened::Refused => Outcome::Refused,
     }
-    verdict
 }
 
 /// Writes `pending` out and empties it. A closed output (`EPIPE`) is a normal
@@ -217,7 +248,7 @@ mod tests {
     /// What the receiver makes of `datagram` from `from`, as the inbox hands it over.
     fn shown(filter: &SourceFilter, style: Style, datagram: &[u8], from: &str) -> (Verdict, String) {
         let mut out = Vec::new();
-        let verdict = present(
+        let outcome = present(
             filter,
             &style,
             &mut Opener::Plain,
@@ -226,6 +257,11 @@ mod tests {
             SystemTime::now(),
             &mut out,
         );
+        let verdict = match outcome {
+            Outcome::Judged(verdict) => verdict,
+            Outcome::Shown => filter.judge(&net::canonical(addr(from))),
+            other => panic!("plain mode opens everything: {other:?}"),
+        };
         (verdict, String::from_utf8(out).expect("output is UTF-8"))
     }
 

@@ -83,7 +83,15 @@ impl<R: BufRead> Sender<R> {
         loop {
             let line = match lines.next_line() {
                 Ok(Some(line)) => line,
-                Ok(None) => return Some(Stop::EndOfInput),
+                Ok(None) => {
+                    // A secured chat says so, so receivers can count lines lost up to the last.
+                    if let Some(Ok(end)) = sealer.end() {
+                        for &peer in &peers {
+                            let _ = send(&socket, end, peer, &mut unreachable);
+                        }
+                    }
+                    return Some(Stop::EndOfInput);
+                }
                 Err(source) => {
                     return Some(Stop::Failed(Error::Io {
                         op: "read input",
@@ -103,9 +111,12 @@ impl<R: BufRead> Sender<R> {
             }
             let sent = match line {
                 // A line counts as sent when every peer's copy went out.
-                Line::Fits(bytes) => {
-                    let datagram = sealer.seal(bytes);
-                    peers.iter().fold(true, |sent, &peer| {
+                Line::Fits(bytes) => match sealer.seal(bytes) {
+                    Err(err) => {
+                        error!("line {number} not sent: cannot seal it: {err}");
+                        false
+                    }
+                    Ok(datagram) => peers.iter().fold(true, |sent, &peer| {
                         let result = send(&socket, datagram, peer, &mut unreachable);
                         match &result {
                             Err(err) if peers.len() > 1 => error!("line {number} not sent to {peer}: {err}"),
@@ -113,11 +124,12 @@ impl<R: BufRead> Sender<R> {
                             Ok(()) => {}
                         }
                         sent && result.is_ok()
-                    })
-                }
+                    }),
+                },
                 Line::TooLong(len) => {
                     error!(
-                        "line {number} not sent: {len} bytes do not fit in one datagram (at most {limit})"
+                        "line {number} not sent: {len} bytes do not fit in one {}datagram (at most {limit})",
+                        sealer.kind()
                     );
                     false
                 }

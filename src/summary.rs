@@ -36,6 +36,26 @@ pub struct Summary {
     /// the receive buffer was full; `None` where the system cannot count them
     /// (it can on Linux).
     pub datagrams_dropped: Option<u64>,
+    /// What a secured chat ([`Config::secret`](crate::Config)) noticed;
+    /// `None` for a plain chat, which cannot tell.
+    pub secured: Option<Secured>,
+}
+
+/// What the receiver of a secured chat noticed besides the lines it showed.
+/// Each sealed datagram carries its sender's sequence number, so gaps,
+/// repeats and late arrivals can be told.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Secured {
+    /// Datagrams that did not authenticate (another secret, a plain
+    /// datagram, one changed or cut on the way) or were sent more than a
+    /// minute from this host's clock: not shown.
+    pub datagrams_refused: u64,
+    /// Lines a sender sent that never arrived: gaps in its sequence.
+    pub lines_lost: u64,
+    /// Lines that arrived again (duplicated on the way, or replayed): not shown again.
+    pub lines_duplicated: u64,
+    /// Lines that arrived after a later one: shown, late.
+    pub lines_reordered: u64,
 }
 
 impl Summary {
@@ -57,9 +77,20 @@ impl fmt::Display for Summary {
             count(self.datagrams_received, "datagram")
         )?;
         match self.datagrams_dropped {
-            Some(dropped) => write!(f, "{dropped} dropped by the kernel"),
-            None => f.write_str("drops not countable on this system"),
+            Some(dropped) => write!(f, "{dropped} dropped by the kernel")?,
+            None => f.write_str("drops not countable on this system")?,
         }
+        if let Some(secured) = &self.secured {
+            write!(
+                f,
+                "; secured: {} lost, {} duplicated, {} out of order, {} refused",
+                count(secured.lines_lost, "line"),
+                secured.lines_duplicated,
+                secured.lines_reordered,
+                count(secured.datagrams_refused, "datagram"),
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -88,6 +119,7 @@ mod tests {
             datagrams_received: 1,
             datagrams_ignored: 0,
             datagrams_dropped: Some(0),
+            secured: None,
         };
         assert_eq!(
             summary.to_string(),

@@ -5,23 +5,47 @@
 //! receiver hands each datagram to an [`Opener`] and shows what comes back.
 //! Neither knows the format. In plain mode (the seed script's format, the
 //! default) both pass the bytes through as they are: no copy, no header, and
-//! one predictable branch per datagram.
+//! one predictable branch per datagram. With a secret, lines are sealed
+//! (see `sealed.rs`).
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+pub(crate) use crate::opened::Opened;
+#[cfg(feature = "secure")]
+use crate::sealed;
+use crate::summary::Secured;
 
 /// Turns lines into datagrams. Owned by the sender thread.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) enum Sealer {
     /// The line is the datagram.
     #[default]
     Plain,
+    /// Sealed with the chat's secret.
+    #[cfg(feature = "secure")]
+    Sealed(Box<sealed::Sealer>),
 }
 
 impl Sealer {
     /// The bytes to send for `line`: `line` itself, or a datagram the
     /// sealer built in a buffer of its own.
     #[inline]
-    pub fn seal<'a>(&'a mut self, line: &'a [u8]) -> &'a [u8] {
+    pub fn seal<'a>(&'a mut self, line: &'a [u8]) -> io::Result<&'a [u8]> {
         match self {
-            Sealer::Plain => line,
+            Sealer::Plain => Ok(line),
+            #[cfg(feature = "secure")]
+            Sealer::Sealed(sealer) => sealer.seal(line, false),
+        }
+    }
+
+    /// The datagram that tells receivers the input has ended, if the format has one.
+    pub fn end(&mut self) -> Option<io::Result<&[u8]>> {
+        match self {
+            Sealer::Plain => None,
+            #[cfg(feature = "secure")]
+            Sealer::Sealed(sealer) => Some(sealer.seal(&[], true)),
         }
     }
 
@@ -29,31 +53,58 @@ impl Sealer {
     pub fn max_line(&self, max_payload: usize) -> usize {
         match self {
             Sealer::Plain => max_payload,
+            #[cfg(feature = "secure")]
+            Sealer::Sealed(_) => max_payload.saturating_sub(sealed::OVERHEAD),
+        }
+    }
+
+    /// `secured` for messages about sealed lines, else nothing.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Sealer::Plain => "",
+            #[cfg(feature = "secure")]
+            Sealer::Sealed(_) => "secured ",
         }
     }
 }
 
 /// Turns datagrams into lines. Owned by the receiver thread.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) enum Opener {
     /// The datagram is the line.
     #[default]
     Plain,
-}
-
-/// What an [`Opener`] made of a datagram.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Opened<'a> {
-    /// A line to show.
-    Line(&'a [u8]),
+    /// Opened with the chat's secret, and checked against replays.
+    #[cfg(feature = "secure")]
+    Sealed(Box<sealed::Opener>),
 }
 
 impl Opener {
-    /// The line `datagram` holds. It may be opened in place, hence `mut`.
+    /// The line `datagram` from `from` holds. It may be opened in place,
+    /// hence `mut`; `now` is when it arrived.
     #[inline]
-    pub fn open<'a>(&mut self, datagram: &'a mut [u8]) -> Opened<'a> {
+    pub fn open<'a>(&mut self, datagram: &'a mut [u8], from: &SocketAddr, now: SystemTime) -> Opened<'a> {
         match self {
-            Opener::Plain => Opened::Line(datagram),
+            Opener::Plain => {
+                let _ = (from, now);
+                Opened::Line(datagram, None)
+            }
+            #[cfg(feature = "secure")]
+            Opener::Sealed(opener) => opener.open(datagram, from, now),
+        }
+    }
+
+    /// Whether [`open`](Self::open) needs the time of arrival.
+    pub fn needs_time(&self) -> bool {
+        !matches!(self, Opener::Plain)
+    }
+
+    /// At the end of the chat: what a secured chat counted.
+    pub fn finish(&mut self) -> Option<Secured> {
+        match self {
+            Opener::Plain => None,
+            #[cfg(feature = "secure")]
+            Opener::Sealed(opener) => Some(opener.finish()),
         }
     }
 }
@@ -65,11 +116,16 @@ mod tests {
     #[test]
     fn plain_mode_passes_the_bytes_through_unchanged() {
         let line = b"caf\xe9\r\n\x00";
-        assert_eq!(Sealer::Plain.seal(line), line);
+        assert_eq!(Sealer::Plain.seal(line).unwrap(), line);
+        assert!(Sealer::Plain.end().is_none());
         assert_eq!(Sealer::Plain.max_line(65_507), 65_507);
         let mut datagram = line.to_vec();
         let pointer = datagram.as_ptr();
-        let Opened::Line(opened) = Opener::Plain.open(&mut datagram);
+        let from = "10.0.0.1:9".parse().unwrap();
+        let Opened::Line(opened, None) = Opener::Plain.open(&mut datagram, &from, SystemTime::UNIX_EPOCH)
+        else {
+            panic!("plain mode opens everything");
+        };
         assert_eq!((opened, opened.as_ptr()), (&line[..], pointer), "no copy");
     }
 }

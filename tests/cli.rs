@@ -152,7 +152,14 @@ fn the_man_page_shows_every_example_command_line_intact() {
     assert!(!man.contains(".SH EXTRA"), "{man}");
     // Each command a line of its own, never filled, broken or hyphenated.
     assert_eq!(unfilled_lines(&man), commands);
-    for variable in ["UDPCHAT_PEER", "UDPCHAT_BIND", "RUST_LOG", "NO_COLOR", "TZ"] {
+    for variable in [
+        "UDPCHAT_PEER",
+        "UDPCHAT_BIND",
+        "UDPCHAT_SECRET",
+        "RUST_LOG",
+        "NO_COLOR",
+        "TZ",
+    ] {
         assert!(
             man.contains(&format!("\\fB{variable}\\fR")),
             "the man page lacks {variable}"
@@ -162,7 +169,9 @@ fn the_man_page_shows_every_example_command_line_intact() {
 
 #[test]
 fn values_of_generate_are_listed_in_help_and_completions() {
-    assert!(stdout_of(&["-h"]).contains("[possible values: bash, zsh, fish, elvish, powershell, man]"));
+    assert!(
+        stdout_of(&["-h"]).contains("[possible values: bash, zsh, fish, elvish, powershell, man, secret]")
+    );
     assert!(stdout_of(&["--generate", "fish"]).contains("powershell"));
 }
 

@@ -133,6 +133,7 @@ fn end_of_input_returns_after_every_line_is_sent() {
             datagrams_ignored: 0,
             // Counted where the kernel reports drops; none on an idle loopback.
             datagrams_dropped: cfg!(target_os = "linux").then_some(0),
+            secured: None,
         }
     );
     for expected in [&b"one"[..], b"", b"two", b"no newline"] {
@@ -505,5 +506,32 @@ fn a_thread_that_panics_ends_the_chat_with_an_error_instead_of_hanging_it() {
             ),
             "{err}"
         );
+    });
+}
+
+#[cfg(feature = "secure")]
+#[test]
+fn two_secured_endpoints_chat_as_threads_and_refuse_a_plain_line() {
+    with_timeout(|| {
+        let secret = udpchat::Secret::generate().unwrap();
+        let secured = |config: &mut Config| config.secret = Some(secret.clone());
+        let mut a = endpoint(secured);
+        let mut b = endpoint(secured);
+        a.set_peer(b.local_addr()).unwrap();
+        b.set_peer(a.local_addr()).unwrap();
+        let b_addr = b.local_addr();
+        let (mut a, mut b) = (Running::start(a), Running::start(b));
+        // A plain datagram from a's own address is not shown, even from a's port's host.
+        let plain = loopback_socket();
+        plain.send_to(b"plain, not sealed", b_addr).unwrap();
+        a.say("sealed hello");
+        assert_eq!(b.heard(), "sealed hello");
+        b.say("sealed reply");
+        assert_eq!(a.heard(), "sealed reply");
+        let (a, b) = (a.finish(), b.finish());
+        assert_eq!((a.lines_sent, b.datagrams_received), (1, 1));
+        let secured = b.secured.expect("a secured chat counts what it refused");
+        assert_eq!(secured.datagrams_refused, 1, "{secured:?}");
+        assert_eq!(secured.lines_lost, 0);
     });
 }

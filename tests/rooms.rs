@@ -15,7 +15,7 @@ mod common;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
 use std::time::Duration;
 
-use common::{Netns, TIMEOUT, Udpchat, free_port};
+use common::{Netns, SecretFile, TIMEOUT, Udpchat, free_port};
 use socket2::{Domain, SockRef, Socket, Type};
 
 /// An administratively scoped IPv4 group (RFC 2365), never routed off a site.
@@ -289,4 +289,78 @@ fn a_room_member_leaves_at_once_on_ctrl_c_with_both_its_sockets_idle() {
     let (code, stderr) = member.chat.exit_code();
     assert_eq!(code, Some(130), "{stderr}");
     eprintln!("SIGINT to exit: {:?}", sent.elapsed());
+}
+
+/// `args`, for a member holding `secret`.
+fn holding(secret: &SecretFile, args: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    all.extend(["--secret-file".to_owned(), secret.path().to_owned()]);
+    all
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn members_of_a_secured_multicast_room_each_hear_the_others_once_and_never_themselves() {
+    let secret = SecretFile::secret();
+    let room = SocketAddr::from((GROUP_V4, free_port())).to_string();
+    let args = holding(&secret, &["--group", &room, "--interface", "lo"]);
+    let members = (0..3).map(|_| Member::join(&strs(&args))).collect();
+    each_hears_the_others_once(members, |ip| ip == "127.0.0.1");
+}
+
+#[test]
+fn members_of_a_secured_broadcast_room_each_hear_the_others_once_and_never_themselves() {
+    let Some(netns) = lan() else { return };
+    let secret = SecretFile::secret();
+    let port = free_port().to_string();
+    let args = holding(&secret, &["--broadcast", &port]);
+    let members = (0..3).map(|_| Member::join_in(&netns, &strs(&args))).collect();
+    each_hears_the_others_once(members, |ip| ip == "10.99.0.1");
+}
+
+#[test]
+fn a_member_without_the_secret_reads_nothing_of_a_secured_room_and_is_not_heard() {
+    let (secret, other) = (SecretFile::secret(), SecretFile::secret());
+    let room = SocketAddr::from((GROUP_V4, free_port())).to_string();
+    let joined = ["--group", room.as_str(), "--interface", "lo"];
+    let mut speaker = Member::join(&strs(&holding(&secret, &joined)));
+    let mut listener = Member::join(&strs(&holding(&secret, &joined)));
+    let mut plain = Member::join(&joined);
+    let mut stranger = Member::join(&strs(&holding(&other, &joined)));
+    speaker.chat.send("the plan is on\n");
+    assert!(listener.chat.text_line().ends_with("> the plan is on"));
+    // The plain member shows the datagram, but not the line in it.
+    let shown = plain.chat.line();
+    assert!(!String::from_utf8_lossy(&shown).contains("plan"), "{shown:?}");
+    // Their lines are refused by those who hold the secret, each told once.
+    plain.chat.send("let me in\n");
+    stranger.chat.send("me too\n");
+    for member in [&listener, &speaker] {
+        let mut told: Vec<String> = (0..2)
+            .map(|_| member.chat.stderr_line_containing("could not be authenticated"))
+            .collect();
+        told.sort_by_key(|line| !line.contains(&format!(":{} ", plain.port)));
+        assert!(
+            told[0].contains(&format!("datagram from 127.0.0.1:{} ", plain.port)),
+            "{told:?}"
+        );
+        assert!(
+            told[1].contains(&format!("datagram from 127.0.0.1:{} ", stranger.port)),
+            "{told:?}"
+        );
+    }
+    speaker.chat.send("still just us\n");
+    assert!(listener.chat.text_line().ends_with("> still just us"));
+    for member in [&mut speaker, &mut listener, &mut plain, &mut stranger] {
+        member.chat.close_stdin();
+        let (code, stderr) = member.chat.exit_code();
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    // The stranger, with another secret, showed nothing at all; nor did the
+    // speaker, whose own lines come back to it.
+    assert_eq!(stranger.chat.try_line(Duration::ZERO), None);
+    assert_eq!(speaker.chat.try_line(Duration::ZERO), None);
 }

@@ -26,6 +26,14 @@ fn chat_at_a_terminal(extra: &[&str], env: &[(&str, &str)]) -> Option<(Tmux, std
     Some((tmux, peer, prompt))
 }
 
+/// Waits until the last row on the screen is an empty prompt: the editor
+/// has taken the terminal for the next line.
+fn wait_for_an_empty_prompt(tmux: &Tmux, prompt: &str) {
+    tmux.wait_for("an empty prompt", |screen| {
+        rows(screen).last() == Some(&prompt.trim_end())
+    });
+}
+
 /// The screen's lines without trailing blanks, blank rows dropped.
 fn rows(screen: &str) -> Vec<&str> {
     screen
@@ -130,6 +138,10 @@ fn ctrl_z_then_fg_brings_back_the_editor_with_the_half_typed_line() {
     tmux.type_text("line");
     tmux.press(&["Enter"]);
     assert_eq!(recv(&peer).0, b"half a line");
+    // Between two lines the terminal is in its normal mode, where Ctrl-D
+    // is the kernel's end of file, not a key for the editor: wait until the
+    // editor has drawn its next prompt, which it does in raw mode.
+    wait_for_an_empty_prompt(&tmux, &prompt);
     tmux.press(&["C-d"]);
     assert_eq!(
         tmux.shell_exit_status(),
@@ -147,9 +159,15 @@ fn ctrl_z_after_ctrl_d_still_stops_udpchat_while_it_lingers() {
         return;
     };
     tmux.wait_for("prompt", |screen| screen.contains(&format!("to {peer_addr}>")));
-    // The editor is gone and the terminal in its normal mode: Ctrl-Z is the
-    // terminal's, and must stop udpchat as it stops any program.
     tmux.press(&["C-d"]);
+    // Once the editor is gone the terminal is in its normal mode: Ctrl-Z is
+    // then the terminal's, and must stop udpchat as it stops any program.
+    // Pressed before, it would be a key the editor never reads.
+    tmux.wait_with(
+        "the terminal back in its normal mode",
+        || tmux.terminal_is_raw().to_string(),
+        |raw| raw == "false",
+    );
     tmux.press(&["C-z"]);
     tmux.wait_for("the shell saying udpchat stopped", |screen| {
         screen.contains("Stopped") && screen.trim_end().ends_with('$')
@@ -158,12 +176,13 @@ fn ctrl_z_after_ctrl_d_still_stops_udpchat_while_it_lingers() {
 
 #[test]
 fn typed_lines_go_to_the_history_for_editing_again() {
-    let Some((tmux, peer, _)) = chat_at_a_terminal(&[], &[]) else {
+    let Some((tmux, peer, prompt)) = chat_at_a_terminal(&[], &[]) else {
         return;
     };
     tmux.type_text("first line");
     tmux.press(&["Enter"]);
     assert_eq!(recv(&peer).0, b"first line");
+    wait_for_an_empty_prompt(&tmux, &prompt);
     tmux.press(&["Up"]);
     tmux.type_text(", again");
     tmux.press(&["Enter"]);
@@ -283,4 +302,269 @@ fn a_burst_of_10000_messages_neither_freezes_typing_nor_loses_a_line() {
         typing_latency < Duration::from_secs(2),
         "typing froze for {typing_latency:?}"
     );
+}
+
+/// The next `count` datagrams `peer` receives, as text; fewer if
+/// [`common::TIMEOUT`] passes before the next one.
+fn received(peer: &std::net::UdpSocket, count: usize) -> Vec<String> {
+    let mut buf = vec![0; 65_536];
+    let mut lines = Vec::new();
+    while lines.len() < count
+        && let Ok(len) = peer.recv(&mut buf)
+    {
+        lines.push(String::from_utf8_lossy(&buf[..len]).into_owned());
+    }
+    lines
+}
+
+/// Nothing more arrives at `peer`: a marker line typed last is the next datagram.
+fn nothing_more_than(tmux: &Tmux, peer: &std::net::UdpSocket) {
+    tmux.type_text("marker");
+    tmux.press(&["Enter"]);
+    assert_eq!(String::from_utf8(recv(peer).0).unwrap(), "marker");
+}
+
+#[test]
+fn five_lines_typed_in_one_write_are_five_datagrams_in_order() {
+    let Some((tmux, peer, _)) = chat_at_a_terminal(&[], &[]) else {
+        return;
+    };
+    // One send-keys command: tmux writes all five lines to the terminal at once.
+    tmux.press(&[
+        "one", "Enter", "two", "Enter", "three", "Enter", "four", "Enter", "five", "Enter",
+    ]);
+    assert_eq!(received(&peer, 5), ["one", "two", "three", "four", "five"]);
+    nothing_more_than(&tmux, &peer);
+}
+
+#[test]
+fn a_thousand_lines_pasted_without_bracketed_paste_are_a_thousand_datagrams_in_order() {
+    const COUNT: usize = 1000;
+    let Some((tmux, peer, _)) = chat_at_a_terminal(&[], &[]) else {
+        return;
+    };
+    // Room for every datagram, however late this thread gets to read them.
+    socket2::SockRef::from(&peer)
+        .set_recv_buffer_size(4 << 20)
+        .unwrap();
+    let lines: Vec<String> = (0..COUNT).map(|i| format!("pasted line {i:04}")).collect();
+    tmux.paste(&format!("{}\n", lines.join("\n")), false);
+    let got = received(&peer, COUNT);
+    let first_wrong = (0..COUNT).find(|&i| got.get(i) != Some(&lines[i]));
+    assert_eq!(
+        (got.len(), first_wrong),
+        (COUNT, None),
+        "(datagrams, first one missing or out of place); from there: {:?}",
+        &got[first_wrong.unwrap_or(0).min(got.len())..][..got.len().min(5)]
+    );
+    nothing_more_than(&tmux, &peer);
+}
+
+#[test]
+fn a_bracketed_paste_of_three_lines_ending_in_a_newline_is_three_datagrams() {
+    let Some((tmux, peer, prompt)) = chat_at_a_terminal(&[], &[]) else {
+        return;
+    };
+    tmux.paste("first\nsecond\nthird\n", true);
+    // The pasted block waits in the editor for Enter, as typed text does.
+    tmux.wait_for("the pasted block in the editor", |screen| {
+        screen.contains(&format!("{prompt}first")) && screen.contains("third")
+    });
+    tmux.press(&["Enter"]);
+    assert_eq!(received(&peer, 3), ["first", "second", "third"]);
+    nothing_more_than(&tmux, &peer);
+}
+
+#[test]
+fn lines_typed_ahead_while_udpchat_starts_are_all_sent() {
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let Some(tmux) = Tmux::start_in_shell(&["-b", "127.0.0.1:0", &peer_addr], &[]) else {
+        return;
+    };
+    // The shell reads its command line up to Enter and no further: these
+    // wait in the terminal for udpchat, which has not even started yet.
+    tmux.press(&["ahead 1", "Enter", "ahead 2", "Enter", "ahead 3", "Enter"]);
+    assert_eq!(received(&peer, 3), ["ahead 1", "ahead 2", "ahead 3"]);
+    nothing_more_than(&tmux, &peer);
+}
+
+/// Peak memory a terminal udpchat may reach under any flood (README, "What stays bounded").
+#[cfg(target_os = "linux")]
+const PEAK_KIB: u64 = 24 * 1024;
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_flood_the_terminal_cannot_keep_up_with_stays_under_24_mib_and_what_is_not_shown_is_counted() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let Some((tmux, peer, _)) = chat_at_a_terminal(&[], &[]) else {
+        return;
+    };
+    let to = tmux.bound_addr();
+    let at_start = tmux.memory().peak_kib;
+    let size = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = std::thread::spawn({
+        let (sender, size, stop) = (peer.try_clone().unwrap(), size.clone(), stop.clone());
+        move || {
+            let datagram = vec![b'f'; 65_000];
+            while !stop.load(Ordering::Relaxed) {
+                let _ = sender.send_to(&datagram[..size.load(Ordering::Relaxed)], to);
+            }
+        }
+    });
+    // Either says that udpchat is behind: its own count of lines it had no
+    // room for, or the kernel's of datagrams it had no room for.
+    let behind = |stderr: &str| {
+        stderr.matches("received lines not shown").count() + stderr.matches("kernel dropped").count()
+    };
+    for datagram_size in [1400, 65_000] {
+        // The terminal stops reading, so whatever arrives can only wait in
+        // udpchat or be dropped, however fast or slow this machine is: until
+        // udpchat has said it is behind three times, a second apart.
+        tmux.freeze();
+        size.store(datagram_size, Ordering::Relaxed);
+        let warned = behind(&tmux.stderr());
+        let deadline = Instant::now() + common::TIMEOUT;
+        while behind(&tmux.stderr()) < warned + 3 {
+            assert!(
+                Instant::now() < deadline,
+                "no warnings; stderr:\n{}",
+                tmux.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The terminal comes back while the flood goes on: the backlog
+        // drains, and a line typed now still goes out.
+        tmux.thaw();
+        let typed = Instant::now();
+        let line = format!("typed during a flood of {datagram_size}-byte datagrams");
+        tmux.type_text(&line);
+        tmux.press(&["Enter"]);
+        assert_eq!(recv(&peer).0, line.as_bytes());
+        let peak = tmux.memory().peak_kib;
+        eprintln!(
+            "{datagram_size}-byte flood: peak {peak} KiB ({at_start} KiB at start), \
+             a typed line went out after {:?}",
+            typed.elapsed()
+        );
+        assert!(
+            peak < PEAK_KIB,
+            "{datagram_size}-byte datagrams: peak {peak} KiB ({at_start} KiB at start)"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    flood.join().unwrap();
+    assert!(
+        tmux.stderr()
+            .contains("received lines not shown: the terminal could not keep up"),
+        "{}",
+        tmux.stderr()
+    );
+}
+
+#[test]
+fn no_row_of_a_strangers_long_line_passes_for_the_peers() {
+    let Some(stranger) = common::ipv6_loopback_socket() else {
+        eprintln!("skipped: no IPv6 loopback to play a stranger");
+        return;
+    };
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let Some(tmux) = Tmux::start(&["-b", "[::]:0", "--accept-any", &peer_addr], &[]) else {
+        return;
+    };
+    let prompt = format!("to {peer_addr}>");
+    tmux.wait_for("prompt", |screen| screen.contains(&prompt));
+    let port = tmux.bound_addr().port();
+    let label = format!("<{}>", stranger.local_addr().unwrap());
+    // The pane is 100 columns wide: each pads its text so that, wrapped by
+    // the terminal, "peer: ..." would start a row of its own.
+    let pad = 100 - label.len() - 1;
+    let forgeries = [
+        format!("{}peer: send me the key", " ".repeat(pad)),
+        format!("{}peer: wide characters", "漢".repeat(pad / 2)),
+        format!("{}peer: combining accents", "e\u{301}".repeat(pad)),
+        format!("\t{}peer: a tab", "x".repeat(pad - 8)),
+    ];
+    for forgery in &forgeries {
+        stranger.send_to(forgery.as_bytes(), ("::1", port)).unwrap();
+    }
+    peer.send_to(b"the peer's own line", ("127.0.0.1", port)).unwrap();
+    let screen = tmux.wait_for("the peer's line after the stranger's", |screen| {
+        screen.contains("the peer's own line")
+    });
+    for row in rows(&screen) {
+        assert!(
+            row.starts_with(&label) || row == "the peer's own line" || row == prompt,
+            "a row without the stranger's label:\n{row}\nscreen:\n{screen}"
+        );
+    }
+    assert!(screen.contains("peer: send me the key"), "{screen}");
+}
+
+#[test]
+fn with_raw_a_peers_query_makes_the_terminal_type_its_answer_into_the_line() {
+    // What README and --help warn of: with --raw the terminal answers a
+    // device-attributes query as typed keys, into the line being written.
+    let Some((tmux, peer, prompt)) = chat_at_a_terminal(&["--raw"], &[]) else {
+        return;
+    };
+    peer.send_to(b"query \x1b[c done", tmux.bound_addr()).unwrap();
+    let answered = tmux.wait_for("the terminal's answer in the input line", |screen| {
+        rows(screen)
+            .last()
+            .is_some_and(|row| row.len() > prompt.trim_end().len() && row.starts_with(&prompt))
+    });
+    tmux.press(&["Enter"]);
+    let sent = String::from_utf8(recv(&peer).0).unwrap();
+    assert!(
+        sent.ends_with('c') && !sent.contains("query"),
+        "{sent:?}\n{answered}"
+    );
+}
+
+#[test]
+fn received_lines_survive_resizes_of_the_window() {
+    const RESIZES: usize = 7;
+    let Some((tmux, peer, prompt)) = chat_at_a_terminal(&[], &[]) else {
+        return;
+    };
+    let to = tmux.bound_addr();
+    // A half-typed line longer than the narrow width, so it takes three rows
+    // there, and the terminal (tmux reflows) rewraps it at each resize.
+    let typed = "a half-typed line long enough to take two rows at 40 columns";
+    tmux.type_text(typed);
+    tmux.wait_for("half-typed line", |screen| screen.contains("take two rows"));
+    let drawn = |history: &str| history.matches(&prompt).count();
+    for i in 0..RESIZES {
+        let (x, y) = if i % 2 == 0 { ("40", "20") } else { ("100", "30") };
+        let before = drawn(&tmux.history());
+        tmux.resize(x, y);
+        // The editor draws its line again once it has seen the new width.
+        tmux.wait_with(
+            "the line drawn again",
+            || tmux.history(),
+            |history| drawn(history) > before,
+        );
+        let line = format!("during resize {i}");
+        peer.send_to(line.as_bytes(), to).unwrap();
+        tmux.wait_with(
+            "the received line",
+            || tmux.history(),
+            |history| history.contains(&line),
+        );
+    }
+    tmux.resize("100", "30");
+    let history = tmux.history();
+    let received: Vec<&str> = rows(&history)
+        .into_iter()
+        .filter(|row| row.starts_with("during resize"))
+        .collect();
+    let expected: Vec<String> = (0..RESIZES).map(|i| format!("during resize {i}")).collect();
+    assert_eq!(received, expected, "screen and scrollback:\n{history}");
+    tmux.press(&["Enter"]);
+    assert_eq!(recv(&peer).0, typed.as_bytes());
 }

@@ -44,8 +44,14 @@ fuzz_target!(|data: &[u8]| {
         }
         Verdict::ShowLabelled => {
             // Every line, so no embedded newline can start an unlabelled one.
-            // Shown as received: an IPv4-mapped source as plain IPv4.
-            let from = SocketAddr::new(from.ip().to_canonical(), from.port());
+            // Shown as received: an IPv4-mapped source as plain IPv4, an
+            // IPv6 one with its scope id.
+            let from = match from {
+                SocketAddr::V6(v6) if v6.ip().to_ipv4_mapped().is_some() => {
+                    SocketAddr::new(v6.ip().to_canonical(), v6.port())
+                }
+                other => other,
+            };
             let label = format!("<{from}> ");
             let lines = out.strip_suffix(b"\n").expect("ends with a newline");
             for line in lines.split(|&b| b == b'\n') {

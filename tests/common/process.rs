@@ -3,6 +3,7 @@
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 use wait_timeout::ChildExt;
 
-use super::{Netns, TIMEOUT, free_port, ipv6_loopback_socket, loopback_socket};
+use super::{Netns, TIMEOUT, free_port, ipv6_loopback_socket, loopback_socket, unique_number};
 
 /// Runs udpchat to completion with stdin closed; returns its exit code and stderr.
 pub fn run<S: AsRef<OsStr>>(args: &[S]) -> (Option<i32>, String) {
@@ -192,6 +193,11 @@ impl Udpchat {
             stderr_lines,
             printed,
         }
+    }
+
+    /// udpchat's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// How many lines udpchat has printed so far, kept or not.
@@ -415,4 +421,47 @@ pub fn two_udpchats(extra: &[&str]) -> (Udpchat, Udpchat) {
     let a = Udpchat::start(&a_args);
     a.bound_addr();
     (a, b)
+}
+
+/// A secret file in a directory of its own, removed when dropped.
+pub struct SecretFile(pub PathBuf);
+
+impl SecretFile {
+    pub fn new(contents: &str, mode: u32) -> SecretFile {
+        let dir = std::env::temp_dir().join(format!(
+            "udpchat-secret-{}-{}",
+            std::process::id(),
+            unique_number()
+        ));
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("chat.secret");
+        std::fs::write(&path, contents).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let _ = mode;
+        SecretFile(path)
+    }
+
+    /// A freshly generated secret, in a file only its owner reads.
+    pub fn secret() -> SecretFile {
+        let output = Command::new(env!("CARGO_BIN_EXE_udpchat"))
+            .args(["--generate", "secret"])
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        SecretFile::new(std::str::from_utf8(&output.stdout).unwrap(), 0o600)
+    }
+
+    pub fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for SecretFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
+    }
 }

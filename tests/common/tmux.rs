@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::process::bound_addr_in;
+use super::process::{Memory, bound_addr_in};
 use super::{TIMEOUT, unique_number};
 
 /// udpchat on a real terminal: a private tmux server (its own socket, so tests
@@ -17,6 +17,9 @@ use super::{TIMEOUT, unique_number};
 pub struct Tmux {
     socket: String,
     dir: std::path::PathBuf,
+    /// The server's process while [`freeze`](Self::freeze) holds it stopped.
+    #[cfg(unix)]
+    frozen: std::cell::Cell<Option<nix::unistd::Pid>>,
 }
 
 impl Tmux {
@@ -109,7 +112,12 @@ impl Tmux {
             "set -g history-limit 100000\nset -g remain-on-exit on\n",
         )
         .unwrap();
-        Some(Tmux { socket: unique, dir })
+        Some(Tmux {
+            socket: unique,
+            dir,
+            #[cfg(unix)]
+            frozen: std::cell::Cell::default(),
+        })
     }
 
     /// Starts the server with one 100x30 pane running `command`.
@@ -153,6 +161,28 @@ impl Tmux {
         let mut args = vec!["send-keys", "-t", "0"];
         args.extend_from_slice(keys);
         self.run(&args);
+    }
+
+    /// Pastes `text` into the pane as tmux's `paste-buffer` does: all of it
+    /// in one write to the terminal, each `\n` sent as `\r` (the Enter key),
+    /// inside bracketed-paste markers only when `bracketed` (and the program
+    /// asked for them), as a terminal without bracketed paste would not.
+    pub fn paste(&self, text: &str, bracketed: bool) {
+        let name = format!("paste-{}", unique_number());
+        let file = self.dir.join(&name);
+        std::fs::write(&file, text).unwrap();
+        self.run(&["load-buffer", "-b", &name, file.to_str().unwrap()]);
+        let mut args = vec!["paste-buffer", "-d", "-b", &name, "-t", "0"];
+        if bracketed {
+            args.push("-p");
+        }
+        self.run(&args);
+    }
+
+    /// Resizes the window, as a person dragging its corner would (the
+    /// program gets SIGWINCH).
+    pub fn resize(&self, columns: &str, rows: &str) {
+        self.run(&["resize-window", "-t", "0", "-x", columns, "-y", rows]);
     }
 
     /// The visible screen, one line per row, trailing blanks trimmed.
@@ -226,6 +256,40 @@ impl Tmux {
         nix::unistd::Pid::from_raw(pid.trim().parse().unwrap())
     }
 
+    /// udpchat's memory use now, from `/proc/PID/status` (Linux).
+    #[cfg(target_os = "linux")]
+    pub fn memory(&self) -> Memory {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("udpchat is still running");
+        let field = |name: &str| -> u64 {
+            let line = status.lines().find(|line| line.starts_with(name)).unwrap();
+            line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        };
+        Memory {
+            rss_kib: field("VmRSS:"),
+            peak_kib: field("VmHWM:"),
+        }
+    }
+
+    /// Stops the terminal itself (the tmux server, with SIGSTOP): it reads
+    /// nothing more from udpchat, as a terminal paused with Ctrl-S or a
+    /// stalled remote link would, until [`thaw`](Self::thaw).
+    #[cfg(unix)]
+    pub fn freeze(&self) {
+        let server = self.run(&["display-message", "-p", "#{pid}"]);
+        let server = nix::unistd::Pid::from_raw(server.trim().parse().unwrap());
+        nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGSTOP).unwrap();
+        self.frozen.set(Some(server));
+    }
+
+    /// Lets the terminal run again after [`freeze`](Self::freeze).
+    #[cfg(unix)]
+    pub fn thaw(&self) {
+        if let Some(server) = self.frozen.take() {
+            let _ = nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGCONT);
+        }
+    }
+
     /// Waits for udpchat to exit; returns its exit status and whether the
     /// terminal's mode afterwards is the one it had before.
     pub fn exit_status(&self) -> (i32, bool) {
@@ -262,6 +326,9 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
+        // A stopped server would never answer kill-server.
+        #[cfg(unix)]
+        self.thaw();
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
             .stdin(Stdio::null())

@@ -1,0 +1,313 @@
+//! The shared secret of a secured chat: generated, or derived from a passphrase; zeroized when dropped.
+//!
+//! A generated secret is 32 random bytes written as `udpchat1-` and 52
+//! base32 characters in groups of four, easy to read out or copy; it is the
+//! key itself. Anything else is a passphrase, and the key is derived from it
+//! with Argon2id (RFC 9106's second recommended parameters: 64 MiB, three
+//! passes, four lanes), so each guess at a weak passphrase costs an attacker
+//! that much too. Both ends must derive the same key without talking, so the
+//! salt is fixed: one guess tests a passphrase against every chat that uses it.
+
+use std::fmt;
+use std::path::Path;
+
+use log::warn;
+use zeroize::Zeroizing;
+
+use crate::Error;
+
+/// The key's length: XChaCha20-Poly1305 takes 256 bits.
+pub(crate) const KEY_LEN: usize = 32;
+
+/// What a generated secret starts with: its format, version 1.
+const GENERATED_PREFIX: &str = "udpchat1-";
+
+/// Argon2id's cost for a passphrase: RFC 9106, section 4, the second
+/// recommended option (for when the first one's 2 GiB is too much).
+const KDF_MEMORY_KIB: u32 = 64 * 1024;
+const KDF_PASSES: u32 = 3;
+const KDF_LANES: u32 = 4;
+
+/// Argon2's salt for a passphrase. Fixed, because both ends must derive the
+/// same key from the passphrase alone.
+const KDF_SALT: &[u8; 16] = b"udpchat-secret-1";
+
+/// RFC 4648's base32 alphabet: no 0, 1, 8 or 9, so nothing reads as O, I or B.
+const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// A secured chat's shared secret. Everyone who holds the same one can read
+/// and write the chat; nobody else can do either. Its key is wiped from
+/// memory when the last copy is dropped, and `Debug` never shows it.
+///
+/// ```
+/// use udpchat::Secret;
+///
+/// let secret = Secret::generate()?;
+/// let text = secret.to_text();
+/// assert!(text.starts_with("udpchat1-"));
+/// assert_eq!(Secret::from_text(&text)?, secret);
+/// # Ok::<(), udpchat::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret {
+    key: Zeroizing<[u8; KEY_LEN]>,
+}
+
+impl Secret {
+    /// A fresh random secret, from the operating system's generator.
+    pub fn generate() -> Result<Secret, Error> {
+        let mut key = Zeroizing::new([0; KEY_LEN]);
+        getrandom::fill(&mut key[..]).map_err(|err| Error::Io {
+            op: "get random bytes for a secret",
+            source: err.into(),
+        })?;
+        Ok(Secret { key })
+    }
+
+    /// A secret as a person gives it: a generated one (`udpchat1-...`, any
+    /// case, dashes and spaces ignored), or else a passphrase, whose key
+    /// Argon2id derives (a fraction of a second, and 64 MiB while it runs).
+    /// Whitespace around it is not part of it. Empty is [`Error::Secret`].
+    pub fn from_text(text: &str) -> Result<Secret, Error> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(Error::Secret {
+                origin: None,
+                problem: "it is empty",
+            });
+        }
+        if text.len() >= GENERATED_PREFIX.len()
+            && text[..GENERATED_PREFIX.len()].eq_ignore_ascii_case(GENERATED_PREFIX)
+        {
+            return decode_generated(&text[GENERATED_PREFIX.len()..]);
+        }
+        Secret::from_passphrase(text.as_bytes())
+    }
+
+    /// The secret in a file, as [`from_text`](Self::from_text) reads it.
+    /// A file that is missing, unreadable, not UTF-8 or empty is
+    /// [`Error::SecretFile`] or [`Error::Secret`]. On Unix, a file that other
+    /// users may read is used but warned about, as ssh does for keys.
+    pub fn from_file(path: &Path) -> Result<Secret, Error> {
+        let fail = |source| Error::SecretFile {
+            path: path.to_owned(),
+            source,
+        };
+        let bytes = Zeroizing::new(std::fs::read(path).map_err(fail)?);
+        warn_if_others_can_read(path);
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            fail(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "not UTF-8 text",
+            ))
+        })?;
+        Secret::from_text(text).map_err(|err| match err {
+            Error::Secret { problem, .. } => Error::Secret {
+                origin: Some(path.display().to_string()),
+                problem,
+            },
+            other => other,
+        })
+    }
+
+    /// The generated form, `udpchat1-XXXX-XXXX-...`, that
+    /// [`from_text`](Self::from_text) reads back. For a secret derived from
+    /// a passphrase it is the derived key, which works the same.
+    pub fn to_text(&self) -> Zeroizing<String> {
+        let mut text = Zeroizing::new(String::from(GENERATED_PREFIX));
+        for (i, c) in base32(&self.key[..]).iter().enumerate() {
+            if i > 0 && i % 4 == 0 {
+                text.push('-');
+            }
+            text.push(char::from(*c));
+        }
+        text
+    }
+
+    /// A secret with this key, for tests and fuzz targets that must not wait for Argon2.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn from_key(key: [u8; KEY_LEN]) -> Secret {
+        Secret {
+            key: Zeroizing::new(key),
+        }
+    }
+
+    /// The key, for the cipher.
+    pub(crate) fn key(&self) -> &[u8; KEY_LEN] {
+        &self.key
+    }
+
+    fn from_passphrase(passphrase: &[u8]) -> Result<Secret, Error> {
+        use argon2::{Algorithm, Argon2, Params, Version};
+        let params = Params::new(KDF_MEMORY_KIB, KDF_PASSES, KDF_LANES, Some(KEY_LEN))
+            .expect("the parameters are within Argon2's limits");
+        let mut key = Zeroizing::new([0; KEY_LEN]);
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password_into(passphrase, KDF_SALT, &mut key[..])
+            .map_err(|_| Error::Secret {
+                origin: None,
+                problem: "the passphrase is too long",
+            })?;
+        Ok(Secret { key })
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// The 52 base32 characters after the prefix, dashes and spaces aside.
+fn decode_generated(text: &str) -> Result<Secret, Error> {
+    const MALFORMED: &str = "it starts like a generated secret (udpchat1-) but is not one: \
+                             expected 52 letters A-Z and digits 2-7 after it";
+    let malformed = || Error::Secret {
+        origin: None,
+        problem: MALFORMED,
+    };
+    let mut key = Zeroizing::new([0; KEY_LEN]);
+    let mut bits: u64 = 0;
+    let mut count = 0u32;
+    let mut written = 0;
+    let mut digits = 0;
+    for byte in text.bytes().filter(|b| !matches!(b, b'-' | b' ')) {
+        let value = BASE32
+            .iter()
+            .position(|&c| c == byte.to_ascii_uppercase())
+            .ok_or(malformed())?;
+        digits += 1;
+        bits = (bits << 5) | value as u64;
+        count += 5;
+        if count >= 8 {
+            count -= 8;
+            if written == KEY_LEN {
+                return Err(malformed());
+            }
+            key[written] = (bits >> count) as u8;
+            written += 1;
+        }
+    }
+    // 52 digits carry 260 bits: the key's 256, and four that must be 0.
+    if digits != 52 || written != KEY_LEN || bits & ((1 << count) - 1) != 0 {
+        return Err(malformed());
+    }
+    Ok(Secret { key })
+}
+
+/// RFC 4648 base32 without padding.
+fn base32(bytes: &[u8]) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(bytes.len().div_ceil(5) * 8));
+    let (mut bits, mut count) = (0u64, 0u32);
+    for &byte in bytes {
+        bits = (bits << 8) | u64::from(byte);
+        count += 8;
+        while count >= 5 {
+            count -= 5;
+            out.push(BASE32[((bits >> count) & 31) as usize]);
+        }
+    }
+    if count > 0 {
+        out.push(BASE32[((bits << (5 - count)) & 31) as usize]);
+    }
+    out
+}
+
+/// Warns when users other than the owner may read the file, as ssh does
+/// for private keys. Windows' permissions are ACLs, and not checked.
+fn warn_if_others_can_read(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(metadata) = std::fs::metadata(path) {
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                warn!(
+                    "the secret file {} can be read by other users (mode {mode:03o}): \
+                     anyone who reads it can read and write your chats; chmod 600 it",
+                    path.display()
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_secret_reads_back_in_any_case_with_or_without_dashes() {
+        let secret = Secret::generate().unwrap();
+        let text = secret.to_text();
+        assert_eq!(text.len(), "udpchat1-".len() + 52 + 12, "{}", *text);
+        assert_eq!(Secret::from_text(&text).unwrap(), secret);
+        assert_eq!(Secret::from_text(&text.to_lowercase()).unwrap(), secret);
+        let undashed = format!("  udpchat1-{}\n", text["udpchat1-".len()..].replace('-', " "));
+        assert_eq!(Secret::from_text(&undashed).unwrap(), secret);
+        assert_ne!(Secret::generate().unwrap(), secret);
+    }
+
+    #[test]
+    fn encodes_the_key_as_rfc_4648_base32() {
+        assert_eq!(&base32(b"foobar")[..], b"MZXW6YTBOI");
+        let key = Secret {
+            key: Zeroizing::new([0xff; KEY_LEN]),
+        };
+        assert_eq!(
+            *key.to_text(),
+            "udpchat1-7777-7777-7777-7777-7777-7777-7777-7777-7777-7777-7777-7777-777Q"
+        );
+    }
+
+    #[test]
+    fn refuses_a_mistyped_generated_secret_instead_of_taking_it_for_a_passphrase() {
+        let text = Secret::generate().unwrap().to_text();
+        for bad in [
+            format!("{}0", &text[..text.len() - 1]), // 0 is not base32
+            text[..text.len() - 1].to_owned(),       // a digit short
+            format!("{}A", *text),                   // a digit too many
+            format!("{}7", &text[..text.len() - 1]), // the last digit's spare bits set
+        ] {
+            let err = Secret::from_text(&bad).unwrap_err();
+            assert!(matches!(err, Error::Secret { .. }), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_empty_secret_is_refused() {
+        for empty in ["", " \n", "\r\n"] {
+            assert!(matches!(
+                Secret::from_text(empty),
+                Err(Error::Secret {
+                    problem: "it is empty",
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn derives_the_same_key_from_the_same_passphrase_and_another_from_another() {
+        // The one slow test here: three Argon2id derivations of 64 MiB. The
+        // key is the README's, which argon2-cffi (libargon2) derives too.
+        let a = Secret::from_text("correct horse battery staple").unwrap();
+        let hex: String = a.key().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "7004f26970e8eb444fe87cefb5851701666ce7981c42fca3a5560a9a823c16fb"
+        );
+        assert_eq!(Secret::from_text("  correct horse battery staple\n").unwrap(), a);
+        assert_ne!(Secret::from_text("correct horse battery stapler").unwrap(), a);
+    }
+
+    #[test]
+    fn never_shows_the_key_in_debug_output() {
+        let secret = Secret {
+            key: Zeroizing::new([0x41; KEY_LEN]),
+        };
+        assert_eq!(format!("{secret:?}"), "Secret(..)");
+    }
+}
