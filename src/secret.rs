@@ -11,6 +11,7 @@
 use std::fmt;
 use std::path::Path;
 
+#[cfg(unix)] // its one warning is about Unix file modes
 use log::warn;
 use zeroize::Zeroizing;
 
