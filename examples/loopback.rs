@@ -1,29 +1,37 @@
 //! Two udpchat endpoints in one process chatting on loopback; prints the conversation.
 //!
-//! Run with `cargo run --release --example loopback`. Alice and Bob type at the
-//! same time, from two threads; each line appears on the other's screen as soon
-//! as it is sent, with nobody waiting for a turn.
+//! Run with `cargo run --release --example loopback`. Alice and Bob are two
+//! chats, each with its own keyboard and screen; each line appears on the
+//! other's screen as soon as it is sent, and nobody waits for a turn, so
+//! either may say two lines in a row. The script types each line once the
+//! one before it has arrived, so the transcript reads as a conversation, in
+//! the same order on every run and any machine.
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::thread;
 use std::time::Duration;
 
+use crossbeam_channel::{Receiver, Sender};
 use udpchat::{Chat, Config};
 
-const ALICE_TYPES: &[&str] = &["hi Bob!", "did you get the notes?", "great, see you at 3", "bye"];
-const BOB_TYPES: &[&str] = &[
-    "hey Alice",
-    "yes, reading them now",
-    "looks good",
-    "see you",
-    "bye",
+/// Who says what, in order.
+const DIALOGUE: &[(&str, &str)] = &[
+    ("bob", "hey Alice"),
+    ("alice", "hi Bob!"),
+    ("alice", "did you get the notes?"),
+    ("bob", "yes, reading them now"),
+    ("bob", "looks good"),
+    ("alice", "great, see you at 3"),
+    ("bob", "see you"),
+    ("alice", "bye"),
+    ("bob", "bye"),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let loopback = "127.0.0.1:0".parse()?;
     let endpoint = || {
         Chat::bind(Config {
-            linger: Duration::from_millis(500),
+            linger: Duration::from_millis(200),
             ..Config::peers(vec![loopback], loopback)
         })
     };
@@ -32,18 +40,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     bob.set_peer(alice.local_addr())?;
     println!("alice on {}, bob on {}\n", alice.local_addr(), bob.local_addr());
 
-    let chats = [("alice", alice, ALICE_TYPES, 230), ("bob", bob, BOB_TYPES, 170)].map(
-        |(name, chat, lines, pace)| {
-            let (keyboard, typed) = io::pipe().expect("a pipe for the keyboard");
-            let (screen, shown) = io::pipe().expect("a pipe for the screen");
-            thread::spawn(move || type_slowly(name, typed, lines, Duration::from_millis(pace)));
-            thread::spawn(move || show(name, screen));
-            (
-                name,
-                thread::spawn(move || chat.run(BufReader::new(keyboard), shown)),
-            )
-        },
-    );
+    let (seen, arrived) = crossbeam_channel::unbounded();
+    let mut keyboards = Vec::new();
+    let chats = [("alice", alice), ("bob", bob)].map(|(name, chat)| {
+        let (keyboard, typed) = io::pipe().expect("a pipe for the keyboard");
+        let (screen, shown) = io::pipe().expect("a pipe for the screen");
+        let seen = seen.clone();
+        thread::spawn(move || show(name, screen, seen));
+        keyboards.push((name, typed));
+        (
+            name,
+            thread::spawn(move || chat.run(BufReader::new(keyboard), shown)),
+        )
+    });
+    drop(seen);
+    thread::spawn(move || type_the_dialogue(keyboards, arrived));
     for (name, chat) in chats {
         let summary = chat.join().expect("chat thread")?;
         println!(
@@ -54,18 +65,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Writes each line to the keyboard pipe, one every `pace`, and shows it as typed.
-fn type_slowly(name: &str, mut keyboard: io::PipeWriter, lines: &[&str], pace: Duration) {
-    for line in lines {
-        thread::sleep(pace);
-        println!("{name:>5} types: {line}");
+/// Types each line of the dialogue on its speaker's keyboard once the line
+/// before it has arrived (`arrived`), then ends both inputs.
+fn type_the_dialogue(mut keyboards: Vec<(&str, io::PipeWriter)>, arrived: Receiver<String>) {
+    for (speaker, line) in DIALOGUE {
+        let (_, keyboard) = keyboards
+            .iter_mut()
+            .find(|(name, _)| name == speaker)
+            .expect("a speaker of the dialogue");
+        println!("{speaker:>5} types: {line}");
         writeln!(keyboard, "{line}").expect("the chat reads its keyboard");
+        if arrived.recv().is_err() {
+            return; // a screen closed: the chat is over
+        }
     }
 }
 
-/// Prints what arrives on one endpoint's screen.
-fn show(name: &str, screen: io::PipeReader) {
+/// Prints what arrives on one endpoint's screen, and passes each line on.
+fn show(name: &str, screen: io::PipeReader, seen: Sender<String>) {
     for line in BufReader::new(screen).lines().map_while(Result::ok) {
         println!("{name:>5} sees:  {line}");
+        let _ = seen.send(line);
     }
 }

@@ -2,20 +2,20 @@
 
 use std::io::{BufRead, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
 use std::thread::{self, Scope, ScopedJoinHandle};
 
-use log::info;
+use log::{info, warn};
 
 use crate::config::{Config, Destination};
 use crate::filter::SourceFilter;
+use crate::progress::Progress;
 use crate::receiver::{Received, Receiver};
 use crate::room::{self, Member};
-use crate::sender::{Sender, Tally};
+use crate::sender::Sender;
 use crate::stop::{Coordinator, Stop, StopLine};
 use crate::summary::{Ended, Summary, count};
 use crate::wire::{Opener, Sealer};
-use crate::{Error, drops, net};
+use crate::{Error, drops, interfaces, net};
 
 /// Stops a running [`Chat`] from another thread or a signal handler.
 #[derive(Clone, Debug)]
@@ -75,6 +75,7 @@ pub struct Chat {
     member: Option<Member>,
     config: Config,
     coordinator: Coordinator,
+    progress: Progress,
 }
 
 impl Chat {
@@ -110,9 +111,15 @@ impl Chat {
             Destination::Broadcast { to, .. } => vec![SocketAddr::V4(*to)],
             Destination::Group { group, .. } => vec![group.addr()],
         };
-        let filter = SourceFilter::for_chat(&config.destination, config.show_sender, member.as_ref())?;
+        let mut filter = SourceFilter::for_chat(&config.destination, config.show_sender, member.as_ref())?;
+        if let Destination::Peers { peers, .. } = &config.destination {
+            filter = own_echoes_unseen(filter, &local, peers);
+        }
+        // For a chat with peers, `sending` is `socket`: this asks once.
+        net::report_errors(&sending);
+        let counts_drops = drops::start_counting(&socket);
         Ok(Chat {
-            counts_drops: drops::start_counting(&socket),
+            counts_drops,
             socket,
             sending,
             local,
@@ -121,7 +128,20 @@ impl Chat {
             member,
             config,
             coordinator: Coordinator::new(),
+            progress: Progress::new(counts_drops),
         })
+    }
+
+    /// The receive buffer the system granted, in bytes, as it reports it
+    /// (Linux reports twice what it lets datagrams use, see
+    /// [`Config::recv_buffer`]); `None` where it cannot be read.
+    pub fn recv_buffer(&self) -> Option<usize> {
+        socket2::SockRef::from(&self.socket).recv_buffer_size().ok()
+    }
+
+    /// A handle on the chat's live counts, to read while it runs (see [`Progress`]).
+    pub fn progress(&self) -> Progress {
+        self.progress.clone()
     }
 
     /// The address the endpoint receives on, with the port the system chose.
@@ -145,7 +165,11 @@ impl Chat {
             bind: self.local,
             accept_any: *accept_any,
         };
-        self.filter = SourceFilter::for_chat(&destination, self.config.show_sender, None)?;
+        self.filter = own_echoes_unseen(
+            SourceFilter::for_chat(&destination, self.config.show_sender, None)?,
+            &self.local,
+            &[peer],
+        );
         self.config.destination = destination;
         Ok(())
     }
@@ -180,6 +204,7 @@ impl Chat {
             member,
             config,
             coordinator,
+            progress,
         } = self;
         match &config.destination {
             Destination::Peers { .. } => info!("chatting with {} from {local}", config.destination),
@@ -195,17 +220,18 @@ impl Chat {
             style: config.display,
             opener: opener(&config),
             counts_drops,
+            destinations: &send_to,
+            progress: progress.clone(),
             stop: coordinator.line(),
         };
-        let tally = Arc::new(Tally::default());
         let sealer = sealer(&config)?;
         let sender = (!config.recv_only).then(|| Sender {
             socket: sending,
-            peers: send_to,
+            peers: send_to.clone(),
             sealer,
             interval: config.send_interval,
             input,
-            tally: tally.clone(),
+            progress: progress.clone(),
             stop: coordinator.line(),
         });
         let (reason, received) = thread::scope(|scope| -> Result<(Stop, Received), Error> {
@@ -230,27 +256,65 @@ impl Chat {
                 filter.heard().hosts()
             );
         }
-        outcome(reason, &tally, &received)
+        outcome(reason, &progress, &received)
     }
 }
 
+/// Hides the chat's own lines when a peer is its own address, as `udpchat
+/// 127.0.0.1:2323` on the default `0.0.0.0:2323` is: each line comes back,
+/// and would be shown as the peer's. Says so, for that is never meant.
+fn own_echoes_unseen(filter: SourceFilter, local: &SocketAddr, peers: &[SocketAddr]) -> SourceFilter {
+    let own: Vec<std::net::IpAddr> = peers
+        .iter()
+        .map(|peer| net::canonical(*peer))
+        .filter(|peer| peer.port() == local.port() && is_own_address(local, peer.ip()))
+        .map(|peer| peer.ip())
+        .collect();
+    if own.is_empty() {
+        return filter;
+    }
+    let port = local.port();
+    warn!(
+        "{}:{port} is this chat's own address, so its lines come back to it (they are not shown); \
+         to chat on one machine, give each side a port of its own: \
+         udpchat -b 127.0.0.1:{other} 127.0.0.1:{port}, and udpchat -b 127.0.0.1:{port} 127.0.0.1:{other}",
+        own[0],
+        other = port.wrapping_add(1).max(1)
+    );
+    filter.dropping_echoes(port, own)
+}
+
+/// Whether `ip` reaches a socket bound to `local`: its own address, or with
+/// `local` unspecified (`0.0.0.0`, `[::]`), any address of this host.
+fn is_own_address(local: &SocketAddr, ip: std::net::IpAddr) -> bool {
+    let bound = local.ip().to_canonical();
+    if !bound.is_unspecified() {
+        return bound == ip;
+    }
+    // [::] is dual-stack, so IPv4 addresses reach it too.
+    if bound.is_ipv4() && !ip.is_ipv4() {
+        return false;
+    }
+    ip.is_loopback() || interfaces::local_addrs().iter().any(|addr| addr.net.addr() == ip)
+}
+
 /// What [`Chat::run`] returns once the chat has stopped for `reason`.
-fn outcome(reason: Stop, tally: &Tally, received: &Received) -> Result<Summary, Error> {
+fn outcome(reason: Stop, progress: &Progress, received: &Received) -> Result<Summary, Error> {
     let ended = match reason {
         Stop::EndOfInput => Ended::EndOfInput,
         Stop::Interrupted => Ended::Interrupted,
         Stop::OutputClosed => Ended::OutputClosed,
         Stop::Failed(err) => return Err(err),
     };
-    let (lines_sent, lines_not_sent) = tally.counts();
     Ok(Summary {
         ended,
-        lines_sent,
-        lines_not_sent,
+        lines_sent: progress.lines_sent(),
+        lines_not_sent: progress.lines_not_sent(),
         datagrams_received: received.shown,
         datagrams_ignored: received.ignored,
         datagrams_dropped: received.dropped,
         secured: received.secured,
+        datagrams_refused: received.refused,
     })
 }
 

@@ -45,7 +45,13 @@ pub struct Args {
     pub bind: Option<String>,
 
     /// Keep printing received lines this long after the input ends, e.g. 2s, 500ms
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "0s",
+        value_parser = parse_duration,
+        allow_negative_numbers = true
+    )]
     pub linger: Duration,
 
     /// Only print what arrives; standard input is not read
@@ -95,16 +101,17 @@ pub struct Args {
     /// Colour labels, warnings and errors: auto does so on a terminal unless
     /// NO_COLOR is set (and not empty) or TERM=dumb
     #[arg(long, value_name = "WHEN", default_value = "auto")]
-    pub color: When,
+    pub color: ColorWhen,
 
-    /// Kernel receive buffer to ask for (SO_RCVBUF), e.g. 8M or 262144; -v shows
-    /// what the system granted (Linux: at most net.core.rmem_max, doubled) [default: 4M]
-    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    /// Kernel receive buffer to ask for (SO_RCVBUF), from 1K to 1G, e.g. 8M or
+    /// 262144; -v shows what the system granted (Linux: at most
+    /// net.core.rmem_max, doubled) [default: 4M, or the most the system takes]
+    #[arg(long, value_name = "BYTES", value_parser = parse_recv_buffer)]
     pub recv_buffer: Option<usize>,
 
     /// Send at most this many lines per second (e.g. 500 or 0.5), so a piped
     /// file does not overrun a slow receiver; default: as fast as possible
-    #[arg(long, value_name = "LINES_PER_SECOND", value_parser = parse_rate)]
+    #[arg(long, value_name = "LINES_PER_SECOND", value_parser = parse_rate, allow_negative_numbers = true)]
     pub rate: Option<Duration>,
 
     /// A room of everyone on the LAN: send each line to the broadcast address
@@ -266,7 +273,9 @@ pub fn command() -> clap::Command {
 /// `UDPCHAT_BIND`, set once for everyday chats, is only not used. clap treats
 /// both alike, hence this check after parsing.
 pub fn parse() -> Args {
-    let matches = command().get_matches();
+    let matches = command()
+        .try_get_matches()
+        .unwrap_or_else(|err| naming_the_variable(err).exit());
     let mut args = Args::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     if args.secret.is_some() {
         Args::command()
@@ -298,6 +307,36 @@ pub fn parse() -> Args {
         }
     }
     args
+}
+
+/// clap names a bad value's argument, `[HOST:PORT]...` or `--bind`, even when
+/// the value came from `UDPCHAT_PEER` or `UDPCHAT_BIND`, which then leaves the
+/// user looking for a mistake on a command line that has none: name the variable.
+fn naming_the_variable(err: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue};
+    if err.kind() != ErrorKind::ValueValidation {
+        return err;
+    }
+    let Some(ContextValue::String(value)) = err.get(ContextKind::InvalidValue) else {
+        return err;
+    };
+    let typed: Vec<String> = std::env::args().skip(1).collect();
+    for (variable, what) in [
+        ("UDPCHAT_PEER", "the peer"),
+        ("UDPCHAT_BIND", "the local address"),
+    ] {
+        let from_env = std::env::var(variable).is_ok_and(|set| set == *value);
+        if from_env && !typed.iter().any(|arg| arg.contains(value.as_str())) {
+            let reason = std::error::Error::source(&err)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            return Args::command().error(
+                ErrorKind::ValueValidation,
+                format!("invalid value '{value}' in the environment variable {variable} ({what}): {reason}"),
+            );
+        }
+    }
+    err
 }
 
 impl Args {
@@ -431,7 +470,7 @@ impl Args {
             .filter_level(level)
             .parse_env("RUST_LOG")
             // Above the input line while a line editor runs, else stderr.
-            .target(env_logger::Target::Pipe(Box::new(crate::terminal::LogOutput)))
+            .target(env_logger::Target::Pipe(Box::new(AroundTheMeter)))
             // We decide about colour ourselves; env_logger must not strip it.
             .write_style(if color {
                 env_logger::WriteStyle::Always
@@ -454,14 +493,29 @@ impl Args {
     }
 }
 
-/// `--sanitize` and `--color`: always, never, or only when the output is a terminal.
+/// Log lines go to the terminal front end's output (above the input line
+/// while a line editor runs, else stderr), with the progress line, if one
+/// is shown, taken off the screen meanwhile.
+struct AroundTheMeter;
+
+impl Write for AroundTheMeter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        crate::meter::suspended(|| crate::terminal::LogOutput.write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        crate::terminal::LogOutput.flush()
+    }
+}
+
+/// `--sanitize`: always, never, or only when stdout is a terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum When {
-    /// When the output is a terminal (and, for colour, NO_COLOR is not set and TERM is not dumb)
+    /// When stdout is a terminal
     Auto,
-    /// Always
+    /// Always, even into a pipe or file
     Always,
-    /// Never
+    /// Never: received text is written as it came
     Never,
 }
 
@@ -473,7 +527,20 @@ impl When {
             When::Never => false,
         }
     }
+}
 
+/// `--color`: always, never, or only on a terminal that wants colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless NO_COLOR is set (and not empty) or TERM is dumb
+    Auto,
+    /// Always, even into a pipe or file, and whatever NO_COLOR says
+    Always,
+    /// Never
+    Never,
+}
+
+impl ColorWhen {
     /// Colour for an output: `NO_COLOR` set to anything but the empty string
     /// turns "auto" off, as https://no-color.org asks; an explicit "always"
     /// still wins, since a flag is a user's more specific wish. A dumb terminal
@@ -482,8 +549,9 @@ impl When {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
         let dumb = std::env::var_os("TERM").is_some_and(|term| term == "dumb");
         match self {
-            When::Auto => is_terminal && !no_color && !dumb,
-            other => other.resolve(is_terminal),
+            ColorWhen::Auto => is_terminal && !no_color && !dumb,
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
         }
     }
 }
@@ -545,21 +613,65 @@ fn parse_network(text: &str) -> Result<IpNet, String> {
 /// Checks the syntax now, so mistakes get clap's usage error; the real
 /// parse waits for the peer, whose IP family a bare port binds to.
 fn check_bind(text: &str) -> Result<String, String> {
+    // A bare number that is no port would otherwise be read as a host
+    // without a port ("missing port"), which is not what was meant.
+    let digits = text.trim();
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && digits.parse::<u16>().is_err() {
+        return Err(format!(
+            "port {digits} is out of range: a port is a number from 0 to 65535"
+        ));
+    }
     let any_v4 = SocketAddr::from(([0, 0, 0, 0], 0));
     HostPort::parse_bind(text, &any_v4).map_err(reason)?;
     Ok(text.to_owned())
 }
 
 /// `2s`, `500ms`, `1m 30s` (humantime's syntax), or a bare number of seconds.
+/// humantime's own errors ("expected number at 0") speak of its parser, not
+/// of what to type, so they are not passed on.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
-        .or_else(|err| {
+        .ok()
+        .or_else(|| {
             text.parse::<f64>()
                 .ok()
                 .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
-                .ok_or(err)
         })
-        .map_err(|err| format!("{err} (expected e.g. 2s, 500ms or 1.5)"))
+        .ok_or_else(|| {
+            let what = if text.trim_start().starts_with('-') {
+                "a duration cannot be negative"
+            } else {
+                "not a duration"
+            };
+            format!("{what}: a duration is a number with a unit, e.g. 2s, 500ms or 1m 30s, or of seconds, e.g. 1.5")
+        })
+}
+
+/// The warning for a `--recv-buffer` the system granted far less of.
+pub fn recv_buffer_shortfall(asked: usize, granted: usize) -> String {
+    let why = if cfg!(target_os = "linux") {
+        " (Linux grants at most net.core.rmem_max, doubled; sysctl -w net.core.rmem_max=BYTES raises it)"
+    } else {
+        ""
+    };
+    format!(
+        "the system granted a receive buffer of {granted} bytes, far less than the {asked} asked for{why}"
+    )
+}
+
+/// `--recv-buffer`: a byte count the systems can all take. Larger ones
+/// would wrap in the C `int` the kernel reads (4G became 2,304 bytes).
+fn parse_recv_buffer(text: &str) -> Result<usize, String> {
+    let size = parse_bytes(text)?;
+    if (udpchat::MIN_RECV_BUFFER..=udpchat::MAX_RECV_BUFFER).contains(&size) {
+        Ok(size)
+    } else {
+        Err(format!(
+            "{size} bytes is out of range: a receive buffer is from 1K ({}) to 1G ({}) bytes",
+            udpchat::MIN_RECV_BUFFER,
+            udpchat::MAX_RECV_BUFFER
+        ))
+    }
 }
 
 /// A byte count, with an optional binary suffix: `262144`, `256K`, `4M`, `4MiB`.
@@ -583,9 +695,12 @@ fn parse_bytes(text: &str) -> Result<usize, String> {
 /// a line a day is refused, which keeps the sender's schedule far from overflow.
 fn parse_rate(text: &str) -> Result<Duration, String> {
     const DAY: Duration = Duration::from_secs(24 * 60 * 60);
-    text.parse::<f64>()
-        .ok()
-        .filter(|rate| rate.is_finite() && *rate > 0.0)
+    let rate = text.trim().parse::<f64>();
+    if rate.as_ref().is_ok_and(|rate| *rate <= 0.0) {
+        return Err("a rate must be positive: lines per second, e.g. 500 or 0.5".to_owned());
+    }
+    rate.ok()
+        .filter(|rate| rate.is_finite())
         .and_then(|rate| Duration::try_from_secs_f64(1.0 / rate).ok())
         .filter(|interval| *interval <= DAY)
         .ok_or_else(|| "expected lines per second, e.g. 500 or 0.5 (at least one a day)".to_owned())

@@ -23,7 +23,10 @@ const WARNING_INTERVAL: Duration = Duration::from_secs(1);
 pub fn start_counting(socket: &UdpSocket) -> bool {
     use nix::sys::socket::{setsockopt, sockopt::RxqOvfl};
     match setsockopt(socket, RxqOvfl, &1) {
-        Ok(()) => true,
+        Ok(()) => {
+            log::debug!("SO_RXQ_OVFL on: the kernel reports the datagrams it drops");
+            true
+        }
         Err(err) => {
             info!("cannot count datagrams the kernel drops: {err}");
             false
@@ -112,9 +115,12 @@ impl Drops {
     /// Says how many datagrams were dropped since the last warning, if any.
     pub fn warn(&mut self) {
         if self.unreported > 0 {
+            // The kernel counts what it drops, not whose it was: the
+            // datagrams may be the peer's lines or a stranger's noise.
             warn!(
-                "the kernel dropped {}: the receive buffer was full, so some \
-                 lines were lost (a larger --recv-buffer, or --rate on the sender, helps)",
+                "the kernel dropped {} sent to this chat while its receive buffer was full \
+                 (it does not say whose: lines from the peer are lost if they were among them; \
+                 a larger --recv-buffer, or --rate on the sender, helps)",
                 count(std::mem::take(&mut self.unreported), "datagram")
             );
         }

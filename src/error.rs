@@ -50,6 +50,15 @@ pub enum Error {
         peer: SocketAddr,
     },
 
+    /// A receive buffer size outside what every system can take (see
+    /// [`MIN_RECV_BUFFER`](crate::MIN_RECV_BUFFER) and [`MAX_RECV_BUFFER`](crate::MAX_RECV_BUFFER)).
+    #[error(
+        "a receive buffer of {0} bytes cannot be asked for: it must be from {min} (1K) to {max} (1G) bytes",
+        min = crate::MIN_RECV_BUFFER,
+        max = crate::MAX_RECV_BUFFER
+    )]
+    RecvBufferRange(usize),
+
     /// Creating, configuring or binding the socket failed.
     #[error("cannot bind {addr}: {source}")]
     Bind {

@@ -11,7 +11,9 @@ pub const FAILURE: u8 = 1;
 /// A usage error: clap's own status for a bad command line, and ours for an
 /// address or interface that cannot be used.
 pub const USAGE: u8 = 2;
-/// Interrupted: as shells report a death by SIGINT (128 + 2).
+/// Interrupted: as shells report a death by SIGINT (128 + 2). SIGTERM and
+/// SIGHUP give it too: `ctrlc` cannot tell them apart, and each asks the
+/// chat to end as Ctrl-C does (SIGHUP when the terminal closed).
 pub const INTERRUPTED: u8 = 130;
 
 /// Each exit status and when udpchat exits with it, for `--help` and the man page.
@@ -22,7 +24,10 @@ pub const TABLE: &[(u8, &str)] = &[
     ),
     (FAILURE, "a runtime error, or some lines could not be sent"),
     (USAGE, "a usage error"),
-    (INTERRUPTED, "interrupted by Ctrl-C or SIGTERM"),
+    (
+        INTERRUPTED,
+        "interrupted by Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed)",
+    ),
 ];
 
 /// The status for a chat that could not start or had to stop.
@@ -38,6 +43,7 @@ pub fn of_error(err: &Error) -> ExitCode {
             | Error::NoLocalNetworks
             | Error::Secret { .. }
             | Error::SecretFile { .. }
+            | Error::RecvBufferRange(_)
     );
     ExitCode::from(if usage { USAGE } else { FAILURE })
 }

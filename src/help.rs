@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use clap_mangen::roff::{Roff, bold, roman};
+use clap_mangen::roff::{Roff, bold, italic, roman};
 
 /// One example: what it does, then the command lines that do it.
 struct Example {
@@ -131,14 +131,83 @@ pub fn long_help_footer() -> String {
 /// one it makes of `--help`'s footer ("EXTRA", filled and hyphenated, which
 /// breaks command lines). Sections in the order of man-pages(7).
 pub fn write_man_page(command: clap::Command, out: &mut dyn Write) -> io::Result<()> {
-    let man = clap_mangen::Man::new(command);
+    let man = clap_mangen::Man::new(command.clone());
     man.render_title(out)?;
     man.render_name_section(out)?;
-    man.render_synopsis_section(out)?;
+    synopsis(&command).to_writer(out)?;
     man.render_description_section(out)?;
     man.render_options_section(out)?;
     man_sections().to_writer(out)?;
     man.render_version_section(out)
+}
+
+/// The SYNOPSIS: each form of the command line, as `--help`'s usage and
+/// README give them, then every option with its value. (clap_mangen's own
+/// lists options without their values, and `HOST:PORT` without its `...`.)
+fn synopsis(command: &clap::Command) -> Roff {
+    let mut roff = Roff::new();
+    roff.control("SH", ["SYNOPSIS"]);
+    let forms: [&[_]; 3] = [
+        &[italic("HOST:PORT"), roman("...")],
+        &[bold("--broadcast"), roman(" "), italic("PORT")],
+        &[bold("--group"), roman(" "), italic("GROUP:PORT")],
+    ];
+    for form in forms {
+        let mut line = vec![bold("udpchat"), roman(" ["), italic("OPTIONS"), roman("] ")];
+        line.extend(form.iter().cloned());
+        roff.text(line).control("br", []);
+    }
+    // --generate takes no other option.
+    roff.text([
+        bold("udpchat"),
+        roman(" "),
+        bold("--generate"),
+        roman(" "),
+        italic("WHAT"),
+    ]);
+    roff.control("PP", []);
+    roff.text([roman("where "), italic("OPTIONS"), roman(" are:")]);
+    roff.control("RS", ["4"]);
+    // Built, clap has filled in how many values each option takes.
+    let mut command = command.clone();
+    command.build();
+    let mut options = Vec::new();
+    for arg in command.get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if arg.is_hide_set() || matches!(long, "generate" | "broadcast" | "group") {
+            continue;
+        }
+        if !options.is_empty() {
+            options.push(roman(" "));
+        }
+        options.push(roman("["));
+        if let Some(short) = arg.get_short() {
+            options.push(bold(format!("-{short}")));
+            options.push(roman("|"));
+        }
+        options.push(bold(format!("--{long}")));
+        let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
+        if let (true, Some(names)) = (takes_value, arg.get_value_names()) {
+            let optional = arg.get_num_args().is_some_and(|n| n.min_values() == 0);
+            let name = names
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ");
+            options.push(roman(if optional { "[=" } else { " " }));
+            options.push(italic(name));
+            if optional {
+                options.push(roman("]"));
+            }
+        }
+        options.push(roman("]"));
+        if matches!(arg.get_action(), clap::ArgAction::Count | clap::ArgAction::Append) {
+            options.push(roman("..."));
+        }
+    }
+    roff.text(options);
+    roff.control("RE", []);
+    roff
 }
 
 /// EXIT STATUS, ENVIRONMENT and EXAMPLES in roff. Command lines are set

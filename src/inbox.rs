@@ -141,6 +141,59 @@ impl Inbox {
     }
 }
 
+/// Errors the kernel queued for the socket (with `IP_RECVERR`, see
+/// [`net::report_errors`](crate::net::report_errors)), taken until none is left.
+#[cfg(target_os = "linux")]
+impl Inbox {
+    /// Takes every error queued now (`MSG_ERRQUEUE`, never blocking) and
+    /// calls `each` with the address the refused datagram was sent to, and
+    /// the error: ICMP errors only (a peer not listening, a host or network
+    /// unreachable). Returns how many were queued, ICMP or not.
+    pub fn errors(
+        &mut self,
+        socket: &UdpSocket,
+        mut each: impl FnMut(Option<SocketAddr>, io::Error),
+    ) -> usize {
+        use nix::libc::{SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6, sock_extended_err};
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg};
+        use std::io::IoSliceMut;
+        use std::os::fd::AsRawFd;
+
+        let mut taken = 0;
+        // The refused datagram comes back as the data; its first bytes are plenty.
+        let mut payload = [0u8; 64];
+        let mut control = nix::cmsg_space!(sock_extended_err, nix::libc::sockaddr_in6);
+        loop {
+            let mut iov = [IoSliceMut::new(&mut payload)];
+            let flags = MsgFlags::MSG_ERRQUEUE | MsgFlags::MSG_DONTWAIT;
+            let Ok(msg) = recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, Some(&mut control), flags)
+            else {
+                // EAGAIN: the queue is empty.
+                return taken;
+            };
+            taken += 1;
+            let to = address(msg.address);
+            let Ok(cmsgs) = msg.cmsgs() else { continue };
+            for cmsg in cmsgs {
+                let err = match cmsg {
+                    ControlMessageOwned::Ipv4RecvErr(err, _) | ControlMessageOwned::Ipv6RecvErr(err, _) => {
+                        err
+                    }
+                    _ => continue,
+                };
+                if err.ee_origin == SO_EE_ORIGIN_ICMP || err.ee_origin == SO_EE_ORIGIN_ICMP6 {
+                    each(to, io::Error::from_raw_os_error(err.ee_errno as i32));
+                } else {
+                    log::debug!(
+                        "the kernel reported {} for a datagram to {to:?}",
+                        io::Error::from_raw_os_error(err.ee_errno as i32)
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The receiver's buffer, allocated once, and the call that fills it.
 #[cfg(not(target_os = "linux"))]
 pub struct Inbox {
@@ -229,6 +282,16 @@ impl Inbox {
     }
 }
 
+/// No error queue to read: other systems report refusals, if at all, as
+/// the error of a receive (see [`net::is_peer_unreachable`](crate::net::is_peer_unreachable)).
+#[cfg(not(target_os = "linux"))]
+impl Inbox {
+    /// Takes nothing: there is no error queue here.
+    pub fn errors(&mut self, _socket: &UdpSocket, _each: impl FnMut(Option<SocketAddr>, io::Error)) -> usize {
+        0
+    }
+}
+
 /// The sender's address as the kernel gave it, IPv4-mapped ones made IPv4.
 #[cfg(unix)]
 fn address(addr: Option<nix::sys::socket::SockaddrStorage>) -> Option<SocketAddr> {
@@ -271,7 +334,7 @@ mod tests {
 
     #[test]
     fn drop_counts_keep_arriving_with_datagrams_after_the_first_drop() {
-        let socket = net::bind("127.0.0.1:0".parse().unwrap(), Some(0)).unwrap();
+        let socket = net::bind("127.0.0.1:0".parse().unwrap(), Some(net::MIN_RECV_BUFFER)).unwrap();
         assert!(drops::start_counting(&socket));
         let to = socket.local_addr().unwrap();
         let from = UdpSocket::bind("127.0.0.1:0").unwrap();

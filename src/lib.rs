@@ -55,7 +55,9 @@ mod interfaces;
 mod lines;
 mod net;
 mod opened;
+mod progress;
 mod receiver;
+mod refusals;
 mod room;
 #[cfg(feature = "secure")]
 mod sealed;
@@ -74,7 +76,8 @@ pub use addr::{DEFAULT_PORT, HostPort};
 pub use chat::{Chat, ShutdownHandle};
 pub use config::{Config, DEFAULT_RECV_BUFFER, Destination, Hears};
 pub use error::{AddressProblem, Error, InterfaceProblem};
-pub use net::{MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
+pub use net::{MAX_PAYLOAD_V4, MAX_PAYLOAD_V6, MAX_RECV_BUFFER, MIN_RECV_BUFFER};
+pub use progress::Progress;
 pub use room::{DEFAULT_TTL, Group, Interface};
 #[cfg(feature = "secure")]
 pub use secret::Secret;

@@ -17,6 +17,8 @@ pub(crate) struct LineReader<R> {
     input: R,
     line: Vec<u8>,
     limit: usize,
+    /// Bytes the last line took from the input, its line end included.
+    read: usize,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -26,7 +28,14 @@ impl<R: BufRead> LineReader<R> {
             input,
             line: Vec::new(),
             limit,
+            read: 0,
         }
+    }
+
+    /// How many bytes of input the last line took, its line end included
+    /// (for progress: compare with a file's size).
+    pub fn last_read(&self) -> usize {
+        self.read
     }
 
     /// The next line, or `None` at the end of input. A last line without a
@@ -71,6 +80,7 @@ impl<R: BufRead> LineReader<R> {
                 break;
             }
         }
+        self.read = total;
         if total == 0 {
             return Ok(None);
         }

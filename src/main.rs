@@ -3,14 +3,16 @@
 mod cli;
 mod exit;
 mod help;
+mod meter;
+mod preflight;
+mod signals;
 mod terminal;
 
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufReader, IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use log::info;
-use udpchat::{Chat, Ended, Error, ShutdownHandle};
+use log::{info, warn};
+use udpchat::{Chat, Ended, Error};
 
 fn main() -> ExitCode {
     let args = cli::parse();
@@ -19,6 +21,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             report(format_args!("{err}"));
+            if let Error::Bind { addr, source } = &err
+                && source.kind() == io::ErrorKind::AddrInUse
+            {
+                report(format_args!("hint: {}", preflight::address_in_use_hint(addr)));
+            }
             exit::of_error(&err)
         }
     }
@@ -38,15 +45,40 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
             }),
         };
     }
+    if preflight::stdout_was_closed() {
+        report(format_args!(
+            "standard output is closed (>&-), so every line received would be lost; \
+             to throw them away, say so with >/dev/null"
+        ));
+        return Ok(ExitCode::from(exit::USAGE));
+    }
     let interactive = !args.recv_only && terminal::is_interactive();
     if interactive {
         // Before the Ctrl-C handler starts its thread.
         terminal::prepare();
     }
+    signals::install()?;
     let chat = Chat::bind(args.to_config()?)?;
-    on_interrupt(chat.shutdown_handle())?;
+    if let (Some(asked), Some(granted)) = (args.recv_buffer, chat.recv_buffer()) {
+        // Linux reports twice what it grants (see Config::recv_buffer): only
+        // far less than asked is worth a word at the default verbosity.
+        if granted < asked / 2 {
+            warn!("{}", cli::recv_buffer_shortfall(asked, granted));
+        }
+    }
+    signals::attach(chat.shutdown_handle(), chat.progress());
     let summary = if interactive {
         terminal::run(chat, &args.talking_to())?
+    } else if meter::wanted(args.quiet > 0, args.recv_only) {
+        let input = meter::start(BufReader::with_capacity(64 * 1024, io::stdin()), chat.progress());
+        // Received lines share the terminal with the bar when stdout is one.
+        let ran = if io::stdout().is_terminal() {
+            chat.run(input, meter::AroundTheBar(io::stdout()))
+        } else {
+            chat.run(input, io::stdout())
+        };
+        meter::clear();
+        ran?
     } else {
         let input = BufReader::with_capacity(64 * 1024, io::stdin());
         chat.run(input, io::stdout())?
@@ -66,21 +98,4 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
 fn report(message: std::fmt::Arguments) {
     let line = format!("udpchat: {message}\n");
     let _ = io::stderr().lock().write_all(line.as_bytes());
-}
-
-/// Ctrl-C and SIGTERM stop the chat cleanly; a second one quits at once,
-/// in case something is stuck.
-fn on_interrupt(handle: ShutdownHandle) -> Result<(), Error> {
-    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-    ctrlc::set_handler(move || {
-        if INTERRUPTED.swap(true, Ordering::SeqCst) {
-            terminal::restore();
-            std::process::exit(exit::INTERRUPTED.into());
-        }
-        handle.interrupt();
-    })
-    .map_err(|err| Error::Io {
-        op: "handle Ctrl-C",
-        source: io::Error::other(err),
-    })
 }

@@ -27,11 +27,23 @@ pub fn max_payload(peer: &SocketAddr) -> usize {
     }
 }
 
+/// The smallest receive buffer udpchat asks for. Below it, systems either
+/// refuse (FreeBSD takes no 0; Windows takes 0 to mean no buffer at all, so
+/// every datagram not awaited is lost) or silently grant their own minimum
+/// (Linux: 2,304 bytes): either way not what was asked.
+pub const MIN_RECV_BUFFER: usize = 1024;
+
+/// The largest receive buffer udpchat asks for: `SO_RCVBUF` takes a C
+/// `int`, which Linux doubles for its bookkeeping, so 1 GiB is the most that
+/// survives on every system (4 GiB wrapped to 0, and Linux granted 2,304 bytes).
+pub const MAX_RECV_BUFFER: usize = 1 << 30;
+
 /// Creates the one UDP socket of an endpoint.
 ///
 /// An IPv6 socket is made dual-stack, so `[::]` also hears IPv4 peers.
-/// `recv_buffer` asks for an `SO_RCVBUF`; the kernel may grant less (Linux caps
-/// it at `net.core.rmem_max`, then doubles it for its own bookkeeping).
+/// `recv_buffer` asks for an `SO_RCVBUF` (see [`set_recv_buffer`]); the
+/// kernel may grant less (Linux caps it at `net.core.rmem_max`, then doubles
+/// it for its own bookkeeping).
 pub fn bind(addr: SocketAddr, recv_buffer: Option<usize>) -> Result<UdpSocket, Error> {
     bind_socket(addr, recv_buffer, false)
 }
@@ -50,20 +62,28 @@ fn bind_socket(addr: SocketAddr, recv_buffer: Option<usize>, shared: bool) -> Re
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).map_err(fail)?;
     if shared {
         socket.set_reuse_address(true).map_err(fail)?;
+        debug!("SO_REUSEADDR on, so other members on this host can bind {addr} too");
         #[cfg(all(
             unix,
             not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))
         ))]
-        socket.set_reuse_port(true).map_err(fail)?;
+        {
+            socket.set_reuse_port(true).map_err(fail)?;
+            debug!("SO_REUSEPORT on");
+        }
     }
     if addr.is_ipv6() {
         // Not fatal: some systems have no IPv4 stack, and then v6-only is all there is.
-        if let Err(err) = socket.set_only_v6(false) {
-            debug!("cannot make {addr} dual-stack: {err}");
+        match socket.set_only_v6(false) {
+            Ok(()) => debug!("IPV6_V6ONLY off: {addr} hears IPv4 too"),
+            Err(err) => debug!("cannot make {addr} dual-stack: {err}"),
         }
     }
     if let Some(size) = recv_buffer {
-        socket.set_recv_buffer_size(size).map_err(fail)?;
+        if !(MIN_RECV_BUFFER..=MAX_RECV_BUFFER).contains(&size) {
+            return Err(Error::RecvBufferRange(size));
+        }
+        set_recv_buffer(&socket, size).map_err(fail)?;
     }
     socket.bind(&addr.into()).map_err(fail)?;
     let socket = UdpSocket::from(socket);
@@ -73,6 +93,108 @@ fn bind_socket(addr: SocketAddr, recv_buffer: Option<usize>, shared: bool) -> Re
         socket2::SockRef::from(&socket).recv_buffer_size().map_err(fail)?
     );
     Ok(socket)
+}
+
+/// Asks for a receive buffer of `request` bytes. Where the system refuses
+/// that much (`ENOBUFS`: FreeBSD and OpenBSD cap socket buffers at about 2
+/// MiB by default, below the default 4 MiB asked for), it takes the largest
+/// the system grants instead, and says so at `-v`: the default must never
+/// stop a chat from starting.
+fn set_recv_buffer(socket: &Socket, request: usize) -> io::Result<()> {
+    let taken = largest_accepted(request, |size| socket.set_recv_buffer_size(size))?;
+    let granted = socket.recv_buffer_size()?;
+    if taken < request {
+        info!("the system refuses a receive buffer of {request} bytes; asked for the most it takes, {taken}");
+    }
+    debug!("SO_RCVBUF: asked for {taken} bytes, granted {granted}");
+    Ok(())
+}
+
+/// Calls `set` with `request`, and where that fails for want of buffer space
+/// ([`is_queue_full`]), finds the largest size it accepts by bisection (a
+/// cap such as FreeBSD's, 2 MiB less its bookkeeping, is no round number),
+/// and leaves that set. Returns the size set. Other errors are returned.
+fn largest_accepted(request: usize, mut set: impl FnMut(usize) -> io::Result<()>) -> io::Result<usize> {
+    let refusal = match set(request) {
+        Ok(()) => return Ok(request),
+        Err(err) if is_queue_full(&err) => err,
+        Err(err) => return Err(err),
+    };
+    // Invariant: `accepted` was taken (0: none yet), `refused` was not.
+    let (mut accepted, mut refused) = (0, request);
+    let mut last_set = request;
+    while refused - accepted > 1 {
+        let size = accepted + (refused - accepted) / 2;
+        last_set = size;
+        match set(size) {
+            Ok(()) => accepted = size,
+            Err(err) if is_queue_full(&err) => refused = size,
+            Err(err) => return Err(err),
+        }
+    }
+    if accepted == 0 {
+        return Err(refusal);
+    }
+    if last_set != accepted {
+        set(accepted)?;
+    }
+    Ok(accepted)
+}
+
+/// Asks the kernel to report errors on `socket` in full, on Linux
+/// (`IP_RECVERR`, and `IPV6_RECVERR` for an IPv6 socket). Without it, Linux
+/// says nothing on an unconnected UDP socket: a datagram the local queue
+/// dropped (a congested link) still counts as sent, and an ICMP "port
+/// unreachable" from a peer that is not listening is thrown away. With it,
+/// such a send fails with `ENOBUFS`, and ICMP errors are queued with the
+/// address they are about, for [`Inbox::errors`](crate::inbox::Inbox::errors);
+/// each also fails the next call on the socket once (the sender retries).
+/// Returns whether the errors are reported so.
+#[cfg(target_os = "linux")]
+pub fn report_errors(socket: &UdpSocket) -> bool {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let ipv6 = socket.local_addr().is_ok_and(|addr| addr.is_ipv6());
+    // A dual-stack socket reports IPv4 peers' errors through IP_RECVERR.
+    let v4 = setsockopt(socket, sockopt::Ipv4RecvErr, &true);
+    let v6 = if ipv6 {
+        setsockopt(socket, sockopt::Ipv6RecvErr, &true)
+    } else {
+        Ok(())
+    };
+    match v4.and(v6) {
+        Ok(()) => {
+            debug!(
+                "IP_RECVERR{} on: refused and dropped datagrams are reported",
+                if ipv6 { " and IPV6_RECVERR" } else { "" }
+            );
+            true
+        }
+        Err(err) => {
+            log::warn!("cannot ask the kernel to report refused or dropped datagrams (IP_RECVERR): {err}");
+            false
+        }
+    }
+}
+
+/// Other systems report what they report without being asked (Windows:
+/// `WSAECONNRESET` from `recv_from`, see [`is_peer_unreachable`]; the BSDs:
+/// `ENOBUFS` from a send).
+#[cfg(not(target_os = "linux"))]
+pub fn report_errors(_socket: &UdpSocket) -> bool {
+    false
+}
+
+/// True for the error of a send the local system dropped for want of buffer
+/// space, `ENOBUFS` (`WSAENOBUFS` on Windows): a congested link's queue was
+/// full. The datagram did not leave this host.
+pub fn is_queue_full(err: &io::Error) -> bool {
+    #[cfg(unix)]
+    const ENOBUFS: i32 = nix::errno::Errno::ENOBUFS as i32;
+    #[cfg(windows)]
+    const ENOBUFS: i32 = 10055; // WSAENOBUFS
+    #[cfg(not(any(unix, windows)))]
+    const ENOBUFS: i32 = -1;
+    err.raw_os_error() == Some(ENOBUFS)
 }
 
 /// An address the kernel reports a datagram from, with IPv4-mapped IPv6
@@ -118,6 +240,42 @@ pub fn is_peer_unreachable(err: &io::Error) -> bool {
     )
 }
 
+/// Whether the kernel queues a refused datagram's error with its address
+/// (Linux, see [`report_errors`]), so that an error from a receive is only
+/// the sign to read that queue.
+pub const QUEUES_ERRORS: bool = cfg!(target_os = "linux");
+
+/// True for the errors an ICMP error for an earlier datagram turns into when
+/// it fails a later call on the socket (Linux, with [`report_errors`]):
+/// port, host or network unreachable, and the rarer codes. Such an error
+/// says nothing about the call it failed.
+pub fn may_be_icmp_report(err: &io::Error) -> bool {
+    use io::ErrorKind::{ConnectionRefused, ConnectionReset, HostUnreachable, NetworkUnreachable};
+    if matches!(
+        err.kind(),
+        ConnectionRefused | ConnectionReset | HostUnreachable | NetworkUnreachable
+    ) {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use nix::errno::Errno;
+        let rare = [
+            Errno::EMSGSIZE,
+            Errno::EPROTO,
+            Errno::ENOPROTOOPT,
+            Errno::EHOSTDOWN,
+            Errno::EOPNOTSUPP,
+        ];
+        #[cfg(target_os = "linux")]
+        let rare = [rare.as_slice(), &[Errno::ENONET]].concat();
+        err.raw_os_error()
+            .is_some_and(|code| rare.iter().any(|rare| *rare as i32 == code))
+    }
+    #[cfg(not(unix))]
+    false
+}
+
 /// Wakes a receiver blocked in [`Inbox::recv`](crate::inbox::Inbox::recv) so it can see it is time to stop,
 /// without it ever having polled.
 ///
@@ -146,6 +304,62 @@ pub fn wake_receiver(socket: &UdpSocket) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn no_buffer_space() -> io::Error {
+        #[cfg(unix)]
+        return io::Error::from_raw_os_error(nix::errno::Errno::ENOBUFS as i32);
+        #[cfg(windows)]
+        return io::Error::from_raw_os_error(10055);
+    }
+
+    #[test]
+    fn a_connection_reset_from_a_receive_is_a_peer_not_listening() {
+        // Windows' WSAECONNRESET (10054) from recv_from, after an ICMP port unreachable.
+        #[cfg(windows)]
+        assert!(is_peer_unreachable(&io::Error::from_raw_os_error(10054)));
+        assert!(is_peer_unreachable(&io::ErrorKind::ConnectionReset.into()));
+        assert!(is_peer_unreachable(&io::ErrorKind::ConnectionRefused.into()));
+        assert!(!is_peer_unreachable(&io::ErrorKind::PermissionDenied.into()));
+        // And a receive that fails so is only a report: the chat carries on.
+        assert!(may_be_icmp_report(&io::ErrorKind::ConnectionReset.into()));
+        assert!(!may_be_icmp_report(&io::ErrorKind::PermissionDenied.into()));
+    }
+
+    #[test]
+    fn a_buffer_too_large_for_the_system_falls_back_to_the_largest_it_takes() {
+        // FreeBSD's default cap: 2 MiB of buffer less its bookkeeping share.
+        const CAP: usize = 1_864_135;
+        let mut calls = Vec::new();
+        let mut set = |size: usize| {
+            calls.push(size);
+            if size <= CAP {
+                Ok(())
+            } else {
+                Err(no_buffer_space())
+            }
+        };
+        assert_eq!(largest_accepted(4 << 20, &mut set).unwrap(), CAP);
+        assert_eq!(calls.last(), Some(&CAP), "the size left set is the one returned");
+        assert!(calls.len() < 30, "{} calls", calls.len());
+    }
+
+    #[test]
+    fn a_buffer_the_system_takes_is_asked_for_once() {
+        let mut calls = 0;
+        let taken = largest_accepted(4 << 20, |_| {
+            calls += 1;
+            Ok(())
+        });
+        assert_eq!((taken.unwrap(), calls), (4 << 20, 1));
+    }
+
+    #[test]
+    fn other_errors_and_a_system_that_takes_no_buffer_at_all_fail() {
+        let invalid = largest_accepted(4 << 20, |_| Err(io::ErrorKind::InvalidInput.into()));
+        assert_eq!(invalid.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        let none = largest_accepted(4 << 20, |_| Err(no_buffer_space()));
+        assert!(is_queue_full(&none.unwrap_err()));
+    }
 
     #[test]
     fn canonical_unmaps_ipv4_and_keeps_an_ipv6_scope_id() {

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::SystemTime;
 
-use log::warn;
+use log::{debug, trace};
 
 use crate::Error;
 use crate::display::Style;
@@ -12,6 +12,8 @@ use crate::drops::{self, Drops};
 use crate::filter::{SourceFilter, StrangerLog, Verdict};
 use crate::inbox::Inbox;
 use crate::net;
+use crate::progress::Progress;
+use crate::refusals::Refusals;
 use crate::stop::{Stop, StopLine};
 use crate::summary::Secured;
 use crate::wire::{Opened, Opener};
@@ -31,6 +33,8 @@ pub(crate) struct Received {
     pub dropped: Option<u64>,
     /// What a secured chat's opener counted.
     pub secured: Option<Secured>,
+    /// Datagrams sent that a peer refused (see [`Refusals`]).
+    pub refused: u64,
 }
 
 /// Everything the receiver thread needs, moved into it.
@@ -42,6 +46,10 @@ pub(crate) struct Receiver<'a, W> {
     pub opener: Opener,
     /// Whether the kernel reports the datagrams it drops (see [`drops::start_counting`]).
     pub counts_drops: bool,
+    /// Where the lines go: refusals without an address are the one destination's.
+    pub destinations: &'a [SocketAddr],
+    /// The receiver's live counts, written after each batch.
+    pub progress: Progress,
     pub stop: StopLine,
 }
 
@@ -56,6 +64,8 @@ impl<W: Write> Receiver<'_, W> {
             style,
             mut opener,
             counts_drops,
+            destinations,
+            progress,
             stop,
         } = self;
         let mut inbox = Inbox::new();
@@ -63,10 +73,16 @@ impl<W: Write> Receiver<'_, W> {
         let mut strangers = StrangerLog::new(filter.heard());
         let mut drops = Drops::default();
         let mut received = Received::default();
-        let mut warned_unreachable = false;
+        let mut refusals = Refusals::new(destinations);
+        let mut sources = Sources::default();
         // Reading the clock costs about 0.1 µs, a tenth of all else a small
-        // datagram costs here: only when the time is shown, or checked.
+        // datagram costs here: only when the time is shown, or checked. The
+        // log level is fixed once logging is set up: asked once, so that a
+        // chat without -vv pays one test of a local per datagram for its
+        // debug lines.
         let shows_time = style.shows_time() || opener.needs_time();
+        let debugging = log::log_enabled!(log::Level::Debug);
+        let tracing = log::log_enabled!(log::Level::Trace);
         let stopped_by_itself = loop {
             // Block only when everything received so far is on the output: a line
             // must reach a pipe or file within milliseconds, not when a buffer fills.
@@ -92,7 +108,7 @@ impl<W: Write> Receiver<'_, W> {
                     SystemTime::UNIX_EPOCH
                 };
                 let len = datagram.payload.len();
-                match present(
+                let outcome = present(
                     filter,
                     &style,
                     &mut opener,
@@ -100,17 +116,28 @@ impl<W: Write> Receiver<'_, W> {
                     &from,
                     arrived,
                     &mut pending,
-                ) {
+                );
+                match outcome {
                     Outcome::Judged(Verdict::Ignore) => {
                         strangers.ignored(&from, len);
                         received.ignored += 1;
                     }
-                    Outcome::Shown => received.shown += 1,
-                    // Refusals are the opener's to count and tell.
+                    Outcome::Shown => {
+                        received.shown += 1;
+                        refusals.heard_from(&from);
+                    }
+                    // Datagrams that did not open are the opener's to count and tell.
                     Outcome::Judged(_) | Outcome::Nothing | Outcome::Refused => {}
+                }
+                if debugging {
+                    sources.log_first(&from, outcome);
+                }
+                if tracing {
+                    trace!("{len} bytes from {from}: {}", describe(outcome));
                 }
                 true
             });
+            progress.received(received.shown, received.ignored, drops.counted());
             if stopping {
                 break None;
             }
@@ -120,26 +147,36 @@ impl<W: Write> Receiver<'_, W> {
                         drops.update(total);
                     }
                     let flush = batch.drained;
-                    if (flush || pending.len() >= OUTPUT_CHUNK)
-                        && let Err(reason) = write(&mut output, &mut pending, flush)
-                    {
-                        break Some(reason);
+                    if flush || pending.len() >= OUTPUT_CHUNK {
+                        if let Err(reason) = write(&mut output, &mut pending, flush) {
+                            break Some(reason);
+                        }
+                        progress.written(received.shown);
                     }
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                     if let Err(reason) = write(&mut output, &mut pending, true) {
                         break Some(reason);
                     }
+                    progress.written(received.shown);
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) if net::is_peer_unreachable(&err) => {
-                    // Windows reports an earlier datagram's ICMP "port
-                    // unreachable" here; the peer may start later.
-                    if !std::mem::replace(&mut warned_unreachable, true) {
-                        warn!("peer is not listening (yet?): {err}; still sending and receiving");
-                    }
-                }
                 Err(_) if stop.is_stopping() => break None,
+                // An ICMP error for a datagram sent earlier: Linux (with
+                // IP_RECVERR) fails this receive once and has queued the
+                // error with the address, which we read now; Windows fails it
+                // with WSAECONNRESET and no address. Either way, the peer
+                // may start later: carry on.
+                Err(err)
+                    if take_errors(&mut inbox, socket, &mut refusals) > 0
+                        || net::may_be_icmp_report(&err) =>
+                {
+                    if !net::QUEUES_ERRORS && net::is_peer_unreachable(&err) {
+                        refusals.refused(None, &err);
+                    }
+                    debug!("a receive reported {err}");
+                    progress.refused(refusals.total());
+                }
                 Err(source) => {
                     break Some(Stop::Failed(Error::Io {
                         op: "receive from the socket",
@@ -148,8 +185,12 @@ impl<W: Write> Receiver<'_, W> {
                 }
             }
         };
-        // Whatever stopped us, what was received is shown, and every drop told.
+        // Whatever stopped us, what was received is shown, and every drop
+        // and refusal told: the last refusals may not have woken us.
         let flushed = write(&mut output, &mut pending, true);
+        take_errors(&mut inbox, socket, &mut refusals);
+        received.refused = refusals.total();
+        progress.refused(received.refused);
         if counts_drops {
             if let Some(total) = drops::total(socket) {
                 drops.update(total);
@@ -177,6 +218,41 @@ pub enum Outcome {
     Nothing,
     /// Not shown: it did not open (see [`Opener::open`]).
     Refused,
+}
+
+/// Takes the errors queued on the socket (Linux) into `refusals`; returns how many there were.
+fn take_errors(inbox: &mut Inbox, socket: &UdpSocket, refusals: &mut Refusals) -> usize {
+    inbox.errors(socket, |to, err| refusals.refused(to, &err))
+}
+
+/// What became of a datagram, in words, for the debug and trace lines.
+fn describe(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Shown => "shown",
+        Outcome::Judged(Verdict::Ignore) => "ignored (not a host this chat hears)",
+        Outcome::Judged(_) => "not shown (this chat's own line, come back)",
+        Outcome::Nothing => "opened: nothing to show (an end of input, or a line seen already)",
+        Outcome::Refused => "not shown (it did not authenticate, or was sent too long ago)",
+    }
+}
+
+/// Sources seen so far, for a debug line on each one's first datagram.
+#[derive(Default)]
+struct Sources {
+    seen: Vec<SocketAddr>,
+}
+
+/// At most this many sources get a first-datagram debug line, so a flood
+/// from forged addresses cannot grow memory or the log without bound.
+const SOURCES_LOGGED: usize = 64;
+
+impl Sources {
+    fn log_first(&mut self, from: &SocketAddr, outcome: Outcome) {
+        if self.seen.len() < SOURCES_LOGGED && !self.seen.contains(from) {
+            self.seen.push(*from);
+            debug!("first datagram from {from}: {}", describe(outcome));
+        }
+    }
 }
 
 /// One datagram from `from` (canonical, as the inbox gives it), arrived at

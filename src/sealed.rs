@@ -388,7 +388,7 @@ impl Opener {
     }
 
     fn refuse(&mut self, from: &SocketAddr, age_ms: Option<i128>) {
-        self.counts.datagrams_refused += 1;
+        self.counts.datagrams_rejected += 1;
         if self.refused_from.len() < MAX_SENDERS && self.refused_from.insert(*from, ()).is_none() {
             match age_ms {
                 Some(age) => warn!(
@@ -595,7 +595,7 @@ mod tests {
         let (mut opener, from) = opener_and_from();
         let mut plain = b"pay 10 euros to mallory".to_vec();
         assert_eq!(opener.open(&mut plain, &from, SystemTime::now()), Opened::Refused);
-        assert_eq!(opener.finish().datagrams_refused, 1);
+        assert_eq!(opener.finish().datagrams_rejected, 1);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 use std::fmt;
 use std::path::Path;
 
+use log::info;
 #[cfg(unix)] // its one warning is about Unix file modes
 use log::warn;
 use zeroize::Zeroizing;
@@ -140,6 +141,7 @@ impl Secret {
 
     fn from_passphrase(passphrase: &[u8]) -> Result<Secret, Error> {
         use argon2::{Algorithm, Argon2, Params, Version};
+        info!("deriving the key from the passphrase (Argon2id, 64 MiB, 3 passes)");
         let params = Params::new(KDF_MEMORY_KIB, KDF_PASSES, KDF_LANES, Some(KEY_LEN))
             .expect("the parameters are within Argon2's limits");
         let mut key = Zeroizing::new([0; KEY_LEN]);

@@ -2,43 +2,17 @@
 
 use std::io::{self, BufRead};
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use log::{error, warn};
+use log::{error, trace};
 
 use crate::Error;
 use crate::lines::{Line, LineReader};
 use crate::net;
+use crate::progress::Progress;
 use crate::stop::{Stop, StopLine};
 use crate::wire::Sealer;
-
-/// The sender's counts. The sender writes them as it goes; the chat reads
-/// them when it ends, even while the sender is still blocked reading a
-/// terminal (it is not waited for then), which is why they are not simply
-/// returned.
-#[derive(Debug, Default)]
-pub(crate) struct Tally {
-    sent: AtomicU64,
-    not_sent: AtomicU64,
-}
-
-impl Tally {
-    /// Lines sent, and lines not sent.
-    pub fn counts(&self) -> (u64, u64) {
-        (
-            self.sent.load(Ordering::Relaxed),
-            self.not_sent.load(Ordering::Relaxed),
-        )
-    }
-
-    fn count(&self, sent: bool) {
-        let counter = if sent { &self.sent } else { &self.not_sent };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
 
 /// Everything the sender thread needs, moved into it.
 pub(crate) struct Sender<R> {
@@ -50,7 +24,10 @@ pub(crate) struct Sender<R> {
     /// The least time between two lines (`--rate`), if any.
     pub interval: Option<Duration>,
     pub input: R,
-    pub tally: Arc<Tally>,
+    /// The sender's counts, written as it goes. The chat reads them when it
+    /// ends, even while the sender is still blocked reading a terminal (it
+    /// is not waited for then), which is why they are not simply returned.
+    pub progress: Progress,
     pub stop: StopLine,
 }
 
@@ -71,86 +48,163 @@ impl<R: BufRead> Sender<R> {
             mut sealer,
             interval,
             input,
-            tally,
+            progress,
             stop,
         } = self;
         // The largest line that fits in one datagram to every peer.
         let limit = sealer.max_line(peers.iter().map(net::max_payload).min().unwrap_or(0));
         let mut pacer = interval.map(Pacer::new);
         let mut lines = LineReader::new(input, limit);
-        let mut unreachable = Unreachable::default();
+        let mut unsent = Unsent::default();
         let mut number = 0u64;
-        loop {
+        let stopped = loop {
             let line = match lines.next_line() {
                 Ok(Some(line)) => line,
-                Ok(None) => {
-                    // A secured chat says so, so receivers can count lines lost up to the last.
-                    if let Some(Ok(end)) = sealer.end() {
-                        for &peer in &peers {
-                            let _ = send(&socket, end, peer, &mut unreachable);
-                        }
-                    }
-                    return Some(Stop::EndOfInput);
-                }
+                Ok(None) => break Some(Stop::EndOfInput),
                 Err(source) => {
-                    return Some(Stop::Failed(Error::Io {
+                    break Some(Stop::Failed(Error::Io {
                         op: "read input",
                         source,
                     }));
                 }
             };
             if stop.is_stopping() {
-                return None;
+                break None;
             }
             number += 1;
             if let (Line::Fits(_), Some(pacer)) = (&line, &mut pacer) {
                 pacer.wait();
                 if stop.is_stopping() {
-                    return None;
+                    break None;
                 }
             }
             let sent = match line {
                 // A line counts as sent when every peer's copy went out.
                 Line::Fits(bytes) => match sealer.seal(bytes) {
                     Err(err) => {
-                        error!("line {number} not sent: cannot seal it: {err}");
-                        false
+                        unsent.failed(number, format!("cannot seal it: {err}"));
+                        None
                     }
-                    Ok(datagram) => peers.iter().fold(true, |sent, &peer| {
-                        let result = send(&socket, datagram, peer, &mut unreachable);
-                        match &result {
-                            Err(err) if peers.len() > 1 => error!("line {number} not sent to {peer}: {err}"),
-                            Err(err) => error!("line {number} not sent: {err}"),
-                            Ok(()) => {}
+                    Ok(datagram) => {
+                        // Every peer gets its copy; the first failure is the reason told.
+                        let mut failed = None;
+                        for &peer in &peers {
+                            if let Err(err) = send(&socket, datagram, peer) {
+                                failed.get_or_insert_with(|| match peers.len() {
+                                    1 => err.to_string(),
+                                    _ => format!("to {peer}: {err}"),
+                                });
+                            }
                         }
-                        sent && result.is_ok()
-                    }),
+                        match failed {
+                            None => {
+                                trace!("line {number} sent: {} bytes", bytes.len());
+                                Some(bytes.len())
+                            }
+                            Some(reason) => {
+                                unsent.failed(number, reason);
+                                None
+                            }
+                        }
+                    }
                 },
                 Line::TooLong(len) => {
-                    error!(
-                        "line {number} not sent: {len} bytes do not fit in one {}datagram (at most {limit})",
-                        sealer.kind()
+                    unsent.failed(
+                        number,
+                        format!(
+                            "{len} bytes do not fit in one {}datagram (at most {limit})",
+                            sealer.kind()
+                        ),
                     );
-                    false
+                    None
                 }
             };
-            tally.count(sent);
+            progress.line(lines.last_read(), sent);
+            unsent.tell_if_due();
+        };
+        unsent.tell();
+        // A secured chat says the input has ended, so receivers can count
+        // lines lost up to the last one.
+        if matches!(stopped, Some(Stop::EndOfInput))
+            && let Some(Ok(end)) = sealer.end()
+        {
+            for &peer in &peers {
+                let _ = send(&socket, end, peer);
+            }
         }
+        stopped
     }
 }
 
-/// Says once per chat that the peer is not listening; the chat carries on,
-/// because the peer may start later.
+/// Lines not sent are told on stderr without flooding it: the first at once,
+/// with its reason, and the others summed up at most once a
+/// [`REPORT_INTERVAL`] (a link down for a second and a half must not become
+/// three thousand lines of stderr). The chat's final "N of M lines not sent"
+/// gives the total.
 #[derive(Default)]
-struct Unreachable {
-    warned: bool,
+struct Unsent {
+    /// The first failure has been told.
+    told_any: bool,
+    /// When failures were last told.
+    last_told: Option<Instant>,
+    /// Failures not yet told: how many, the first and last line number, and
+    /// the last one's reason.
+    pending: u64,
+    first_pending: u64,
+    last_pending: u64,
+    last_reason: String,
 }
 
-impl Unreachable {
-    fn warn(&mut self, err: &io::Error) {
-        if !std::mem::replace(&mut self.warned, true) {
-            warn!("peer is not listening (yet?): {err}; still sending and receiving");
+/// Lines not sent are summed up on stderr at most this often.
+const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Unsent {
+    /// Line `number` could not be sent, for `reason`.
+    fn failed(&mut self, number: u64, reason: String) {
+        if !self.told_any {
+            self.told_any = true;
+            self.last_told = Some(Instant::now());
+            error!("line {number} not sent: {reason}");
+            return;
         }
+        if self.pending == 0 {
+            self.first_pending = number;
+        }
+        self.pending += 1;
+        self.last_pending = number;
+        self.last_reason = reason;
+    }
+
+    /// Tells the failures not yet told, if the last report is old enough.
+    /// Costs nothing while none are pending.
+    fn tell_if_due(&mut self) {
+        if self.pending > 0
+            && self
+                .last_told
+                .is_none_or(|last| last.elapsed() >= REPORT_INTERVAL)
+        {
+            self.tell();
+        }
+    }
+
+    /// Tells the failures not yet told, now.
+    fn tell(&mut self) {
+        if self.pending == 0 {
+            return;
+        }
+        let lines = if self.pending == 1 {
+            format!("line {}", self.last_pending)
+        } else {
+            format!("lines {} to {}", self.first_pending, self.last_pending)
+        };
+        let last = if self.pending == 1 { "" } else { "the last " };
+        let noun = if self.pending == 1 { "line" } else { "lines" };
+        error!(
+            "{} more {noun} not sent ({lines}), {last}for this reason: {}",
+            self.pending, self.last_reason
+        );
+        self.pending = 0;
+        self.last_told = Some(Instant::now());
     }
 }
 
@@ -189,18 +243,24 @@ impl Pacer {
     }
 }
 
-fn send(socket: &UdpSocket, bytes: &[u8], peer: SocketAddr, unreachable: &mut Unreachable) -> io::Result<()> {
-    let mut reported_unreachable = false;
+/// Sends one datagram. An error the kernel left on the socket for an earlier
+/// datagram (an ICMP report, see [`net::report_errors`]) is returned by the
+/// next send although this datagram has not gone: it is retried once. The
+/// receiver reads and tells those reports; a real failure fails twice.
+/// A full local queue (`ENOBUFS`) is not retried: the datagram was dropped.
+fn send(socket: &UdpSocket, bytes: &[u8], peer: SocketAddr) -> io::Result<()> {
+    let mut retried = false;
     loop {
         match socket.send_to(bytes, peer) {
             Ok(_) => return Ok(()),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            // The error was left on the socket by an earlier datagram's ICMP reply
-            // and is cleared by being reported; this datagram has not gone yet.
-            Err(err) if net::is_peer_unreachable(&err) && !reported_unreachable => {
-                unreachable.warn(&err);
-                reported_unreachable = true;
+            Err(err) if net::is_queue_full(&err) => {
+                return Err(io::Error::new(
+                    err.kind(),
+                    format!("the local network queue is full and dropped it ({err}); --rate helps"),
+                ));
             }
+            Err(_) if !retried => retried = true,
             Err(err) => return Err(err),
         }
     }

@@ -36,6 +36,13 @@ pub struct Summary {
     /// the receive buffer was full; `None` where the system cannot count them
     /// (it can on Linux).
     pub datagrams_dropped: Option<u64>,
+    /// Datagrams sent that came back refused: an ICMP error said the peer
+    /// was not listening (port unreachable) or could not be reached. Their
+    /// lines count as sent (they left this host) but were lost. Known on
+    /// Linux and Windows; routers and hosts limit how many ICMP errors they
+    /// send (Linux: about one a second to a host beyond loopback, and 1,000
+    /// a second in all), so more may have been refused than this.
+    pub datagrams_refused: u64,
     /// What a secured chat ([`Config::secret`](crate::Config)) noticed;
     /// `None` for a plain chat, which cannot tell.
     pub secured: Option<Secured>,
@@ -46,10 +53,10 @@ pub struct Summary {
 /// repeats and late arrivals can be told.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Secured {
-    /// Datagrams that did not authenticate (another secret, a plain
-    /// datagram, one changed or cut on the way) or were sent more than a
-    /// minute from this host's clock: not shown.
-    pub datagrams_refused: u64,
+    /// Datagrams received that did not authenticate (another secret, a
+    /// plain datagram, one changed or cut on the way) or were sent more than
+    /// a minute from this host's clock: not shown.
+    pub datagrams_rejected: u64,
     /// Lines a sender sent that never arrived: gaps in its sequence.
     pub lines_lost: u64,
     /// Lines that arrived again (duplicated on the way, or replayed): not shown again.
@@ -80,14 +87,21 @@ impl fmt::Display for Summary {
             Some(dropped) => write!(f, "{dropped} dropped by the kernel")?,
             None => f.write_str("drops not countable on this system")?,
         }
+        if self.datagrams_refused > 0 {
+            write!(
+                f,
+                ", {} sent but refused (a peer not listening or unreachable)",
+                self.datagrams_refused
+            )?;
+        }
         if let Some(secured) = &self.secured {
             write!(
                 f,
-                "; secured: {} lost, {} duplicated, {} out of order, {} refused",
+                "; secured: {} lost, {} duplicated, {} out of order, {} rejected",
                 count(secured.lines_lost, "line"),
                 secured.lines_duplicated,
                 secured.lines_reordered,
-                count(secured.datagrams_refused, "datagram"),
+                count(secured.datagrams_rejected, "datagram"),
             )?;
         }
         Ok(())
@@ -119,11 +133,21 @@ mod tests {
             datagrams_received: 1,
             datagrams_ignored: 0,
             datagrams_dropped: Some(0),
+            datagrams_refused: 0,
             secured: None,
         };
         assert_eq!(
             summary.to_string(),
             "1 line sent, 1 datagram received, 0 dropped by the kernel"
+        );
+        let refused = Summary {
+            datagrams_refused: 2,
+            ..summary
+        };
+        assert!(
+            refused
+                .to_string()
+                .ends_with(", 2 sent but refused (a peer not listening or unreachable)")
         );
         assert_eq!(summary.not_sent().as_deref(), Some("1 of 2 lines not sent"));
     }

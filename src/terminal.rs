@@ -82,7 +82,6 @@ static LINES_WAITING: AtomicU64 = AtomicU64::new(0);
 /// yet shown (0 when no line editor runs). Takes no lock, so it answers at
 /// once even while the printer is blocked on the terminal: for a process
 /// about to exit at once, to say what it leaves unshown.
-#[allow(dead_code, reason = "for main's second Ctrl-C, which quits at once")]
 pub fn lines_not_yet_shown() -> u64 {
     LINES_WAITING.load(Ordering::Relaxed)
 }

@@ -189,3 +189,26 @@ fn the_peer_can_come_from_the_environment() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_man_page_synopsis_shows_option_values_and_several_peers() {
+    let man = stdout_of(&["--generate", "man"]).replace("\\-", "-");
+    let synopsis = &man[man.find(".SH SYNOPSIS").unwrap()..man.find(".SH DESCRIPTION").unwrap()];
+    for wanted in [
+        "\\fIHOST:PORT\\fR...",
+        "\\fB--broadcast\\fR \\fIPORT\\fR",
+        "\\fB--bind\\fR \\fIADDR\\fR]",
+        "\\fB--linger\\fR \\fIDURATION\\fR]",
+        "\\fB--timestamps\\fR[=\\fISTYLE\\fR]]",
+        "\\fB--allow\\fR \\fICIDR\\fR]...",
+    ] {
+        assert!(synopsis.contains(wanted), "no {wanted:?} in\n{synopsis}");
+    }
+}
+
+#[test]
+fn the_help_of_sanitize_does_not_speak_of_colour() {
+    let help = stdout_of(&["--help"]);
+    let sanitize = &help[help.find("--sanitize").unwrap()..help.find("--raw").unwrap()];
+    assert!(!sanitize.to_lowercase().contains("colo"), "{sanitize}");
+}

@@ -33,8 +33,6 @@ fn first_line(stderr: &str) -> &str {
 
 #[test]
 fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
-    let in_use = loopback_socket();
-    let in_use = in_use.local_addr().unwrap().to_string();
     let unresolvable = unresolvable_peer();
     let cannot_resolve = format!("cannot resolve '{unresolvable}'");
     let cases: &[(&[&str], i32, &str)] = &[
@@ -107,6 +105,39 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
             &["127.0.0.1:9", "--rate", "0"],
             2,
             "invalid value '0' for '--rate",
+        ),
+        // Issue 12.2: values the kernel would wrap (4G became 2,304 bytes) or
+        // raise silently are refused, naming the range.
+        (
+            &["127.0.0.1:9", "--recv-buffer", "4G"],
+            2,
+            "out of range: a receive buffer is from 1K (1024) to 1G (1073741824) bytes",
+        ),
+        (
+            &["127.0.0.1:9", "--recv-buffer", "0"],
+            2,
+            "out of range: a receive buffer is from 1K",
+        ),
+        (
+            &["127.0.0.1:9", "--recv-buffer", "1"],
+            2,
+            "out of range: a receive buffer is from 1K",
+        ),
+        // Issue 13.7: each message says what was wrong, in the user's terms.
+        (
+            &["-b", "65536", "127.0.0.1:9"],
+            2,
+            "port 65536 is out of range: a port is a number from 0 to 65535",
+        ),
+        (
+            &["127.0.0.1:9", "--linger", "abc"],
+            2,
+            "a duration is a number with a unit, e.g. 2s, 500ms or 1m 30s",
+        ),
+        (
+            &["127.0.0.1:9", "--rate", "-5"],
+            2,
+            "invalid value '-5' for '--rate <LINES_PER_SECOND>': a rate must be positive",
         ),
         (
             &["127.0.0.1:9", "--accept-any=yes"],
@@ -237,7 +268,6 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
         (&["-b", "127.0.0.1:0", "[::1]:9"], 2, "different IP families"),
         (&["-b", "[::1]:0", "127.0.0.1:9"], 2, "different IP families"),
         (&[&unresolvable], 1, &cannot_resolve),
-        (&["-b", &in_use, "127.0.0.1:9"], 1, ADDRESS_IN_USE),
         // TEST-NET-1 is never assigned to a local interface: the bind fails, nothing is sent.
         // Not under Wine, which lets the bind succeed where Windows refuses
         // it (WSAEADDRNOTAVAIL); the wake-up datagram would then leave the host.
@@ -292,14 +322,66 @@ fn rejects_an_argument_that_is_not_utf8() {
 }
 
 #[test]
-fn rejects_a_malformed_bind_address_from_the_environment() {
+fn rejects_a_malformed_bind_address_from_the_environment_naming_the_variable() {
     let bin = env!("CARGO_BIN_EXE_udpchat");
     let (code, stderr) = run_via(bin, &["127.0.0.1:9"], &[("UDPCHAT_BIND", "nonsense")]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
-        first_line(&stderr).contains("invalid value 'nonsense' for '--bind"),
+        first_line(&stderr).contains("invalid value 'nonsense' in the environment variable UDPCHAT_BIND"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_bad_peer_from_the_environment_names_the_variable() {
+    let bin = env!("CARGO_BIN_EXE_udpchat");
+    let (code, stderr) = run_via::<&str>(bin, &[], &[("UDPCHAT_PEER", "pc-b.lan")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        first_line(&stderr).contains(
+            "invalid value 'pc-b.lan' in the environment variable UDPCHAT_PEER (the peer): missing port"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_port_in_use_says_who_holds_it_and_how_to_pick_another() {
+    let in_use = loopback_socket();
+    let addr = in_use.local_addr().unwrap();
+    let (code, stderr) = run(&["-b", &addr.to_string(), "127.0.0.1:9"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let mut lines = stderr.lines();
+    assert!(lines.next().unwrap().contains(ADDRESS_IN_USE), "{stderr}");
+    let hint = lines.next().unwrap_or_default();
+    let next = format!("-b 127.0.0.1:{}", addr.port() + 1);
+    assert!(
+        hint.starts_with("udpchat: hint: ") && hint.contains(&next),
+        "{stderr}"
+    );
+    if cfg!(target_os = "linux") {
+        // This test process holds the port.
+        let holder = format!("(pid {})", std::process::id());
+        assert!(hint.contains(&holder), "{stderr}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_refused_at_start() {
+    // `udpchat ... >&-`: Rust would quietly put /dev/null there and every
+    // line received would be lost.
+    let script = r#""$0" -b 127.0.0.1:0 127.0.0.1:9 >&-"#;
+    let (code, stderr) = run_via("sh", &["-c", script, env!("CARGO_BIN_EXE_udpchat")], &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "udpchat: standard output is closed (>&-), so every line received would be lost; \
+         to throw them away, say so with >/dev/null"
+    );
+    // Saying so is fine.
+    let script = r#""$0" -b 127.0.0.1:0 127.0.0.1:9 >/dev/null"#;
+    let (code, stderr) = run_via("sh", &["-c", script, env!("CARGO_BIN_EXE_udpchat")], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
 }
 
 #[test]

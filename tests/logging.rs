@@ -47,3 +47,28 @@ fn rust_log_still_works() {
     let stderr = chat_with_one_bad_line(&[], &[("RUST_LOG", "info")]);
     assert!(stderr.contains("udpchat: info: bound 127.0.0.1:"), "{stderr}");
 }
+
+#[test]
+fn debug_shows_each_socket_option_asked_for_and_granted() {
+    for (flags, env) in [(&["-vv"][..], &[][..]), (&[], &[("RUST_LOG", "debug")])] {
+        let stderr = chat_with_one_bad_line(flags, env);
+        assert!(
+            stderr.contains("udpchat: debug: SO_RCVBUF: asked for 4194304 bytes, granted "),
+            "{stderr}"
+        );
+        if cfg!(target_os = "linux") {
+            assert!(stderr.contains("udpchat: debug: IP_RECVERR on"), "{stderr}");
+            assert!(stderr.contains("udpchat: debug: SO_RXQ_OVFL on"), "{stderr}");
+        }
+        assert!(!stderr.contains("trace:"), "{stderr}");
+    }
+}
+
+#[test]
+fn trace_shows_each_line_sent() {
+    let stderr = chat_with_one_bad_line(&["-vvv"], &[]);
+    assert!(
+        stderr.contains("udpchat: trace: line 1 sent: 2 bytes"),
+        "{stderr}"
+    );
+}

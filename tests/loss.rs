@@ -45,7 +45,7 @@ fn warned_drops(stderr: &str) -> u64 {
 fn reports_the_datagrams_the_kernel_dropped_while_the_receive_buffer_was_full() {
     // The smallest buffer the kernel allows holds only a few datagrams.
     let peer = loopback_socket();
-    let mut chat = Udpchat::with_peer(&peer, &["--recv-only", "--recv-buffer", "0"]);
+    let mut chat = Udpchat::with_peer(&peer, &["--recv-only", "--recv-buffer", "1K"]);
     let to = chat.bound_addr();
     // A stopped receiver takes nothing, so a burst must overflow its buffer.
     chat.signal(Signal::SIGSTOP);
@@ -164,4 +164,64 @@ fn logs_the_receive_buffer_the_system_granted() {
     let chat = Udpchat::start(&["--recv-buffer", "50K", "-b", "127.0.0.1:0", "127.0.0.1:9"]);
     let line = chat.stderr_line_containing("receive buffer");
     assert!(line.contains("receive buffer 102400 bytes"), "{line}");
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_drop_warning_does_not_claim_the_peers_lines_were_lost_when_it_cannot_know() {
+    // Only a stranger's datagrams overflow the buffer; the kernel does not
+    // say whose it dropped, so neither may udpchat.
+    let Some(lan) = common::Lan::start(&["--recv-buffer", "1K"], |_| true) else {
+        return;
+    };
+    lan.chat.signal(Signal::SIGSTOP);
+    for i in 0..200 {
+        lan.stranger
+            .send_to(format!("noise {i:03} {}", "x".repeat(100)).as_bytes(), lan.via_v6)
+            .unwrap();
+    }
+    lan.chat.signal(Signal::SIGCONT);
+    // The next datagram queued after the drops brings their count.
+    let mut sent = 0;
+    'marked: loop {
+        let marker = format!("marker {sent}");
+        lan.peer.send_to(marker.as_bytes(), lan.via_v4).unwrap();
+        sent += 1;
+        while let Some(line) = lan.chat.try_line(Duration::from_millis(100)) {
+            if line == marker.as_bytes() {
+                break 'marked;
+            }
+        }
+        assert!(
+            sent < 100,
+            "no marker got through; stderr:\n{}",
+            lan.chat.stderr()
+        );
+    }
+    let warning = lan.chat.stderr_line_containing("the kernel dropped");
+    assert!(!warning.contains("lines were lost"), "{warning}");
+    assert!(warning.contains("it does not say whose"), "{warning}");
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_receive_buffer_granted_far_below_the_request_is_a_warning_by_default() {
+    let rmem_max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(0);
+    if rmem_max == 0 || rmem_max >= 256 << 20 {
+        eprintln!("skipped: net.core.rmem_max ({rmem_max}) grants 1G");
+        return;
+    }
+    let (code, stderr) = common::run(&["--recv-buffer", "1G", "-b", "127.0.0.1:0", "127.0.0.1:9"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let expected = format!(
+        "udpchat: warning: the system granted a receive buffer of {} bytes, far less than the 1073741824 asked for",
+        2 * rmem_max
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    // The default asks for 4M and takes what it gets without a word.
+    let (code, stderr) = common::run(&["-b", "127.0.0.1:0", "127.0.0.1:9"]);
+    assert_eq!((code, stderr.as_str()), (Some(0), ""));
 }

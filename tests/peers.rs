@@ -104,3 +104,31 @@ fn two_ipv6_peers_on_loopback_hear_each_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_chat_with_its_own_address_says_so_and_does_not_show_its_own_lines() {
+    // `udpchat 127.0.0.1:2323` on the default 0.0.0.0:2323, on a free port.
+    // -vvv: each datagram's verdict is logged, so the echo can be waited for.
+    // A port free a moment ago may be taken by another test meanwhile: then another.
+    let (mut chat, own) = (0..5)
+        .find_map(|_| {
+            let port = common::free_port();
+            let own = format!("127.0.0.1:{port}");
+            let chat = Udpchat::start(&["-vv", "-b", &format!("0.0.0.0:{port}"), &own]);
+            let line = chat.stderr_line_containing_any(&["own address", "Address already in use"]);
+            line.contains(&format!("{own} is this chat's own address"))
+                .then_some((chat, own))
+        })
+        .expect("a free port within 5 tries");
+    chat.send("hello, me\n");
+    chat.stderr_line_containing("not shown (this chat's own line, come back)");
+    // Another endpoint on the same host is still heard.
+    let other = common::loopback_socket();
+    other
+        .send_to(b"from another port", own.parse::<std::net::SocketAddr>().unwrap())
+        .unwrap();
+    assert_eq!(chat.text_line(), "from another port");
+    chat.close_stdin();
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(0), "{stderr}");
+}

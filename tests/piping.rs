@@ -148,11 +148,120 @@ fn a_closed_stdout_ends_quietly_with_status_0() {
     reader.read_line(&mut first).unwrap();
     assert_eq!(first, "first\n");
     drop(reader);
-    peer.send_to(b"second", to).unwrap();
+    // udpchat learns that its reader went away when it next writes: each
+    // datagram is a chance. Send until it has gone, waiting for its exit
+    // between two (bounded by the TIMEOUT of exit_code below).
+    for _ in 0..100 {
+        peer.send_to(b"second", to).unwrap();
+        if chat.exited_within(std::time::Duration::from_millis(100)) {
+            break;
+        }
+    }
     let (code, stderr) = chat.exit_code();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         !stderr.contains("panicked") && !stderr.contains("error"),
+        "{stderr}"
+    );
+}
+
+/// Runs `udpchat ARGS < file` in a tmux pane of its own, stderr on the
+/// pane's terminal and stdout to /dev/null, and returns the pane's screens:
+/// each one read until `seen` says it is the one, then the last after exit.
+/// `None`, saying why, without tmux.
+fn in_a_terminal(args: &str, file: &std::path::Path, seen: &[&dyn Fn(&str) -> bool]) -> Option<Vec<String>> {
+    use std::process::Command;
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return None;
+    }
+    let socket = format!("udpchat-meter-{}-{}", std::process::id(), rand_suffix());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let command = format!(
+        "{} {args} < {} > /dev/null; echo EXIT=$?; sleep 60",
+        env!("CARGO_BIN_EXE_udpchat"),
+        file.display()
+    );
+    tmux(&["new-session", "-d", "-x", "150", "-y", "10", &command]);
+    let mut screens = Vec::new();
+    let deadline = std::time::Instant::now() + common::TIMEOUT;
+    let done = |screen: &str| screen.contains("EXIT=");
+    for wanted in seen.iter().copied().chain([&done as &dyn Fn(&str) -> bool]) {
+        loop {
+            let screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
+            if wanted(&screen) {
+                screens.push(screen);
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the screen never showed what was awaited:\n{screen}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    tmux(&["kill-server"]);
+    Some(screens)
+}
+
+#[test]
+fn a_long_piped_file_shows_its_progress_on_a_terminal_and_clears_it_at_the_end() {
+    let peer = loopback_socket();
+    let path = std::env::temp_dir().join(format!("udpchat-meter-{}-{}", std::process::id(), rand_suffix()));
+    let lines: String = (0..600)
+        .map(|i| format!("{i:04} lorem ipsum dolor sit amet\n"))
+        .collect();
+    std::fs::write(&path, &lines).unwrap();
+    let args = format!("--rate 300 -b 127.0.0.1:0 {}", peer.local_addr().unwrap());
+    let receiving = {
+        let peer = peer.try_clone().unwrap();
+        std::thread::spawn(move || (0..600).map(|_| recv(&peer).0).collect::<Vec<_>>())
+    };
+    let bar = |screen: &str| screen.contains("sent ") && screen.contains("%") && screen.contains("left");
+    let Some(screens) = in_a_terminal(&args, &path, &[&bar]) else {
+        return;
+    };
+    let shown = screens[0]
+        .lines()
+        .find(|line| line.contains("%"))
+        .unwrap()
+        .to_owned();
+    assert!(shown.starts_with("sent "), "{shown}");
+    assert!(shown.contains("/s") && shown.contains("KiB/"), "{shown}");
+    // Cleared at the end: the last screen has the exit and nothing else.
+    assert_eq!(screens[1].trim(), "EXIT=0", "{}", screens[1]);
+    for (i, line) in receiving.join().unwrap().iter().enumerate() {
+        assert_eq!(line, format!("{i:04} lorem ipsum dolor sit amet").as_bytes());
+    }
+
+    // -q: no progress either.
+    let args = format!("-q -b 127.0.0.1:0 {}", peer.local_addr().unwrap());
+    let screens = in_a_terminal(&args, &path, &[]).unwrap();
+    assert_eq!(screens[0].trim(), "EXIT=0", "{}", screens[0]);
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn no_progress_is_shown_when_stderr_is_not_a_terminal() {
+    let peer = loopback_socket();
+    let lines: String = (0..2000)
+        .map(|i| format!("{i:04} lorem ipsum dolor sit amet\n"))
+        .collect();
+    let mut chat = udpchat_reading(
+        lines.as_bytes(),
+        &peer.local_addr().unwrap().to_string(),
+        &["--rate", "20000"],
+    );
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains("sent 1") && !stderr.contains("%"),
         "{stderr}"
     );
 }

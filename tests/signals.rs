@@ -55,3 +55,145 @@ fn an_idle_chat_does_not_exit_by_itself() {
     assert_eq!(chat.try_line(std::time::Duration::from_millis(300)), None);
     assert!(chat.is_running());
 }
+
+/// udpchat's `-v` summary line, if it printed one.
+#[cfg(unix)] // only the tests that signal udpchat look for it
+fn has_summary(stderr: &str) -> bool {
+    stderr
+        .lines()
+        .any(|line| line.contains(" sent, ") && line.contains(" received, "))
+}
+
+#[test]
+#[cfg(unix)] // sends SIGINT and SIGTERM, which Windows does not have
+fn signals_that_arrive_together_count_as_one_and_the_summary_is_printed() {
+    // `timeout` sends its signal to udpchat and then to its process group:
+    // two at once. Each run, both in one go, one right after the other.
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        for run in 0..5 {
+            let mut chat = idle_chat_after_one_line();
+            chat.signal(signal);
+            chat.signal(signal);
+            let (code, stderr) = chat.exit_code();
+            assert_eq!(code, Some(130), "{signal} run {run}: {stderr}");
+            assert!(has_summary(&stderr), "{signal} run {run}: no summary:\n{stderr}");
+        }
+    }
+}
+
+#[test]
+#[cfg(unix)] // runs timeout(1), which signals udpchat
+fn timeout_ends_a_chat_with_its_summary() {
+    let peer = loopback_socket();
+    let peer = peer.local_addr().unwrap().to_string();
+    let bin = env!("CARGO_BIN_EXE_udpchat");
+    let args = [
+        "--preserve-status",
+        "-s",
+        "INT",
+        "0.2",
+        bin,
+        "-v",
+        "--recv-only",
+        "-b",
+        "127.0.0.1:0",
+        &peer,
+    ];
+    if std::process::Command::new("timeout")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no timeout(1)");
+        return;
+    }
+    let (code, stderr) = common::run_via("timeout", &args, &[]);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(has_summary(&stderr), "{stderr}");
+}
+
+#[test]
+#[cfg(unix)] // sends SIGHUP, which Windows does not have
+fn sighup_ends_the_chat_with_130_as_the_exit_statuses_say() {
+    let mut chat = idle_chat_after_one_line();
+    chat.signal(Signal::SIGHUP);
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(130), "{stderr}");
+    let help = common::output_via(env!("CARGO_BIN_EXE_udpchat"), &["--help"], &[]).stdout;
+    let help = String::from_utf8_lossy(&help);
+    assert!(
+        help.contains("130 interrupted by Ctrl-C (SIGINT), SIGTERM or SIGHUP"),
+        "{help}"
+    );
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_second_ctrl_c_after_the_first_had_time_quits_at_once_with_the_counts() {
+    use std::process::Stdio;
+    // A stdout nobody reads, one page deep: the receiver blocks writing, so
+    // the first Ctrl-C cannot end the chat (it waits for the output).
+    let (reader, writer) = std::io::pipe().unwrap();
+    nix::fcntl::fcntl(&reader, nix::fcntl::FcntlArg::F_SETPIPE_SZ(4096)).unwrap();
+    let peer = loopback_socket();
+    let chat = Udpchat::with_peer_adjusted(&peer, &["-vv"], |command| {
+        command.stdout(Stdio::from(writer));
+    });
+    let to = chat.bound_addr();
+    let mut chat = chat;
+    for i in 0..400 {
+        peer.send_to(format!("line {i:03} {}", "x".repeat(90)).as_bytes(), to)
+            .unwrap();
+    }
+    // 200 shown lines are 20 KB: more than the pipe holds, so the receiver
+    // is (or will be, when it next writes) blocked.
+    for _ in 0..200 {
+        chat.stderr_line_containing(": shown");
+    }
+    chat.signal(Signal::SIGINT);
+    // A second Ctrl-C within the burst is the same one, and cannot quit.
+    chat.signal(Signal::SIGINT);
+    assert!(chat.is_running());
+    // The second Ctrl-C must come after the first had time to act: that
+    // time is the behaviour under test, not a wait for something to happen.
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert!(
+        chat.is_running(),
+        "the first Ctrl-C could not end the chat: stdout is full"
+    );
+    chat.signal(Signal::SIGINT);
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(130), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|line| line.starts_with("udpchat: quitting at once: "))
+        .unwrap_or_else(|| panic!("no counts:\n{stderr}"));
+    assert!(line.contains("0 lines sent, "), "{line}");
+    assert!(line.contains("received lines not yet shown"), "{line}");
+    drop(reader);
+}
+
+#[test]
+#[cfg(unix)] // a shell that ignores SIGINT, then SIGINT: Unix's alone
+fn ctrl_c_while_udpchat_starts_quits_even_when_the_shell_ignored_it() {
+    // A shell running a job in the background sets SIGINT to be ignored,
+    // and the job inherits that; udpchat takes the signal before it does
+    // anything that takes time, here deriving a key from a passphrase.
+    let mut chat = Udpchat::start_with(&["-b", "127.0.0.1:0", "127.0.0.1:9"], |command| {
+        let program = command.get_program().to_owned();
+        let args: Vec<_> = command.get_args().map(ToOwned::to_owned).collect();
+        *command = std::process::Command::new("sh");
+        command
+            .args(["-c", "trap '' INT; exec \"$@\"", "sh"])
+            .arg(program)
+            .args(args)
+            .env("UDPCHAT_SECRET", "correct horse battery staple")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+    });
+    chat.stderr_line_containing("deriving the key from the passphrase");
+    chat.signal(Signal::SIGINT);
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(130), "{stderr}");
+}

@@ -58,6 +58,26 @@ impl Netns {
         Some(netns)
     }
 
+    /// The namespace's name, for `ip ... netns NAME`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `ip -n NAME ARGS` (`["addr", "add", ...]`); false, saying why, if it fails.
+    pub fn ip(&self, args: &[&str]) -> bool {
+        let output = Command::new("ip")
+            .args(["-n", &self.name])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run ip");
+        if !output.status.success() {
+            let why = String::from_utf8_lossy(&output.stderr);
+            eprintln!("ip {} failed: {}", args.join(" "), why.trim());
+        }
+        output.status.success()
+    }
+
     /// `program` to be run inside the namespace.
     pub fn command(&self, program: &str) -> Command {
         let mut command = Command::new("ip");

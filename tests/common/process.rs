@@ -238,12 +238,32 @@ impl Udpchat {
 
     /// Waits for a line on stderr that contains `needle`, and returns it.
     pub fn stderr_line_containing(&self, needle: &str) -> String {
+        self.stderr_line_containing_any(&[needle])
+    }
+
+    /// Waits up to `timeout` for a line on stderr that contains `needle`.
+    pub fn try_stderr_line_containing(&self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.stderr_lines.recv_deadline(deadline) {
+                Ok(line) if line.contains(needle) => return Some(line),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Waits for a line on stderr that contains one of `needles`, and returns it.
+    pub fn stderr_line_containing_any(&self, needles: &[&str]) -> String {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             match self.stderr_lines.recv_deadline(deadline) {
-                Ok(line) if line.contains(needle) => return line,
+                Ok(line) if needles.iter().any(|needle| line.contains(needle)) => return line,
                 Ok(_) => {}
-                Err(_) => panic!("no stderr line containing {needle:?}; stderr:\n{}", self.stderr()),
+                Err(_) => panic!(
+                    "no stderr line containing {needles:?}; stderr:\n{}",
+                    self.stderr()
+                ),
             }
         }
     }
@@ -316,6 +336,11 @@ impl Udpchat {
     /// Everything udpchat wrote to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits up to `timeout` for udpchat to exit; true if it has.
+    pub fn exited_within(&mut self, timeout: Duration) -> bool {
+        self.child.wait_timeout(timeout).unwrap().is_some()
     }
 
     /// True while the process has not exited.

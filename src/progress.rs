@@ -1,0 +1,192 @@
+//! Live counts of a running chat: each written by the one thread that owns it, read by anyone at any time.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::summary::{Ended, Summary};
+
+/// How far a running chat has got, readable from any thread while it runs,
+/// e.g. for a progress bar or from a signal handler that must quit at once.
+///
+/// Get one with [`Chat::progress`](crate::Chat::progress) before
+/// [`Chat::run`](crate::Chat::run). Each count is written by the one thread
+/// that owns it (the sender's per line, the receiver's per batch of
+/// datagrams) with a relaxed store, so keeping them costs the chat no
+/// locked instruction; a reader sees each count as it was a moment ago, and
+/// two counts are not read at one instant.
+///
+/// ```
+/// use std::io::{self, Cursor};
+/// use udpchat::{Chat, Config};
+///
+/// # fn main() -> Result<(), udpchat::Error> {
+/// let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+/// let loopback = "127.0.0.1:0".parse().unwrap();
+/// let chat = Chat::bind(Config::peers(vec![peer.local_addr().unwrap()], loopback))?;
+/// let progress = chat.progress();
+/// chat.run(Cursor::new("hello\nbye\n"), io::sink())?;
+/// assert_eq!((progress.lines_sent(), progress.bytes_sent()), (2, 8));
+/// assert_eq!(progress.bytes_read(), 10); // with the newlines
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Progress {
+    counts: Arc<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    /// Whether the kernel counts drops for this chat's socket; fixed at bind.
+    drops_counted: bool,
+    // The sender's.
+    lines_sent: AtomicU64,
+    lines_not_sent: AtomicU64,
+    bytes_read: AtomicU64,
+    bytes_sent: AtomicU64,
+    // The receiver's.
+    datagrams_received: AtomicU64,
+    datagrams_written: AtomicU64,
+    datagrams_ignored: AtomicU64,
+    datagrams_dropped: AtomicU64,
+    datagrams_refused: AtomicU64,
+}
+
+/// Adds to a count that only the calling thread writes: a load and a store,
+/// no read-modify-write, since no other thread can race the update.
+fn add(count: &AtomicU64, n: u64) {
+    count.store(count.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+}
+
+impl Progress {
+    /// Input lines sent so far, to every peer (or the room).
+    pub fn lines_sent(&self) -> u64 {
+        self.counts.lines_sent.load(Ordering::Relaxed)
+    }
+
+    /// Input lines that could not be sent so far.
+    pub fn lines_not_sent(&self) -> u64 {
+        self.counts.lines_not_sent.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of input read so far, line ends included: compare it with the
+    /// size of a file being sent.
+    pub fn bytes_read(&self) -> u64 {
+        self.counts.bytes_read.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of the lines sent so far, without their line ends (what went
+    /// into the datagrams to one peer).
+    pub fn bytes_sent(&self) -> u64 {
+        self.counts.bytes_sent.load(Ordering::Relaxed)
+    }
+
+    /// Datagrams received and shown so far (appended to the output).
+    pub fn datagrams_received(&self) -> u64 {
+        self.counts.datagrams_received.load(Ordering::Relaxed)
+    }
+
+    /// Of [`datagrams_received`](Self::datagrams_received), those whose
+    /// lines the output has taken (its `write` returned): the rest are
+    /// waiting in the receiver.
+    pub fn datagrams_written(&self) -> u64 {
+        self.counts.datagrams_written.load(Ordering::Relaxed)
+    }
+
+    /// Datagrams from hosts not heard so far.
+    pub fn datagrams_ignored(&self) -> u64 {
+        self.counts.datagrams_ignored.load(Ordering::Relaxed)
+    }
+
+    /// Datagrams the kernel reported dropped so far (Linux; see
+    /// [`Summary::datagrams_dropped`]). Drops after the last datagram
+    /// received are only counted at the end.
+    pub fn datagrams_dropped(&self) -> u64 {
+        self.counts.datagrams_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Datagrams sent that came back refused so far (see [`Summary::datagrams_refused`]).
+    pub fn datagrams_refused(&self) -> u64 {
+        self.counts.datagrams_refused.load(Ordering::Relaxed)
+    }
+
+    /// The counts as a [`Summary`] of a chat interrupted now, e.g. to say
+    /// what a chat did when it must quit before it has ended. Drops are
+    /// `Some` only where the system counts them; a secured chat's counts
+    /// (`secured`) are known only when it ends.
+    pub fn summary(&self) -> Summary {
+        let drops_counted = self.counts.drops_counted;
+        Summary {
+            ended: Ended::Interrupted,
+            lines_sent: self.lines_sent(),
+            lines_not_sent: self.lines_not_sent(),
+            datagrams_received: self.datagrams_received(),
+            datagrams_ignored: self.datagrams_ignored(),
+            datagrams_dropped: drops_counted.then(|| self.datagrams_dropped()),
+            datagrams_refused: self.datagrams_refused(),
+            // The opener's counts are its own until the chat ends.
+            secured: None,
+        }
+    }
+
+    /// Counts for a chat whose kernel counts drops, or not.
+    pub(crate) fn new(drops_counted: bool) -> Progress {
+        Progress {
+            counts: Arc::new(Counts {
+                drops_counted,
+                ..Counts::default()
+            }),
+        }
+    }
+
+    /// The sender read a line of `read` bytes and sent `sent` of them, or not.
+    pub(crate) fn line(&self, read: usize, sent: Option<usize>) {
+        add(&self.counts.bytes_read, read as u64);
+        match sent {
+            Some(bytes) => {
+                add(&self.counts.bytes_sent, bytes as u64);
+                add(&self.counts.lines_sent, 1);
+            }
+            None => add(&self.counts.lines_not_sent, 1),
+        }
+    }
+
+    /// The receiver's counts, as they stand after a batch.
+    pub(crate) fn received(&self, received: u64, ignored: u64, dropped: u64) {
+        let counts = &self.counts;
+        counts.datagrams_received.store(received, Ordering::Relaxed);
+        counts.datagrams_ignored.store(ignored, Ordering::Relaxed);
+        counts.datagrams_dropped.store(dropped, Ordering::Relaxed);
+    }
+
+    /// The receiver's output took everything received so far.
+    pub(crate) fn written(&self, received: u64) {
+        self.counts.datagrams_written.store(received, Ordering::Relaxed);
+    }
+
+    /// The receiver learnt of more datagrams refused; `total` so far.
+    pub(crate) fn refused(&self, total: u64) {
+        self.counts.datagrams_refused.store(total, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_lines_and_bytes_as_the_sender_reports_them() {
+        let progress = Progress::new(true);
+        let reader = progress.clone();
+        progress.line(6, Some(5));
+        progress.line(70_001, None);
+        assert_eq!((reader.lines_sent(), reader.lines_not_sent()), (1, 1));
+        assert_eq!((reader.bytes_read(), reader.bytes_sent()), (70_007, 5));
+        progress.received(4, 1, 2);
+        progress.written(3);
+        let summary = reader.summary();
+        assert_eq!(summary.datagrams_received, 4);
+        assert_eq!(summary.datagrams_dropped, Some(2));
+        assert_eq!(reader.datagrams_written(), 3);
+    }
+}
