@@ -367,6 +367,7 @@ fn a_port_in_use_says_who_holds_it_and_how_to_pick_another() {
 }
 
 #[test]
+#[cfg(unix)] // closes stdout with sh's >&-, and Windows has no sh
 fn a_closed_stdout_is_refused_at_start() {
     // `udpchat ... >&-`: Rust would quietly put /dev/null there and every
     // line received would be lost.
