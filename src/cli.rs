@@ -1,4 +1,7 @@
 //! Command-line arguments, and their conversion into the library's [`Config`].
+// The doc comments of `Args` are --help's text: `[::]:2323` there is an
+// address, not a link.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use std::io::{self, IsTerminal, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -542,7 +545,7 @@ pub enum ColorWhen {
 
 impl ColorWhen {
     /// Colour for an output: `NO_COLOR` set to anything but the empty string
-    /// turns "auto" off, as https://no-color.org asks; an explicit "always"
+    /// turns "auto" off, as <https://no-color.org> asks; an explicit "always"
     /// still wins, since a flag is a user's more specific wish. A dumb terminal
     /// gets no colour either.
     fn resolve_color(self, is_terminal: bool) -> bool {

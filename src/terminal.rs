@@ -33,6 +33,10 @@
 //! returns, so every line after the first of such a write was lost. The
 //! feature hands the unread bytes on to the next `readline`.
 //!
+//! Where rustyline cannot run an editor (`TERM=dumb`), the `dumb` module
+//! takes the keys and echoes them itself, so that received lines still
+//! start on a row of their own.
+//!
 //! A limit remains: a batch handed to the editor in the very instant the user
 //! presses Ctrl-D or Ctrl-C (no hook runs then) is dropped with the editor,
 //! unshown; the chat is ending, and the datagrams were received and counted.
@@ -55,6 +59,8 @@ use rustyline::{Editor, ExternalPrinter};
 
 use udpchat::{Chat, Ended, Error, ShutdownHandle, Summary, display};
 
+#[cfg(all(unix, not(any(target_os = "aix", target_os = "haiku"))))]
+mod dumb;
 mod rows;
 
 /// One print to the editor holds at most about this much, cut at a line end,
@@ -105,8 +111,9 @@ pub fn prepare() {
 /// Ctrl-D on an empty line ends the input, as end of file does; Ctrl-C ends
 /// the chat as SIGINT does ([`Ended::Interrupted`]);
 /// Ctrl-Z stops the process (see [`prepare`]) until the shell's `fg`.
-/// Where no line editor can run (e.g. `TERM=dumb`) it runs the plain line
-/// mode on stdin and stdout instead.
+/// Where no line editor can run (e.g. `TERM=dumb`) udpchat echoes the keys
+/// itself (see `dumb`), or, on a terminal that echoes nothing (Emacs's
+/// shell), runs the plain line mode on stdin and stdout.
 pub fn run(chat: Chat, peer: &str) -> Result<Summary, Error> {
     // Before starting a thread: each one inherits this thread's signal mask.
     suspend::leave_to_the_editor();
@@ -124,20 +131,25 @@ fn run_editor(chat: Chat, peer: &str) -> Result<Summary, Error> {
         let printer = editor.create_external_printer()?;
         Ok((editor, printer))
     });
+    let prompt = format!("to {}> ", display::sanitize(peer.as_bytes()));
     let (editor, printer) = match started {
         Ok(started) => started,
         Err(err) => {
             // nix's errors end in a newline.
             let err = err.to_string();
             info!(
-                "no line editor on this terminal ({}); reading lines as they come",
+                "no line editor on this terminal ({}); udpchat echoes the keys itself",
                 err.trim_end()
             );
+            if let Some(typing) = dumb::take_over(prompt) {
+                return dumb::run(chat, typing);
+            }
             // The terminal stops us on Ctrl-Z itself, whichever thread it picks.
             suspend::take_here();
             return chat.run(BufReader::new(io::stdin()), io::stdout());
         }
     };
+    mode::editor_started();
     let printer = thread::Builder::new()
         .name("printer".into())
         .spawn({
@@ -151,7 +163,7 @@ fn run_editor(chat: Chat, peer: &str) -> Result<Summary, Error> {
     let logs = io::stderr().is_terminal().then(|| LogsAbove::start(&screen));
     let input = EditorInput {
         editor,
-        prompt: format!("to {}> ", display::sanitize(peer.as_bytes())),
+        prompt,
         line: Vec::new(),
         read: 0,
         ended: false,
@@ -540,7 +552,10 @@ impl Write for LogOutput {
                 screen.push_log(buf);
                 Ok(buf.len())
             }
-            None => io::stderr().write(buf),
+            None => match dumb::log_line() {
+                Some(line) => line.show(buf, true).map(|()| buf.len()),
+                None => io::stderr().write(buf),
+            },
         }
     }
 
@@ -689,6 +704,7 @@ impl Drop for EditorInput {
 #[cfg(unix)]
 mod mode {
     use std::os::fd::{AsFd, OwnedFd};
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Mutex, Once, OnceLock, TryLockError};
 
     use log::debug;
@@ -708,6 +724,15 @@ mod mode {
 
     /// In a mutex only because nix's `Termios` is not `Sync`.
     static SAVED: OnceLock<Mutex<SavedMode>> = OnceLock::new();
+
+    /// The line editor runs, and may have turned bracketed paste on. Where
+    /// none can run (`TERM=dumb`) the escape to turn it off would show as text.
+    static EDITOR_STARTED: AtomicBool = AtomicBool::new(false);
+
+    /// The line editor runs: putting the mode back also turns bracketed paste off.
+    pub(super) fn editor_started() {
+        EDITOR_STARTED.store(true, Ordering::Relaxed);
+    }
 
     /// Saves stdin's mode (once per process) and installs the panic hook.
     pub(super) fn save() {
@@ -762,7 +787,9 @@ mod mode {
             let was_canonical = self.termios.local_flags.contains(LocalFlags::ICANON);
             if was_canonical && !now.local_flags.contains(LocalFlags::ICANON) {
                 let _ = tcsetattr(&self.input, SetArg::TCSANOW, &self.termios);
-                let _ = nix::unistd::write(&self.output, BRACKETED_PASTE_OFF);
+                if EDITOR_STARTED.load(Ordering::Relaxed) {
+                    let _ = nix::unistd::write(&self.output, BRACKETED_PASTE_OFF);
+                }
                 let _ = nix::unistd::write(&self.output, b"\r\n");
             }
         }
@@ -822,11 +849,44 @@ mod suspend {
     pub(super) fn take_here() {}
 }
 
+/// Elsewhere (a Windows console, or a system without the editing keys
+/// `dumb` reads) udpchat leaves the keys to the terminal where no line
+/// editor can run.
+#[cfg(not(all(unix, not(any(target_os = "aix", target_os = "haiku")))))]
+mod dumb {
+    use udpchat::{Chat, Error, Summary};
+
+    /// Never made here.
+    pub(super) enum Typing {}
+
+    /// Never made here.
+    pub(super) enum Line {}
+
+    impl Line {
+        pub(super) fn show(&self, _text: &[u8], _on_stderr: bool) -> std::io::Result<()> {
+            match *self {}
+        }
+    }
+
+    pub(super) fn take_over(_prompt: String) -> Option<Typing> {
+        None
+    }
+
+    pub(super) fn log_line() -> Option<std::sync::Arc<Line>> {
+        None
+    }
+
+    pub(super) fn run(_chat: Chat, typing: Typing) -> Result<Summary, Error> {
+        match typing {}
+    }
+}
+
 /// Elsewhere rustyline restores the console itself when `readline` returns;
 /// a chat ended while it reads may leave it in its line-editing mode.
 #[cfg(not(unix))]
 mod mode {
     pub(super) fn save() {}
+    pub(super) fn editor_started() {}
     pub(super) fn restore() {}
 }
 

@@ -471,9 +471,16 @@ fn no_row_of_a_strangers_long_line_passes_for_the_peers() {
         eprintln!("skipped: no IPv6 loopback to play a stranger");
         return;
     };
+    // With the line editor, and with udpchat echoing the keys itself.
+    for env in [&[][..], DUMB] {
+        a_strangers_long_line_at_a_terminal(&stranger, env);
+    }
+}
+
+fn a_strangers_long_line_at_a_terminal(stranger: &std::net::UdpSocket, env: &[(&str, &str)]) {
     let peer = loopback_socket();
     let peer_addr = peer.local_addr().unwrap().to_string();
-    let Some(tmux) = Tmux::start(&["-b", "[::]:0", "--accept-any", &peer_addr], &[]) else {
+    let Some(tmux) = Tmux::start(&["-b", "[::]:0", "--accept-any", &peer_addr], env) else {
         return;
     };
     let prompt = format!("to {peer_addr}>");
@@ -499,10 +506,10 @@ fn no_row_of_a_strangers_long_line_passes_for_the_peers() {
     for row in rows(&screen) {
         assert!(
             row.starts_with(&label) || row == "the peer's own line" || row == prompt,
-            "a row without the stranger's label:\n{row}\nscreen:\n{screen}"
+            "{env:?}: a row without the stranger's label:\n{row}\nscreen:\n{screen}"
         );
     }
-    assert!(screen.contains("peer: send me the key"), "{screen}");
+    assert!(screen.contains("peer: send me the key"), "{env:?}: {screen}");
 }
 
 #[test]
@@ -567,4 +574,310 @@ fn received_lines_survive_resizes_of_the_window() {
     assert_eq!(received, expected, "screen and scrollback:\n{history}");
     tmux.press(&["Enter"]);
     assert_eq!(recv(&peer).0, typed.as_bytes());
+}
+
+/// Where no line editor can run: rustyline gives up on `TERM=dumb`.
+const DUMB: &[(&str, &str)] = &[("TERM", "dumb")];
+
+#[test]
+fn at_a_dumb_terminal_a_line_arriving_while_typing_starts_a_row_of_its_own() {
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let Some(tmux) = Tmux::start(&["-b", "127.0.0.1:0", &peer_addr], DUMB) else {
+        return;
+    };
+    let to = tmux.bound_addr();
+    let prompt = format!("to {peer_addr}> ");
+    tmux.type_text("typed in dumb mode");
+    tmux.wait_for("half-typed line", |screen| screen.contains("typed in dumb mode"));
+
+    peer.send_to(b"incoming", to).unwrap();
+    let screen = tmux.wait_for("received line", |screen| screen.contains("incoming"));
+    let expected = ["incoming".to_owned(), format!("{prompt}typed in dumb mode")];
+    assert_eq!(rows(&screen), expected, "screen:\n{screen}");
+    let column = prompt.len() + "typed in dumb mode".len();
+    assert_eq!(
+        tmux.cursor(),
+        (column, 1),
+        "the cursor is not after the typed text"
+    );
+
+    tmux.type_text(" and more");
+    tmux.press(&["Enter"]);
+    assert_eq!(recv(&peer).0, b"typed in dumb mode and more");
+    let expected = [
+        "incoming".to_owned(),
+        format!("{prompt}typed in dumb mode and more"),
+        prompt.trim_end().to_owned(),
+    ];
+    tmux.wait_for("the sent line, and a new prompt", |screen| {
+        rows(screen) == expected
+    });
+}
+
+#[test]
+fn at_a_dumb_terminal_erase_word_erase_and_kill_edit_the_line_as_the_terminal_would() {
+    let Some((tmux, peer, prompt)) = chat_at_a_terminal(&[], DUMB) else {
+        return;
+    };
+    // Backspace, Ctrl-W, and a wide character rubbed out whole.
+    tmux.type_text("hellp");
+    tmux.press(&["BSpace"]);
+    tmux.type_text("o wrold 漢");
+    tmux.press(&["BSpace", "C-w"]);
+    tmux.type_text("world");
+    let shown = format!("{prompt}hello world");
+    tmux.wait_for("the edited line", |screen| {
+        rows(screen).last() == Some(&shown.as_str())
+    });
+    assert_eq!(tmux.cursor(), (shown.len(), 0));
+    tmux.press(&["Enter"]);
+    assert_eq!(recv(&peer).0, b"hello world");
+
+    tmux.type_text("never sent");
+    tmux.press(&["C-u"]);
+    tmux.type_text("kept");
+    tmux.press(&["Enter"]);
+    assert_eq!(recv(&peer).0, b"kept");
+    let expected = [shown, format!("{prompt}kept"), prompt.trim_end().to_owned()];
+    tmux.wait_for("each line as sent", |screen| rows(screen) == expected);
+}
+
+#[test]
+fn at_a_dumb_terminal_ctrl_d_and_ctrl_c_end_the_chat_with_the_terminal_as_it_was() {
+    // From a shell with job control, as a person runs it: the terminal's
+    // Ctrl-C signals udpchat's process group only, not the shell.
+    for (key, status) in [("C-d", 0), ("C-c", 130)] {
+        let peer = loopback_socket();
+        let peer_addr = peer.local_addr().unwrap().to_string();
+        let Some(tmux) = Tmux::start_in_shell(&["-b", "127.0.0.1:0", &peer_addr], DUMB) else {
+            return;
+        };
+        let prompt = format!("to {peer_addr}> ");
+        tmux.wait_for("prompt", |screen| screen.contains(prompt.trim_end()));
+        if key == "C-c" {
+            tmux.type_text("never sent");
+            tmux.wait_for("half-typed line", |screen| screen.contains("never sent"));
+        }
+        tmux.press(&[key]);
+        assert_eq!(
+            tmux.shell_exit_status(),
+            (status, true),
+            "{key}: (status, terminal mode kept)"
+        );
+        // Ctrl-D takes the prompt away; Ctrl-C leaves the unsent line, the
+        // shell's prompt on a row below it.
+        let screen = tmux.screen();
+        let unsent = format!("{prompt}never sent");
+        assert_eq!(
+            (
+                screen.contains(prompt.trim_end()),
+                rows(&screen).contains(&unsent.as_str())
+            ),
+            (key == "C-c", key == "C-c"),
+            "{key}:\n{screen}"
+        );
+        peer.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        assert!(peer.recv_from(&mut [0; 64]).is_err(), "{key}: a line was sent");
+    }
+}
+
+#[test]
+fn at_a_dumb_terminal_ctrl_z_then_fg_brings_back_the_half_typed_line() {
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let Some(tmux) = Tmux::start_in_shell(&["-b", "127.0.0.1:0", &peer_addr], DUMB) else {
+        return;
+    };
+    let prompt = format!("to {peer_addr}> ");
+    let half_line = format!("{prompt}half a");
+    tmux.wait_for("prompt", |screen| screen.contains(prompt.trim_end()));
+    tmux.type_text("half a ");
+    tmux.wait_for("half-typed line", |screen| screen.contains(&half_line));
+
+    tmux.press(&["C-z"]);
+    tmux.wait_for("the shell saying udpchat stopped", |screen| {
+        screen.contains("Stopped") && screen.trim_end().ends_with('$')
+    });
+    tmux.type_text("fg");
+    tmux.press(&["Enter"]);
+    tmux.wait_for("the half-typed line drawn again", |screen| {
+        let rows = rows(screen);
+        let fg = rows.iter().position(|row| *row == "$ fg");
+        fg.is_some_and(|fg| rows[fg..].contains(&half_line.as_str()))
+    });
+    // udpchat has the keys again: not echoed twice, nor held until Enter.
+    assert!(
+        tmux.terminal_is_raw(),
+        "udpchat did not take the keys again after fg"
+    );
+    let to = tmux.bound_addr();
+    peer.send_to(b"after fg", to).unwrap();
+    tmux.wait_for("the received line above the half-typed one", |screen| {
+        rows(screen).ends_with(&["after fg", &half_line])
+    });
+    tmux.type_text("line");
+    tmux.press(&["Enter"]);
+    assert_eq!(recv(&peer).0, b"half a line");
+    tmux.press(&["C-d"]);
+    assert_eq!(
+        tmux.shell_exit_status(),
+        (0, true),
+        "(status, terminal mode kept)"
+    );
+}
+
+#[test]
+fn at_a_dumb_terminal_ctrl_z_after_ctrl_d_still_stops_udpchat_while_it_lingers() {
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let args = ["--linger", "60s", "-b", "127.0.0.1:0", &peer_addr];
+    let Some(tmux) = Tmux::start_in_shell(&args, DUMB) else {
+        return;
+    };
+    tmux.wait_for("prompt", |screen| screen.contains(&format!("to {peer_addr}>")));
+    tmux.press(&["C-d"]);
+    tmux.wait_with(
+        "the terminal back in its normal mode",
+        || tmux.terminal_is_raw().to_string(),
+        |raw| raw == "false",
+    );
+    tmux.press(&["C-z"]);
+    tmux.wait_for("the shell saying udpchat stopped", |screen| {
+        screen.contains("Stopped") && screen.trim_end().ends_with('$')
+    });
+}
+
+#[test]
+fn at_a_dumb_terminal_lines_typed_ahead_are_sent_and_a_half_typed_one_kept() {
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let Some(tmux) = Tmux::start_in_shell(&["-b", "127.0.0.1:0", &peer_addr], DUMB) else {
+        return;
+    };
+    tmux.press(&["ahead 1", "Enter", "ahead 2", "Enter", "half"]);
+    assert_eq!(received(&peer, 2), ["ahead 1", "ahead 2"]);
+    let half_line = format!("to {peer_addr}> half");
+    tmux.wait_for("the half-typed line after the prompt", |screen| {
+        rows(screen).last() == Some(&half_line.as_str())
+    });
+    tmux.type_text("way");
+    tmux.press(&["Enter"]);
+    assert_eq!(String::from_utf8(recv(&peer).0).unwrap(), "halfway");
+}
+
+#[test]
+fn at_a_dumb_terminal_a_burst_of_lines_arriving_while_typing_never_shares_a_row() {
+    const COUNT: usize = 2000;
+    let Some((tmux, peer, prompt)) = chat_at_a_terminal(&[], DUMB) else {
+        return;
+    };
+    let to = tmux.bound_addr();
+    let sender = peer.try_clone().unwrap();
+    let burst = std::thread::spawn(move || {
+        for chunk in 0..COUNT / 100 {
+            for i in chunk * 100..(chunk + 1) * 100 {
+                sender.send_to(format!("burst {i:05}").as_bytes(), to).unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    tmux.wait_for("burst under way", |screen| screen.contains("burst 0"));
+    // Key by key, so that lines arrive between them.
+    for word in ["typed ", "during ", "the ", "burst"] {
+        tmux.type_text(word);
+    }
+    tmux.press(&["Enter"]);
+    assert_eq!(recv(&peer).0, b"typed during the burst");
+    burst.join().unwrap();
+
+    let last = format!("burst {:05}", COUNT - 1);
+    let history = tmux.wait_with(
+        "last line of the burst",
+        || tmux.history(),
+        |history| history.contains(&last),
+    );
+    let expected: Vec<String> = (0..COUNT).map(|i| format!("burst {i:05}")).collect();
+    let lines: Vec<&str> = rows(&history)
+        .into_iter()
+        .filter(|row| row.contains("burst "))
+        .collect();
+    assert_eq!(
+        lines, expected,
+        "every received line on a row of its own, in order"
+    );
+    let typed: Vec<&str> = rows(&history)
+        .into_iter()
+        .filter(|row| row.starts_with(&prompt))
+        .collect();
+    assert_eq!(
+        typed,
+        [format!("{prompt}typed during the burst")],
+        "the typed line, shown once and whole"
+    );
+}
+
+#[test]
+fn at_a_dumb_terminal_a_warning_logged_while_typing_starts_a_row_of_its_own() {
+    let Some(stranger) = common::ipv6_loopback_socket() else {
+        eprintln!("skipped: no IPv6 loopback to play a stranger");
+        return;
+    };
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let port = common::free_port();
+    let bind = format!("[::]:{port}");
+    let pane = common::Pane {
+        stderr_on_screen: true,
+        ..common::Pane::default()
+    };
+    let Some(tmux) = Tmux::start_with(&["-b", &bind, &peer_addr], DUMB, &pane) else {
+        return;
+    };
+    let prompt = format!("to {peer_addr}> ");
+    tmux.wait_for("prompt", |screen| screen.contains(prompt.trim_end()));
+    tmux.type_text("half typed");
+    let half_line = format!("{prompt}half typed");
+    tmux.wait_for("half-typed line", |screen| screen.contains(&half_line));
+    // A datagram from a host other than the peer is not shown, but warned about.
+    stranger.send_to(b"from a stranger", ("::1", port)).unwrap();
+    let screen = tmux.wait_for("the warning above the half-typed line", |screen| {
+        screen.contains("ignoring datagrams") && rows(screen).last() == Some(&half_line.as_str())
+    });
+    let warning = rows(&screen)
+        .into_iter()
+        .find(|row| row.contains("ignoring datagrams"))
+        .unwrap();
+    assert!(warning.starts_with("udpchat: warning: "), "screen:\n{screen}");
+    tmux.press(&["Enter"]);
+    assert_eq!(recv(&peer).0, b"half typed");
+}
+
+#[test]
+fn at_a_dumb_terminal_that_echoes_nothing_itself_udpchat_prints_lines_as_they_come() {
+    // As Emacs's M-x shell runs a program: TERM=dumb, the terminal not
+    // echoing, the typed text shown (and received lines put above it) by Emacs.
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let pane = common::Pane {
+        before: "stty -echo",
+        ..common::Pane::default()
+    };
+    let Some(tmux) = Tmux::start_with(&["-b", "127.0.0.1:0", &peer_addr], DUMB, &pane) else {
+        return;
+    };
+    let to = tmux.bound_addr();
+    tmux.wait_with(
+        "udpchat chatting",
+        || tmux.stderr(),
+        |stderr| stderr.contains("chatting with"),
+    );
+    tmux.type_text("not echoed");
+    peer.send_to(b"incoming", to).unwrap();
+    let screen = tmux.wait_for("received line", |screen| screen.contains("incoming"));
+    assert_eq!(rows(&screen), ["incoming"], "no prompt, no echo");
+    tmux.press(&["Enter"]);
+    assert_eq!(recv(&peer).0, b"not echoed");
+    tmux.press(&["C-d"]);
+    assert_eq!(tmux.exit_status(), (0, true), "(status, terminal mode kept)");
 }

@@ -14,7 +14,7 @@ pub use netns::Netns;
 #[cfg(feature = "cli")]
 pub use process::*;
 #[cfg(feature = "cli")]
-pub use tmux::Tmux;
+pub use tmux::{Pane, Tmux};
 
 /// Upper bound for anything a test waits for; only reached when something is broken.
 pub const TIMEOUT: Duration = Duration::from_secs(10);

@@ -22,19 +22,36 @@ pub struct Tmux {
     frozen: std::cell::Cell<Option<nix::unistd::Pid>>,
 }
 
+/// Changes to how [`Tmux::start_with`] runs udpchat in its pane.
+#[derive(Default)]
+pub struct Pane<'a> {
+    /// A shell command run first, in the pane (e.g. `stty -echo`).
+    pub before: &'a str,
+    /// udpchat's stderr is the terminal, as when a person runs it, not a
+    /// file: [`Tmux::stderr`] and [`Tmux::bound_addr`] then know nothing.
+    pub stderr_on_screen: bool,
+}
+
 impl Tmux {
     /// Starts `udpchat -v ARGS` in a 100x30 pane with `env` set (and `NO_COLOR`,
     /// `RUST_LOG`, `UDPCHAT_BIND` unset otherwise). Returns `None`, saying why
     /// on stderr, when tmux is not installed, except in CI (`CI` set), where
     /// `.ci/run` installs it and its absence fails the test.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Option<Tmux> {
+        Tmux::start_with(args, env, &Pane::default())
+    }
+
+    /// Like [`start`](Self::start), with `pane`'s changes.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)], pane: &Pane) -> Option<Tmux> {
         let tmux = Tmux::new()?;
         let script = format!(
-            "cd {dir}\n{setup}stty -g > before\nsh -c 'echo $$ > pid; exec \"$@\"' sh {command} 2> stderr\n\
+            "cd {dir}\n{setup}{before}\nstty -g > before\nsh -c 'echo $$ > pid; exec \"$@\"' sh {command}{stderr}\n\
              echo $? > status.tmp\nstty -g > after\nmv status.tmp status\n",
             dir = quote(tmux.dir.to_str().unwrap()),
             setup = setup(env),
+            before = pane.before,
             command = udpchat_command(args),
+            stderr = if pane.stderr_on_screen { "" } else { " 2> stderr" },
         );
         std::fs::write(tmux.dir.join("run.sh"), script).unwrap();
         let run = tmux.dir.join("run.sh");
