@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
 use std::str::FromStr;
 
+use crate::interfaces;
 use crate::{AddressProblem, Error};
 
 /// The port the seed's script uses on both hosts, and so ours by default.
@@ -72,12 +73,12 @@ impl HostPort {
 
     /// Turns the host into one socket address, asking the system resolver for
     /// names. A name is resolved once, here: udpchat does not follow DNS changes.
+    /// An IPv6 zone, by name or by index, must be one of this host's interfaces.
     pub fn resolve(&self) -> Result<SocketAddr, Error> {
         match &self.host {
             Host::Ip(ip) => Ok(SocketAddr::new(*ip, self.port)),
             Host::ScopedV6(ip, zone) => {
-                let scope_id = zone_index(zone)
-                    .ok_or_else(|| Error::address(&self.text, AddressProblem::UnknownZone(zone.clone())))?;
+                let scope_id = zone_index(zone).map_err(|problem| Error::address(&self.text, problem))?;
                 Ok(SocketAddrV6::new(*ip, self.port, 0, scope_id).into())
             }
             Host::Name(name) => {
@@ -174,17 +175,18 @@ fn is_host_name(host: &str) -> bool {
         && host.bytes().any(|b| b.is_ascii_alphabetic())
 }
 
-fn zone_index(zone: &str) -> Option<u32> {
-    if let Ok(index) = zone.parse::<u32>() {
-        return Some(index);
-    }
-    #[cfg(unix)]
-    {
-        nix::net::if_::if_nametoindex(zone).ok()
-    }
-    #[cfg(not(unix))]
-    {
-        None
+/// The scope id of an IPv6 zone: the index of the interface it names, by
+/// name or by index. Either way it must be one of this host's interfaces, so
+/// a zone that names none is the same usage error whichever way it is written.
+fn zone_index(zone: &str) -> Result<u32, AddressProblem> {
+    let local = interfaces::local_addrs();
+    match zone.parse::<u32>() {
+        Ok(index) => interfaces::name_of(index, &local)
+            .map(|_| index)
+            .ok_or(AddressProblem::UnknownZoneIndex(index)),
+        Err(_) => {
+            interfaces::index_of(zone, &local).ok_or_else(|| AddressProblem::UnknownZone(zone.to_owned()))
+        }
     }
 }
 
@@ -205,16 +207,29 @@ mod tests {
         assert_eq!(peer("localhost:7").unwrap().port(), 7);
     }
 
+    /// The loopback interface's name and index, as this system calls it
+    /// (`lo` on Linux, `lo0` on macOS and the BSDs).
+    fn loopback_interface() -> (String, u32) {
+        let local = interfaces::local_addrs();
+        let lo = local
+            .iter()
+            .find(|addr| addr.net.addr() == IpAddr::V4(Ipv4Addr::LOCALHOST))
+            .expect("127.0.0.1 is a local address");
+        (
+            lo.interface.clone(),
+            lo.index.expect("the loopback interface's index"),
+        )
+    }
+
     #[test]
-    fn resolves_a_zone_given_as_an_interface_name() {
-        let SocketAddr::V6(addr) = peer("[fe80::1%lo]:2323").unwrap() else {
-            panic!("not IPv6")
-        };
-        assert_ne!(addr.scope_id(), 0);
-        let SocketAddr::V6(addr) = peer("[fe80::1%7]:2323").unwrap() else {
-            panic!("not IPv6")
-        };
-        assert_eq!(addr.scope_id(), 7);
+    fn resolves_a_zone_given_as_an_interface_name_or_index() {
+        let (name, index) = loopback_interface();
+        for zone in [name, index.to_string()] {
+            let SocketAddr::V6(addr) = peer(&format!("[fe80::1%{zone}]:2323")).unwrap() else {
+                panic!("not IPv6")
+            };
+            assert_eq!(addr.scope_id(), index, "%{zone}");
+        }
     }
 
     #[test]
@@ -256,8 +271,16 @@ mod tests {
     }
 
     #[test]
-    fn reports_an_unknown_zone() {
+    fn refuses_a_zone_no_interface_has_by_name_or_by_index() {
         let err = peer("[fe80::1%nosuchif0]:1").unwrap_err();
-        assert!(err.contains("no network interface named 'nosuchif0'"), "{err}");
+        assert_eq!(
+            err,
+            "invalid address '[fe80::1%nosuchif0]:1': no network interface named 'nosuchif0'"
+        );
+        let err = peer("[fe80::1%99999]:5000").unwrap_err();
+        assert_eq!(
+            err,
+            "invalid address '[fe80::1%99999]:5000': no network interface with index 99999"
+        );
     }
 }

@@ -15,7 +15,7 @@ use crate::sender::Sender;
 use crate::stop::{Coordinator, Stop, StopLine};
 use crate::summary::{Ended, Summary, count};
 use crate::wire::{Opener, Sealer};
-use crate::{Error, drops, net};
+use crate::{Error, drops, interfaces, net};
 
 /// Stops a running [`Chat`] from another thread or a signal handler.
 #[derive(Clone, Debug)]
@@ -295,7 +295,7 @@ fn is_own_address(local: &SocketAddr, ip: std::net::IpAddr) -> bool {
     if bound.is_ipv4() && !ip.is_ipv4() {
         return false;
     }
-    ip.is_loopback() || room::local_addrs().iter().any(|addr| addr.net.addr() == ip)
+    ip.is_loopback() || interfaces::local_addrs().iter().any(|addr| addr.net.addr() == ip)
 }
 
 /// What [`Chat::run`] returns once the chat has stopped for `reason`.

@@ -242,17 +242,32 @@ impl Inbox {
         })
     }
 
-    /// Takes one datagram and calls `each` with it. Without a portable
-    /// `MSG_DONTWAIT` it always waits, and the receiver flushes after every datagram.
-    #[cfg(not(unix))]
+    /// Takes one datagram and calls `each` with it. Windows has no
+    /// `MSG_DONTWAIT`, so without `wait` a `WSAPoll` that does not wait
+    /// first asks whether one is queued: an empty queue is `WouldBlock`, and
+    /// the receiver batches its output as it does everywhere else. (Making
+    /// the socket non-blocking instead would make the sender's clone of it
+    /// non-blocking too: Windows shares that mode between the two.)
+    #[cfg(windows)]
     pub fn recv(
         &mut self,
         socket: &UdpSocket,
         wait: bool,
         mut each: impl FnMut(Datagram<'_>) -> bool,
     ) -> io::Result<Batch> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+
         if !wait {
-            return Err(io::ErrorKind::WouldBlock.into());
+            let now = Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            let mut queue = [PollFd::new(socket, PollFlags::IN)];
+            // Anything but "nothing yet" (a datagram, or an error such as
+            // WSAECONNRESET) is for recv_from to report.
+            if poll(&mut queue, Some(&now))? == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
         }
         let (len, from) = socket.recv_from(&mut self.buffer)?;
         each(Datagram {
@@ -347,5 +362,41 @@ mod tests {
         let total = drops::total(&socket).unwrap();
         assert!(total > first);
         assert_eq!((counts, from_proc), (vec![Some(total)], None));
+    }
+}
+
+/// What every system's inbox does alike; the receiver's batching rests on it.
+#[cfg(test)]
+mod every_system {
+    use super::*;
+    use crate::net;
+    use std::time::Duration;
+
+    #[test]
+    fn without_waiting_takes_what_is_queued_then_says_the_queue_is_empty() {
+        let socket = net::bind("127.0.0.1:0".parse().unwrap(), None).unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let to = socket.local_addr().unwrap();
+        let from = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut inbox = Inbox::new();
+        let take = |inbox: &mut Inbox| {
+            let mut taken = Vec::new();
+            let result = inbox.recv(&socket, false, |datagram| {
+                taken.push(datagram.payload.to_vec());
+                true
+            });
+            match result {
+                Ok(_) => Some(taken),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => None,
+                Err(err) => panic!("{err}"),
+            }
+        };
+        assert_eq!(take(&mut inbox), None, "nothing was sent yet");
+
+        from.send_to(b"queued", to).unwrap();
+        // Peeking waits until the datagram is queued, and leaves it there.
+        socket.peek_from(&mut [0; 64]).unwrap();
+        assert_eq!(take(&mut inbox), Some(vec![b"queued".to_vec()]));
+        assert_eq!(take(&mut inbox), None, "the one datagram was taken");
     }
 }

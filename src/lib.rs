@@ -51,6 +51,7 @@ mod drops;
 mod error;
 mod filter;
 mod inbox;
+mod interfaces;
 mod lines;
 mod net;
 mod opened;

@@ -16,10 +16,10 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::str::FromStr;
 
-use ipnet::IpNet;
-use log::{debug, info, warn};
+use log::{debug, info};
 use socket2::SockRef;
 
+use crate::interfaces::{self, LocalAddr, local_addrs};
 use crate::net;
 use crate::{AddressProblem, Error, InterfaceProblem};
 
@@ -101,7 +101,8 @@ pub enum Interface {
     Addr(Ipv4Addr),
     /// The interface's index, as `ip link` numbers them, e.g. `1`.
     Index(u32),
-    /// The interface's name, e.g. `eth0` or `lo`.
+    /// The interface's name, e.g. `eth0` or `lo` (on Windows its friendly
+    /// name, e.g. `Ethernet 2`).
     Name(String),
 }
 
@@ -115,7 +116,7 @@ impl FromStr for Interface {
             Ok(Interface::Addr(addr))
         } else if let Ok(index) = text.parse::<u32>() {
             Ok(Interface::Index(index))
-        } else if text.is_empty() || text.contains(['/', ' ', ':']) {
+        } else if text.is_empty() || text.contains(['/', ':']) {
             Err(Error::Interface {
                 input: text.to_owned(),
                 problem: InterfaceProblem::Syntax,
@@ -134,13 +135,6 @@ impl fmt::Display for Interface {
             Interface::Name(name) => f.write_str(name),
         }
     }
-}
-
-/// One address of this host, with the prefix length of its network.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct LocalAddr {
-    pub interface: String,
-    pub net: IpNet,
 }
 
 /// A room joined: its two sockets, and what the member knows about itself.
@@ -288,14 +282,14 @@ fn join_v6(
     // "No such device" when binding or joining.
     let index = match &group.interface {
         None if addr.scope_id() == 0 => 0,
-        None => known_index(addr.scope_id()).map_err(|_| {
+        None => known_index(addr.scope_id(), &local).map_err(|_| {
             Error::address(
                 &group.addr.to_string(),
                 AddressProblem::UnknownZoneIndex(addr.scope_id()),
             )
         })?,
-        Some(Interface::Index(index)) => known_index(*index)?,
-        Some(Interface::Name(name)) => index_of(name)?,
+        Some(Interface::Index(index)) => known_index(*index, &local)?,
+        Some(Interface::Name(name)) => index_of(name, &local)?,
         Some(Interface::Addr(ip)) => {
             return Err(Error::Interface {
                 input: ip.to_string(),
@@ -402,10 +396,10 @@ fn ipv4_of(interface: &Interface, local: &[LocalAddr]) -> Result<Ipv4Addr, Error
     let name = match interface {
         Interface::Addr(addr) => return Ok(*addr),
         Interface::Name(name) => name.clone(),
-        Interface::Index(index) => name_of(*index)?,
+        Interface::Index(index) => name_of(*index, local)?,
     };
     if !local.iter().any(|addr| addr.interface == name) {
-        index_of(&name)?; // says "no such interface" when that is the reason
+        index_of(&name, local)?; // says "no such interface" when that is the reason
     }
     local
         .iter()
@@ -436,100 +430,24 @@ fn held(addr: Ipv4Addr, local: &[LocalAddr]) -> Result<Ipv4Addr, Error> {
 }
 
 /// `index`, if this host has an interface with that index.
-#[cfg(unix)]
-fn known_index(index: u32) -> Result<u32, Error> {
-    name_of(index).map(|_| index)
+fn known_index(index: u32, local: &[LocalAddr]) -> Result<u32, Error> {
+    name_of(index, local).map(|_| index)
 }
 
-/// This system cannot say which indexes exist: binding or joining will.
-#[cfg(not(unix))]
-fn known_index(index: u32) -> Result<u32, Error> {
-    Ok(index)
-}
-
-#[cfg(unix)]
-fn index_of(name: &str) -> Result<u32, Error> {
-    nix::net::if_::if_nametoindex(name).map_err(|_| Error::Interface {
+fn index_of(name: &str, local: &[LocalAddr]) -> Result<u32, Error> {
+    interfaces::index_of(name, local).ok_or_else(|| Error::Interface {
         input: name.to_owned(),
         problem: InterfaceProblem::NoSuchName(name.to_owned()),
     })
 }
 
-#[cfg(not(unix))]
-fn index_of(name: &str) -> Result<u32, Error> {
-    Err(Error::Interface {
-        input: name.to_owned(),
-        problem: InterfaceProblem::Unsupported(
-            "interface names are not supported on this system; give its index",
-        ),
-    })
-}
-
-#[cfg(unix)]
-fn name_of(index: u32) -> Result<String, Error> {
-    // For an index no interface has, if_indextoname(3) returns NULL, which
-    // nix (0.30 to 0.32) does not take for an error: it returns an empty name.
-    nix::net::if_::if_indextoname(index)
-        .ok()
-        .and_then(|name| name.into_string().ok())
-        .filter(|name| !name.is_empty())
+fn name_of(index: u32, local: &[LocalAddr]) -> Result<String, Error> {
+    interfaces::name_of(index, local)
+        .map(str::to_owned)
         .ok_or_else(|| Error::Interface {
             input: index.to_string(),
             problem: InterfaceProblem::NoSuchIndex(index),
         })
-}
-
-#[cfg(not(unix))]
-fn name_of(index: u32) -> Result<String, Error> {
-    Err(Error::Interface {
-        input: index.to_string(),
-        problem: InterfaceProblem::Unsupported(
-            "this system cannot name an interface by its index; give its IPv4 address",
-        ),
-    })
-}
-
-/// This host's addresses with their networks (`getifaddrs`), read once: a
-/// room hears these networks unless `--allow` says otherwise, and its echoes
-/// come from one of these addresses. Empty where the system cannot list them.
-#[cfg(unix)]
-pub(crate) fn local_addrs() -> Vec<LocalAddr> {
-    use nix::sys::socket::SockaddrStorage;
-    let ip = |addr: &SockaddrStorage| -> Option<IpAddr> {
-        if let Some(v4) = addr.as_sockaddr_in() {
-            Some(IpAddr::V4(v4.ip()))
-        } else {
-            addr.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
-        }
-    };
-    let interfaces = match nix::ifaddrs::getifaddrs() {
-        Ok(interfaces) => interfaces,
-        Err(err) => {
-            warn!("cannot list this host's addresses: {err}");
-            return Vec::new();
-        }
-    };
-    interfaces
-        .filter_map(|interface| {
-            let addr = ip(interface.address.as_ref()?)?;
-            let mask = interface.netmask.as_ref().and_then(ip);
-            let net = match mask {
-                Some(mask) => IpNet::with_netmask(addr, mask).ok()?,
-                None => IpNet::from(addr),
-            };
-            Some(LocalAddr {
-                interface: interface.interface_name,
-                net,
-            })
-        })
-        .collect()
-}
-
-/// This system's addresses cannot be listed here; rooms hear every host and
-/// recognise their echoes by port alone.
-#[cfg(not(unix))]
-pub(crate) fn local_addrs() -> Vec<LocalAddr> {
-    Vec::new()
 }
 
 #[cfg(test)]
@@ -547,7 +465,12 @@ mod tests {
             "eth0".parse::<Interface>().unwrap(),
             Interface::Name("eth0".into())
         );
-        for bad in ["", "10.0.0.0/8", "::1", "a b"] {
+        // Windows names its interfaces in words.
+        assert_eq!(
+            "Ethernet 2".parse::<Interface>().unwrap(),
+            Interface::Name("Ethernet 2".into())
+        );
+        for bad in ["", " ", "10.0.0.0/8", "::1"] {
             assert!(bad.parse::<Interface>().is_err(), "{bad:?}");
         }
     }
@@ -559,18 +482,6 @@ mod tests {
         assert!(err.to_string().contains("192.0.2.1"), "{err}");
     }
 
-    #[cfg(unix)]
-    #[test]
-    fn lists_the_loopback_address_with_its_network() {
-        let local = local_addrs();
-        let lo = local
-            .iter()
-            .find(|addr| addr.net.addr() == IpAddr::V4(Ipv4Addr::LOCALHOST))
-            .expect("127.0.0.1 is a local address");
-        assert_eq!(lo.net.trunc().to_string(), "127.0.0.0/8");
-    }
-
-    #[cfg(unix)]
     #[test]
     fn finds_the_ipv4_address_of_the_loopback_interface_by_name() {
         let local = local_addrs();
@@ -587,7 +498,6 @@ mod tests {
         );
     }
 
-    #[cfg(unix)]
     #[test]
     fn names_the_index_the_user_gave_when_no_interface_has_it() {
         let err = ipv4_of(&Interface::Index(999_999), &local_addrs()).unwrap_err();
@@ -597,7 +507,6 @@ mod tests {
         );
     }
 
-    #[cfg(unix)]
     #[test]
     fn accepts_only_an_ipv4_address_this_host_holds_as_an_interface() {
         let local = local_addrs();

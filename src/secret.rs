@@ -11,7 +11,9 @@
 use std::fmt;
 use std::path::Path;
 
-use log::{info, warn};
+use log::info;
+#[cfg(unix)] // its one warning is about Unix file modes
+use log::warn;
 use zeroize::Zeroizing;
 
 use crate::Error;

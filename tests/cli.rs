@@ -69,6 +69,7 @@ fn every_generate_target_prints_something() {
 }
 
 #[test]
+#[cfg(unix)] // runs bash, which Windows does not have
 fn the_bash_completion_script_parses() {
     let script = String::from_utf8(udpchat(&["--generate", "bash"]).stdout).unwrap();
     // -n: read the script, run nothing.

@@ -86,6 +86,18 @@ fn timestamps_show_the_local_time_of_arrival() {
 }
 
 #[test]
+fn timestamps_find_a_named_zone_on_every_system() {
+    // A name needs the time zone database: the system's on Unix, the one
+    // built into udpchat on Windows, which has none that jiff can read.
+    // Asia/Kolkata has been +05:30 all year round since 1945.
+    let (chat, peer) = chat_with(&["--timestamps=rfc3339"], &[("TZ", "Asia/Kolkata")]);
+    peer.send_to(b"namaste", chat.bound_addr()).unwrap();
+    let line = chat.text_line();
+    let (time, _) = line.split_once(' ').unwrap();
+    assert!(time.ends_with("+05:30"), "{line}");
+}
+
+#[test]
 fn json_lines_parse_and_keep_non_utf8_bytes() {
     use base64::Engine as _;
     let (chat, peer) = chat_with(&["--format", "json"], &[]);

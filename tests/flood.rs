@@ -5,7 +5,8 @@
 //! `cargo test --release --test flood -- --ignored`. As in `strangers.rs`,
 //! the peer is on 127.0.0.1 and a stranger on ::1, with udpchat on `[::]:0`.
 
-#![cfg(feature = "cli")]
+// Unix only: Ctrl-C is sent as SIGINT and memory read from /proc (Linux).
+#![cfg(all(feature = "cli", unix))]
 
 mod common;
 

@@ -6,14 +6,20 @@ mod common;
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Rng, TIMEOUT, Udpchat, free_port, loopback_socket, recv, run_via};
-use nix::sys::signal::Signal;
+use common::{Rng, TIMEOUT, Udpchat, loopback_socket, recv};
 use udpchat::MAX_PAYLOAD_V4;
+// For the tests of Ctrl-Z (SIGSTOP, SIGCONT) and of a pipeline into head:
+// job control and a shell, which Windows does not have.
+#[cfg(unix)]
+use {
+    common::{free_port, run_via},
+    nix::sys::signal::Signal,
+    std::sync::Arc,
+    std::sync::atomic::{AtomicBool, Ordering},
+};
 
 #[test]
 fn prints_an_empty_datagram_from_the_peer_as_an_empty_line() {
@@ -93,6 +99,7 @@ fn keeps_chatting_when_the_peer_restarts_on_the_same_port() {
 }
 
 #[test]
+#[cfg(unix)] // Ctrl-Z and fg are job control, which Windows does not have
 fn keeps_chatting_after_being_stopped_and_continued() {
     // Ctrl-Z then `fg`: every blocked call is interrupted by the stop and the continue.
     let peer = loopback_socket();
@@ -110,6 +117,7 @@ fn keeps_chatting_after_being_stopped_and_continued() {
 }
 
 #[test]
+#[cfg(unix)] // a bash pipeline into head, which Windows does not have
 fn exits_quietly_when_head_closes_its_output_mid_flood() {
     // `udpchat ... | head -n 1`, with pipefail so the status is udpchat's own.
     let peer = loopback_socket();

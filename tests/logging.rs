@@ -1,6 +1,7 @@
 //! What udpchat says on stderr at each verbosity: -v, -q, -qq and RUST_LOG.
 
-#![cfg(feature = "cli")]
+// Unix only: the input is piped in by sh, which Windows does not have.
+#![cfg(all(feature = "cli", unix))]
 
 mod common;
 

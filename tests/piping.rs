@@ -31,6 +31,7 @@ fn rand_suffix() -> u64 {
 }
 
 #[test]
+#[cfg(unix)] // ends the receiver with SIGINT; .ci/wine pipes this file on Windows
 fn piped_file_arrives_complete_and_in_order() {
     let lines: Vec<String> = (0..10_000)
         .map(|i| format!("{i:05} {}", "lorem ipsum dolor sit amet ".repeat(2)))
@@ -80,6 +81,7 @@ fn prints_each_line_promptly_into_a_pipe() {
 }
 
 #[test]
+#[cfg(unix)] // ends the lingering chat with SIGINT, which Windows does not have
 fn linger_prints_replies_after_the_input_ends() {
     let peer = loopback_socket();
     let mut chat = Udpchat::with_peer(&peer, &["--linger", "30s"]);
@@ -102,6 +104,7 @@ fn linger_ends_by_itself() {
 }
 
 #[test]
+#[cfg(unix)] // ends the chat with SIGTERM, which Windows does not have
 fn receive_only_logs_a_peer_with_stdin_closed() {
     let peer = loopback_socket();
     let mut chat = Udpchat::with_peer_adjusted(&peer, &["--recv-only"], |command| {

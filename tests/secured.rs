@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
+#[cfg(unix)] // for the one test that is Unix's alone
 use std::process::Command;
 
 use common::{Rng, SecretFile, Udpchat, loopback_socket, recv, run_via};

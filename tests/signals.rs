@@ -4,10 +4,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{Udpchat, loopback_socket};
-use nix::sys::signal::Signal;
+// Unix only: on Windows, Ctrl-C reaches the same handler through
+// SetConsoleCtrlHandler (the ctrlc crate), which no test here can press.
+#[cfg(unix)]
+use {nix::sys::signal::Signal, std::time::Instant};
 
 /// A udpchat whose stdin is an open pipe (a person who is not typing), that
 /// has already printed one received line.
@@ -20,6 +21,7 @@ fn idle_chat_after_one_line() -> Udpchat {
 }
 
 #[test]
+#[cfg(unix)] // sends SIGINT, which Windows does not have
 fn exits_with_130_on_ctrl_c_while_blocked_on_stdin_and_socket() {
     let mut chat = idle_chat_after_one_line();
     let sent = Instant::now();
@@ -31,6 +33,7 @@ fn exits_with_130_on_ctrl_c_while_blocked_on_stdin_and_socket() {
 }
 
 #[test]
+#[cfg(unix)] // sends SIGTERM, which Windows does not have
 fn exits_with_130_on_sigterm() {
     let mut chat = idle_chat_after_one_line();
     chat.signal(Signal::SIGTERM);
@@ -54,6 +57,7 @@ fn an_idle_chat_does_not_exit_by_itself() {
 }
 
 /// udpchat's `-v` summary line, if it printed one.
+#[cfg(unix)] // only the tests that signal udpchat look for it
 fn has_summary(stderr: &str) -> bool {
     stderr
         .lines()
@@ -61,6 +65,7 @@ fn has_summary(stderr: &str) -> bool {
 }
 
 #[test]
+#[cfg(unix)] // sends SIGINT and SIGTERM, which Windows does not have
 fn signals_that_arrive_together_count_as_one_and_the_summary_is_printed() {
     // `timeout` sends its signal to udpchat and then to its process group:
     // two at once. Each run, both in one go, one right after the other.
@@ -77,6 +82,7 @@ fn signals_that_arrive_together_count_as_one_and_the_summary_is_printed() {
 }
 
 #[test]
+#[cfg(unix)] // runs timeout(1), which signals udpchat
 fn timeout_ends_a_chat_with_its_summary() {
     let peer = loopback_socket();
     let peer = peer.local_addr().unwrap().to_string();
@@ -107,6 +113,7 @@ fn timeout_ends_a_chat_with_its_summary() {
 }
 
 #[test]
+#[cfg(unix)] // sends SIGHUP, which Windows does not have
 fn sighup_ends_the_chat_with_130_as_the_exit_statuses_say() {
     let mut chat = idle_chat_after_one_line();
     chat.signal(Signal::SIGHUP);
@@ -149,7 +156,7 @@ fn a_second_ctrl_c_after_the_first_had_time_quits_at_once_with_the_counts() {
     assert!(chat.is_running());
     // The second Ctrl-C must come after the first had time to act: that
     // time is the behaviour under test, not a wait for something to happen.
-    std::thread::sleep(Duration::from_millis(600));
+    std::thread::sleep(std::time::Duration::from_millis(600));
     assert!(
         chat.is_running(),
         "the first Ctrl-C could not end the chat: stdout is full"
@@ -167,6 +174,7 @@ fn a_second_ctrl_c_after_the_first_had_time_quits_at_once_with_the_counts() {
 }
 
 #[test]
+#[cfg(unix)] // a shell that ignores SIGINT, then SIGINT: Unix's alone
 fn ctrl_c_while_udpchat_starts_quits_even_when_the_shell_ignored_it() {
     // A shell running a job in the background sets SIGINT to be ignored,
     // and the job inherits that; udpchat takes the signal before it does

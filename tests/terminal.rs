@@ -3,7 +3,9 @@
 //! Each test drives the real binary through a pseudo-terminal in a private
 //! tmux server; it is skipped, saying so, where tmux is not installed.
 
-#![cfg(feature = "cli")]
+// Unix only: a pseudo-terminal driven by tmux, which Windows has not (its
+// console editor is rustyline's; src/terminal.rs's unit tests run there too).
+#![cfg(all(feature = "cli", unix))]
 
 mod common;
 

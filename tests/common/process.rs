@@ -132,6 +132,19 @@ impl Udpchat {
         Self::spawn(command, args, adjust, keep)
     }
 
+    /// Like [`start_with`](Self::start_with), but runs another build of
+    /// udpchat: `program LEAD... -v ARGS...`, e.g. `wine udpchat.exe`.
+    pub fn start_other(
+        program: &str,
+        lead: &[&str],
+        args: &[&str],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Udpchat {
+        let mut command = Command::new(program);
+        command.args(lead);
+        Self::spawn(command, args, adjust, |_| true)
+    }
+
     /// Like [`start`](Self::start), inside the network namespace `netns`.
     pub fn start_in(netns: &Netns, args: &[&str]) -> Udpchat {
         let command = netns.command(env!("CARGO_BIN_EXE_udpchat"));
