@@ -108,31 +108,38 @@ fn sigterm_while_the_editor_holds_the_terminal_leaves_it_as_it_was() {
     assert_eq!(tmux.exit_status(), (130, true), "(status, terminal mode kept)");
 }
 
-#[test]
-fn ctrl_z_then_fg_brings_back_the_editor_with_the_half_typed_line() {
+/// udpchat run as a job of an interactive shell (with `env`), half a line
+/// typed, stopped with Ctrl-Z and brought back with `fg`, once it has drawn
+/// the half-typed line again below the shell's `fg`: the pane, the peer, the
+/// prompt and the line as shown. `None`, saying why, without tmux or bash.
+fn stopped_and_brought_back(env: &[(&str, &str)]) -> Option<(Tmux, std::net::UdpSocket, String, String)> {
     let peer = loopback_socket();
     let peer_addr = peer.local_addr().unwrap().to_string();
-    let Some(tmux) = Tmux::start_in_shell(&["-b", "127.0.0.1:0", &peer_addr], &[]) else {
-        return;
-    };
+    let tmux = Tmux::start_in_shell(&["-b", "127.0.0.1:0", &peer_addr], env)?;
     let prompt = format!("to {peer_addr}> ");
     let half_line = format!("{prompt}half a");
     tmux.wait_for("prompt", |screen| screen.contains(prompt.trim_end()));
     tmux.type_text("half a ");
     tmux.wait_for("half-typed line", |screen| screen.contains(&half_line));
-
     tmux.press(&["C-z"]);
     tmux.wait_for("the shell saying udpchat stopped", |screen| {
         screen.contains("Stopped") && screen.trim_end().ends_with('$')
     });
     tmux.type_text("fg");
     tmux.press(&["Enter"]);
-    // The editor draws its line again below the shell's `fg`, in raw mode.
     tmux.wait_for("the half-typed line drawn again", |screen| {
         let rows = rows(screen);
         let fg = rows.iter().position(|row| *row == "$ fg");
         fg.is_some_and(|fg| rows[fg..].contains(&half_line.as_str()))
     });
+    Some((tmux, peer, prompt, half_line))
+}
+
+#[test]
+fn ctrl_z_then_fg_brings_back_the_editor_with_the_half_typed_line() {
+    let Some((tmux, peer, prompt, half_line)) = stopped_and_brought_back(&[]) else {
+        return;
+    };
     assert!(tmux.terminal_is_raw(), "the terminal is not in raw mode after fg");
 
     tmux.type_text("line");
@@ -684,28 +691,9 @@ fn at_a_dumb_terminal_ctrl_d_and_ctrl_c_end_the_chat_with_the_terminal_as_it_was
 
 #[test]
 fn at_a_dumb_terminal_ctrl_z_then_fg_brings_back_the_half_typed_line() {
-    let peer = loopback_socket();
-    let peer_addr = peer.local_addr().unwrap().to_string();
-    let Some(tmux) = Tmux::start_in_shell(&["-b", "127.0.0.1:0", &peer_addr], DUMB) else {
+    let Some((tmux, peer, _, half_line)) = stopped_and_brought_back(DUMB) else {
         return;
     };
-    let prompt = format!("to {peer_addr}> ");
-    let half_line = format!("{prompt}half a");
-    tmux.wait_for("prompt", |screen| screen.contains(prompt.trim_end()));
-    tmux.type_text("half a ");
-    tmux.wait_for("half-typed line", |screen| screen.contains(&half_line));
-
-    tmux.press(&["C-z"]);
-    tmux.wait_for("the shell saying udpchat stopped", |screen| {
-        screen.contains("Stopped") && screen.trim_end().ends_with('$')
-    });
-    tmux.type_text("fg");
-    tmux.press(&["Enter"]);
-    tmux.wait_for("the half-typed line drawn again", |screen| {
-        let rows = rows(screen);
-        let fg = rows.iter().position(|row| *row == "$ fg");
-        fg.is_some_and(|fg| rows[fg..].contains(&half_line.as_str()))
-    });
     // udpchat has the keys again: not echoed twice, nor held until Enter.
     assert!(
         tmux.terminal_is_raw(),
