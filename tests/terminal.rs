@@ -137,7 +137,7 @@ fn stopped_and_brought_back(env: &[(&str, &str)]) -> Option<(Tmux, std::net::Udp
 
 #[test]
 fn ctrl_z_then_fg_brings_back_the_editor_with_the_half_typed_line() {
-    let Some((tmux, peer, prompt, half_line)) = stopped_and_brought_back(&[]) else {
+    let Some((tmux, peer, prompt, _)) = stopped_and_brought_back(&[]) else {
         return;
     };
     assert!(tmux.terminal_is_raw(), "the terminal is not in raw mode after fg");
