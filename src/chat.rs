@@ -213,18 +213,18 @@ impl Chat {
                 filter.heard()
             ),
         }
+        let sealer = sealer(&config)?;
         let receiver = Receiver {
             socket: &socket,
             output,
             filter: &filter,
             style: config.display,
-            opener: opener(&config),
+            opener: opener(&config, &sealer),
             counts_drops,
             destinations: &send_to,
             progress: progress.clone(),
             stop: coordinator.line(),
         };
-        let sealer = sealer(&config)?;
         let sender = (!config.recv_only).then(|| Sender {
             socket: sending,
             peers: send_to.clone(),
@@ -362,13 +362,18 @@ fn sealer(config: &Config) -> Result<Sealer, Error> {
     Ok(Sealer::Plain)
 }
 
-/// How datagrams are opened: as they are, or with the chat's secret.
-fn opener(config: &Config) -> Opener {
+/// How datagrams are opened: as they are, or with the chat's secret,
+/// refusing those of `sealer`, this chat's own, should they come back.
+fn opener(config: &Config, sealer: &Sealer) -> Opener {
     #[cfg(feature = "secure")]
     if let Some(secret) = &config.secret {
-        return Opener::Sealed(Box::new(crate::sealed::Opener::new(secret)));
+        let own = match sealer {
+            Sealer::Sealed(sealer) => Some(sealer.session()),
+            Sealer::Plain => None,
+        };
+        return Opener::Sealed(Box::new(crate::sealed::Opener::new(secret, own)));
     }
-    let _ = config;
+    let _ = (config, sealer);
     Opener::Plain
 }
 

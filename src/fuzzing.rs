@@ -66,7 +66,7 @@ pub fn seal(line: &[u8]) -> Vec<u8> {
 /// Opens `datagram` as a receiver holding the fuzzing key does: the line,
 /// if it is one that opens and is new.
 pub fn open(datagram: &[u8]) -> Option<Vec<u8>> {
-    let mut opener = crate::sealed::Opener::new(&fuzz_secret());
+    let mut opener = crate::sealed::Opener::new(&fuzz_secret(), None);
     let mut datagram = datagram.to_vec();
     let from = SocketAddr::from(([192, 168, 1, 6], 2323));
     match opener.open(&mut datagram, &from, SystemTime::now()) {

@@ -147,6 +147,9 @@ impl<W: Write> Receiver<'_, W> {
                         drops.update(total);
                     }
                     let flush = batch.drained;
+                    if flush {
+                        opener.tell_if_due();
+                    }
                     if flush || pending.len() >= OUTPUT_CHUNK {
                         if let Err(reason) = write(&mut output, &mut pending, flush) {
                             break Some(reason);
@@ -155,6 +158,7 @@ impl<W: Write> Receiver<'_, W> {
                     }
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    opener.tell_if_due();
                     if let Err(reason) = write(&mut output, &mut pending, true) {
                         break Some(reason);
                     }

@@ -194,6 +194,12 @@ impl Sealer {
         })
     }
 
+    /// This sender's session: a receiver that sees it come back knows the
+    /// datagram for its own.
+    pub fn session(&self) -> u64 {
+        self.session
+    }
+
     /// The datagram for the next line; or with `end`, the one that says no
     /// line follows, so that the receiver can count lost lines up to the last.
     pub fn seal(&mut self, line: &[u8], end: bool) -> io::Result<&[u8]> {
@@ -208,9 +214,19 @@ impl Sealer {
         seal_into(&self.cipher, &header, line, &mut self.datagram);
         // A line's number is used once, sent or not: a receiver counts a
         // line that could not be sent as lost, which it is.
-        self.sequence += u64::from(!end);
+        self.sequence = self.sequence.saturating_add(u64::from(!end));
         Ok(&self.datagram)
     }
+}
+
+/// Why a datagram was not shown.
+enum Refusal {
+    /// It did not authenticate, or cannot be taken (too many senders).
+    Unauthentic,
+    /// It was sent this many milliseconds before now (negative: after).
+    Old(i128),
+    /// It is this chat's own.
+    Reflected,
 }
 
 /// One sender's window of sequence numbers.
@@ -224,22 +240,19 @@ struct Window {
     seen: [u64; (WINDOW / 64) as usize],
     /// The sender's last datagram's time, for forgetting it.
     last_sent: u64,
-    /// Where it last came from, for messages.
-    from: SocketAddr,
 }
 
 impl Window {
     /// A sender first heard at `sequence`. The lines before it are missing
     /// if its session started after this receiver did; else they may have
     /// been sent before anyone here listened, and are not counted.
-    fn new(sequence: u64, started_after_us: bool, from: SocketAddr) -> Window {
+    fn new(sequence: u64, started_after_us: bool) -> Window {
         let next = if started_after_us { 0 } else { sequence };
         Window {
             next,
             counted_from: next,
             seen: [0; (WINDOW / 64) as usize],
             last_sent: 0,
-            from,
         }
     }
 
@@ -300,6 +313,10 @@ struct Untold {
 /// The receiving side: every sender's window, the counts, and what to tell.
 pub(crate) struct Opener {
     cipher: XChaCha20Poly1305,
+    /// This chat's own sealer's session. Anyone who records one of its
+    /// datagrams can send it back from the peer's address; it would open,
+    /// and pass for a line of the peer's, but for this.
+    own_session: Option<u64>,
     /// When this receiver started, by its clock.
     started: u64,
     senders: HashMap<u64, Window>,
@@ -314,9 +331,12 @@ pub(crate) struct Opener {
 const TELL_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Opener {
-    pub fn new(secret: &Secret) -> Opener {
+    /// An opener for a chat whose own lines leave in `own_session` (none
+    /// for a chat that only receives): those are refused if they come back.
+    pub fn new(secret: &Secret, own_session: Option<u64>) -> Opener {
         Opener {
             cipher: cipher(secret),
+            own_session,
             started: millis(SystemTime::now()),
             senders: HashMap::new(),
             counts: Secured::default(),
@@ -329,20 +349,28 @@ impl Opener {
     /// Opens `datagram` from `from`, received at `now`.
     pub fn open<'a>(&mut self, datagram: &'a mut [u8], from: &SocketAddr, now: SystemTime) -> Opened<'a> {
         let Some((header, line)) = open_in_place(&self.cipher, datagram) else {
-            self.refuse(from, None);
+            self.refuse(from, Refusal::Unauthentic);
             return Opened::Refused;
         };
+        if Some(header.session) == self.own_session {
+            self.refuse(from, Refusal::Reflected);
+            return Opened::Refused;
+        }
+        // The last number cannot be followed; nobody sends that many lines.
+        if header.sequence == u64::MAX {
+            self.refuse(from, Refusal::Unauthentic);
+            return Opened::Refused;
+        }
         let now_ms = millis(now);
         if now_ms.abs_diff(header.sent) > TOLERANCE.as_millis() as u64 {
-            self.refuse(from, Some(i128::from(now_ms) - i128::from(header.sent)));
+            self.refuse(from, Refusal::Old(i128::from(now_ms) - i128::from(header.sent)));
             return Opened::Refused;
         }
         let Some(window) = self.window(&header, from, now_ms) else {
-            self.refuse(from, None);
+            self.refuse(from, Refusal::Unauthentic);
             return Opened::Refused;
         };
         window.last_sent = window.last_sent.max(header.sent);
-        window.from = *from;
         let (event, new) = if header.end {
             info!("{from} ended its input after {}", count(header.sequence, "line"));
             // The end says how many lines there were: any not seen are lost.
@@ -382,28 +410,32 @@ impl Opener {
                     header.sequence
                 );
                 // Lines missing before this one show as the first take's gap.
-                Some(entry.insert(Window::new(header.sequence, started_after_us, *from)))
+                Some(entry.insert(Window::new(header.sequence, started_after_us)))
             }
         }
     }
 
-    fn refuse(&mut self, from: &SocketAddr, age_ms: Option<i128>) {
+    fn refuse(&mut self, from: &SocketAddr, why: Refusal) {
         self.counts.datagrams_rejected += 1;
         if self.refused_from.len() < MAX_SENDERS && self.refused_from.insert(*from, ()).is_none() {
-            match age_ms {
-                Some(age) => warn!(
+            match why {
+                Refusal::Old(age) => warn!(
                     "datagram from {from} was sent {} by its clock, beyond the {} s a secured chat \
                      accepts: not shown (is one of the clocks wrong?)",
                     describe_age(age),
                     TOLERANCE.as_secs()
                 ),
-                None => warn!(
+                Refusal::Reflected => warn!(
+                    "datagram from {from} is one of this chat's own, sent back: not shown \
+                     (someone on the way is replaying your lines to you)"
+                ),
+                Refusal::Unauthentic => warn!(
                     "datagram from {from} could not be authenticated: a different secret, or not a \
                      secured udpchat; not shown"
                 ),
             }
         } else {
-            debug!("refused a datagram from {from}");
+            debug!("rejected a datagram from {from}");
         }
     }
 
@@ -411,8 +443,8 @@ impl Opener {
         let untold = self.untold.entry(from).or_default();
         match event {
             Event::Lost(lines) => {
-                self.counts.lines_lost += lines;
-                untold.lost += lines;
+                self.counts.lines_lost = self.counts.lines_lost.saturating_add(lines);
+                untold.lost = untold.lost.saturating_add(lines);
             }
             Event::Duplicated => {
                 self.counts.lines_duplicated += 1;
@@ -424,6 +456,15 @@ impl Opener {
                 self.counts.lines_reordered += 1;
                 untold.reordered += 1;
             }
+        }
+        self.tell_if_due();
+    }
+
+    /// Tells what has not been told yet, unless the last telling was less
+    /// than [`TELL_INTERVAL`] ago.
+    pub fn tell_if_due(&mut self) {
+        if self.untold.is_empty() {
+            return;
         }
         let due = self.last_told.is_none_or(|last| last.elapsed() >= TELL_INTERVAL);
         if due {
@@ -486,8 +527,7 @@ mod tests {
 
     #[test]
     fn the_window_tells_gaps_duplicates_and_late_lines() {
-        let from = "10.0.0.1:9".parse().unwrap();
-        let mut window = Window::new(0, true, from);
+        let mut window = Window::new(0, true);
         assert_eq!(window.take(0), (None, true));
         assert_eq!(window.take(1), (None, true));
         assert_eq!(window.take(1), (Some(Event::Duplicated), false));
@@ -502,9 +542,8 @@ mod tests {
 
     #[test]
     fn shifting_the_window_keeps_every_bit_in_its_place() {
-        let from = "10.0.0.1:9".parse().unwrap();
         for shift in [1, 5, 63, 64, 65, 127, 128, 200, 1023] {
-            let mut window = Window::new(0, true, from);
+            let mut window = Window::new(0, true);
             for sequence in (0..300).step_by(7) {
                 window.take(sequence);
             }
@@ -519,7 +558,7 @@ mod tests {
 
     #[test]
     fn seals_and_opens_with_the_same_secret_only() {
-        let (mut sealer, mut opener) = (Sealer::new(&secret(1)).unwrap(), Opener::new(&secret(1)));
+        let (mut sealer, mut opener) = (Sealer::new(&secret(1)).unwrap(), Opener::new(&secret(1), None));
         let from = "10.0.0.1:9".parse().unwrap();
         let mut datagram = sealer.seal(b"hello", false).unwrap().to_vec();
         assert_eq!(datagram.len(), 5 + OVERHEAD);
@@ -528,7 +567,7 @@ mod tests {
             opener.open(&mut datagram, &from, SystemTime::now()),
             Opened::Line(b"hello", None)
         );
-        let mut other = Opener::new(&secret(2));
+        let mut other = Opener::new(&secret(2), None);
         assert_eq!(
             other.open(&mut copy.clone(), &from, SystemTime::now()),
             Opened::Refused
@@ -540,7 +579,7 @@ mod tests {
     }
 
     fn opener_and_from() -> (Opener, SocketAddr) {
-        (Opener::new(&secret(1)), "10.0.0.1:9".parse().unwrap())
+        (Opener::new(&secret(1), None), "10.0.0.1:9".parse().unwrap())
     }
 
     /// The README's test vector: key 00 01 .. 1f, nonce 40 41 .. 57,
@@ -695,10 +734,38 @@ mod tests {
         #[test]
         fn any_line_opens_to_itself(line in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
             let mut sealer = Sealer::new(&secret(3)).unwrap();
-            let (mut opener, from) = (Opener::new(&secret(3)), "10.0.0.1:9".parse().unwrap());
+            let (mut opener, from) = (Opener::new(&secret(3), None), "10.0.0.1:9".parse().unwrap());
             let mut datagram = sealed(&mut sealer, &line);
             proptest::prop_assert_eq!(datagram.len(), line.len() + OVERHEAD);
             proptest::prop_assert_eq!(opener.open(&mut datagram, &from, SystemTime::now()), Opened::Line(&line, None));
         }
+    }
+
+    #[test]
+    fn refuses_its_own_lines_sent_back_to_it() {
+        let mut sealer = Sealer::new(&secret(1)).unwrap();
+        let mut opener = Opener::new(&secret(1), Some(sealer.session()));
+        let from = "10.0.0.2:9".parse().unwrap();
+        let mut mine = sealed(&mut sealer, b"transfer 100 to mallory");
+        assert_eq!(opener.open(&mut mine, &from, SystemTime::now()), Opened::Refused);
+        let mut theirs = sealed(&mut Sealer::new(&secret(1)).unwrap(), b"from the peer");
+        assert_eq!(
+            opener.open(&mut theirs, &from, SystemTime::now()),
+            Opened::Line(b"from the peer", None)
+        );
+        assert_eq!(opener.finish().datagrams_rejected, 1);
+    }
+
+    #[test]
+    fn refuses_the_last_sequence_number_instead_of_overflowing() {
+        let mut sealer = Sealer::new(&secret(1)).unwrap();
+        let (mut opener, from) = opener_and_from();
+        for sequence in [u64::MAX - 1, u64::MAX] {
+            sealer.sequence = sequence;
+            let mut datagram = sealed(&mut sealer, b"far ahead");
+            opener.open(&mut datagram, &from, SystemTime::now());
+        }
+        let counts = opener.finish();
+        assert_eq!(counts.datagrams_rejected, 1);
     }
 }

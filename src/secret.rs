@@ -50,7 +50,7 @@ const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 /// assert_eq!(Secret::from_text(&text)?, secret);
 /// # Ok::<(), udpchat::Error>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Secret {
     key: Zeroizing<[u8; KEY_LEN]>,
 }
@@ -78,8 +78,12 @@ impl Secret {
                 problem: "it is empty",
             });
         }
-        if text.len() >= GENERATED_PREFIX.len()
-            && text[..GENERATED_PREFIX.len()].eq_ignore_ascii_case(GENERATED_PREFIX)
+        // Compared as bytes: a passphrase may have a multibyte character
+        // where the prefix ends, and slicing the text there would panic.
+        if text
+            .as_bytes()
+            .get(..GENERATED_PREFIX.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(GENERATED_PREFIX.as_bytes()))
         {
             return decode_generated(&text[GENERATED_PREFIX.len()..]);
         }
@@ -95,7 +99,7 @@ impl Secret {
             path: path.to_owned(),
             source,
         };
-        let bytes = Zeroizing::new(std::fs::read(path).map_err(fail)?);
+        let bytes = read_bounded(path).map_err(fail)?;
         warn_if_others_can_read(path);
         let text = std::str::from_utf8(&bytes).map_err(|_| {
             fail(std::io::Error::new(
@@ -116,7 +120,10 @@ impl Secret {
     /// [`from_text`](Self::from_text) reads back. For a secret derived from
     /// a passphrase it is the derived key, which works the same.
     pub fn to_text(&self) -> Zeroizing<String> {
-        let mut text = Zeroizing::new(String::from(GENERATED_PREFIX));
+        // Room for it all at once: a String that grew would leave copies of
+        // the key behind in the buffers it outgrew, where zeroizing never reaches.
+        let mut text = Zeroizing::new(String::with_capacity(GENERATED_PREFIX.len() + 52 + 12));
+        text.push_str(GENERATED_PREFIX);
         for (i, c) in base32(&self.key[..]).iter().enumerate() {
             if i > 0 && i % 4 == 0 {
                 text.push('-');
@@ -155,10 +162,53 @@ impl Secret {
     }
 }
 
+/// Compared in time that does not depend on where two keys differ.
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        let differ = self
+            .key
+            .iter()
+            .zip(other.key.iter())
+            .fold(0, |acc, (a, b)| acc | (a ^ b));
+        std::hint::black_box(differ) == 0
+    }
+}
+
+impl Eq for Secret {}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(..)")
     }
+}
+
+/// The longest secret file read: a passphrase is a line, not a document,
+/// and a path such as /dev/zero must not fill memory.
+const MAX_FILE: usize = 64 * 1024;
+
+/// Reads a secret file into a buffer of its own size, allocated once (a
+/// growing Vec, as for a pipe, would leave unwiped copies behind).
+fn read_bounded(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = Zeroizing::new(vec![0; MAX_FILE + 1]);
+    let mut len = 0;
+    while len < bytes.len() {
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    if len > MAX_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("longer than {MAX_FILE} bytes: not a secret"),
+        ));
+    }
+    bytes.truncate(len);
+    Ok(bytes)
 }
 
 /// The 52 base32 characters after the prefix, dashes and spaces aside.
@@ -276,6 +326,14 @@ mod tests {
         ] {
             let err = Secret::from_text(&bad).unwrap_err();
             assert!(matches!(err, Error::Secret { .. }), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_passphrase_with_a_multibyte_character_where_the_prefix_ends_is_a_passphrase() {
+        // Each is a passphrase; none may panic (a panic would print it).
+        for passphrase in ["abcdefgé", "abcdefghé", "abcdefghié", "udpchat1é", "ééééé"] {
+            assert!(Secret::from_text(passphrase).is_ok(), "{passphrase}");
         }
     }
 

@@ -99,6 +99,19 @@ impl Opener {
         !matches!(self, Opener::Plain)
     }
 
+    /// Tells what a secured chat noticed and has not told yet, if the last
+    /// telling was a second ago or more: called when the queue is drained,
+    /// so that a loss is told with the next datagram from anyone, not only
+    /// with the next loss.
+    #[inline]
+    pub fn tell_if_due(&mut self) {
+        match self {
+            Opener::Plain => {}
+            #[cfg(feature = "secure")]
+            Opener::Sealed(opener) => opener.tell_if_due(),
+        }
+    }
+
     /// At the end of the chat: what a secured chat counted.
     pub fn finish(&mut self) -> Option<Secured> {
         match self {

@@ -186,7 +186,10 @@ fn relay(
             let datagram = buffer[..len].to_vec();
             // Byte 57 of a sealed datagram, in the clear: 1 for the sender's end.
             if datagram[57] == 1 {
+                // A line held back for a successor that never came goes
+                // out in order after all: it was not swapped.
                 if let Some(late) = held.take() {
+                    mangled.swapped -= 1;
                     socket.send_to(&late, to).unwrap();
                 }
                 socket.send_to(&datagram, to).unwrap();
@@ -526,6 +529,28 @@ fn a_datagram_forged_with_the_peers_source_address_is_refused() {
     let (_, stderr) = chat.exit_code();
     assert!(
         stderr.contains(&format!("datagram from {forged_from} could not be authenticated")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 datagram rejected"), "{stderr}");
+}
+
+#[test]
+fn a_line_of_its_own_sent_back_from_the_peers_address_is_refused() {
+    let secret = SecretFile::secret();
+    let genuine = sealed_lines(&secret, &["from the peer"]).remove(0);
+    let peer = loopback_socket();
+    let mut chat = secured(&peer, &secret, &[]);
+    let to = chat.bound_addr();
+    chat.send("transfer 100 to mallory\n");
+    let (mine, _) = recv(&peer);
+    // Whoever recorded it sends it back, from the peer's own address.
+    peer.send_to(&mine, to).unwrap();
+    peer.send_to(&genuine, to).unwrap();
+    assert_eq!(chat.text_line(), "from the peer");
+    chat.close_stdin();
+    let (_, stderr) = chat.exit_code();
+    assert!(
+        stderr.contains("is one of this chat's own, sent back: not shown"),
         "{stderr}"
     );
     assert!(stderr.contains("1 datagram rejected"), "{stderr}");
