@@ -16,8 +16,8 @@ use log::{trace, warn};
 
 use crate::net::canonical;
 
-/// At most this many addresses are remembered as away at once, so a flood
-/// of forged ICMP errors cannot grow memory; refusals beyond are still counted.
+/// At most this many addresses are remembered as away at once: only
+/// destinations are, and this bounds even a long list of peers.
 const AWAY_LIMIT: usize = 64;
 
 /// The receiver's record of refusals.
@@ -45,10 +45,19 @@ impl Refusals {
     /// A datagram sent to `to` (as the kernel says, or `None` where it does
     /// not) was refused for `reason`. Warns at the start of an episode.
     pub fn refused(&mut self, to: Option<SocketAddr>, reason: &io::Error) {
+        let to = to.map(canonical);
+        // An error about an address this chat never sends to is not about
+        // its datagrams: someone forged it. Not counted, not remembered, so
+        // that forgeries can neither fill the list nor silence a real peer.
+        if let Some(to) = to
+            && !self.destinations.is_empty()
+            && !self.destinations.contains(&to)
+        {
+            trace!("an ICMP error about {to}, where this chat sends nothing: ignored");
+            return;
+        }
         self.total += 1;
-        let to = to
-            .map(canonical)
-            .or_else(|| (self.destinations.len() == 1).then(|| self.destinations[0]));
+        let to = to.or_else(|| (self.destinations.len() == 1).then(|| self.destinations[0]));
         trace!(
             "a datagram to {} was refused: {reason}",
             to.map_or("a peer".into(), |to| to.to_string())
@@ -155,5 +164,17 @@ mod tests {
             refusals.refused(Some(SocketAddr::from(([127, 0, 0, 1], port))), &refused());
         }
         assert_eq!((refusals.away.len(), refusals.total()), (AWAY_LIMIT, 1000));
+    }
+
+    #[test]
+    fn forged_errors_about_addresses_it_never_sends_to_neither_count_nor_silence_the_peer() {
+        let peer = SocketAddr::from(([127, 0, 0, 1], 9));
+        let mut refusals = Refusals::new(&[peer]);
+        for port in 10..1000 {
+            refusals.refused(Some(SocketAddr::from(([127, 0, 0, 1], port))), &refused());
+        }
+        assert_eq!((refusals.away.len(), refusals.total()), (0, 0));
+        refusals.refused(Some(peer), &refused());
+        assert_eq!((refusals.away.clone(), refusals.total()), (vec![Some(peer)], 1));
     }
 }
