@@ -189,7 +189,7 @@ pub struct Args {
     #[arg(short, long, action = ArgAction::Count)]
     pub quiet: u8,
 
-    /// Print a shell completion script or the man page (roff) on stdout, then exit
+    /// Print a shell completion script, the man page (roff) or a fresh secret on stdout, then exit
     #[arg(long, value_name = "WHAT", exclusive = true)]
     pub generate: Option<Generated>,
 }
@@ -294,6 +294,28 @@ pub fn parse() -> Args {
         (_, Some(_)) => "--group <GROUP:PORT>",
         (None, None) => return args,
     };
+    // clap's `requires` does not fire when what is required conflicts with
+    // what is given: a broadcast room would silently drop these.
+    let misplaced = if args.broadcast.is_some() {
+        [
+            ("--interface <IF>", args.interface.is_some()),
+            ("--ttl <HOPS>", args.ttl.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(shown, given)| given.then_some((shown, "a --group room")))
+    } else {
+        args.broadcast_addr
+            .is_some()
+            .then_some(("--broadcast-addr <IPV4>", "a --broadcast room"))
+    };
+    if let Some((shown, whose)) = misplaced {
+        Args::command()
+            .error(
+                ErrorKind::ArgumentConflict,
+                format!("the argument '{shown}' cannot be used with '{room}': it is for {whose}"),
+            )
+            .exit();
+    }
     for (id, shown) in [("peers", "[HOST:PORT]..."), ("bind", "--bind <ADDR>")] {
         match matches.value_source(id) {
             Some(ValueSource::CommandLine) => Args::command()

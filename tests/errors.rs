@@ -167,6 +167,21 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
             "the argument '--bind <ADDR>' cannot be used with '--broadcast",
         ),
         (
+            &["--broadcast", "9", "--interface", "lo"],
+            2,
+            "'--interface <IF>' cannot be used with '--broadcast <PORT>': it is for a --group room",
+        ),
+        (
+            &["--broadcast", "9", "--ttl", "0"],
+            2,
+            "'--ttl <HOPS>' cannot be used with '--broadcast <PORT>': it is for a --group room",
+        ),
+        (
+            &["--group", "239.255.0.1:9", "--broadcast-addr", "127.255.255.255"],
+            2,
+            "'--broadcast-addr <IPV4>' cannot be used with '--group <GROUP:PORT>': it is for a --broadcast room",
+        ),
+        (
             &["--broadcast", "9", "--peer", "127.0.0.1:9"],
             2,
             "the argument '--peer <HOST:PORT>' cannot be used with",
