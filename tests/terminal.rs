@@ -72,6 +72,25 @@ fn a_message_arriving_while_typing_appears_above_the_intact_input_line() {
     assert_eq!(recv(&peer).0, b"hello world");
 }
 
+/// Sends `count` lines `burst 00000`, `burst 00001` ... from `peer` to
+/// `to` on a thread, 100 every 10 ms: a pace the test paces, not one that
+/// waits for anything (the sleep spaces the load, it synchronises nothing).
+fn burst_of_lines(
+    peer: &std::net::UdpSocket,
+    to: std::net::SocketAddr,
+    count: usize,
+) -> std::thread::JoinHandle<()> {
+    let sender = peer.try_clone().unwrap();
+    std::thread::spawn(move || {
+        for chunk in 0..count / 100 {
+            for i in chunk * 100..(chunk + 1) * 100 {
+                sender.send_to(format!("burst {i:05}").as_bytes(), to).unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    })
+}
+
 #[test]
 fn ctrl_d_on_an_empty_line_ends_the_chat_with_status_0_and_the_terminal_as_it_was() {
     let Some((tmux, _peer, _)) = chat_at_a_terminal(&[], &[]) else {
@@ -260,17 +279,9 @@ fn a_burst_of_10000_messages_neither_freezes_typing_nor_loses_a_line() {
         return;
     };
     let to = tmux.bound_addr();
-    let sender = peer.try_clone().unwrap();
     let started = Instant::now();
-    // 10,000 lines in about a second: 100 every 10 ms.
-    let burst = std::thread::spawn(move || {
-        for chunk in 0..COUNT / 100 {
-            for i in chunk * 100..(chunk + 1) * 100 {
-                sender.send_to(format!("burst {i:05}").as_bytes(), to).unwrap();
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    });
+    // 10,000 lines in about a second.
+    let burst = burst_of_lines(&peer, to, COUNT);
 
     // Type while the lines pour in: each key must show within moments.
     tmux.wait_for("burst under way", |screen| screen.contains("burst 0"));
@@ -753,15 +764,7 @@ fn at_a_dumb_terminal_a_burst_of_lines_arriving_while_typing_never_shares_a_row(
         return;
     };
     let to = tmux.bound_addr();
-    let sender = peer.try_clone().unwrap();
-    let burst = std::thread::spawn(move || {
-        for chunk in 0..COUNT / 100 {
-            for i in chunk * 100..(chunk + 1) * 100 {
-                sender.send_to(format!("burst {i:05}").as_bytes(), to).unwrap();
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    });
+    let burst = burst_of_lines(&peer, to, COUNT);
     tmux.wait_for("burst under way", |screen| screen.contains("burst 0"));
     // Key by key, so that lines arrive between them.
     for word in ["typed ", "during ", "the ", "burst"] {
