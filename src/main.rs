@@ -7,6 +7,7 @@ mod meter;
 mod preflight;
 mod signals;
 mod terminal;
+mod words;
 
 use std::io::{self, BufReader, IsTerminal, Write};
 use std::process::ExitCode;

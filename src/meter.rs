@@ -130,8 +130,8 @@ impl<R> Metered<R> {
         let lines = self.progress.lines_sent();
         let elapsed = self.bar.elapsed().max(Duration::from_millis(1)).as_secs_f64();
         self.bar.set_message(format!(
-            "sent {lines} {} ({:.0}/s)",
-            if lines == 1 { "line" } else { "lines" },
+            "sent {} ({:.0}/s)",
+            crate::words::count(lines, "line"),
             lines as f64 / elapsed
         ));
         self.bar.set_position(self.read);

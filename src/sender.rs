@@ -12,6 +12,7 @@ use crate::lines::{Line, LineReader};
 use crate::net;
 use crate::progress::Progress;
 use crate::stop::{Stop, StopLine};
+use crate::summary::count;
 use crate::wire::Sealer;
 
 /// Everything the sender thread needs, moved into it.
@@ -198,10 +199,10 @@ impl Unsent {
             format!("lines {} to {}", self.first_pending, self.last_pending)
         };
         let last = if self.pending == 1 { "" } else { "the last " };
-        let noun = if self.pending == 1 { "line" } else { "lines" };
         error!(
-            "{} more {noun} not sent ({lines}), {last}for this reason: {}",
-            self.pending, self.last_reason
+            "{} not sent ({lines}), {last}for this reason: {}",
+            count(self.pending, "more line"),
+            self.last_reason
         );
         self.pending = 0;
         self.last_told = Some(Instant::now());

@@ -87,8 +87,10 @@ fn quit_at_once(progress: &Progress) -> ! {
         + crate::terminal::lines_not_yet_shown();
     let mut message = format!("udpchat: quitting at once: {summary}");
     if waiting > 0 {
-        let lines = if waiting == 1 { "line" } else { "lines" };
-        message.push_str(&format!("; {waiting} received {lines} not yet shown"));
+        message.push_str(&format!(
+            "; {} not yet shown",
+            crate::words::count(waiting, "received line")
+        ));
     }
     message.push('\n');
     write_unless_blocked(message.as_bytes());

@@ -57,6 +57,7 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Editor, ExternalPrinter};
 
+use crate::words::count;
 use udpchat::{Chat, Ended, Error, ShutdownHandle, Summary, display};
 
 #[cfg(all(unix, not(any(target_os = "aix", target_os = "haiku"))))]
@@ -287,12 +288,6 @@ fn warn_unshown(lines: u64) {
          (--rate on the sender, or a pipe or file instead of a terminal, helps)",
         count(lines, "received line")
     );
-}
-
-/// `1 received line`, `2 received lines`.
-fn count(number: u64, noun: &str) -> String {
-    let s = if number == 1 { "" } else { "s" };
-    format!("{number} {noun}{s}")
 }
 
 /// How many lines `text` holds (each ends in `\n`).
