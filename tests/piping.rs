@@ -8,11 +8,11 @@ use std::fs::File;
 use std::io::Write;
 use std::process::Stdio;
 
-use common::{Udpchat, loopback_socket, recv};
+use common::{Udpchat, loopback_socket, recv, unique_number};
 
 /// udpchat with stdin from a file of `contents`, sending to `peer`.
 fn udpchat_reading(contents: &[u8], peer: &str, extra: &[&str]) -> Udpchat {
-    let dir = std::env::temp_dir().join(format!("udpchat-test-{}-{}", std::process::id(), rand_suffix()));
+    let dir = std::env::temp_dir().join(format!("udpchat-test-{}-{}", std::process::id(), unique_number()));
     let mut file = File::create(&dir).unwrap();
     file.write_all(contents).unwrap();
     let input = File::open(&dir).unwrap();
@@ -23,11 +23,6 @@ fn udpchat_reading(contents: &[u8], peer: &str, extra: &[&str]) -> Udpchat {
     Udpchat::start_with(&args, |command| {
         command.stdin(Stdio::from(input));
     })
-}
-
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::time::SystemTime::now())
 }
 
 #[test]
@@ -175,7 +170,7 @@ fn in_a_terminal(args: &str, file: &std::path::Path, seen: &[&dyn Fn(&str) -> bo
         eprintln!("skipped: tmux is not installed");
         return None;
     }
-    let socket = format!("udpchat-meter-{}-{}", std::process::id(), rand_suffix());
+    let socket = format!("udpchat-meter-{}-{}", std::process::id(), unique_number());
     let tmux = |args: &[&str]| {
         Command::new("tmux")
             .args(["-L", &socket])
@@ -213,7 +208,7 @@ fn in_a_terminal(args: &str, file: &std::path::Path, seen: &[&dyn Fn(&str) -> bo
 #[test]
 fn a_long_piped_file_shows_its_progress_on_a_terminal_and_clears_it_at_the_end() {
     let peer = loopback_socket();
-    let path = std::env::temp_dir().join(format!("udpchat-meter-{}-{}", std::process::id(), rand_suffix()));
+    let path = std::env::temp_dir().join(format!("udpchat-meter-{}-{}", std::process::id(), unique_number()));
     let lines: String = (0..600)
         .map(|i| format!("{i:04} lorem ipsum dolor sit amet\n"))
         .collect();
