@@ -208,7 +208,11 @@ fn in_a_terminal(args: &str, file: &std::path::Path, seen: &[&dyn Fn(&str) -> bo
 #[test]
 fn a_long_piped_file_shows_its_progress_on_a_terminal_and_clears_it_at_the_end() {
     let peer = loopback_socket();
-    let path = std::env::temp_dir().join(format!("udpchat-meter-{}-{}", std::process::id(), unique_number()));
+    let path = std::env::temp_dir().join(format!(
+        "udpchat-meter-{}-{}",
+        std::process::id(),
+        unique_number()
+    ));
     let lines: String = (0..600)
         .map(|i| format!("{i:04} lorem ipsum dolor sit amet\n"))
         .collect();
