@@ -558,6 +558,36 @@ fn with_raw_a_peers_query_makes_the_terminal_type_its_answer_into_the_line() {
     );
 }
 
+/// `line` as the editor draws it at a terminal `columns` wide (ASCII only):
+/// in rows it ends itself, trailing blanks trimmed as [`rows`] trims them.
+fn drawn_at(line: &str, columns: usize) -> Vec<String> {
+    line.as_bytes()
+        .chunks(columns)
+        .map(|row| String::from_utf8_lossy(row).trim_end().to_owned())
+        .collect()
+}
+
+/// Whether the last rows of `history` (read with the terminal's own wraps
+/// joined, [`Tmux::history_joined`]) are `line` drawn at `columns`: the
+/// editor has drawn it again since the terminal took that width.
+fn ends_with_drawn(history: &str, line: &str, columns: usize) -> bool {
+    let drawn = drawn_at(line, columns);
+    let rows = rows(history);
+    rows.len() >= drawn.len() && rows[rows.len() - drawn.len()..] == drawn[..]
+}
+
+/// How many rows of `history` start with the prompt: copies of the input line.
+fn copies_of_the_line(history: &str, prompt: &str) -> usize {
+    rows(history)
+        .iter()
+        .filter(|row| row.starts_with(prompt.trim_end()))
+        .count()
+}
+
+/// The long line typed into a chat at a terminal, for the resize tests: it
+/// takes three rows at 40 columns, one at 100.
+const HALF_TYPED: &str = "a half-typed line long enough to take two rows at 40 columns";
+
 #[test]
 fn received_lines_survive_resizes_of_the_window() {
     const RESIZES: usize = 7;
@@ -565,32 +595,46 @@ fn received_lines_survive_resizes_of_the_window() {
         return;
     };
     let to = tmux.bound_addr();
-    // A half-typed line longer than the narrow width, so it takes three rows
-    // there, and the terminal (tmux reflows) rewraps it at each resize.
-    let typed = "a half-typed line long enough to take two rows at 40 columns";
-    tmux.type_text(typed);
-    tmux.wait_for("half-typed line", |screen| screen.contains("take two rows"));
-    let drawn = |history: &str| history.matches(&prompt).count();
+    let line = format!("{prompt}{HALF_TYPED}");
+    tmux.type_text(HALF_TYPED);
+    tmux.wait_with(
+        "half-typed line",
+        || tmux.history_joined(),
+        |history| ends_with_drawn(history, &line, 100),
+    );
     for i in 0..RESIZES {
-        let (x, y) = if i % 2 == 0 { ("40", "20") } else { ("100", "30") };
-        let before = drawn(&tmux.history());
-        tmux.resize(x, y);
-        // The editor draws its line again once it has seen the new width.
-        tmux.wait_with(
-            "the line drawn again",
-            || tmux.history(),
-            |history| drawn(history) > before,
+        let (columns, height) = if i % 2 == 0 { (40, "20") } else { (100, "30") };
+        let copies_before = copies_of_the_line(&tmux.history_joined(), &prompt);
+        tmux.resize(&columns.to_string(), height);
+        let history = tmux.wait_with(
+            "the line drawn again at the new width",
+            || tmux.history_joined(),
+            |history| ends_with_drawn(history, &line, columns),
         );
-        let line = format!("during resize {i}");
-        peer.send_to(line.as_bytes(), to).unwrap();
+        if columns == 100 {
+            // The line's rows stay apart when the terminal widens, so the
+            // editor clears them all. (Narrowed, tmux wraps the row that no
+            // longer fits; what it moved up stays: see README.)
+            assert_eq!(
+                copies_of_the_line(&history, &prompt),
+                copies_before,
+                "widening the window left a copy of the typed line:\n{history}"
+            );
+        }
+        let received = format!("during resize {i}");
+        peer.send_to(received.as_bytes(), to).unwrap();
         tmux.wait_with(
             "the received line",
             || tmux.history(),
-            |history| history.contains(&line),
+            |history| history.contains(&received),
         );
     }
     tmux.resize("100", "30");
-    let history = tmux.history();
+    let history = tmux.wait_with(
+        "the line drawn at the last width",
+        || tmux.history_joined(),
+        |history| ends_with_drawn(history, &line, 100),
+    );
     let received: Vec<&str> = rows(&history)
         .into_iter()
         .filter(|row| row.starts_with("during resize"))
@@ -598,7 +642,47 @@ fn received_lines_survive_resizes_of_the_window() {
     let expected: Vec<String> = (0..RESIZES).map(|i| format!("during resize {i}")).collect();
     assert_eq!(received, expected, "screen and scrollback:\n{history}");
     tmux.press(&["Enter"]);
-    assert_eq!(recv(&peer).0, typed.as_bytes());
+    assert_eq!(recv(&peer).0, HALF_TYPED.as_bytes());
+}
+
+#[test]
+fn received_lines_survive_a_storm_of_resizes_as_they_arrive() {
+    // Each line arrives while the window changes width, with no wait for the
+    // editor to redraw: tmux rewraps its screen at once but tells the program
+    // of the new size later, so the editor clears and prints at a width the
+    // terminal no longer has.
+    const LINES: usize = 40;
+    let Some((tmux, peer, prompt)) = chat_at_a_terminal(&[], &[]) else {
+        return;
+    };
+    let to = tmux.bound_addr();
+    let line = format!("{prompt}{HALF_TYPED}");
+    tmux.type_text(HALF_TYPED);
+    tmux.wait_with(
+        "half-typed line",
+        || tmux.history_joined(),
+        |history| ends_with_drawn(history, &line, 100),
+    );
+    for i in 0..LINES {
+        let (columns, height) = if i % 2 == 0 { ("40", "20") } else { ("100", "30") };
+        tmux.resize(columns, height);
+        peer.send_to(format!("during storm {i}").as_bytes(), to).unwrap();
+    }
+    let last = format!("during storm {}", LINES - 1);
+    tmux.wait_with("the last line", || tmux.history(), |h| h.contains(&last));
+    let history = tmux.wait_with(
+        "the line drawn at the last width",
+        || tmux.history_joined(),
+        |history| ends_with_drawn(history, &line, 100),
+    );
+    let received: Vec<&str> = rows(&history)
+        .into_iter()
+        .filter(|row| row.starts_with("during storm"))
+        .collect();
+    let expected: Vec<String> = (0..LINES).map(|i| format!("during storm {i}")).collect();
+    assert_eq!(received, expected, "screen and scrollback:\n{history}");
+    tmux.press(&["Enter"]);
+    assert_eq!(recv(&peer).0, HALF_TYPED.as_bytes());
 }
 
 /// Where no line editor can run: rustyline gives up on `TERM=dumb`.

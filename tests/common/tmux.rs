@@ -217,6 +217,12 @@ impl Tmux {
         self.run(&["capture-pane", "-p", "-t", "0", "-S", "-", "-E", "-"])
     }
 
+    /// Like [`history`](Self::history), with each row the terminal wrapped
+    /// joined to the next: rows a program ended itself stay apart.
+    pub fn history_joined(&self) -> String {
+        self.run(&["capture-pane", "-p", "-J", "-t", "0", "-S", "-", "-E", "-"])
+    }
+
     /// The cursor's column and row on the screen.
     pub fn cursor(&self) -> (usize, usize) {
         let position = self.run(&["display-message", "-p", "-t", "0", "#{cursor_x} #{cursor_y}"]);

@@ -104,7 +104,7 @@ impl<'out, 'prompt, H: Helper, P: Prompt + ?Sized> State<'out, 'prompt, H, P> {
                     }
                     Signal::Resize => {
                         debug!(target: "rustyline", "SIGWINCH");
-                        if self.fit_to_width()? {
+                        if self.fit_to_width() {
                             self.refresh_line()?;
                         }
                         continue;
@@ -118,44 +118,28 @@ impl<'out, 'prompt, H: Helper, P: Prompt + ?Sized> State<'out, 'prompt, H, P> {
         }
     }
 
-    /// Patched for udpchat: takes the terminal's width again and, if it
-    /// changed, leaves the line as drawn and starts a fresh row below it,
-    /// where the line is drawn again; returns whether it did.
+    /// Patched for udpchat: takes the terminal's width again and returns
+    /// whether it changed. `self.layout` stays the line as drawn, which is
+    /// what the caller must clear before drawing it again at the new width.
     ///
-    /// Where the old line now is depends on the terminal: a reflowing one
-    /// (tmux, VTE, kitty) rewraps it to the new width, others (xterm) cut
-    /// it. Clearing it as laid out at the old width moved up into, and wiped,
-    /// lines printed above it once a reflowing terminal was widened; cleared
-    /// as laid out at the new width it would wipe them on the others. And a
-    /// row left behind still wrapped into the next one would glue the next
-    /// line printed to it. So nothing above the cursor is cleared: it moves
-    /// down only as far as the line certainly goes either way, and ends that
-    /// row. The old line stays on screen, whole; nothing printed before it
-    /// is lost.
-    fn fit_to_width(&mut self) -> Result<bool> {
+    /// Clearing the line as drawn is exact because the Unix renderer ends
+    /// each row of the line itself (see `PosixRenderer::push_rows`): a
+    /// reflowing terminal (tmux, VTE, kitty) joins only the rows it wrapped,
+    /// so the line keeps its rows when the window widens, and a terminal that
+    /// cuts rows (xterm) keeps them either way. Rows the terminal wrapped
+    /// when the window narrowed are more than were drawn, never fewer, so
+    /// clearing as drawn can leave part of the old line but never reaches up
+    /// into lines printed above it.
+    fn fit_to_width(&mut self) -> bool {
         let old_cols = self.out.get_columns();
         self.out.update_size();
         if self.out.get_columns() == old_cols {
-            return Ok(false);
+            return false;
         }
         self.prompt_size = self
             .out
             .calculate_position(self.prompt.raw(), Position::default());
-        let info = self.hint.as_ref().map(|h| h.display());
-        let reflowed = self
-            .out
-            .compute_layout(self.prompt_size, true, &self.line, info);
-        let below = (self.layout.end.row.saturating_sub(self.layout.cursor.row))
-            .min(reflowed.end.row.saturating_sub(reflowed.cursor.row));
-        let down = if below > 0 {
-            format!("\x1b[{below}B")
-        } else {
-            String::new()
-        };
-        self.out.write_and_flush(&format!("{down}\r\n"))?;
-        self.layout.cursor = Position::default();
-        self.layout.end = Position::default();
-        Ok(true)
+        true
     }
 
     pub fn backup(&mut self) {
@@ -374,7 +358,7 @@ impl<H: Helper, P: Prompt + ?Sized> Refresher for State<'_, '_, H, P> {
     fn external_print(&mut self, msg: String) -> Result<()> {
         self.out.begin_synchronized_update()?;
         // Patched for udpchat: a print can come before the SIGWINCH of a resize.
-        let resized = self.fit_to_width()?;
+        let resized = self.fit_to_width();
         self.out.clear_rows(&self.layout)?;
         if resized {
             let info = self.hint.as_ref().map(|h| h.display());

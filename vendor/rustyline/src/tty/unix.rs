@@ -968,23 +968,49 @@ impl PosixRenderer {
         }
     }
 
+    /// Patched for udpchat: moves up to the line's first row and clears
+    /// from there to the end of the screen, rather than row by row from the
+    /// last: rows the terminal wrapped since the line was drawn (the window
+    /// narrowed) then leave no remains below the cursor for the next line to
+    /// be printed over.
     fn clear_old_rows(&mut self, layout: &Layout) {
         use std::fmt::Write as _;
-        let current_row = layout.cursor.row;
-        let old_rows = layout.end.row;
-        // old_rows < cursor_row if the prompt spans multiple lines and if
+        // cursor.row > end.row if the prompt spans multiple lines and if
         // this is the default State.
-        let cursor_row_movement = old_rows.saturating_sub(current_row);
-        // move the cursor down as required
-        if cursor_row_movement > 0 {
-            write!(self.buffer, "\x1b[{cursor_row_movement}B").unwrap();
+        let up = layout.cursor.row.min(layout.end.row);
+        if up > 0 {
+            write!(self.buffer, "\x1b[{up}A").unwrap();
         }
-        // clear old rows
-        for _ in 0..old_rows {
-            self.buffer.push_str("\r\x1b[K\x1b[A");
+        self.buffer.push_str("\r\x1b[J");
+    }
+
+    /// Patched for udpchat: appends `text` (prompt, line and hint, drawn
+    /// from column 0) and ends each row itself with `\r\n` where
+    /// `calculate_position` has it wrap, instead of leaving the wrap to the
+    /// terminal. A reflowing terminal joins the rows it wrapped when the
+    /// window widens, and the line would then take fewer rows than were
+    /// drawn: clearing them would wipe lines printed above it, which a
+    /// resize can do at any moment, before the program hears of it.
+    fn push_rows(&mut self, text: &str) {
+        let mut col = 0;
+        let mut esc_seq = 0;
+        for c in text.graphemes(true) {
+            if c == "\n" {
+                col = 0;
+            } else {
+                let cw = if c == "\t" {
+                    self.tab_stop - (col % self.tab_stop)
+                } else {
+                    width(self.grapheme_cluster_mode, c, &mut esc_seq)
+                };
+                if col + cw > self.cols {
+                    self.buffer.push_str("\r\n");
+                    col = 0;
+                }
+                col += cw;
+            }
+            self.buffer.push_str(c);
         }
-        // clear the line
-        self.buffer.push_str("\r\x1b[K");
     }
 }
 
@@ -1055,27 +1081,27 @@ impl Renderer for PosixRenderer {
             self.clear_old_rows(old_layout);
         }
 
+        let mut text = String::new();
         if let Some(highlighter) = highlighter {
             // display the prompt
-            self.buffer
-                .push_str(&highlighter.highlight_prompt(prompt.styled(), default_prompt));
+            text.push_str(&highlighter.highlight_prompt(prompt.styled(), default_prompt));
             // display the input line
-            self.buffer
-                .push_str(&highlighter.highlight(line, line.pos()));
+            text.push_str(&highlighter.highlight(line, line.pos()));
         } else {
             // display the prompt
-            self.buffer.push_str(prompt.raw());
+            text.push_str(prompt.raw());
             // display the input line
-            self.buffer.push_str(line);
+            text.push_str(line);
         }
         // display hint
         if let Some(hint) = hint {
             if let Some(highlighter) = highlighter {
-                self.buffer.push_str(&highlighter.highlight_hint(hint));
+                text.push_str(&highlighter.highlight_hint(hint));
             } else {
-                self.buffer.push_str(hint);
+                text.push_str(hint);
             }
         }
+        self.push_rows(&text);
         // we have to generate our own newline on line wrap
         if end_pos.col == 0
             && end_pos.row > 0
