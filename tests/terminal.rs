@@ -685,6 +685,79 @@ fn received_lines_survive_a_storm_of_resizes_as_they_arrive() {
     assert_eq!(recv(&peer).0, HALF_TYPED.as_bytes());
 }
 
+/// A chat at a terminal `columns` wide, 12 rows, that has shown
+/// `received one`; returns it with its peer and prompt.
+fn chat_at_a_narrow_terminal(columns: usize) -> Option<(Tmux, std::net::UdpSocket, String)> {
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let pane = common::Pane {
+        size: Some((columns, 12)),
+        ..common::Pane::default()
+    };
+    let tmux = Tmux::start_with(&["-b", "127.0.0.1:0", &peer_addr], &[], &pane)?;
+    let prompt = format!("to {peer_addr}> ");
+    tmux.wait_for("prompt", |screen| screen.contains(prompt.trim_end()));
+    peer.send_to(b"received one", tmux.bound_addr()).unwrap();
+    tmux.wait_for("the first line", |screen| screen.contains("received one"));
+    Some((tmux, peer, prompt))
+}
+
+#[test]
+fn a_received_line_keeps_the_rows_above_when_the_text_before_the_cursor_fills_a_row() {
+    // Text before the cursor that ends at the right margin, then a newline
+    // (a pasted block): the editor once counted a row more than it drew,
+    // and cleared the line above.
+    let Some((tmux, peer, prompt)) = chat_at_a_narrow_terminal(40) else {
+        return;
+    };
+    let fill = "A".repeat(40 - prompt.len());
+    tmux.paste(&format!("{fill}B\nabc"), true);
+    tmux.wait_for("the pasted text", |screen| screen.contains("abc"));
+    // Back over `abc` and the newline, and delete the B: `fill` ends the row.
+    tmux.press(&["Left", "Left", "Left", "Left", "BSpace"]);
+    let before_the_cursor = format!("{prompt}{fill}");
+    tmux.wait_for("the B deleted", |screen| {
+        rows(screen) == ["received one", &before_the_cursor, "abc"]
+    });
+    peer.send_to(b"received two", tmux.bound_addr()).unwrap();
+    let screen = tmux.wait_for("the second line", |screen| screen.contains("received two"));
+    assert_eq!(
+        rows(&screen),
+        ["received one", "received two", &before_the_cursor, "abc"],
+        "screen:\n{screen}"
+    );
+}
+
+#[test]
+fn a_tab_that_starts_a_row_is_cleared_with_its_line() {
+    // A tab where the row is nearly full goes to the next row, and from its
+    // start to the first tab stop: the editor once measured it from the
+    // column it came from, one row short, and left a copy of the line.
+    const COLUMNS: usize = 42;
+    let Some((tmux, peer, prompt)) = chat_at_a_narrow_terminal(COLUMNS) else {
+        return;
+    };
+    let first = "1".repeat(COLUMNS - 1 - prompt.len());
+    let second = "2".repeat(COLUMNS - 8);
+    tmux.type_text(&first);
+    tmux.press(&["C-v", "Tab"]);
+    tmux.type_text(&format!("{second}X"));
+    tmux.wait_for("the typed line", |screen| screen.contains('X'));
+    peer.send_to(b"received two", tmux.bound_addr()).unwrap();
+    let screen = tmux.wait_for("the second line", |screen| screen.contains("received two"));
+    assert_eq!(
+        rows(&screen),
+        [
+            "received one",
+            "received two",
+            &format!("{prompt}{first}"),
+            &format!("        {second}"),
+            "X"
+        ],
+        "screen:\n{screen}"
+    );
+}
+
 /// Where no line editor can run: rustyline gives up on `TERM=dumb`.
 const DUMB: &[(&str, &str)] = &[("TERM", "dumb")];
 

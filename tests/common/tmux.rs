@@ -30,6 +30,8 @@ pub struct Pane<'a> {
     /// udpchat's stderr is the terminal, as when a person runs it, not a
     /// file: [`Tmux::stderr`] and [`Tmux::bound_addr`] then know nothing.
     pub stderr_on_screen: bool,
+    /// The pane's columns and rows, when not 100x30.
+    pub size: Option<(usize, usize)>,
 }
 
 impl Tmux {
@@ -55,7 +57,7 @@ impl Tmux {
         );
         std::fs::write(tmux.dir.join("run.sh"), script).unwrap();
         let run = tmux.dir.join("run.sh");
-        tmux.open_pane(&format!("sh {}", run.to_str().unwrap()));
+        tmux.open_pane(&format!("sh {}", run.to_str().unwrap()), pane.size);
         Some(tmux)
     }
 
@@ -70,10 +72,13 @@ impl Tmux {
         }
         let tmux = Tmux::new()?;
         // No startup files, no history file, and a prompt easy to find.
-        tmux.open_pane(&format!(
-            "cd {dir} && env HISTFILE= PS1='$ ' bash --norc --noprofile -i",
-            dir = quote(tmux.dir.to_str().unwrap()),
-        ));
+        tmux.open_pane(
+            &format!(
+                "cd {dir} && env HISTFILE= PS1='$ ' bash --norc --noprofile -i",
+                dir = quote(tmux.dir.to_str().unwrap()),
+            ),
+            None,
+        );
         tmux.wait_for("the shell's prompt", |screen| screen.trim_end().ends_with('$'));
         // One line, so the shell reads no more until udpchat stops or ends.
         tmux.type_text(&format!(
@@ -137,18 +142,20 @@ impl Tmux {
         })
     }
 
-    /// Starts the server with one 100x30 pane running `command`.
-    fn open_pane(&self, command: &str) {
+    /// Starts the server with one pane running `command`, `size` (columns,
+    /// rows) or 100x30.
+    fn open_pane(&self, command: &str, size: Option<(usize, usize)>) {
         let conf = self.dir.join("tmux.conf");
+        let (columns, rows) = size.unwrap_or((100, 30));
         self.run(&[
             "-f",
             conf.to_str().unwrap(),
             "new-session",
             "-d",
             "-x",
-            "100",
+            &columns.to_string(),
             "-y",
-            "30",
+            &rows.to_string(),
             command,
         ]);
     }

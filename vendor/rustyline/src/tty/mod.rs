@@ -73,10 +73,14 @@ pub trait Renderer {
         let pos = line.pos();
         let cursor = self.calculate_position(&line[..pos], prompt_size);
         // calculate the position of the end of the input line
+        // Patched for udpchat: measured from the prompt, not on from the
+        // cursor, which `calculate_position` puts on the next row when the
+        // text before it fills its row: a `\n` after it then counted a row
+        // more than the line takes.
         let mut end = if pos == line.len() {
             cursor
         } else {
-            self.calculate_position(&line[pos..], cursor)
+            self.calculate_position(line, prompt_size)
         };
         if let Some(info) = info {
             end = self.calculate_position(info, end);

@@ -1,4 +1,5 @@
 //! Unix specific definitions
+use std::borrow::Cow;
 use std::cmp;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -984,32 +985,44 @@ impl PosixRenderer {
         self.buffer.push_str("\r\x1b[J");
     }
 
-    /// Patched for udpchat: appends `text` (prompt, line and hint, drawn
+    /// Patched for udpchat: appends `parts` (prompt, line and hint, drawn
     /// from column 0) and ends each row itself with `\r\n` where
-    /// `calculate_position` has it wrap, instead of leaving the wrap to the
+    /// `compute_layout` has it wrap, instead of leaving the wrap to the
     /// terminal. A reflowing terminal joins the rows it wrapped when the
     /// window widens, and the line would then take fewer rows than were
     /// drawn: clearing them would wipe lines printed above it, which a
     /// resize can do at any moment, before the program hears of it.
-    fn push_rows(&mut self, text: &str) {
+    ///
+    /// Each part is measured on from where `calculate_position` left the
+    /// last: a row the last part filled is ended before the next starts.
+    fn push_rows(&mut self, parts: &[&str]) {
         let mut col = 0;
-        let mut esc_seq = 0;
-        for c in text.graphemes(true) {
-            if c == "\n" {
-                col = 0;
-            } else {
-                let cw = if c == "\t" {
-                    self.tab_stop - (col % self.tab_stop)
-                } else {
-                    width(self.grapheme_cluster_mode, c, &mut esc_seq)
-                };
-                if col + cw > self.cols {
-                    self.buffer.push_str("\r\n");
+        for part in parts {
+            let mut esc_seq = 0;
+            for c in part.graphemes(true) {
+                if c == "\n" {
                     col = 0;
+                } else {
+                    let mut cw = if c == "\t" {
+                        self.tab_stop - (col % self.tab_stop)
+                    } else {
+                        width(self.grapheme_cluster_mode, c, &mut esc_seq)
+                    };
+                    if col + cw > self.cols {
+                        self.buffer.push_str("\r\n");
+                        col = 0;
+                        if c == "\t" {
+                            cw = self.tab_stop;
+                        }
+                    }
+                    col += cw;
                 }
-                col += cw;
+                self.buffer.push_str(c);
             }
-            self.buffer.push_str(c);
+            if col == self.cols {
+                self.buffer.push_str("\r\n");
+                col = 0;
+            }
         }
     }
 }
@@ -1081,34 +1094,21 @@ impl Renderer for PosixRenderer {
             self.clear_old_rows(old_layout);
         }
 
-        let mut text = String::new();
-        if let Some(highlighter) = highlighter {
-            // display the prompt
-            text.push_str(&highlighter.highlight_prompt(prompt.styled(), default_prompt));
-            // display the input line
-            text.push_str(&highlighter.highlight(line, line.pos()));
+        // display the prompt, the input line and the hint
+        let (prompt, line, hint) = if let Some(highlighter) = highlighter {
+            (
+                highlighter.highlight_prompt(prompt.styled(), default_prompt),
+                highlighter.highlight(line, line.pos()),
+                hint.map(|hint| highlighter.highlight_hint(hint)),
+            )
         } else {
-            // display the prompt
-            text.push_str(prompt.raw());
-            // display the input line
-            text.push_str(line);
-        }
-        // display hint
-        if let Some(hint) = hint {
-            if let Some(highlighter) = highlighter {
-                text.push_str(&highlighter.highlight_hint(hint));
-            } else {
-                text.push_str(hint);
-            }
-        }
-        self.push_rows(&text);
-        // we have to generate our own newline on line wrap
-        if end_pos.col == 0
-            && end_pos.row > 0
-            && !hint.map_or_else(|| line.ends_with('\n'), |h| h.ends_with('\n'))
-        {
-            self.buffer.push('\n');
-        }
+            (
+                Cow::Borrowed(prompt.raw()),
+                Cow::Borrowed(line.as_str()),
+                hint.map(Cow::Borrowed),
+            )
+        };
+        self.push_rows(&[&prompt, &line, hint.as_deref().unwrap_or_default()]);
         // position the cursor
         let new_cursor_row_movement = end_pos.row - cursor.row;
         // move the cursor up as required
@@ -1151,7 +1151,9 @@ impl Renderer for PosixRenderer {
             pos.col += cw;
             if pos.col > self.cols {
                 pos.row += 1;
-                pos.col = cw;
+                // Patched for udpchat: a tab that starts a row (`push_rows`
+                // ends the row before it) goes to the first tab stop.
+                pos.col = if c == "\t" { self.tab_stop } else { cw };
             }
         }
         if pos.col == self.cols {
