@@ -115,6 +115,10 @@ impl fmt::Display for HostPort {
 
 fn parse(text: &str, allow_port_zero: bool) -> Result<HostPort, Error> {
     let invalid = |problem| Error::address(text, problem);
+    // A list such as `a:1,b:1` would otherwise be read as one IPv6 address.
+    if text.contains(',') {
+        return Err(invalid(AddressProblem::Comma));
+    }
     let (host, port) = if let Some(rest) = text.strip_prefix('[') {
         let (inside, after) = rest
             .split_once(']')
@@ -246,6 +250,8 @@ mod tests {
             ("[::1]2323", "missing port"),
             ("[nope]:1", "not an IPv6 address"),
             ("::1:2323", "needs brackets"),
+            ("192.0.2.1:2323,192.0.2.2:2323", "one address per argument"),
+            ("a,b", "one address per argument"),
             ("bad host:1", "not a host name"),
             ("[fe80::1%]:1", "empty zone"),
         ] {

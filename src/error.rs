@@ -183,6 +183,8 @@ pub enum AddressProblem {
     NotIpv6(String),
     /// An IPv6 address written without brackets.
     NeedsBrackets,
+    /// A `,` in the address: several written as one argument.
+    Comma,
     /// Nothing before the `:`.
     MissingHost,
     /// A host that is neither an IP address nor a host name.
@@ -210,6 +212,9 @@ impl fmt::Display for AddressProblem {
             AddressProblem::MissingBracket => f.write_str("missing ']' after the IPv6 address"),
             AddressProblem::NotIpv6(ip) => write!(f, "'{ip}' is not an IPv6 address"),
             AddressProblem::NeedsBrackets => f.write_str("an IPv6 address needs brackets, e.g. [::1]:2323"),
+            AddressProblem::Comma => f.write_str(
+                "',' is not part of an address: give one address per argument, several peers separated by spaces",
+            ),
             AddressProblem::MissingHost => f.write_str("missing host before ':'"),
             AddressProblem::NotAHost(host) => write!(f, "'{host}' is not a host name or IP address"),
             AddressProblem::EmptyZone => f.write_str("empty zone after '%'"),

@@ -60,6 +60,7 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
             "no network interface named 'nosuchif0'",
         ),
         (&["::1:2323"], 2, "needs brackets"),
+        (&["pc-a.lan:2323,pc-b.lan:2323"], 2, "one address per argument"),
         (
             &["127.0.0.1:9", "--linger", "soon"],
             2,
