@@ -315,12 +315,21 @@ fn a_burst_of_10000_messages_neither_freezes_typing_nor_loses_a_line() {
         .collect();
     let expected: Vec<String> = (0..COUNT).map(|i| format!("burst {i:05}")).collect();
     let first_wrong = lines.iter().zip(&expected).position(|(got, want)| got != want);
-    let near = first_wrong.unwrap_or(0).saturating_sub(3);
+    // The screen's rows around the first line out of place, and around where
+    // that line is, if anywhere.
+    let rows_near = |needle: &str| {
+        let all: Vec<&str> = history.lines().collect();
+        all.iter().position(|row| row.contains(needle)).map_or_else(
+            || format!("({needle} is nowhere)"),
+            |at| all[at.saturating_sub(4)..all.len().min(at + 4)].join("\n"),
+        )
+    };
     assert_eq!(
         (lines.len(), first_wrong),
         (COUNT, None),
-        "(lines shown, first out of place); near it:\n{}",
-        lines[near..lines.len().min(near + 6)].join("\n")
+        "(lines shown, first out of place); rows near it:\n{}\n...and near where it should be:\n{}",
+        first_wrong.map_or_else(String::new, |at| rows_near(lines[at])),
+        first_wrong.map_or_else(String::new, |at| rows_near(&expected[at])),
     );
     eprintln!("burst of {COUNT}: typed text shown after {typing_latency:?}, all lines after {all_shown:?}");
     assert!(

@@ -717,8 +717,16 @@ impl<H: Helper, I: History> Editor<H, I> {
             {
                 self.add_history_entry(line.as_str())?;
             }
+            // Patched for udpchat: on Unix the row is ended before raw mode
+            // is left, for the external printer writes directly from then on
+            // and would put its text on the row of the line just accepted.
+            if cfg!(unix) {
+                self.term.writeln()?;
+            }
             drop(guard); // disable_raw_mode(original_mode)?;
-            self.term.writeln()?;
+            if !cfg!(unix) {
+                self.term.writeln()?;
+            }
             user_input
         } else {
             debug!(target: "rustyline", "stdin is not a tty");
