@@ -597,20 +597,55 @@ fn copies_of_the_line(history: &str, prompt: &str) -> usize {
 /// takes three rows at 40 columns, one at 100.
 const HALF_TYPED: &str = "a half-typed line long enough to take two rows at 40 columns";
 
-#[test]
-fn received_lines_survive_resizes_of_the_window() {
-    const RESIZES: usize = 7;
-    let Some((tmux, peer, prompt)) = chat_at_a_terminal(&[], &[]) else {
-        return;
-    };
-    let to = tmux.bound_addr();
-    let line = format!("{prompt}{HALF_TYPED}");
+/// A chat at a terminal with [`HALF_TYPED`] typed and drawn; returns it with
+/// its peer and prompt.
+fn chat_with_a_half_typed_line() -> Option<(Tmux, std::net::UdpSocket, String)> {
+    let (tmux, peer, prompt) = chat_at_a_terminal(&[], &[])?;
     tmux.type_text(HALF_TYPED);
+    let line = format!("{prompt}{HALF_TYPED}");
     tmux.wait_with(
         "half-typed line",
         || tmux.history_joined(),
         |history| ends_with_drawn(history, &line, 100),
     );
+    Some((tmux, peer, prompt))
+}
+
+/// Ends a resize test: back at 100 columns and the line drawn there, the
+/// screen and scrollback hold `{label} 0` to `{label} {count - 1}` in order,
+/// and Enter still sends [`HALF_TYPED`] whole.
+fn assert_all_received_and_the_line_sent(
+    tmux: &Tmux,
+    peer: &std::net::UdpSocket,
+    prompt: &str,
+    label: &str,
+    count: usize,
+) {
+    tmux.resize("100", "30");
+    let line = format!("{prompt}{HALF_TYPED}");
+    let history = tmux.wait_with(
+        "the line drawn at the last width",
+        || tmux.history_joined(),
+        |history| ends_with_drawn(history, &line, 100),
+    );
+    let received: Vec<&str> = rows(&history)
+        .into_iter()
+        .filter(|row| row.starts_with(label))
+        .collect();
+    let expected: Vec<String> = (0..count).map(|i| format!("{label} {i}")).collect();
+    assert_eq!(received, expected, "screen and scrollback:\n{history}");
+    tmux.press(&["Enter"]);
+    assert_eq!(recv(peer).0, HALF_TYPED.as_bytes());
+}
+
+#[test]
+fn received_lines_survive_resizes_of_the_window() {
+    const RESIZES: usize = 7;
+    let Some((tmux, peer, prompt)) = chat_with_a_half_typed_line() else {
+        return;
+    };
+    let to = tmux.bound_addr();
+    let line = format!("{prompt}{HALF_TYPED}");
     for i in 0..RESIZES {
         let (columns, height) = if i % 2 == 0 { (40, "20") } else { (100, "30") };
         let copies_before = copies_of_the_line(&tmux.history_joined(), &prompt);
@@ -638,20 +673,7 @@ fn received_lines_survive_resizes_of_the_window() {
             |history| history.contains(&received),
         );
     }
-    tmux.resize("100", "30");
-    let history = tmux.wait_with(
-        "the line drawn at the last width",
-        || tmux.history_joined(),
-        |history| ends_with_drawn(history, &line, 100),
-    );
-    let received: Vec<&str> = rows(&history)
-        .into_iter()
-        .filter(|row| row.starts_with("during resize"))
-        .collect();
-    let expected: Vec<String> = (0..RESIZES).map(|i| format!("during resize {i}")).collect();
-    assert_eq!(received, expected, "screen and scrollback:\n{history}");
-    tmux.press(&["Enter"]);
-    assert_eq!(recv(&peer).0, HALF_TYPED.as_bytes());
+    assert_all_received_and_the_line_sent(&tmux, &peer, &prompt, "during resize", RESIZES);
 }
 
 #[test]
@@ -661,17 +683,10 @@ fn received_lines_survive_a_storm_of_resizes_as_they_arrive() {
     // of the new size later, so the editor clears and prints at a width the
     // terminal no longer has.
     const LINES: usize = 40;
-    let Some((tmux, peer, prompt)) = chat_at_a_terminal(&[], &[]) else {
+    let Some((tmux, peer, prompt)) = chat_with_a_half_typed_line() else {
         return;
     };
     let to = tmux.bound_addr();
-    let line = format!("{prompt}{HALF_TYPED}");
-    tmux.type_text(HALF_TYPED);
-    tmux.wait_with(
-        "half-typed line",
-        || tmux.history_joined(),
-        |history| ends_with_drawn(history, &line, 100),
-    );
     for i in 0..LINES {
         let (columns, height) = if i % 2 == 0 { ("40", "20") } else { ("100", "30") };
         tmux.resize(columns, height);
@@ -679,19 +694,7 @@ fn received_lines_survive_a_storm_of_resizes_as_they_arrive() {
     }
     let last = format!("during storm {}", LINES - 1);
     tmux.wait_with("the last line", || tmux.history(), |h| h.contains(&last));
-    let history = tmux.wait_with(
-        "the line drawn at the last width",
-        || tmux.history_joined(),
-        |history| ends_with_drawn(history, &line, 100),
-    );
-    let received: Vec<&str> = rows(&history)
-        .into_iter()
-        .filter(|row| row.starts_with("during storm"))
-        .collect();
-    let expected: Vec<String> = (0..LINES).map(|i| format!("during storm {i}")).collect();
-    assert_eq!(received, expected, "screen and scrollback:\n{history}");
-    tmux.press(&["Enter"]);
-    assert_eq!(recv(&peer).0, HALF_TYPED.as_bytes());
+    assert_all_received_and_the_line_sent(&tmux, &peer, &prompt, "during storm", LINES);
 }
 
 /// A chat at a terminal `columns` wide, 12 rows, that has shown
