@@ -986,6 +986,26 @@ impl PosixRenderer {
         self.buffer.push_str("\r\x1b[J");
     }
 
+    /// Patched for udpchat: moves `col` past the grapheme `c` (not `\n`) and
+    /// returns whether `c` starts a new row, the one measure of where a row
+    /// ends for `calculate_position` and `push_rows`. A tab that starts a
+    /// row goes from its start to the first tab stop, as the terminal takes
+    /// it after the `\r\n` that `push_rows` writes.
+    fn step(&self, col: &mut Unit, c: &str, esc_seq: &mut u8) -> bool {
+        let cw = if c == "\t" {
+            self.tab_stop - (*col % self.tab_stop)
+        } else {
+            width(self.grapheme_cluster_mode, c, esc_seq)
+        };
+        if *col + cw > self.cols {
+            *col = if c == "\t" { self.tab_stop } else { cw };
+            true
+        } else {
+            *col += cw;
+            false
+        }
+    }
+
     /// Patched for udpchat: appends `parts` (prompt, line and hint, drawn
     /// from column 0) and ends each row itself with `\r\n` where
     /// `compute_layout` has it wrap, instead of leaving the wrap to the
@@ -1003,20 +1023,8 @@ impl PosixRenderer {
             for c in part.graphemes(true) {
                 if c == "\n" {
                     col = 0;
-                } else {
-                    let mut cw = if c == "\t" {
-                        self.tab_stop - (col % self.tab_stop)
-                    } else {
-                        width(self.grapheme_cluster_mode, c, &mut esc_seq)
-                    };
-                    if col + cw > self.cols {
-                        self.buffer.push_str("\r\n");
-                        col = 0;
-                        if c == "\t" {
-                            cw = self.tab_stop;
-                        }
-                    }
-                    col += cw;
+                } else if self.step(&mut col, c, &mut esc_seq) {
+                    self.buffer.push_str("\r\n");
                 }
                 self.buffer.push_str(c);
             }
@@ -1144,17 +1152,9 @@ impl Renderer for PosixRenderer {
                 pos.col = 0;
                 continue;
             }
-            let cw = if c == "\t" {
-                self.tab_stop - (pos.col % self.tab_stop)
-            } else {
-                width(self.grapheme_cluster_mode, c, &mut esc_seq)
-            };
-            pos.col += cw;
-            if pos.col > self.cols {
+            // Patched for udpchat: measured as `push_rows` draws it.
+            if self.step(&mut pos.col, c, &mut esc_seq) {
                 pos.row += 1;
-                // Patched for udpchat: a tab that starts a row (`push_rows`
-                // ends the row before it) goes to the first tab stop.
-                pos.col = if c == "\t" { self.tab_stop } else { cw };
             }
         }
         if pos.col == self.cols {
@@ -1842,9 +1842,11 @@ mod test {
         assert_eq!(new_layout.cursor, new_layout.end);
         out.refresh_line(prompt, &line, None, Some(&old_layout), &new_layout, None)
             .unwrap();
+        // Patched for udpchat: the row is ended where it wraps (`push_rows`),
+        // and the old line cleared to the end of the screen.
         #[rustfmt::skip]
         assert_eq!(
-            "\r\u{1b}[K> aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\u{1b}[1C",
+            "\r\u{1b}[J> aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\na\r\u{1b}[1C",
             out.buffer
         );
     }
