@@ -6,16 +6,18 @@ use std::thread::{self, Scope, ScopedJoinHandle};
 
 use log::{info, warn};
 
+use crate::Error;
 use crate::config::{Config, Destination};
-use crate::filter::SourceFilter;
+use crate::net::room::{self, Member};
+use crate::net::{self, interfaces};
 use crate::progress::Progress;
-use crate::receiver::{Received, Receiver};
-use crate::room::{self, Member};
-use crate::sender::Sender;
+use crate::receive::drops;
+use crate::receive::filter::SourceFilter;
+use crate::receive::{Received, Receiver};
+use crate::send::Sender;
 use crate::stop::{Coordinator, Stop, StopLine};
 use crate::summary::{Ended, Summary, count};
 use crate::wire::{Opener, Sealer};
-use crate::{Error, drops, interfaces, net};
 
 /// Stops a running [`Chat`] from another thread or a signal handler.
 #[derive(Clone, Debug)]
@@ -355,7 +357,8 @@ fn start_sender<R: BufRead + Send + 'static>(sender: Sender<R>) {
 fn sealer(config: &Config) -> Result<Sealer, Error> {
     #[cfg(feature = "secure")]
     if let Some(secret) = &config.secret {
-        let sealer = crate::sealed::Sealer::new(secret).map_err(Error::io("get random bytes for sealing"))?;
+        let sealer =
+            crate::wire::sealed::Sealer::new(secret).map_err(Error::io("get random bytes for sealing"))?;
         return Ok(Sealer::Sealed(Box::new(sealer)));
     }
     let _ = config;
@@ -371,7 +374,7 @@ fn opener(config: &Config, sealer: &Sealer) -> Opener {
             Sealer::Sealed(sealer) => Some(sealer.session()),
             Sealer::Plain => None,
         };
-        return Opener::Sealed(Box::new(crate::sealed::Opener::new(secret, own)));
+        return Opener::Sealed(Box::new(crate::wire::sealed::Opener::new(secret, own)));
     }
     let _ = (config, sealer);
     Opener::Plain
@@ -419,7 +422,7 @@ mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
 
         #[test]
-        fn any_byte_stream_arrives_as_one_datagram_per_line(input in crate::lines::tests::stream()) {
+        fn any_byte_stream_arrives_as_one_datagram_per_line(input in crate::send::lines::tests::stream()) {
             let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
             // The chat has sent everything when run returns; the datagrams
             // are queued here, or on their way: each is waited for, bounded.
@@ -427,7 +430,7 @@ mod tests {
             let mut chat = Chat::bind(loopback()).unwrap();
             chat.set_peer(peer.local_addr().unwrap()).unwrap();
             let summary = chat.run(std::io::Cursor::new(input.clone()), std::io::sink()).unwrap();
-            let expected = crate::lines::tests::reference_lines(&input, crate::MAX_PAYLOAD_V4);
+            let expected = crate::send::lines::tests::reference_lines(&input, crate::MAX_PAYLOAD_V4);
             proptest::prop_assert_eq!(summary.lines_sent, expected.len() as u64);
             let mut buffer = vec![0; 65_536];
             for line in expected {

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::addr::DEFAULT_PORT;
 use crate::display::Style;
-use crate::room::Group;
+use crate::net::addr::DEFAULT_PORT;
+use crate::net::room::Group;
 
 /// The SO_RCVBUF asked for by default: large, so a piped file arriving faster
 /// than it can be printed waits in the kernel instead of being dropped. Linux

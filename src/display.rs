@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::opened::Event;
+use crate::wire::opened::Event;
 
 /// What each received datagram becomes on the output.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -750,7 +750,7 @@ mod tests {
     proptest! {
         #[test]
         fn any_datagram_is_shown_as_its_lossy_text_and_one_final_newline(
-            datagram in crate::lines::tests::stream(),
+            datagram in crate::send::lines::tests::stream(),
             labelled in any::<bool>(),
             before in proptest::collection::vec(any::<u8>(), 0..8),
         ) {
@@ -777,7 +777,7 @@ mod tests {
         }
 
         #[test]
-        fn strip_newline_drops_at_most_one_lf_or_crlf(datagram in crate::lines::tests::stream()) {
+        fn strip_newline_drops_at_most_one_lf_or_crlf(datagram in crate::send::lines::tests::stream()) {
             let stripped = strip_newline(&datagram);
             let dropped = &datagram[stripped.len()..];
             prop_assert!(datagram.starts_with(stripped));

@@ -6,10 +6,10 @@
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
-pub use crate::filter::Verdict;
-use crate::filter::{Heard, SourceFilter};
 use crate::net::canonical;
-use crate::receiver::Outcome;
+use crate::receive::Outcome;
+pub use crate::receive::filter::Verdict;
+use crate::receive::filter::{Heard, SourceFilter};
 use crate::wire::Opener;
 
 /// What a chat with `peer` makes of `datagram` from `from`: the verdict, and
@@ -30,7 +30,7 @@ pub fn present(
     let mut datagram = datagram.to_vec();
     let mut out = Vec::new();
     let from = canonical(from);
-    let outcome = crate::receiver::present(
+    let outcome = crate::receive::present(
         &filter,
         &style,
         &mut Opener::Plain,
@@ -59,18 +59,18 @@ fn fuzz_secret() -> crate::Secret {
 
 /// Seals `line` as a sender holding the fuzzing key does, in a session of its own.
 pub fn seal(line: &[u8]) -> Vec<u8> {
-    let mut sealer = crate::sealed::Sealer::new(&fuzz_secret()).expect("random bytes");
+    let mut sealer = crate::wire::sealed::Sealer::new(&fuzz_secret()).expect("random bytes");
     sealer.seal(line, false).expect("random bytes").to_vec()
 }
 
 /// Opens `datagram` as a receiver holding the fuzzing key does: the line,
 /// if it is one that opens and is new.
 pub fn open(datagram: &[u8]) -> Option<Vec<u8>> {
-    let mut opener = crate::sealed::Opener::new(&fuzz_secret(), None);
+    let mut opener = crate::wire::sealed::Opener::new(&fuzz_secret(), None);
     let mut datagram = datagram.to_vec();
     let from = SocketAddr::from(([192, 168, 1, 6], 2323));
     match opener.open(&mut datagram, &from, SystemTime::now()) {
-        crate::opened::Opened::Line(line, _) => Some(line.to_vec()),
-        crate::opened::Opened::Nothing(_) | crate::opened::Opened::Refused => None,
+        crate::wire::opened::Opened::Line(line, _) => Some(line.to_vec()),
+        crate::wire::opened::Opened::Nothing(_) | crate::wire::opened::Opened::Refused => None,
     }
 }

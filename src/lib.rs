@@ -43,27 +43,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod addr;
 mod chat;
 mod config;
 pub mod display;
-mod drops;
 mod error;
-mod filter;
-mod inbox;
-mod interfaces;
-mod lines;
 mod net;
-mod opened;
 mod progress;
-mod receiver;
-mod refusals;
-mod room;
-#[cfg(feature = "secure")]
-mod sealed;
-#[cfg(feature = "secure")]
-mod secret;
-mod sender;
+mod receive;
+mod send;
 mod stop;
 mod summary;
 mod wire;
@@ -72,13 +59,13 @@ mod wire;
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use addr::{DEFAULT_PORT, HostPort};
 pub use chat::{Chat, ShutdownHandle};
 pub use config::{Config, DEFAULT_RECV_BUFFER, Destination, Hears};
 pub use error::{AddressProblem, Error, InterfaceProblem};
+pub use net::addr::{DEFAULT_PORT, HostPort};
+pub use net::room::{DEFAULT_TTL, Group, Interface};
 pub use net::{MAX_PAYLOAD_V4, MAX_PAYLOAD_V6, MAX_RECV_BUFFER, MIN_RECV_BUFFER};
 pub use progress::Progress;
-pub use room::{DEFAULT_TTL, Group, Interface};
-#[cfg(feature = "secure")]
-pub use secret::Secret;
 pub use summary::{Ended, Secured, Summary};
+#[cfg(feature = "secure")]
+pub use wire::secret::Secret;

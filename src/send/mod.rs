@@ -1,5 +1,7 @@
 //! Sender thread: reads input lines and sends each as one datagram to each peer, or to the room.
 
+pub(crate) mod lines;
+
 use std::io::{self, BufRead};
 use std::net::{SocketAddr, UdpSocket};
 use std::thread;
@@ -8,9 +10,9 @@ use std::time::{Duration, Instant};
 use log::{error, trace};
 
 use crate::Error;
-use crate::lines::{Line, LineReader};
 use crate::net;
 use crate::progress::Progress;
+use crate::send::lines::{Line, LineReader};
 use crate::stop::{Stop, StopLine};
 use crate::summary::count;
 use crate::wire::Sealer;

@@ -1,5 +1,9 @@
 //! The socket and the few calls on it that differ by platform: bind, addresses, wake.
 
+pub(crate) mod addr;
+pub(crate) mod interfaces;
+pub(crate) mod room;
+
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 
@@ -147,7 +151,7 @@ fn largest_accepted(request: usize, mut set: impl FnMut(usize) -> io::Result<()>
 /// dropped (a congested link) still counts as sent, and an ICMP "port
 /// unreachable" from a peer that is not listening is thrown away. With it,
 /// such a send fails with `ENOBUFS`, and ICMP errors are queued with the
-/// address they are about, for [`Inbox::errors`](crate::inbox::Inbox::errors);
+/// address they are about, for [`Inbox::errors`](crate::receive::inbox::Inbox::errors);
 /// each also fails the next call on the socket once (the sender retries).
 /// Returns whether the errors are reported so.
 #[cfg(target_os = "linux")]
@@ -276,7 +280,7 @@ pub fn may_be_icmp_report(err: &io::Error) -> bool {
     false
 }
 
-/// Wakes a receiver blocked in [`Inbox::recv`](crate::inbox::Inbox::recv) so it can see it is time to stop,
+/// Wakes a receiver blocked in [`Inbox::recv`](crate::receive::inbox::Inbox::recv) so it can see it is time to stop,
 /// without it ever having polled.
 ///
 /// On Linux, `shutdown(SHUT_RD)` does it even on an unconnected UDP socket: the

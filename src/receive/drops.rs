@@ -2,7 +2,7 @@
 //!
 //! Linux counts them per socket and, once asked (`SO_RXQ_OVFL`), attaches its
 //! running total to every datagram queued after the first drop; the
-//! [`Inbox`](crate::inbox::Inbox) hands that number on. Drops after the last
+//! [`Inbox`](crate::receive::inbox::Inbox) hands that number on. Drops after the last
 //! datagram are attached to none, so at the end the total is read once more
 //! from `/proc/net/udp`. No other system counts them.
 

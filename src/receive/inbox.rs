@@ -16,7 +16,7 @@ pub struct Datagram<'a> {
     pub from: Option<SocketAddr>,
     /// The socket's running total of datagrams the kernel dropped, as of when
     /// this one was queued. Linux attaches it (once
-    /// [`drops::start_counting`](crate::drops::start_counting) is on) to every datagram queued
+    /// [`drops::start_counting`](crate::receive::drops::start_counting) is on) to every datagram queued
     /// after the first drop; `None` on all others.
     pub drops_so_far: Option<u32>,
 }
@@ -132,7 +132,7 @@ impl Inbox {
         let mut drops_so_far = None;
         if control_truncated {
             self.headers = Self::headers();
-            drops_so_far = crate::drops::total(socket);
+            drops_so_far = crate::receive::drops::total(socket);
         }
         Ok(Batch {
             drained: count < BATCH,
@@ -308,7 +308,8 @@ fn address(addr: Option<nix::sys::socket::SockaddrStorage>) -> Option<SocketAddr
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
-    use crate::{drops, net};
+    use crate::net;
+    use crate::receive::drops;
 
     /// Everything queued now: each datagram's drop count, and any the batch read from /proc.
     fn take_all(inbox: &mut Inbox, socket: &UdpSocket) -> (Vec<Option<u32>>, Option<u32>) {

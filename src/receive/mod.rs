@@ -1,5 +1,10 @@
 //! Receiver thread: takes each datagram from the socket, judges its source, opens it, and prints it as lines.
 
+pub(crate) mod drops;
+pub(crate) mod filter;
+pub(crate) mod inbox;
+pub(crate) mod refusals;
+
 use std::io::{self, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::SystemTime;
@@ -8,15 +13,15 @@ use log::{debug, trace};
 
 use crate::Error;
 use crate::display::Style;
-use crate::drops::{self, Drops};
-use crate::filter::{SourceFilter, StrangerLog, Verdict};
-use crate::inbox::Inbox;
 use crate::net;
 use crate::progress::Progress;
-use crate::refusals::Refusals;
+use crate::receive::filter::{SourceFilter, StrangerLog, Verdict};
+use crate::receive::inbox::Inbox;
+use crate::receive::refusals::Refusals;
 use crate::stop::{Stop, StopLine};
 use crate::summary::Secured;
 use crate::wire::{Opened, Opener};
+use drops::Drops;
 
 /// Output is written in chunks of about this size while datagrams keep coming,
 /// so a burst costs one `write` per chunk rather than one per line.
@@ -316,8 +321,8 @@ fn write<W: Write>(output: &mut W, pending: &mut Vec<u8>, flush: bool) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::Heard;
-    use crate::lines::tests::stream;
+    use crate::receive::filter::Heard;
+    use crate::send::lines::tests::stream;
     use proptest::prelude::*;
     use std::net::IpAddr;
 

@@ -9,7 +9,7 @@
 //! loops a member's own broadcasts and multicasts back to it (multicast
 //! loopback stays on, so members on one host hear each other), and the
 //! receiver drops those echoes by their source: see
-//! [`SourceFilter::dropping_echoes`](crate::filter::SourceFilter::dropping_echoes).
+//! [`SourceFilter::dropping_echoes`](crate::receive::filter::SourceFilter::dropping_echoes).
 //! The wire format is unchanged: nothing is added to a datagram.
 
 use std::fmt;
@@ -19,8 +19,8 @@ use std::str::FromStr;
 use log::{debug, info};
 use socket2::SockRef;
 
-use crate::interfaces::{self, LocalAddr, local_addrs};
 use crate::net;
+use crate::net::interfaces::{self, LocalAddr, local_addrs};
 use crate::{AddressProblem, Error, InterfaceProblem};
 
 /// The hop limit of a room's datagrams unless told otherwise: 1 keeps them on

@@ -16,7 +16,7 @@ use log::{debug, warn};
 use crate::Error;
 use crate::config::{Destination, Hears};
 use crate::net::canonical;
-use crate::room::Member;
+use crate::net::room::Member;
 
 /// What to do with a datagram, judged by its source address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

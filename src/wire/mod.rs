@@ -8,14 +8,18 @@
 //! one predictable branch per datagram. With a secret, lines are sealed
 //! (see `sealed.rs`).
 
+pub(crate) mod opened;
+#[cfg(feature = "secure")]
+pub(crate) mod sealed;
+#[cfg(feature = "secure")]
+pub(crate) mod secret;
+
 use std::io;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
-pub(crate) use crate::opened::Opened;
-#[cfg(feature = "secure")]
-use crate::sealed;
 use crate::summary::Secured;
+pub(crate) use crate::wire::opened::Opened;
 
 /// Turns lines into datagrams. Owned by the sender thread.
 #[derive(Default)]

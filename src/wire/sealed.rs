@@ -31,8 +31,8 @@ use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use log::{debug, info, warn};
 
 use crate::Secret;
-use crate::opened::{Event, Opened};
 use crate::summary::{Secured, count};
+use crate::wire::opened::{Event, Opened};
 
 /// The format's version, the first byte of every sealed datagram.
 pub(crate) const VERSION: u8 = 1;
@@ -522,7 +522,7 @@ mod tests {
     use super::*;
 
     fn secret(byte: u8) -> Secret {
-        Secret::from_key([byte; crate::secret::KEY_LEN])
+        Secret::from_key([byte; crate::wire::secret::KEY_LEN])
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
 use std::str::FromStr;
 
-use crate::interfaces;
+use crate::net::interfaces;
 use crate::{AddressProblem, Error};
 
 /// The port the seed's script uses on both hosts, and so ours by default.
