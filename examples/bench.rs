@@ -407,7 +407,7 @@ mod linux {
         }
     }
 
-    /// What this machine is, for the README next to the figures.
+    /// What this machine is, for docs/PERFORMANCE.md next to the figures.
     fn machine() -> String {
         let cpus = thread::available_parallelism().map_or(0, |n| n.get());
         let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();

@@ -4,7 +4,7 @@
 //! tmux server; it is skipped, saying so, where tmux is not installed.
 
 // Unix only: a pseudo-terminal driven by tmux, which Windows has not (its
-// console editor is rustyline's; src/terminal.rs's unit tests run there too).
+// console editor is rustyline's; src/bin/udpchat/terminal/'s unit tests run there too).
 #![cfg(all(feature = "cli", unix))]
 
 mod common;

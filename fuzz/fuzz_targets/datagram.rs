@@ -2,7 +2,7 @@
 //!
 //! Run with `cargo +nightly fuzz run datagram` from the crate's root. The
 //! first five bytes choose the flags, the peer, the source and its port; the
-//! rest is the datagram. The property tests in `src/receiver.rs` run the
+//! rest is the datagram. The property tests in `src/receive/mod.rs` run the
 //! same checks on every `cargo test`.
 
 #![no_main]

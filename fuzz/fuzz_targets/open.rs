@@ -5,7 +5,7 @@
 //! send, which must be refused (and never panic); odd, the rest is a line,
 //! sealed, which must open to the line, and then, with one byte changed at a
 //! place the line's first bytes choose, must be refused. The unit tests in
-//! `src/sealed.rs` make the same checks on every `cargo test`.
+//! `src/wire/sealed.rs` make the same checks on every `cargo test`.
 
 #![no_main]
 

@@ -582,7 +582,7 @@ mod tests {
         (Opener::new(&secret(1), None), "10.0.0.1:9".parse().unwrap())
     }
 
-    /// The README's test vector: key 00 01 .. 1f, nonce 40 41 .. 57,
+    /// docs/PROTOCOL.md's test vector: key 00 01 .. 1f, nonce 40 41 .. 57,
     /// session 0x0123456789abcdef, started 1795515303000, sequence 7, sent
     /// 1795515303120 (2026-11-24T10:15:03.120Z), the line "hello".
     #[test]

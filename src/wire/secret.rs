@@ -353,7 +353,7 @@ mod tests {
     #[test]
     fn derives_the_same_key_from_the_same_passphrase_and_another_from_another() {
         // The one slow test here: three Argon2id derivations of 64 MiB. The
-        // key is the README's, which argon2-cffi (libargon2) derives too.
+        // key is docs/PROTOCOL.md's, which argon2-cffi (libargon2) derives too.
         let a = Secret::from_text("correct horse battery staple").unwrap();
         let hex: String = a.key().iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
