@@ -343,9 +343,12 @@ fn a_dual_stack_socket_chats_with_an_ipv4_peer() {
     with_timeout(|| {
         let peer = loopback_socket();
         let config = Config::peers(vec![peer.local_addr().unwrap()], "[::]:0".parse().unwrap());
-        let Ok(chat) = Chat::bind(config) else {
-            eprintln!("skipped: no IPv6 on this machine");
-            return;
+        let chat = match Chat::bind(config) {
+            Ok(chat) => chat,
+            Err(err) => {
+                common::skip_or_fail(format_args!("no dual-stack socket on [::]:0: {err}"));
+                return;
+            }
         };
         let port = chat.local_addr().port();
         let mut running = Running::start(chat);
@@ -363,11 +366,9 @@ fn a_dual_stack_socket_chats_with_an_ipv4_peer() {
 #[test]
 fn chats_over_ipv6_loopback() {
     with_timeout(|| {
-        let Ok(peer) = UdpSocket::bind("[::1]:0") else {
-            eprintln!("skipped: no IPv6 loopback on this machine");
+        let Some(peer) = common::ipv6_loopback_socket() else {
             return;
         };
-        peer.set_read_timeout(Some(TIMEOUT)).unwrap();
         let config = Config::peers(vec![peer.local_addr().unwrap()], "[::1]:0".parse().unwrap());
         let chat = Chat::bind(config).unwrap();
         let to = chat.local_addr();
@@ -385,8 +386,7 @@ fn chats_over_ipv6_loopback() {
 fn counts_the_datagrams_it_ignores_from_other_hosts() {
     with_timeout(|| {
         // A peer on 127.0.0.1 and a stranger on ::1: two hosts, as far as udpchat can tell.
-        let Ok(stranger) = UdpSocket::bind("[::1]:0") else {
-            eprintln!("skipped: no IPv6 loopback to play a stranger");
+        let Some(stranger) = common::ipv6_loopback_socket() else {
             return;
         };
         let peer = loopback_socket();
