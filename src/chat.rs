@@ -81,6 +81,16 @@ pub struct Chat {
 }
 
 impl Chat {
+    /// The largest datagram a chat sends over IPv4, in bytes: 65,535 minus
+    /// the UDP (8) and IP (20) headers. A line that does not fit (sealed, in
+    /// a secured chat) is not sent, and counts in
+    /// [`Summary::lines_not_sent`].
+    pub const MAX_PAYLOAD_V4: usize = net::MAX_PAYLOAD_V4;
+
+    /// The largest datagram a chat sends over IPv6, in bytes: 65,535 minus
+    /// the UDP header (IPv6 does not count its own; no jumbograms).
+    pub const MAX_PAYLOAD_V6: usize = net::MAX_PAYLOAD_V6;
+
     /// Binds the endpoint's socket, or joins its room. Datagrams that arrive
     /// from now on wait in the kernel until [`run`](Chat::run) prints them.
     pub fn bind(config: Config) -> Result<Chat, Error> {
@@ -433,7 +443,7 @@ mod tests {
             let mut chat = Chat::bind(loopback()).unwrap();
             chat.set_peer(peer.local_addr().unwrap()).unwrap();
             let summary = chat.run(std::io::Cursor::new(input.clone()), std::io::sink()).unwrap();
-            let expected = crate::send::lines::tests::reference_lines(&input, crate::MAX_PAYLOAD_V4);
+            let expected = crate::send::lines::tests::reference_lines(&input, Chat::MAX_PAYLOAD_V4);
             proptest::prop_assert_eq!(summary.lines_sent, expected.len() as u64);
             let mut buffer = vec![0; 65_536];
             for line in expected {

@@ -8,7 +8,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use common::{TIMEOUT, loopback_socket, recv};
-use udpchat::{Chat, Config, Ended, Error, MAX_PAYLOAD_V4, Summary};
+use udpchat::{Chat, Config, Ended, Error, Summary};
 
 const LOOPBACK: &str = "127.0.0.1:0";
 
@@ -185,7 +185,7 @@ fn receives_the_largest_datagram_untruncated() {
         let (peer, chat) = endpoint_with_peer(|_| {});
         let to = chat.local_addr();
         let mut running = Running::start(chat);
-        let big: Vec<u8> = (0..MAX_PAYLOAD_V4).map(|i| b'a' + (i % 26) as u8).collect();
+        let big: Vec<u8> = (0..Chat::MAX_PAYLOAD_V4).map(|i| b'a' + (i % 26) as u8).collect();
         peer.send_to(&big, to).unwrap();
         assert_eq!(running.heard().as_bytes(), &big[..]);
         // And the other way: a line of exactly the limit goes out whole.
@@ -201,7 +201,7 @@ fn receives_the_largest_datagram_untruncated() {
 fn skips_a_line_too_long_for_a_datagram_and_sends_the_rest() {
     let (peer, chat) = endpoint_with_peer(|_| {});
     let mut input = b"before\n".to_vec();
-    input.extend(vec![b'x'; MAX_PAYLOAD_V4 + 1]);
+    input.extend(vec![b'x'; Chat::MAX_PAYLOAD_V4 + 1]);
     input.extend_from_slice(b"\nafter\n");
     let summary = chat.run(Cursor::new(input), io::sink()).unwrap();
     assert_eq!((summary.lines_sent, summary.lines_not_sent), (2, 1));

@@ -459,13 +459,13 @@ fn names_the_longest_line_a_secured_datagram_holds() {
     let secret = SecretFile::secret();
     let peer = loopback_socket();
     let mut chat = secured(&peer, &secret, &[]);
-    let longest = udpchat::MAX_PAYLOAD_V4 - 74;
+    let longest = udpchat::Chat::MAX_PAYLOAD_V4 - 74;
     chat.send(format!(
         "{}\n{}\nafter\n",
         "x".repeat(longest),
         "y".repeat(longest + 1)
     ));
-    assert_eq!(recv(&peer).0.len(), udpchat::MAX_PAYLOAD_V4);
+    assert_eq!(recv(&peer).0.len(), udpchat::Chat::MAX_PAYLOAD_V4);
     chat.close_stdin();
     let (code, stderr) = chat.exit_code();
     assert_eq!(code, Some(1), "{stderr}");
