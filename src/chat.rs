@@ -44,7 +44,9 @@ impl ShutdownHandle {
 /// // Two endpoints on loopback, each on a port the system picks.
 /// let loopback = "127.0.0.1:0".parse()?;
 /// let mut alice = Chat::bind(Config::peers(vec![loopback], loopback))?;
-/// let mut bob = Chat::bind(Config { recv_only: true, ..Config::peers(vec![loopback], loopback) })?;
+/// let mut bob = Config::peers(vec![loopback], loopback);
+/// bob.recv_only = true;
+/// let mut bob = Chat::bind(bob)?;
 /// alice.set_peer(bob.local_addr())?;
 /// bob.set_peer(alice.local_addr())?;
 ///

@@ -12,7 +12,10 @@ use crate::net::room::Group;
 
 /// Who an endpoint talks to, with the settings that only make sense for that
 /// kind of chat: where each line goes, where it receives, and who is heard.
+///
+/// More kinds of chat may come: a `match` on it needs a `_` arm.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Destination {
     /// Each line goes to every peer. Datagrams from the peers' IP addresses
     /// (from any port) are shown, labelled with their source when there are
@@ -89,7 +92,24 @@ impl fmt::Display for Destination {
 }
 
 /// What an endpoint does, fixed before it binds.
+///
+/// Made by [`Config::new`], [`peers`](Config::peers),
+/// [`broadcast`](Config::broadcast), [`group`](Config::group) or
+/// [`with`](Config::with), with every other setting at its default; change
+/// any of them by assigning its field. New settings may come, so a `Config`
+/// cannot be written out field by field (`Config { .. }`) outside this crate.
+///
+/// ```
+/// use std::time::Duration;
+/// use udpchat::Config;
+///
+/// let loopback = "127.0.0.1:0".parse().unwrap();
+/// let mut config = Config::peers(vec!["127.0.0.1:2323".parse().unwrap()], loopback);
+/// config.linger = Duration::from_secs(1);
+/// config.recv_buffer = Some(Config::MIN_RECV_BUFFER);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Config {
     /// Where each input line is sent, where the endpoint receives, and who is heard.
     pub destination: Destination,

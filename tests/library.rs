@@ -123,20 +123,27 @@ fn end_of_input_returns_after_every_line_is_sent() {
     let (peer, chat) = endpoint_with_peer(|_| {});
     let input = Cursor::new(b"one\r\n\ntwo\nno newline".to_vec());
     let summary = chat.run(input, io::sink()).unwrap();
-    assert_eq!(
-        summary,
-        Summary {
-            ended: Ended::EndOfInput,
-            lines_sent: 4,
-            lines_not_sent: 0,
-            datagrams_received: 0,
-            datagrams_ignored: 0,
-            // Counted where the kernel reports drops; none on an idle loopback.
-            datagrams_dropped: cfg!(target_os = "linux").then_some(0),
-            datagrams_refused: 0,
-            secured: None,
-        }
-    );
+    // Every field, one by one: a Summary is made only by a chat.
+    let Summary {
+        ended,
+        lines_sent,
+        lines_not_sent,
+        datagrams_received,
+        datagrams_ignored,
+        datagrams_dropped,
+        datagrams_refused,
+        secured,
+        ..
+    } = summary;
+    assert_eq!(ended, Ended::EndOfInput);
+    assert_eq!(lines_sent, 4);
+    assert_eq!(lines_not_sent, 0);
+    assert_eq!(datagrams_received, 0);
+    assert_eq!(datagrams_ignored, 0);
+    // Counted where the kernel reports drops; none on an idle loopback.
+    assert_eq!(datagrams_dropped, cfg!(target_os = "linux").then_some(0));
+    assert_eq!(datagrams_refused, 0);
+    assert_eq!(secured, None);
     for expected in [&b"one"[..], b"", b"two", b"no newline"] {
         assert_eq!(recv(&peer).0, expected);
     }

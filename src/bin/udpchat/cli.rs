@@ -429,17 +429,15 @@ impl Args {
                 accept_any: self.accept_any,
             }
         };
-        let defaults = Config::with(destination);
-        Ok(Config {
-            secret: self.secret()?,
-            linger: self.linger,
-            recv_only: self.recv_only,
-            recv_buffer: self.recv_buffer.or(defaults.recv_buffer),
-            show_sender: self.show_sender,
-            display: self.display_style(),
-            send_interval: self.rate,
-            ..defaults
-        })
+        let mut config = Config::with(destination);
+        config.secret = self.secret()?;
+        config.linger = self.linger;
+        config.recv_only = self.recv_only;
+        config.recv_buffer = self.recv_buffer.or(config.recv_buffer);
+        config.show_sender = self.show_sender;
+        config.display = self.display_style();
+        config.send_interval = self.rate;
+        Ok(config)
     }
 
     /// The chat's secret: from `--secret-file`, else from `UDPCHAT_SECRET`,
