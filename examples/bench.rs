@@ -45,7 +45,7 @@ mod linux {
     /// the 12.2 MB file of the issue.
     const LINE_LEN: usize = 60;
     /// The receive buffer both sides ask for: udpchat's default.
-    const RECV_BUFFER: usize = udpchat::DEFAULT_RECV_BUFFER;
+    const RECV_BUFFER: usize = udpchat::Config::DEFAULT_RECV_BUFFER;
     /// Bound on any single wait; reached only when something is broken.
     const TIMEOUT: Duration = Duration::from_secs(30);
 

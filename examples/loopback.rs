@@ -30,10 +30,9 @@ const DIALOGUE: &[(&str, &str)] = &[
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let loopback = "127.0.0.1:0".parse()?;
     let endpoint = || {
-        Chat::bind(Config {
-            linger: Duration::from_millis(200),
-            ..Config::peers(vec![loopback], loopback)
-        })
+        let mut config = Config::peers(vec![loopback], loopback);
+        config.linger = Duration::from_millis(200);
+        Chat::bind(config)
     };
     let (mut alice, mut bob) = (endpoint()?, endpoint()?);
     alice.set_peer(bob.local_addr())?;

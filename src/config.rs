@@ -7,17 +7,15 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use crate::display::Style;
-use crate::net::addr::DEFAULT_PORT;
+use crate::net;
 use crate::net::room::Group;
-
-/// The SO_RCVBUF asked for by default: large, so a piped file arriving faster
-/// than it can be printed waits in the kernel instead of being dropped. Linux
-/// grants at most `net.core.rmem_max` (doubled for its own bookkeeping).
-pub const DEFAULT_RECV_BUFFER: usize = 4 * 1024 * 1024;
 
 /// Who an endpoint talks to, with the settings that only make sense for that
 /// kind of chat: where each line goes, where it receives, and who is heard.
+///
+/// More kinds of chat may come: a `match` on it needs a `_` arm.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Destination {
     /// Each line goes to every peer. Datagrams from the peers' IP addresses
     /// (from any port) are shown, labelled with their source when there are
@@ -76,7 +74,7 @@ impl Destination {
         } else {
             IpAddr::V6(Ipv6Addr::UNSPECIFIED)
         };
-        SocketAddr::new(any, DEFAULT_PORT)
+        SocketAddr::new(any, Config::DEFAULT_PORT)
     }
 }
 
@@ -94,7 +92,24 @@ impl fmt::Display for Destination {
 }
 
 /// What an endpoint does, fixed before it binds.
+///
+/// Made by [`Config::new`], [`peers`](Config::peers),
+/// [`broadcast`](Config::broadcast), [`group`](Config::group) or
+/// [`with`](Config::with), with every other setting at its default; change
+/// any of them by assigning its field. New settings may come, so a `Config`
+/// cannot be written out field by field (`Config { .. }`) outside this crate.
+///
+/// ```
+/// use std::time::Duration;
+/// use udpchat::Config;
+///
+/// let loopback = "127.0.0.1:0".parse().unwrap();
+/// let mut config = Config::peers(vec!["127.0.0.1:2323".parse().unwrap()], loopback);
+/// config.linger = Duration::from_secs(1);
+/// config.recv_buffer = Some(Config::MIN_RECV_BUFFER);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Config {
     /// Where each input line is sent, where the endpoint receives, and who is heard.
     pub destination: Destination,
@@ -120,6 +135,27 @@ pub struct Config {
 }
 
 impl Config {
+    /// The port the seed's script uses on both hosts, and so udpchat's by
+    /// default ([`Destination::default_bind`]).
+    pub const DEFAULT_PORT: u16 = 2323;
+
+    /// The SO_RCVBUF asked for by default ([`recv_buffer`](Config::recv_buffer)):
+    /// large, so a piped file arriving faster than it can be printed waits in
+    /// the kernel instead of being dropped. Linux grants at most
+    /// `net.core.rmem_max` (doubled for its own bookkeeping).
+    pub const DEFAULT_RECV_BUFFER: usize = 4 * 1024 * 1024;
+
+    /// The smallest [`recv_buffer`](Config::recv_buffer) that can be asked
+    /// for. Below it, systems either refuse (FreeBSD takes no 0; Windows takes
+    /// 0 to mean no buffer at all, so every datagram not awaited is lost) or
+    /// silently grant their own minimum (Linux: 2,304 bytes).
+    pub const MIN_RECV_BUFFER: usize = net::MIN_RECV_BUFFER;
+
+    /// The largest [`recv_buffer`](Config::recv_buffer) that can be asked
+    /// for: `SO_RCVBUF` takes a C `int`, which Linux doubles for its
+    /// bookkeeping, so 1 GiB is the most that survives on every system.
+    pub const MAX_RECV_BUFFER: usize = net::MAX_RECV_BUFFER;
+
     /// A chat with `peer`, listening on port 2323 of every local address of
     /// the peer's IP family, as the seed's script does.
     pub fn new(peer: SocketAddr) -> Config {
@@ -159,7 +195,7 @@ impl Config {
             destination,
             linger: Duration::ZERO,
             recv_only: false,
-            recv_buffer: Some(DEFAULT_RECV_BUFFER),
+            recv_buffer: Some(Config::DEFAULT_RECV_BUFFER),
             show_sender: false,
             display: Style::default(),
             send_interval: None,

@@ -181,24 +181,30 @@ pub(crate) fn strip_newline(datagram: &[u8]) -> &[u8] {
     }
 }
 
-/// `text` with every character that could act on a terminal shown as a
-/// visible escape, and invalid UTF-8 shown byte by byte.
-///
-/// Escaped: the C0 controls but tab (ESC, BEL, backspace, CR, LF ...), DEL,
-/// the C1 controls U+0080 to U+009F (U+009B is a one-character CSI), and the
-/// Unicode bidi controls that reorder what is shown ("Trojan Source"). ASCII
-/// ones and invalid bytes become `\xNN`, the others `\u{NNNN}`. Everything
-/// else, including a backslash, passes unchanged, so a peer can make text
-/// that *looks* like an escape, but never one that *acts*.
-///
-/// ```
-/// assert_eq!(udpchat::display::sanitize(b"\x1b[2Jcaf\xc3\xa9\r"), r"\x1b[2Jcafé\x0d");
-/// assert_eq!(udpchat::display::sanitize("\u{202e}txt.exe".as_bytes()), r"\u{202e}txt.exe");
-/// ```
-pub fn sanitize(text: &[u8]) -> String {
-    let mut out = Vec::with_capacity(text.len());
-    push_sanitized(text, &mut out);
-    String::from_utf8(out).expect("sanitized text is UTF-8")
+impl Style {
+    /// `text` as [`sanitize`](Style::sanitize) shows it: every character that
+    /// could act on a terminal as a visible escape, and invalid UTF-8 byte by
+    /// byte. For text of one's own that reaches a terminal too, such as a
+    /// prompt naming the peer.
+    ///
+    /// Escaped: the C0 controls but tab (ESC, BEL, backspace, CR, LF ...), DEL,
+    /// the C1 controls U+0080 to U+009F (U+009B is a one-character CSI), and the
+    /// Unicode bidi controls that reorder what is shown ("Trojan Source"). ASCII
+    /// ones and invalid bytes become `\xNN`, the others `\u{NNNN}`. Everything
+    /// else, including a backslash, passes unchanged, so a peer can make text
+    /// that *looks* like an escape, but never one that *acts*.
+    ///
+    /// ```
+    /// use udpchat::display::Style;
+    ///
+    /// assert_eq!(Style::sanitize_text(b"\x1b[2Jcaf\xc3\xa9\r"), r"\x1b[2Jcafé\x0d");
+    /// assert_eq!(Style::sanitize_text("\u{202e}txt.exe".as_bytes()), r"\u{202e}txt.exe");
+    /// ```
+    pub fn sanitize_text(text: &[u8]) -> String {
+        let mut out = Vec::with_capacity(text.len());
+        push_sanitized(text, &mut out);
+        String::from_utf8(out).expect("sanitized text is UTF-8")
+    }
 }
 
 /// True for a character that must not reach a terminal as it is.
@@ -705,7 +711,7 @@ mod tests {
     proptest! {
         #[test]
         fn sanitized_output_has_no_control_character_but_tab(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let out = sanitize(&bytes);
+            let out = Style::sanitize_text(&bytes);
             prop_assert!(!out.chars().any(is_unsafe_char), "{:?}", out);
         }
 
@@ -713,7 +719,7 @@ mod tests {
         fn sanitizing_passes_printable_text_through_unchanged(text in "\\PC*") {
             // \PC: any character that is not a control (tab is one, and passes too).
             let text: String = text.chars().filter(|&c| !is_bidi_control(c)).collect();
-            prop_assert_eq!(sanitize(text.as_bytes()), text);
+            prop_assert_eq!(Style::sanitize_text(text.as_bytes()), text);
         }
 
         #[test]

@@ -51,11 +51,12 @@ pub enum Error {
     },
 
     /// A receive buffer size outside what every system can take (see
-    /// [`MIN_RECV_BUFFER`](crate::MIN_RECV_BUFFER) and [`MAX_RECV_BUFFER`](crate::MAX_RECV_BUFFER)).
+    /// [`Config::MIN_RECV_BUFFER`](crate::Config::MIN_RECV_BUFFER) and
+    /// [`Config::MAX_RECV_BUFFER`](crate::Config::MAX_RECV_BUFFER)).
     #[error(
         "a receive buffer of {0} bytes cannot be asked for: it must be from {min} (1K) to {max} (1G) bytes",
-        min = crate::MIN_RECV_BUFFER,
-        max = crate::MAX_RECV_BUFFER
+        min = crate::net::MIN_RECV_BUFFER,
+        max = crate::net::MAX_RECV_BUFFER
     )]
     RecvBufferRange(usize),
 

@@ -60,11 +60,9 @@ mod wire;
 pub mod fuzzing;
 
 pub use chat::{Chat, ShutdownHandle};
-pub use config::{Config, DEFAULT_RECV_BUFFER, Destination, Hears};
+pub use config::{Config, Destination, Hears};
 pub use error::{AddressProblem, Error, InterfaceProblem};
-pub use net::addr::{DEFAULT_PORT, HostPort};
-pub use net::room::{DEFAULT_TTL, Group, Interface};
-pub use net::{MAX_PAYLOAD_V4, MAX_PAYLOAD_V6, MAX_RECV_BUFFER, MIN_RECV_BUFFER};
+pub use net::room::{Group, Interface};
 pub use progress::Progress;
 pub use summary::{Ended, Secured, Summary};
 #[cfg(feature = "secure")]

@@ -17,8 +17,10 @@ pub enum Ended {
 /// What a finished chat did.
 ///
 /// Its `Display` is one line for a log: `2 lines sent, 1 datagram received,
-/// 0 dropped by the kernel`.
+/// 0 dropped by the kernel`. More counts may come: read its fields, it is
+/// made only by a chat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Summary {
     /// Why it ended.
     pub ended: Ended,
@@ -50,8 +52,9 @@ pub struct Summary {
 
 /// What the receiver of a secured chat noticed besides the lines it showed.
 /// Each sealed datagram carries its sender's sequence number, so gaps,
-/// repeats and late arrivals can be told.
+/// repeats and late arrivals can be told. More counts may come.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Secured {
     /// Datagrams received that did not authenticate (another secret, a
     /// plain datagram, one changed or cut on the way) or were sent more than

@@ -440,7 +440,7 @@ fn explains_a_bind_the_system_does_not_permit() {
         }
         _ if !nix::unistd::geteuid().is_root() => run(&["-b", "127.0.0.1:1", "127.0.0.1:9"]),
         _ => {
-            eprintln!("skipped: running as root without setpriv to drop privileges");
+            common::skip_or_fail("running as root without setpriv (util-linux) to drop privileges");
             return;
         }
     };

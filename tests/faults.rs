@@ -114,8 +114,8 @@ fn each_of_several_peers_that_is_not_listening_is_named() {
 
 /// Two namespaces, A (10.99.1.1) and B (10.99.1.2), joined by a veth pair
 /// whose neighbours are set by hand, so no datagram waits for ARP (the ARP
-/// queue drops silently, which would blur what is counted). `None`, saying
-/// why, where namespaces cannot be made.
+/// queue drops silently, which would blur what is counted). `None` where
+/// namespaces cannot be made (see [`common::skip_or_fail`]).
 fn two_hosts(a_setup: &[&[&str]]) -> Option<(Netns, Netns)> {
     let b = Netns::new(&[&["link", "set", "lo", "up"]])?;
     let veth = [
@@ -169,7 +169,10 @@ fn two_hosts(a_setup: &[&[&str]]) -> Option<(Netns, Netns)> {
         ],
     ] {
         if !b.ip(args) {
-            eprintln!("skipped: cannot set up the second namespace");
+            common::skip_or_fail(format_args!(
+                "cannot set up the second namespace (ip {})",
+                args.join(" ")
+            ));
             return None;
         }
     }
@@ -235,14 +238,14 @@ fn lines_a_congested_link_dropped_are_counted_as_not_sent_and_change_the_exit_st
     match tbf {
         Ok(output) if output.status.success() => {}
         Ok(output) => {
-            eprintln!(
-                "skipped: cannot add a tbf qdisc: {}",
+            common::skip_or_fail(format_args!(
+                "cannot add a tbf qdisc: {}",
                 String::from_utf8_lossy(&output.stderr).trim()
-            );
+            ));
             return;
         }
         Err(err) => {
-            eprintln!("skipped: cannot run tc: {err}");
+            common::skip_or_fail(format_args!("cannot run tc (iproute2): {err}"));
             return;
         }
     }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::{Lan, Memory, Rng, TIMEOUT, recv};
 use nix::sys::signal::Signal;
-use udpchat::MAX_PAYLOAD_V4;
+use udpchat::Chat;
 
 /// How much more memory than at the start udpchat may ever hold. It needs
 /// 512 KiB of receive slots and well under 1 MiB of pending output; an unbounded
@@ -105,7 +105,7 @@ fn flood(source: Source, duration: Duration) -> Option<Flood> {
         let (stop, sent) = (stop.clone(), sent.clone());
         thread::spawn(move || {
             // Mostly short lines, for the most datagrams a second; now and then the largest.
-            let big = vec![b'x'; MAX_PAYLOAD_V4];
+            let big = vec![b'x'; Chat::MAX_PAYLOAD_V4];
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let _ = if n % 64 == 63 {
@@ -251,7 +251,7 @@ fn survives_random_datagrams_with_bounded_memory() {
     let started = Instant::now();
     let mut bytes = 0;
     for i in 0..count {
-        let len = rng.below(MAX_PAYLOAD_V4 + 1);
+        let len = rng.below(Chat::MAX_PAYLOAD_V4 + 1);
         let at = rng.below(pool.len() - len + 1);
         let datagram = &pool[at..at + len];
         // Three quarters from the peer, a quarter from the stranger.
@@ -275,7 +275,7 @@ fn survives_random_datagrams_with_bounded_memory() {
     for i in 0..10 {
         setup
             .stranger
-            .send_to(&[b'\n'; MAX_PAYLOAD_V4], setup.via_v6)
+            .send_to(&[b'\n'; Chat::MAX_PAYLOAD_V4], setup.via_v6)
             .unwrap();
         see_marker(&setup, &format!("after newlines {i}"));
     }

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{Rng, TIMEOUT, Udpchat, loopback_socket, recv};
-use udpchat::MAX_PAYLOAD_V4;
+use udpchat::Chat;
 // For the tests of Ctrl-Z (SIGSTOP, SIGCONT) and of a pipeline into head:
 // job control and a shell, which Windows does not have.
 #[cfg(unix)]
@@ -37,7 +37,7 @@ fn prints_the_largest_datagram_of_random_bytes_and_carries_on() {
     let peer = loopback_socket();
     let chat = Udpchat::with_peer(&peer, &[]);
     let to = chat.bound_addr();
-    let mut big = vec![0u8; MAX_PAYLOAD_V4];
+    let mut big = vec![0u8; Chat::MAX_PAYLOAD_V4];
     Rng::from_env_or_clock().fill(&mut big);
     // No newlines, so it is one line; every other byte value may occur.
     for byte in &mut big {

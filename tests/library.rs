@@ -8,7 +8,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use common::{TIMEOUT, loopback_socket, recv};
-use udpchat::{Chat, Config, Ended, Error, MAX_PAYLOAD_V4, Summary};
+use udpchat::{Chat, Config, Ended, Error, Summary};
 
 const LOOPBACK: &str = "127.0.0.1:0";
 
@@ -123,20 +123,27 @@ fn end_of_input_returns_after_every_line_is_sent() {
     let (peer, chat) = endpoint_with_peer(|_| {});
     let input = Cursor::new(b"one\r\n\ntwo\nno newline".to_vec());
     let summary = chat.run(input, io::sink()).unwrap();
-    assert_eq!(
-        summary,
-        Summary {
-            ended: Ended::EndOfInput,
-            lines_sent: 4,
-            lines_not_sent: 0,
-            datagrams_received: 0,
-            datagrams_ignored: 0,
-            // Counted where the kernel reports drops; none on an idle loopback.
-            datagrams_dropped: cfg!(target_os = "linux").then_some(0),
-            datagrams_refused: 0,
-            secured: None,
-        }
-    );
+    // Every field, one by one: a Summary is made only by a chat.
+    let Summary {
+        ended,
+        lines_sent,
+        lines_not_sent,
+        datagrams_received,
+        datagrams_ignored,
+        datagrams_dropped,
+        datagrams_refused,
+        secured,
+        ..
+    } = summary;
+    assert_eq!(ended, Ended::EndOfInput);
+    assert_eq!(lines_sent, 4);
+    assert_eq!(lines_not_sent, 0);
+    assert_eq!(datagrams_received, 0);
+    assert_eq!(datagrams_ignored, 0);
+    // Counted where the kernel reports drops; none on an idle loopback.
+    assert_eq!(datagrams_dropped, cfg!(target_os = "linux").then_some(0));
+    assert_eq!(datagrams_refused, 0);
+    assert_eq!(secured, None);
     for expected in [&b"one"[..], b"", b"two", b"no newline"] {
         assert_eq!(recv(&peer).0, expected);
     }
@@ -185,7 +192,7 @@ fn receives_the_largest_datagram_untruncated() {
         let (peer, chat) = endpoint_with_peer(|_| {});
         let to = chat.local_addr();
         let mut running = Running::start(chat);
-        let big: Vec<u8> = (0..MAX_PAYLOAD_V4).map(|i| b'a' + (i % 26) as u8).collect();
+        let big: Vec<u8> = (0..Chat::MAX_PAYLOAD_V4).map(|i| b'a' + (i % 26) as u8).collect();
         peer.send_to(&big, to).unwrap();
         assert_eq!(running.heard().as_bytes(), &big[..]);
         // And the other way: a line of exactly the limit goes out whole.
@@ -201,7 +208,7 @@ fn receives_the_largest_datagram_untruncated() {
 fn skips_a_line_too_long_for_a_datagram_and_sends_the_rest() {
     let (peer, chat) = endpoint_with_peer(|_| {});
     let mut input = b"before\n".to_vec();
-    input.extend(vec![b'x'; MAX_PAYLOAD_V4 + 1]);
+    input.extend(vec![b'x'; Chat::MAX_PAYLOAD_V4 + 1]);
     input.extend_from_slice(b"\nafter\n");
     let summary = chat.run(Cursor::new(input), io::sink()).unwrap();
     assert_eq!((summary.lines_sent, summary.lines_not_sent), (2, 1));
@@ -343,9 +350,12 @@ fn a_dual_stack_socket_chats_with_an_ipv4_peer() {
     with_timeout(|| {
         let peer = loopback_socket();
         let config = Config::peers(vec![peer.local_addr().unwrap()], "[::]:0".parse().unwrap());
-        let Ok(chat) = Chat::bind(config) else {
-            eprintln!("skipped: no IPv6 on this machine");
-            return;
+        let chat = match Chat::bind(config) {
+            Ok(chat) => chat,
+            Err(err) => {
+                common::skip_or_fail(format_args!("no dual-stack socket on [::]:0: {err}"));
+                return;
+            }
         };
         let port = chat.local_addr().port();
         let mut running = Running::start(chat);
@@ -363,11 +373,9 @@ fn a_dual_stack_socket_chats_with_an_ipv4_peer() {
 #[test]
 fn chats_over_ipv6_loopback() {
     with_timeout(|| {
-        let Ok(peer) = UdpSocket::bind("[::1]:0") else {
-            eprintln!("skipped: no IPv6 loopback on this machine");
+        let Some(peer) = common::ipv6_loopback_socket() else {
             return;
         };
-        peer.set_read_timeout(Some(TIMEOUT)).unwrap();
         let config = Config::peers(vec![peer.local_addr().unwrap()], "[::1]:0".parse().unwrap());
         let chat = Chat::bind(config).unwrap();
         let to = chat.local_addr();
@@ -385,8 +393,7 @@ fn chats_over_ipv6_loopback() {
 fn counts_the_datagrams_it_ignores_from_other_hosts() {
     with_timeout(|| {
         // A peer on 127.0.0.1 and a stranger on ::1: two hosts, as far as udpchat can tell.
-        let Ok(stranger) = UdpSocket::bind("[::1]:0") else {
-            eprintln!("skipped: no IPv6 loopback to play a stranger");
+        let Some(stranger) = common::ipv6_loopback_socket() else {
             return;
         };
         let peer = loopback_socket();

@@ -163,11 +163,11 @@ fn a_closed_stdout_ends_quietly_with_status_0() {
 /// Runs `udpchat ARGS < file` in a tmux pane of its own, stderr on the
 /// pane's terminal and stdout to /dev/null, and returns the pane's screens:
 /// each one read until `seen` says it is the one, then the last after exit.
-/// `None`, saying why, without tmux.
+/// `None` without tmux (see [`common::skip_or_fail`]).
 fn in_a_terminal(args: &str, file: &std::path::Path, seen: &[&dyn Fn(&str) -> bool]) -> Option<Vec<String>> {
     use std::process::Command;
     if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed");
+        common::skip_or_fail("tmux is not installed (apt-get install tmux)");
         return None;
     }
     let socket = format!("udpchat-meter-{}-{}", std::process::id(), unique_number());

@@ -104,7 +104,7 @@ fn timeout_ends_a_chat_with_its_summary() {
         .output()
         .is_err()
     {
-        eprintln!("skipped: no timeout(1)");
+        common::skip_or_fail("no timeout(1) (coreutils)");
         return;
     }
     let (code, stderr) = common::run_via("timeout", &args, &[]);

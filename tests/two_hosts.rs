@@ -80,7 +80,7 @@ fn talks_to_the_seed_python_script() {
         .stdout(Stdio::piped())
         .spawn()
     else {
-        eprintln!("skipped: python3 is not installed");
+        common::skip_or_fail("python3 is not installed");
         return;
     };
     let mut python_out = BufReader::new(python.stdout.take().unwrap());

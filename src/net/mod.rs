@@ -1,6 +1,5 @@
 //! The socket and the few calls on it that differ by platform: bind, addresses, wake.
 
-pub(crate) mod addr;
 pub(crate) mod interfaces;
 pub(crate) mod room;
 

@@ -23,10 +23,6 @@ use crate::net;
 use crate::net::interfaces::{self, LocalAddr, local_addrs};
 use crate::{AddressProblem, Error, InterfaceProblem};
 
-/// The hop limit of a room's datagrams unless told otherwise: 1 keeps them on
-/// the local link, as a LAN chat should be; routers do not forward them.
-pub const DEFAULT_TTL: u32 = 1;
-
 /// A multicast room: everyone who joins the group on the same port hears
 /// every line sent to it.
 ///
@@ -47,6 +43,10 @@ pub struct Group {
 }
 
 impl Group {
+    /// The hop limit of a room's datagrams unless told otherwise: 1 keeps them on
+    /// the local link, as a LAN chat should be; routers do not forward them.
+    pub const DEFAULT_TTL: u32 = 1;
+
     /// The group at `addr`, e.g. `239.255.23.23:2323` or `[ff12::2323]:2323`:
     /// the group's address and the port every member binds and sends to, on
     /// the interface the system chooses, TTL 1. An IPv6 scope id
@@ -59,7 +59,7 @@ impl Group {
         Ok(Group {
             addr,
             interface: None,
-            ttl: DEFAULT_TTL,
+            ttl: Group::DEFAULT_TTL,
         })
     }
 

@@ -276,7 +276,7 @@ pub(crate) mod tests {
             if !final_newline && lines_in.last().is_some_and(Vec::is_empty) {
                 expected.pop();
             }
-            prop_assert_eq!(lines(&input, capacity, crate::MAX_PAYLOAD_V4), expected);
+            prop_assert_eq!(lines(&input, capacity, crate::net::MAX_PAYLOAD_V4), expected);
         }
     }
 }

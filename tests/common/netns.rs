@@ -2,7 +2,7 @@
 
 use std::process::{Command, Stdio};
 
-use super::unique_number;
+use super::{skip_or_fail, unique_number};
 
 /// A network namespace made for one test, with only the interfaces the test
 /// adds, so that broadcasts and multicasts never reach a real network. It is
@@ -13,9 +13,10 @@ pub struct Netns {
 
 impl Netns {
     /// Makes a namespace and runs `setup` in it, each entry the arguments of
-    /// one `ip` command (`["link", "set", "lo", "up"]`). Returns `None`, saying
-    /// why on stderr, where namespaces cannot be made (not root, no `ip`, a
-    /// container without the capability): the test is then skipped.
+    /// one `ip` command (`["link", "set", "lo", "up"]`). Returns `None` where
+    /// namespaces cannot be made (not root, no `ip`, a container without the
+    /// capability), after [`skip_or_fail`] has said why: the test then
+    /// returns, or in CI fails.
     pub fn new(setup: &[&[&str]]) -> Option<Netns> {
         let name = format!("udpchat-test-{}-{}", std::process::id(), unique_number());
         let added = Command::new("ip")
@@ -26,14 +27,16 @@ impl Netns {
             Ok(output) if output.status.success() => {}
             Ok(output) => {
                 let why = String::from_utf8_lossy(&output.stderr);
-                eprintln!(
-                    "skipped: cannot make a network namespace (ip netns add): {}",
+                skip_or_fail(format_args!(
+                    "cannot make a network namespace (ip netns add, which needs root): {}",
                     why.trim()
-                );
+                ));
                 return None;
             }
             Err(err) => {
-                eprintln!("skipped: cannot run ip (iproute2) to make a network namespace: {err}");
+                skip_or_fail(format_args!(
+                    "cannot run ip (iproute2) to make a network namespace: {err}"
+                ));
                 return None;
             }
         }
@@ -47,11 +50,11 @@ impl Netns {
                 .expect("run ip");
             if !output.status.success() {
                 let why = String::from_utf8_lossy(&output.stderr);
-                eprintln!(
-                    "skipped: cannot set up the namespace (ip {}): {}",
+                skip_or_fail(format_args!(
+                    "cannot set up the namespace (ip {}): {}",
                     args.join(" "),
                     why.trim()
-                );
+                ));
                 return None;
             }
         }

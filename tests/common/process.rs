@@ -406,13 +406,10 @@ pub struct Lan {
 
 impl Lan {
     /// Starts `udpchat FLAGS PEER`, keeping the stdout lines `keep` accepts
-    /// (see [`Udpchat::start_keeping`]). `None`, saying so, where there is no
-    /// IPv6 loopback: the test is then skipped.
+    /// (see [`Udpchat::start_keeping`]). `None` where there is no IPv6
+    /// loopback to play the stranger (see [`skip_or_fail`](super::skip_or_fail)).
     pub fn start(flags: &[&str], keep: fn(&[u8]) -> bool) -> Option<Lan> {
-        let Some(stranger) = ipv6_loopback_socket() else {
-            eprintln!("skipped: no IPv6 loopback to play a stranger");
-            return None;
-        };
+        let stranger = ipv6_loopback_socket()?;
         let peer = loopback_socket();
         let peer_addr = peer.local_addr().unwrap().to_string();
         let mut args = vec!["-b", "[::]:0"];

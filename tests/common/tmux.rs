@@ -6,7 +6,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::process::{Memory, bound_addr_in};
-use super::{TIMEOUT, unique_number};
+use super::{TIMEOUT, skip_or_fail, unique_number};
 
 /// udpchat on a real terminal: a private tmux server (its own socket, so tests
 /// run in parallel and never touch a user's tmux) with one pane of fixed size.
@@ -36,9 +36,9 @@ pub struct Pane<'a> {
 
 impl Tmux {
     /// Starts `udpchat -v ARGS` in a 100x30 pane with `env` set (and `NO_COLOR`,
-    /// `RUST_LOG`, `UDPCHAT_BIND` unset otherwise). Returns `None`, saying why
-    /// on stderr, when tmux is not installed, except in CI (`CI` set), where
-    /// `.ci/run` installs it and its absence fails the test.
+    /// `RUST_LOG`, `UDPCHAT_BIND` unset otherwise). Returns `None` when tmux
+    /// is not installed, after [`skip_or_fail`] has said so (in CI, where
+    /// `.ci/run` installs it, its absence fails the test).
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Option<Tmux> {
         Tmux::start_with(args, env, &Pane::default())
     }
@@ -64,10 +64,11 @@ impl Tmux {
     /// Like [`start`](Self::start), but typed at an interactive bash with job
     /// control, as a person would run it: Ctrl-Z stops udpchat and the test
     /// can type `fg`. Call [`shell_exit_status`](Self::shell_exit_status), not
-    /// `exit_status`, once udpchat has ended. `None`, saying why, without bash.
+    /// `exit_status`, once udpchat has ended. `None` without bash (see
+    /// [`skip_or_fail`]).
     pub fn start_in_shell(args: &[&str], env: &[(&str, &str)]) -> Option<Tmux> {
         if Command::new("bash").arg("--version").output().is_err() {
-            eprintln!("skipped: bash is not installed, to run udpchat as a job");
+            skip_or_fail("bash is not installed, to run udpchat as a job");
             return None;
         }
         let tmux = Tmux::new()?;
@@ -119,9 +120,7 @@ impl Tmux {
     /// where tmux is not installed (see [`start`](Self::start)).
     fn new() -> Option<Tmux> {
         if Command::new("tmux").arg("-V").output().is_err() {
-            // .ci/run installs it: in CI a missing tmux is a broken setup, not a skip.
-            assert!(std::env::var_os("CI").is_none(), "tmux is not installed");
-            eprintln!("skipped: tmux is not installed (apt-get install tmux)");
+            skip_or_fail("tmux is not installed (apt-get install tmux)");
             return None;
         }
         let unique = format!("udpchat-test-{}-{}", std::process::id(), unique_number());

@@ -12,7 +12,9 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, ArgGroup, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use ipnet::IpNet;
 use udpchat::display::{Format, Style, Timestamps};
-use udpchat::{Config, DEFAULT_TTL, Destination, Error, Group, Hears, HostPort, Interface, Secret};
+use udpchat::{Config, Destination, Error, Group, Hears, Interface, Secret};
+
+use crate::addr::HostPort;
 
 /// A full-duplex chat over plain UDP
 ///
@@ -401,7 +403,9 @@ impl Args {
         let destination = if let Some(to) = self.broadcast_to() {
             Destination::Broadcast { to, hears }
         } else if let Some(group) = &self.group {
-            let mut group = group.clone().with_ttl(self.ttl.map_or(DEFAULT_TTL, u32::from));
+            let mut group = group
+                .clone()
+                .with_ttl(self.ttl.map_or(Group::DEFAULT_TTL, u32::from));
             if let Some(interface) = &self.interface {
                 group = group.on(interface.clone());
             }
@@ -425,17 +429,15 @@ impl Args {
                 accept_any: self.accept_any,
             }
         };
-        let defaults = Config::with(destination);
-        Ok(Config {
-            secret: self.secret()?,
-            linger: self.linger,
-            recv_only: self.recv_only,
-            recv_buffer: self.recv_buffer.or(defaults.recv_buffer),
-            show_sender: self.show_sender,
-            display: self.display_style(),
-            send_interval: self.rate,
-            ..defaults
-        })
+        let mut config = Config::with(destination);
+        config.secret = self.secret()?;
+        config.linger = self.linger;
+        config.recv_only = self.recv_only;
+        config.recv_buffer = self.recv_buffer.or(config.recv_buffer);
+        config.show_sender = self.show_sender;
+        config.display = self.display_style();
+        config.send_interval = self.rate;
+        Ok(config)
     }
 
     /// The chat's secret: from `--secret-file`, else from `UDPCHAT_SECRET`,
@@ -688,13 +690,13 @@ pub fn recv_buffer_shortfall(asked: usize, granted: usize) -> String {
 /// would wrap in the C `int` the kernel reads (4G became 2,304 bytes).
 fn parse_recv_buffer(text: &str) -> Result<usize, String> {
     let size = parse_bytes(text)?;
-    if (udpchat::MIN_RECV_BUFFER..=udpchat::MAX_RECV_BUFFER).contains(&size) {
+    if (Config::MIN_RECV_BUFFER..=Config::MAX_RECV_BUFFER).contains(&size) {
         Ok(size)
     } else {
         Err(format!(
             "{size} bytes is out of range: a receive buffer is from 1K ({}) to 1G ({}) bytes",
-            udpchat::MIN_RECV_BUFFER,
-            udpchat::MAX_RECV_BUFFER
+            Config::MIN_RECV_BUFFER,
+            Config::MAX_RECV_BUFFER
         ))
     }
 }

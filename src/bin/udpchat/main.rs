@@ -1,5 +1,6 @@
 //! The `udpchat` binary: arguments in, the library's chat run, an exit status out.
 
+mod addr;
 mod cli;
 mod exit;
 mod help;

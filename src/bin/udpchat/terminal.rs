@@ -122,7 +122,7 @@ fn run_editor(chat: Chat, peer: &str) -> Result<Summary, Error> {
         let printer = editor.create_external_printer()?;
         Ok((editor, printer))
     });
-    let prompt = format!("to {}> ", display::sanitize(peer.as_bytes()));
+    let prompt = format!("to {}> ", display::Style::sanitize_text(peer.as_bytes()));
     let (editor, printer) = match started {
         Ok(started) => started,
         Err(err) => {

@@ -1,27 +1,21 @@
-//! `HOST:PORT` parsing and resolution, in one place, so every address the user types is checked alike.
+//! `HOST:PORT` as the user types it: parsed and resolved in one place, so every address given on the command line is checked alike.
+//!
+//! The library takes resolved `SocketAddr`s; turning text into them (names,
+//! IPv6 zones written as interface names, a bare port to bind) is the
+//! command line's job.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
 use std::str::FromStr;
 
-use crate::net::interfaces;
-use crate::{AddressProblem, Error};
-
-/// The port the seed's script uses on both hosts, and so ours by default.
-pub const DEFAULT_PORT: u16 = 2323;
+use log::warn;
+use udpchat::{AddressProblem, Config, Error};
 
 /// A `HOST:PORT` as the user wrote it: its syntax is checked, its host not yet resolved.
 ///
 /// Accepts `192.168.1.6:2323`, `[::1]:2323`, `[fe80::1%eth0]:2323` (an IPv6
 /// zone given as an interface name or index) and `pc-b.lan:2323`.
 ///
-/// ```
-/// use udpchat::HostPort;
-///
-/// let peer: HostPort = "[::1]:2323".parse().unwrap();
-/// assert_eq!(peer.resolve().unwrap(), "[::1]:2323".parse().unwrap());
-/// assert!("pc-b.lan".parse::<HostPort>().is_err()); // no port
-/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostPort {
     text: String,
@@ -62,13 +56,8 @@ impl HostPort {
         Ok(HostPort {
             text: text.to_owned(),
             host,
-            port: DEFAULT_PORT,
+            port: Config::DEFAULT_PORT,
         })
-    }
-
-    /// The port, as given.
-    pub fn port(&self) -> u16 {
-        self.port
     }
 
     /// Turns the host into one socket address, asking the system resolver for
@@ -78,7 +67,7 @@ impl HostPort {
         match &self.host {
             Host::Ip(ip) => Ok(SocketAddr::new(*ip, self.port)),
             Host::ScopedV6(ip, zone) => {
-                let scope_id = zone_index(zone).map_err(|problem| Error::address(&self.text, problem))?;
+                let scope_id = zone_index(zone).map_err(|problem| invalid(&self.text, problem))?;
                 Ok(SocketAddrV6::new(*ip, self.port, 0, scope_id).into())
             }
             Host::Name(name) => {
@@ -113,8 +102,16 @@ impl fmt::Display for HostPort {
     }
 }
 
+/// The error for `input`, which has `problem`.
+fn invalid(input: &str, problem: AddressProblem) -> Error {
+    Error::InvalidAddress {
+        input: input.to_owned(),
+        problem,
+    }
+}
+
 fn parse(text: &str, allow_port_zero: bool) -> Result<HostPort, Error> {
-    let invalid = |problem| Error::address(text, problem);
+    let invalid = |problem| invalid(text, problem);
     // A list such as `a:1,b:1` would otherwise be read as one IPv6 address.
     if text.contains(',') {
         return Err(invalid(AddressProblem::Comma));
@@ -182,15 +179,24 @@ fn is_host_name(host: &str) -> bool {
 /// The scope id of an IPv6 zone: the index of the interface it names, by
 /// name or by index. Either way it must be one of this host's interfaces, so
 /// a zone that names none is the same usage error whichever way it is written.
+/// The interfaces are listed as the library lists them for rooms: with
+/// `if-addrs`, alike on every system, an interface with no address absent.
 fn zone_index(zone: &str) -> Result<u32, AddressProblem> {
-    let local = interfaces::local_addrs();
+    let interfaces = if_addrs::get_if_addrs().unwrap_or_else(|err| {
+        warn!("cannot list this host's network interfaces: {err}");
+        Vec::new()
+    });
     match zone.parse::<u32>() {
-        Ok(index) => interfaces::name_of(index, &local)
-            .map(|_| index)
+        Ok(index) => interfaces
+            .iter()
+            .any(|interface| interface.index == Some(index))
+            .then_some(index)
             .ok_or(AddressProblem::UnknownZoneIndex(index)),
-        Err(_) => {
-            interfaces::index_of(zone, &local).ok_or_else(|| AddressProblem::UnknownZone(zone.to_owned()))
-        }
+        Err(_) => interfaces
+            .iter()
+            .filter(|interface| interface.name == zone)
+            .find_map(|interface| interface.index)
+            .ok_or_else(|| AddressProblem::UnknownZone(zone.to_owned())),
     }
 }
 
@@ -205,6 +211,13 @@ mod tests {
     }
 
     #[test]
+    fn parses_then_resolves_and_wants_a_port() {
+        let peer: HostPort = "[::1]:2323".parse().unwrap();
+        assert_eq!(peer.resolve().unwrap(), "[::1]:2323".parse().unwrap());
+        assert!("pc-b.lan".parse::<HostPort>().is_err()); // no port
+    }
+
+    #[test]
     fn accepts_ipv4_ipv6_and_names() {
         assert_eq!(peer("192.168.1.6:2323").unwrap().to_string(), "192.168.1.6:2323");
         assert_eq!(peer("[::1]:9").unwrap().to_string(), "[::1]:9");
@@ -214,15 +227,12 @@ mod tests {
     /// The loopback interface's name and index, as this system calls it
     /// (`lo` on Linux, `lo0` on macOS and the BSDs).
     fn loopback_interface() -> (String, u32) {
-        let local = interfaces::local_addrs();
-        let lo = local
-            .iter()
-            .find(|addr| addr.net.addr() == IpAddr::V4(Ipv4Addr::LOCALHOST))
+        let interfaces = if_addrs::get_if_addrs().expect("this host's interfaces");
+        let lo = interfaces
+            .into_iter()
+            .find(|interface| interface.ip() == IpAddr::V4(Ipv4Addr::LOCALHOST))
             .expect("127.0.0.1 is a local address");
-        (
-            lo.interface.clone(),
-            lo.index.expect("the loopback interface's index"),
-        )
+        (lo.name, lo.index.expect("the loopback interface's index"))
     }
 
     #[test]
