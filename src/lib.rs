@@ -17,7 +17,15 @@
 //!   output until the input ends or a [`ShutdownHandle`] stops it, returning
 //!   a [`Summary`];
 //! - every failure is an [`Error`] naming what failed;
-//! - with a [`Secret`] in the `Config` (feature `secure`, on by default),
+// `Secret` exists with the `secure` feature only; without it, no link.
+#![cfg_attr(
+    feature = "secure",
+    doc = "- with a [`Secret`] in the `Config` (feature `secure`, on by default),"
+)]
+#![cfg_attr(
+    not(feature = "secure"),
+    doc = "- with a `Secret` in the `Config` (feature `secure`, on by default),"
+)]
 //!   lines are sealed: only those who hold it can read or write the chat.
 //!
 //! ```
