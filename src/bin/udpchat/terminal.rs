@@ -20,9 +20,9 @@
 //! accepts a line (our `Validator` runs then) until it has drawn the next
 //! prompt (our `Hinter` runs then). A batch taken just before Enter and
 //! handed over just after it finds the editor out of raw mode, with an
-//! earlier one possibly still queued: the vendored rustyline's printer then
-//! queues it behind that one rather than writing it, and the order of lines
-//! is kept.
+//! earlier one possibly still queued: the patched rustyline's printer
+//! (crates/rustyline-udpchat) then queues it behind that one rather than
+//! writing it, and the order of lines is kept.
 //!
 //! Keys can come faster than lines are taken: a paste without bracketed
 //! paste, several lines in one write, typeahead before the editor starts.

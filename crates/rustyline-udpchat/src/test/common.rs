@@ -1,6 +1,4 @@
 //! Basic commands tests.
-use std::assert_matches;
-
 use super::{assert_cursor, assert_line, assert_line_with_initial, init_editor};
 use crate::config::EditMode;
 use crate::error::ReadlineError;
@@ -160,7 +158,7 @@ fn eof_key() {
     for mode in &[EditMode::Emacs, EditMode::Vi] {
         let mut editor = init_editor(*mode, &[E::ctrl('D')]);
         let err = editor.readline(">>");
-        assert_matches!(err, Err(ReadlineError::Eof));
+        assert!(matches!(err, Err(ReadlineError::Eof)), "{err:?}");
     }
     assert_line(
         EditMode::Emacs,
@@ -179,16 +177,16 @@ fn interrupt_key() {
     for mode in &[EditMode::Emacs, EditMode::Vi] {
         let mut editor = init_editor(*mode, &[E::ctrl('C')]);
         let err = editor.readline(">>");
-        assert_matches!(err, Err(ReadlineError::Interrupted));
+        assert!(matches!(err, Err(ReadlineError::Interrupted)), "{err:?}");
 
         let mut editor = init_editor(*mode, &[E::ctrl('C')]);
         let err = editor.readline_with_initial(">>", ("Hi", ""));
-        assert_matches!(err, Err(ReadlineError::Interrupted));
+        assert!(matches!(err, Err(ReadlineError::Interrupted)), "{err:?}");
         if *mode == EditMode::Vi {
             // vi command mode
             let mut editor = init_editor(*mode, &[E::ESC, E::ctrl('C')]);
             let err = editor.readline_with_initial(">>", ("Hi", ""));
-            assert_matches!(err, Err(ReadlineError::Interrupted));
+            assert!(matches!(err, Err(ReadlineError::Interrupted)), "{err:?}");
         }
     }
 }
