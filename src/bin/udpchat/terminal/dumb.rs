@@ -29,7 +29,9 @@ use std::thread;
 
 use log::debug;
 use nix::sys::signal::{SigSet, Signal};
-use nix::sys::termios::{LocalFlags, SetArg, SpecialCharacterIndices as Key, Termios, tcgetattr, tcsetattr};
+use nix::sys::termios::{
+    InputFlags, LocalFlags, SetArg, SpecialCharacterIndices as Key, Termios, tcgetattr, tcsetattr,
+};
 use unicode_width::UnicodeWidthChar;
 
 use udpchat::{Chat, Error, Summary};
@@ -73,6 +75,10 @@ struct Keys {
     reprint: Option<u8>,
     literal_next: Option<u8>,
     eof: Option<u8>,
+    /// A carriage return is Enter, as the kernel's ICRNL makes it. Keys
+    /// typed ahead while the shell's editor had ICRNL off reach us as `\r`,
+    /// and must still end their line.
+    cr_is_enter: bool,
 }
 
 impl Keys {
@@ -89,6 +95,7 @@ impl Keys {
             reprint: key(Key::VREPRINT),
             literal_next: key(Key::VLNEXT),
             eof: key(Key::VEOF),
+            cr_is_enter: termios.input_flags.contains(InputFlags::ICRNL),
         }
     }
 
@@ -135,7 +142,7 @@ impl Edit {
         for &byte in bytes {
             if std::mem::take(&mut self.literal) {
                 self.push(byte, out);
-            } else if byte == b'\n' {
+            } else if byte == b'\n' || (byte == b'\r' && self.keys.cr_is_enter) {
                 // Output processing (ONLCR) makes it a carriage return too.
                 out.push(b'\n');
                 fed.lines.append(&mut self.typed);
@@ -618,6 +625,7 @@ mod tests {
             reprint: Some(0x12),
             literal_next: Some(0x16),
             eof: Some(0x04),
+            cr_is_enter: true,
         }
     }
 
@@ -629,6 +637,13 @@ mod tests {
         out.clear();
         let fed = edit.feed(bytes, COLUMNS, &mut out);
         (edit, fed, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn a_carriage_return_typed_ahead_is_enter_as_icrnl_makes_it() {
+        let (_, fed, out) = typed(b"ahead 1\rahead 2\rhalf");
+        assert_eq!(fed.lines, b"ahead 1\nahead 2\n");
+        assert_eq!(out, "ahead 1\n> ahead 2\n> half");
     }
 
     #[test]
