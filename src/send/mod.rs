@@ -15,6 +15,7 @@ use crate::progress::Progress;
 use crate::send::lines::{Line, LineReader};
 use crate::stop::{Stop, StopLine};
 use crate::summary::count;
+use crate::throttle::Throttle;
 use crate::wire::Sealer;
 
 /// Everything the sender thread needs, moved into it.
@@ -140,16 +141,15 @@ impl<R: BufRead> Sender<R> {
 }
 
 /// Lines not sent are told on stderr without flooding it: the first at once,
-/// with its reason, and the others summed up at most once a
-/// [`REPORT_INTERVAL`] (a link down for a second and a half must not become
-/// three thousand lines of stderr). The chat's final "N of M lines not sent"
-/// gives the total.
+/// with its reason, and the others summed up at most once a second (a link
+/// down for a second and a half must not become three thousand lines of
+/// stderr). The chat's final "N of M lines not sent" gives the total.
 #[derive(Default)]
 struct Unsent {
     /// The first failure has been told.
     told_any: bool,
-    /// When failures were last told.
-    last_told: Option<Instant>,
+    /// Failures are told at most once a second.
+    telling: Throttle,
     /// Failures not yet told: how many, the first and last line number, and
     /// the last one's reason.
     pending: u64,
@@ -158,15 +158,12 @@ struct Unsent {
     last_reason: String,
 }
 
-/// Lines not sent are summed up on stderr at most this often.
-const REPORT_INTERVAL: Duration = Duration::from_secs(1);
-
 impl Unsent {
     /// Line `number` could not be sent, for `reason`.
     fn failed(&mut self, number: u64, reason: String) {
-        if !self.told_any {
+        // The first is told at once (a fresh throttle allows it), with its reason.
+        if !self.told_any && self.telling.allows(Instant::now()) {
             self.told_any = true;
-            self.last_told = Some(Instant::now());
             error!("line {number} not sent: {reason}");
             return;
         }
@@ -181,11 +178,7 @@ impl Unsent {
     /// Tells the failures not yet told, if the last report is old enough.
     /// Costs nothing while none are pending.
     fn tell_if_due(&mut self) {
-        if self.pending > 0
-            && self
-                .last_told
-                .is_none_or(|last| last.elapsed() >= REPORT_INTERVAL)
-        {
+        if self.pending > 0 && self.telling.allows(Instant::now()) {
             self.tell();
         }
     }
@@ -207,7 +200,6 @@ impl Unsent {
             self.last_reason
         );
         self.pending = 0;
-        self.last_told = Some(Instant::now());
     }
 }
 

@@ -50,7 +50,7 @@ use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use log::{debug, info, warn};
 use rustyline::completion::Completer;
@@ -61,6 +61,7 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Editor, ExternalPrinter};
 
+use crate::throttle::Throttle;
 use crate::words::count;
 use udpchat::{Chat, Ended, Error, ShutdownHandle, Summary, display};
 
@@ -82,9 +83,6 @@ const MAX_PENDING: usize = 4 * 1024 * 1024;
 /// Log lines waiting for the terminal take at most this many bytes: they are
 /// few (warnings come at most once a second), but `-vvv` logs per datagram.
 const MAX_PENDING_LOGS: usize = 256 * 1024;
-
-/// Lines not shown are told at once, then at most this often.
-const WARNING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Received lines handed to the line editor's screen and not yet on the terminal.
 static LINES_WAITING: AtomicU64 = AtomicU64::new(0);
@@ -266,7 +264,7 @@ struct Unshown {
     unreported: u64,
     /// Log lines dropped, told at the end.
     log_lines: u64,
-    last_warning: Option<Instant>,
+    warnings: Throttle,
 }
 
 impl Unshown {
@@ -275,13 +273,7 @@ impl Unshown {
     fn add(&mut self, lines: u64, now: Instant) -> Option<u64> {
         self.lines += lines;
         self.unreported += lines;
-        let due = self
-            .last_warning
-            .is_none_or(|last| now.duration_since(last) >= WARNING_INTERVAL);
-        (due && self.unreported > 0).then(|| {
-            self.last_warning = Some(now);
-            std::mem::take(&mut self.unreported)
-        })
+        (self.unreported > 0 && self.warnings.allows(now)).then(|| std::mem::take(&mut self.unreported))
     }
 }
 
@@ -892,6 +884,7 @@ mod mode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// A screen with a count of its own, as tests run in parallel.
     fn test_screen() -> Screen {
