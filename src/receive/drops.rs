@@ -105,8 +105,19 @@ impl Drops {
         self.counted
     }
 
+    /// At the end of the chat: drops after the last datagram (which none
+    /// carried) taken from the kernel's total, when it `counts` them; the
+    /// drops not told yet, told. Returns all drops, where they are counted.
+    pub fn end(&mut self, socket: &UdpSocket, counts: bool) -> Option<u64> {
+        if counts && let Some(total) = total(socket) {
+            self.update(total);
+        }
+        self.warn();
+        counts.then_some(self.counted)
+    }
+
     /// Says how many datagrams were dropped since the last warning, if any.
-    pub fn warn(&mut self) {
+    fn warn(&mut self) {
         if self.unreported > 0 {
             // The kernel counts what it drops, not whose it was: the
             // datagrams may be the peer's lines or a stranger's noise.
