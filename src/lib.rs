@@ -61,6 +61,7 @@ mod receive;
 mod send;
 mod stop;
 mod summary;
+mod throttle;
 mod wire;
 
 #[cfg(feature = "fuzzing")]

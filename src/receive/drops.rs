@@ -7,15 +7,12 @@
 //! from `/proc/net/udp`. No other system counts them.
 
 use std::net::UdpSocket;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use log::{info, warn};
 
 use crate::summary::count;
-
-/// Drops are reported on stderr at most this often, so a flood of them does
-/// not become a flood of warnings.
-const WARNING_INTERVAL: Duration = Duration::from_secs(1);
+use crate::throttle::Throttle;
 
 /// Asks the kernel to report, with received datagrams, how many it dropped
 /// because the receive buffer was full. Returns false where drops cannot be counted.
@@ -70,7 +67,8 @@ pub fn total(_socket: &UdpSocket) -> Option<u32> {
 }
 
 /// The receiver's count of drops: the kernel's running totals turned into a
-/// count, and warnings at most once per [`WARNING_INTERVAL`].
+/// count, and warnings at once, then at most once a second (so a flood of
+/// drops does not become a flood of warnings), and at the end.
 #[derive(Debug, Default)]
 pub(crate) struct Drops {
     /// The last total seen from the kernel.
@@ -79,13 +77,13 @@ pub(crate) struct Drops {
     counted: u64,
     /// Drops not yet told on stderr.
     unreported: u64,
-    last_warning: Option<Instant>,
+    warnings: Throttle,
 }
 
 impl Drops {
     /// Takes a new running total from the kernel; warns at once unless the
-    /// last warning was less than [`WARNING_INTERVAL`] ago, in which case the
-    /// next drop or the end of the chat reports these too.
+    /// last warning was less than a second ago, in which case the next drop
+    /// or the end of the chat reports these too.
     pub fn update(&mut self, total: u32) {
         // The kernel's counter is a u32 that wraps; the difference still
         // counts. A total older than one seen already (a datagram queued
@@ -97,12 +95,7 @@ impl Drops {
         self.total = total;
         self.counted += u64::from(new);
         self.unreported += u64::from(new);
-        let now = Instant::now();
-        if self
-            .last_warning
-            .is_none_or(|last| now.duration_since(last) >= WARNING_INTERVAL)
-        {
-            self.last_warning = Some(now);
+        if self.warnings.allows(Instant::now()) {
             self.warn();
         }
     }
@@ -112,8 +105,19 @@ impl Drops {
         self.counted
     }
 
+    /// At the end of the chat: drops after the last datagram (which none
+    /// carried) taken from the kernel's total, when it `counts` them; the
+    /// drops not told yet, told. Returns all drops, where they are counted.
+    pub fn end(&mut self, socket: &UdpSocket, counts: bool) -> Option<u64> {
+        if counts && let Some(total) = total(socket) {
+            self.update(total);
+        }
+        self.warn();
+        counts.then_some(self.counted)
+    }
+
     /// Says how many datagrams were dropped since the last warning, if any.
-    pub fn warn(&mut self) {
+    fn warn(&mut self) {
         if self.unreported > 0 {
             // The kernel counts what it drops, not whose it was: the
             // datagrams may be the peer's lines or a stranger's noise.

@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ipnet::IpNet;
 use log::{debug, warn};
@@ -17,6 +17,7 @@ use crate::Error;
 use crate::config::{Destination, Hears};
 use crate::net::canonical;
 use crate::net::room::Member;
+use crate::throttle::Throttle;
 
 /// What to do with a datagram, judged by its source address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,12 +242,9 @@ fn is_peer(peer: &SocketAddr, from: &SocketAddr) -> bool {
     }
 }
 
-/// Debug lines about ignored datagrams allowed per [`LOG_WINDOW`]: enough to
-/// see who is sending, too few for a flood of strangers to flood stderr.
+/// Debug lines about ignored datagrams allowed per second: enough to see
+/// who is sending, too few for a flood of strangers to flood stderr.
 const LOG_BUDGET: u32 = 10;
-
-/// The window [`LOG_BUDGET`] applies to.
-const LOG_WINDOW: Duration = Duration::from_secs(1);
 
 /// Reports ignored datagrams on stderr without letting a flood through: a
 /// warning for the first (a mistyped peer address shows at once), then debug
@@ -255,8 +253,7 @@ const LOG_WINDOW: Duration = Duration::from_secs(1);
 pub(crate) struct StrangerLog {
     heard: String,
     warned: bool,
-    window_start: Option<Instant>,
-    logged_in_window: u32,
+    debug_lines: Throttle,
     not_logged: u64,
 }
 
@@ -265,8 +262,7 @@ impl StrangerLog {
         StrangerLog {
             heard: heard.to_string(),
             warned: false,
-            window_start: None,
-            logged_in_window: 0,
+            debug_lines: Throttle::per_second(LOG_BUDGET),
             not_logged: 0,
         }
     }
@@ -297,15 +293,7 @@ impl StrangerLog {
     /// Spends one line of the budget at `now`: `Some(count of datagrams not
     /// logged since the last line)`, or `None` when the budget is spent.
     fn allow(&mut self, now: Instant) -> Option<u64> {
-        let expired = self
-            .window_start
-            .is_none_or(|start| now.saturating_duration_since(start) >= LOG_WINDOW);
-        if expired {
-            self.window_start = Some(now);
-            self.logged_in_window = 0;
-        }
-        if self.logged_in_window < LOG_BUDGET {
-            self.logged_in_window += 1;
+        if self.debug_lines.allows(now) {
             Some(std::mem::take(&mut self.not_logged))
         } else {
             self.not_logged += 1;
@@ -317,6 +305,7 @@ impl StrangerLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn addr(text: &str) -> SocketAddr {
         text.parse().unwrap()
@@ -472,7 +461,7 @@ mod tests {
         // Still within the second: nothing more.
         assert_eq!(log.allow(start + Duration::from_millis(999)), None);
         // The next second's first line says how many were not logged.
-        assert_eq!(log.allow(start + LOG_WINDOW), Some(16));
-        assert_eq!(log.allow(start + LOG_WINDOW), Some(0));
+        assert_eq!(log.allow(start + Duration::from_secs(1)), Some(16));
+        assert_eq!(log.allow(start + Duration::from_secs(1)), Some(0));
     }
 }

@@ -4,28 +4,21 @@ pub(crate) mod drops;
 pub(crate) mod filter;
 pub(crate) mod inbox;
 pub(crate) mod refusals;
+mod state;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, UdpSocket};
+use std::ops::ControlFlow::Break;
 use std::time::SystemTime;
 
-use log::{debug, trace};
-
-use crate::Error;
 use crate::display::Style;
-use crate::net;
 use crate::progress::Progress;
-use crate::receive::filter::{SourceFilter, StrangerLog, Verdict};
+use crate::receive::filter::{SourceFilter, Verdict};
 use crate::receive::inbox::Inbox;
-use crate::receive::refusals::Refusals;
-use crate::stop::{Stop, StopLine};
+use crate::receive::state::Receiving;
+use crate::stop::StopLine;
 use crate::summary::Secured;
 use crate::wire::{Opened, Opener};
-use drops::Drops;
-
-/// Output is written in chunks of about this size while datagrams keep coming,
-/// so a burst costs one `write` per chunk rather than one per line.
-const OUTPUT_CHUNK: usize = 64 * 1024;
 
 /// What the receiver counted, handed back when it ends.
 #[derive(Debug, Default)]
@@ -38,7 +31,7 @@ pub(crate) struct Received {
     pub dropped: Option<u64>,
     /// What a secured chat's opener counted.
     pub secured: Option<Secured>,
-    /// Datagrams sent that a peer refused (see [`Refusals`]).
+    /// Datagrams sent that a peer refused (see [`refusals::Refusals`]).
     pub refused: u64,
 }
 
@@ -61,157 +54,26 @@ pub(crate) struct Receiver<'a, W> {
 impl<W: Write> Receiver<'_, W> {
     /// Receives until the chat stops, then flushes. Returns what it counted,
     /// and tells the chat to stop when the output closes or fails.
+    ///
+    /// This is the loop; what it keeps between datagrams, and what each
+    /// event does to it, is [`Receiving`]'s.
     pub fn run(self) -> Received {
-        let Receiver {
-            socket,
-            mut output,
-            filter,
-            style,
-            mut opener,
-            counts_drops,
-            destinations,
-            progress,
-            stop,
-        } = self;
+        let socket = self.socket;
         let mut inbox = Inbox::new();
-        let mut pending = Vec::with_capacity(OUTPUT_CHUNK);
-        let mut strangers = StrangerLog::new(filter.heard());
-        let mut drops = Drops::default();
-        let mut received = Received::default();
-        let mut refusals = Refusals::new(destinations);
-        let mut sources = Sources::default();
-        // Reading the clock costs about 0.1 µs, a tenth of all else a small
-        // datagram costs here: only when the time is shown, or checked. The
-        // log level is fixed once logging is set up: asked once, so that a
-        // chat without -vv pays one test of a local per datagram for its
-        // debug lines.
-        let shows_time = style.shows_time() || opener.needs_time();
-        let debugging = log::log_enabled!(log::Level::Debug);
-        let tracing = log::log_enabled!(log::Level::Trace);
+        let mut receiving = Receiving::new(self);
         let stopped_by_itself = loop {
-            // Block only when everything received so far is on the output: a line
-            // must reach a pipe or file within milliseconds, not when a buffer fills.
-            let wait = pending.is_empty();
-            let mut stopping = false;
-            let taken = inbox.recv(socket, wait, |datagram| {
-                if let Some(total) = datagram.drops_so_far {
-                    drops.update(total);
-                }
-                // Asked for each datagram: under a flood the queue never
-                // empties, and the wake-up itself must not be shown.
-                if stop.is_stopping() {
-                    stopping = true;
-                    return false;
-                }
-                let Some(from) = datagram.from else {
-                    return true;
-                };
-                // The time of arrival, as near to the kernel's as we can cheaply get.
-                let arrived = if shows_time {
-                    SystemTime::now()
-                } else {
-                    SystemTime::UNIX_EPOCH
-                };
-                let len = datagram.payload.len();
-                let outcome = present(
-                    filter,
-                    &style,
-                    &mut opener,
-                    datagram.payload,
-                    &from,
-                    arrived,
-                    &mut pending,
-                );
-                match outcome {
-                    Outcome::Judged(Verdict::Ignore) => {
-                        strangers.ignored(&from, len);
-                        received.ignored += 1;
-                    }
-                    Outcome::Shown => {
-                        received.shown += 1;
-                        refusals.heard_from(&from);
-                    }
-                    // Datagrams that did not open are the opener's to count and tell.
-                    Outcome::Judged(_) | Outcome::Nothing | Outcome::Refused => {}
-                }
-                if debugging {
-                    sources.log_first(&from, outcome);
-                }
-                if tracing {
-                    trace!("{len} bytes from {from}: {}", describe(outcome));
-                }
-                true
-            });
-            progress.received(received.shown, received.ignored, drops.counted());
-            if stopping {
-                break None;
-            }
-            match taken {
-                Ok(batch) => {
-                    if let Some(total) = batch.drops_so_far {
-                        drops.update(total);
-                    }
-                    let flush = batch.drained;
-                    if flush {
-                        opener.tell_if_due();
-                    }
-                    if flush || pending.len() >= OUTPUT_CHUNK {
-                        if let Err(reason) = write(&mut output, &mut pending, flush) {
-                            break Some(reason);
-                        }
-                        progress.written(received.shown);
-                    }
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    opener.tell_if_due();
-                    if let Err(reason) = write(&mut output, &mut pending, true) {
-                        break Some(reason);
-                    }
-                    progress.written(received.shown);
-                }
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) if stop.is_stopping() => break None,
-                // An ICMP error for a datagram sent earlier: Linux (with
-                // IP_RECVERR) fails this receive once and has queued the
-                // error with the address, which we read now; Windows fails it
-                // with WSAECONNRESET and no address. Either way, the peer
-                // may start later: carry on.
-                Err(err)
-                    if take_errors(&mut inbox, socket, &mut refusals) > 0
-                        || net::may_be_icmp_report(&err) =>
-                {
-                    if !net::QUEUES_ERRORS && net::is_peer_unreachable(&err) {
-                        refusals.refused(None, &err);
-                    }
-                    debug!("a receive reported {err}");
-                    progress.refused(refusals.total());
-                }
-                Err(source) => {
-                    break Some(Stop::Failed(Error::Io {
-                        op: "receive from the socket",
-                        source,
-                    }));
-                }
+            let wait = receiving.all_written();
+            let taken = inbox.recv(socket, wait, |datagram| receiving.datagram(datagram));
+            let next = match taken {
+                Ok(batch) => receiving.batch(batch),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => receiving.drained(),
+                Err(err) => receiving.failed(err, &mut inbox),
+            };
+            if let Break(reason) = next {
+                break reason;
             }
         };
-        // Whatever stopped us, what was received is shown, and every drop
-        // and refusal told: the last refusals may not have woken us.
-        let flushed = write(&mut output, &mut pending, true);
-        take_errors(&mut inbox, socket, &mut refusals);
-        received.refused = refusals.total();
-        progress.refused(received.refused);
-        if counts_drops {
-            if let Some(total) = drops::total(socket) {
-                drops.update(total);
-            }
-            received.dropped = Some(drops.counted());
-        }
-        drops.warn();
-        received.secured = opener.finish();
-        if let Some(reason) = stopped_by_itself.or(flushed.err()) {
-            stop.request(reason);
-        }
-        received
+        receiving.end(stopped_by_itself, &mut inbox)
     }
 }
 
@@ -229,11 +91,6 @@ pub enum Outcome {
     Refused,
 }
 
-/// Takes the errors queued on the socket (Linux) into `refusals`; returns how many there were.
-fn take_errors(inbox: &mut Inbox, socket: &UdpSocket, refusals: &mut Refusals) -> usize {
-    inbox.errors(socket, |to, err| refusals.refused(to, &err))
-}
-
 /// What became of a datagram, in words, for the debug and trace lines.
 fn describe(outcome: Outcome) -> &'static str {
     match outcome {
@@ -242,25 +99,6 @@ fn describe(outcome: Outcome) -> &'static str {
         Outcome::Judged(_) => "not shown (this chat's own line, come back)",
         Outcome::Nothing => "opened: nothing to show (an end of input, or a line seen already)",
         Outcome::Refused => "not shown (it did not authenticate, or was sent too long ago)",
-    }
-}
-
-/// Sources seen so far, for a debug line on each one's first datagram.
-#[derive(Default)]
-struct Sources {
-    seen: Vec<SocketAddr>,
-}
-
-/// At most this many sources get a first-datagram debug line, so a flood
-/// from forged addresses cannot grow memory or the log without bound.
-const SOURCES_LOGGED: usize = 64;
-
-impl Sources {
-    fn log_first(&mut self, from: &SocketAddr, outcome: Outcome) {
-        if self.seen.len() < SOURCES_LOGGED && !self.seen.contains(from) {
-            self.seen.push(*from);
-            debug!("first datagram from {from}: {}", describe(outcome));
-        }
     }
 }
 
@@ -302,25 +140,10 @@ pub(crate) fn present(
     }
 }
 
-/// Writes `pending` out and empties it. A closed output (`EPIPE`) is a normal
-/// way for the chat to end, as for `udpchat ... | head -n 1`.
-fn write<W: Write>(output: &mut W, pending: &mut Vec<u8>, flush: bool) -> Result<(), Stop> {
-    let result = output
-        .write_all(pending)
-        .and_then(|()| if flush { output.flush() } else { Ok(()) });
-    pending.clear();
-    result.map_err(|err| match err.kind() {
-        io::ErrorKind::BrokenPipe => Stop::OutputClosed,
-        _ => Stop::Failed(Error::Io {
-            op: "write output",
-            source: err,
-        }),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net;
     use crate::receive::filter::Heard;
     use crate::send::lines::tests::stream;
     use proptest::prelude::*;

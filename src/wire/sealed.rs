@@ -32,6 +32,7 @@ use log::{debug, info, warn};
 
 use crate::Secret;
 use crate::summary::{Secured, count};
+use crate::throttle::Throttle;
 use crate::wire::opened::{Event, Opened};
 
 /// The format's version, the first byte of every sealed datagram.
@@ -322,13 +323,11 @@ pub(crate) struct Opener {
     senders: HashMap<u64, Window>,
     counts: Secured,
     untold: HashMap<SocketAddr, Untold>,
-    last_told: Option<Instant>,
+    /// Losses, duplicates and late lines are told on stderr at most once a second.
+    telling: Throttle,
     /// Sources told about once already, bounded like the senders.
     refused_from: HashMap<SocketAddr, ()>,
 }
-
-/// How often losses, duplicates and late lines are told on stderr.
-const TELL_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Opener {
     /// An opener for a chat whose own lines leave in `own_session` (none
@@ -341,7 +340,7 @@ impl Opener {
             senders: HashMap::new(),
             counts: Secured::default(),
             untold: HashMap::new(),
-            last_told: None,
+            telling: Throttle::default(),
             refused_from: HashMap::new(),
         }
     }
@@ -461,14 +460,9 @@ impl Opener {
     }
 
     /// Tells what has not been told yet, unless the last telling was less
-    /// than [`TELL_INTERVAL`] ago.
+    /// than a second ago. Reads no clock while there is nothing to tell.
     pub fn tell_if_due(&mut self) {
-        if self.untold.is_empty() {
-            return;
-        }
-        let due = self.last_told.is_none_or(|last| last.elapsed() >= TELL_INTERVAL);
-        if due {
-            self.last_told = Some(Instant::now());
+        if !self.untold.is_empty() && self.telling.allows(Instant::now()) {
             self.tell();
         }
     }

@@ -8,6 +8,9 @@ mod meter;
 mod preflight;
 mod signals;
 mod terminal;
+// The library's own throttle, compiled in here too: see its `//!` for why.
+#[path = "../../throttle.rs"]
+mod throttle;
 mod words;
 
 use std::io::{self, BufReader, IsTerminal, Write};

@@ -10,12 +10,13 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use log::{debug, warn};
 use rustyline::ExternalPrinter;
 
 use super::{rows, suspend};
+use crate::throttle::Throttle;
 use crate::words::count;
 
 /// One print to the editor holds at most about this much, cut at a line end,
@@ -32,9 +33,6 @@ const MAX_PENDING: usize = 4 * 1024 * 1024;
 /// Log lines waiting for the terminal take at most this many bytes: they are
 /// few (warnings come at most once a second), but `-vvv` logs per datagram.
 const MAX_PENDING_LOGS: usize = 256 * 1024;
-
-/// Lines not shown are told at once, then at most this often.
-const WARNING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Where the editor is, as far as output is concerned.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -101,7 +99,7 @@ struct Unshown {
     unreported: u64,
     /// Log lines dropped, told at the end.
     log_lines: u64,
-    last_warning: Option<Instant>,
+    warnings: Throttle,
 }
 
 impl Unshown {
@@ -110,13 +108,7 @@ impl Unshown {
     fn add(&mut self, lines: u64, now: Instant) -> Option<u64> {
         self.lines += lines;
         self.unreported += lines;
-        let due = self
-            .last_warning
-            .is_none_or(|last| now.duration_since(last) >= WARNING_INTERVAL);
-        (due && self.unreported > 0).then(|| {
-            self.last_warning = Some(now);
-            std::mem::take(&mut self.unreported)
-        })
+        (self.unreported > 0 && self.warnings.allows(now)).then(|| std::mem::take(&mut self.unreported))
     }
 }
 
@@ -375,6 +367,7 @@ mod tests {
     use std::thread;
 
     use super::*;
+    use std::time::Duration;
 
     /// Stands for the line editor's printer: keeps what it is given.
     #[derive(Clone, Default)]
