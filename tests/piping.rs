@@ -164,6 +164,7 @@ fn a_closed_stdout_ends_quietly_with_status_0() {
 /// pane's terminal and stdout to /dev/null, and returns the pane's screens:
 /// each one read until `seen` says it is the one, then the last after exit.
 /// `None` without tmux (see [`common::skip_or_fail`]).
+#[cfg(unix)]
 fn in_a_terminal(args: &str, file: &std::path::Path, seen: &[&dyn Fn(&str) -> bool]) -> Option<Vec<String>> {
     use std::process::Command;
     if Command::new("tmux").arg("-V").output().is_err() {
@@ -206,6 +207,7 @@ fn in_a_terminal(args: &str, file: &std::path::Path, seen: &[&dyn Fn(&str) -> bo
 }
 
 #[test]
+#[cfg(unix)] // a terminal in tmux, which Windows does not have
 fn a_long_piped_file_shows_its_progress_on_a_terminal_and_clears_it_at_the_end() {
     let peer = loopback_socket();
     let path = std::env::temp_dir().join(format!(
