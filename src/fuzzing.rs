@@ -34,6 +34,7 @@ pub fn present(
         &filter,
         &style,
         &mut Opener::Plain,
+        &mut crate::receive::events::EventObjects::default(),
         &mut datagram,
         &from,
         SystemTime::now(),
@@ -57,16 +58,26 @@ fn fuzz_secret() -> crate::Secret {
     crate::Secret::from_key([0x5a; 32])
 }
 
+/// Where the fuzz targets' datagrams are sent.
+fn fuzz_to() -> SocketAddr {
+    SocketAddr::from(([192, 168, 1, 5], 2323))
+}
+
 /// Seals `line` as a sender holding the fuzzing key does, in a session of its own.
 pub fn seal(line: &[u8]) -> Vec<u8> {
     let mut sealer = crate::wire::sealed::Sealer::new(&fuzz_secret()).expect("random bytes");
-    sealer.seal(line, false).expect("random bytes").to_vec()
+    let number = sealer.next_line();
+    sealer
+        .seal(crate::wire::format::Kind::LINE, number, line, &fuzz_to())
+        .expect("random bytes")
+        .to_vec()
 }
 
 /// Opens `datagram` as a receiver holding the fuzzing key does: the line,
 /// if it is one that opens and is new.
 pub fn open(datagram: &[u8]) -> Option<Vec<u8>> {
-    let mut opener = crate::wire::sealed::Opener::new(&fuzz_secret(), None);
+    let recipient = crate::wire::addressed::Recipient::Group(fuzz_to());
+    let mut opener = crate::wire::open::Opener::new(&fuzz_secret(), None, recipient);
     let mut datagram = datagram.to_vec();
     let from = SocketAddr::from(([192, 168, 1, 6], 2323));
     match opener.open(&mut datagram, &from, SystemTime::now()) {
