@@ -305,6 +305,81 @@ fn a_missing_empty_or_unreadable_secret_is_a_usage_error() {
     }
 }
 
+#[test]
+fn a_file_that_starts_like_a_generated_secret_but_is_not_one_names_what_is_wrong() {
+    let good = std::fs::read_to_string(&SecretFile::secret().0).unwrap();
+    let digits = good.trim().strip_prefix("udpchat1-").unwrap();
+    for (text, expected) in [
+        (format!("udpchat2-{digits}\n"), "of another version"),
+        (format!("udpchat-{digits}\n"), "has no version (udpchat-)"),
+        (
+            format!("udpchat1-{}\n", &digits[..digits.len() - 5]),
+            "fewer than the 52",
+        ),
+    ] {
+        let file = SecretFile::new(&text, 0o600);
+        let (code, stderr) = run_via(
+            env!("CARGO_BIN_EXE_udpchat"),
+            &["--secret-file", file.path(), "-b", "127.0.0.1:0", "127.0.0.1:9"],
+            &[],
+        );
+        assert_eq!(code, Some(2), "{text}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid secret in {}", file.path())),
+            "{stderr}"
+        );
+        assert!(stderr.contains(expected), "{text}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_secret_file_that_is_a_fifo_with_no_writer_is_refused_at_once() {
+    let file = SecretFile::new("", 0o600);
+    std::fs::remove_file(&file.0).unwrap();
+    nix::unistd::mkfifo(&file.0, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    // run_via fails the test if udpchat does not exit within the timeout.
+    for path in [file.path(), "/dev/zero"] {
+        let (code, stderr) = run_via(
+            env!("CARGO_BIN_EXE_udpchat"),
+            &["--secret-file", path, "-b", "127.0.0.1:0", "127.0.0.1:9"],
+            &[],
+        );
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("not a regular file"), "{stderr}");
+    }
+    let (_, stderr) = run_via(
+        env!("CARGO_BIN_EXE_udpchat"),
+        &["--secret-file", file.path(), "-b", "127.0.0.1:0", "127.0.0.1:9"],
+        &[],
+    );
+    assert!(
+        stderr.contains("it is a FIFO (a named pipe), not a regular file"),
+        "{stderr}"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn argon2_without_its_memory_is_told_as_that() {
+    // An address space too small for Argon2's 64 MiB, large enough to start.
+    let script = format!(
+        "ulimit -v 60000 && exec {} -b 127.0.0.1:0 127.0.0.1:9",
+        env!("CARGO_BIN_EXE_udpchat")
+    );
+    let (code, stderr) = run_via(
+        "sh",
+        &["-c", &script],
+        &[("UDPCHAT_SECRET", "correct horse battery staple")],
+    );
+    assert!(
+        stderr.contains("cannot derive the key from the passphrase: could not get Argon2's 64 MiB of memory"),
+        "{stderr}"
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+}
+
 #[cfg(unix)]
 #[test]
 fn generates_a_secret_into_a_file_only_its_owner_can_read() {
