@@ -418,7 +418,7 @@ fn recipient(
         })
     };
     match &config.destination {
-        Destination::Group { group, .. } => Recipient::Group(net::canonical(group.addr())),
+        Destination::Group { group, .. } => Recipient::Group(without_zone(net::canonical(group.addr()))),
         Destination::Broadcast { to, .. } => Recipient::Broadcast {
             port: to.port(),
             addresses: v4_networks().chain([*to.ip()]).collect(),

@@ -336,3 +336,21 @@ fn a_member_without_the_secret_reads_nothing_of_a_secured_room_and_is_not_heard(
     assert_eq!(stranger.chat.try_line(Duration::ZERO), None);
     assert_eq!(speaker.chat.try_line(Duration::ZERO), None);
 }
+
+#[test]
+fn members_of_a_secured_ipv6_room_on_a_link_each_hear_the_others_once() {
+    // The group's zone is no part of what a sealed datagram names.
+    let Some(netns) = lan() else { return };
+    let secret = SecretFile::secret();
+    let port = free_port();
+    let room = format!("[{GROUP_V6}]:{port}");
+    let zoned = format!("[{GROUP_V6}%v0]:{port}");
+    let members = vec![
+        Member::join_in(
+            &netns,
+            &strs(&holding(&secret, &["--group", &room, "--interface", "v0"])),
+        ),
+        Member::join_in(&netns, &strs(&holding(&secret, &["--group", &zoned]))),
+    ];
+    each_hears_the_others_once(members, |ip| ip.starts_with("[fe80::1%"));
+}
