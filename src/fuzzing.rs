@@ -85,3 +85,46 @@ pub fn open(datagram: &[u8]) -> Option<Vec<u8>> {
         crate::wire::opened::Opened::Nothing(_) | crate::wire::opened::Opened::Refused => None,
     }
 }
+
+/// `count` lines of one session, sealed as a sender holding the fuzzing key
+/// does: for measuring what an accepted datagram costs beside a refused one.
+pub fn seal_lines(line: &[u8], count: usize) -> Vec<Vec<u8>> {
+    let mut sealer = crate::wire::sealed::Sealer::new(&fuzz_secret()).expect("random bytes");
+    (0..count)
+        .map(|_| {
+            let number = sealer.next_line();
+            sealer
+                .seal(crate::wire::format::Kind::LINE, number, line, &fuzz_to())
+                .expect("random bytes")
+                .to_vec()
+        })
+        .collect()
+}
+
+/// A receiver holding the fuzzing key, kept across datagrams as a chat keeps it.
+pub struct Receiver {
+    opener: crate::wire::open::Opener,
+}
+
+impl Receiver {
+    pub fn new() -> Receiver {
+        let recipient = crate::wire::addressed::Recipient::Group(fuzz_to());
+        Receiver {
+            opener: crate::wire::open::Opener::new(&fuzz_secret(), None, recipient),
+        }
+    }
+
+    /// Opens `datagram` in place, from `from`: whether its line is to be shown.
+    pub fn open(&mut self, datagram: &mut [u8], from: &SocketAddr) -> bool {
+        matches!(
+            self.opener.open(datagram, from, SystemTime::now()),
+            crate::wire::opened::Opened::Line(..)
+        )
+    }
+}
+
+impl Default for Receiver {
+    fn default() -> Receiver {
+        Receiver::new()
+    }
+}
