@@ -433,6 +433,14 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_protocol_documents_example() {
+        let example = "udpchat1-AAAQ-EAYE-AUDA-OCAJ-BIFQ-YDIO-B4IB-CEQT-CQKR-MFYY-DENB-WHA5-DYPQ";
+        let key: [u8; KEY_LEN] = std::array::from_fn(|i| i as u8);
+        assert_eq!(Secret::from_text(example).unwrap().key(), &key);
+        assert_eq!(*Secret::from_key(key).to_text(), example);
+    }
+
+    #[test]
     fn encodes_the_key_as_rfc_4648_base32() {
         assert_eq!(&base32(b"foobar")[..], b"MZXW6YTBOI");
         let key = Secret {
