@@ -233,7 +233,7 @@ impl Chat {
             output,
             filter: &filter,
             style: config.display,
-            opener: opener(&config, &sealer),
+            opener: opener(&config, &sealer, &local, &send_to, member.as_ref()),
             counts_drops,
             destinations: &send_to,
             progress: progress.clone(),
@@ -378,18 +378,76 @@ fn sealer(config: &Config) -> Result<Sealer, Error> {
 }
 
 /// How datagrams are opened: as they are, or with the chat's secret,
-/// refusing those of `sealer`, this chat's own, should they come back.
-fn opener(config: &Config, sealer: &Sealer) -> Opener {
+/// refusing those of `sealer`, this chat's own, should they come back, and
+/// those not sent to this chat: a chat with peers bound to `local` and
+/// sending to `send_to`, or a room (`member`).
+fn opener(
+    config: &Config,
+    sealer: &Sealer,
+    local: &SocketAddr,
+    send_to: &[SocketAddr],
+    member: Option<&Member>,
+) -> Opener {
     #[cfg(feature = "secure")]
     if let Some(secret) = &config.secret {
         let own = match sealer {
             Sealer::Sealed(sealer) => Some(sealer.session()),
             Sealer::Plain => None,
         };
-        return Opener::Sealed(Box::new(crate::wire::sealed::Opener::new(secret, own)));
+        let recipient = recipient(config, local, send_to, member);
+        return Opener::Sealed(Box::new(crate::wire::open::Opener::new(secret, own, recipient)));
     }
-    let _ = (config, sealer);
+    let _ = (config, sealer, local, send_to, member);
     Opener::Plain
+}
+
+/// Where a secured chat's datagrams are sent to (see `wire/addressed.rs`).
+#[cfg(feature = "secure")]
+fn recipient(
+    config: &Config,
+    local: &SocketAddr,
+    send_to: &[SocketAddr],
+    member: Option<&Member>,
+) -> crate::wire::addressed::Recipient {
+    use crate::wire::addressed::{OwnAddresses, Recipient};
+    let v4_networks = || {
+        let local = member.map_or(&[][..], |member| &member.local[..]);
+        local.iter().filter_map(|addr| match addr.net {
+            ipnet::IpNet::V4(net) if net.prefix_len() < 31 => Some(net.broadcast()),
+            _ => None,
+        })
+    };
+    match &config.destination {
+        Destination::Group { group, .. } => Recipient::Group(without_zone(net::canonical(group.addr()))),
+        Destination::Broadcast { to, .. } => Recipient::Broadcast {
+            port: to.port(),
+            addresses: v4_networks().chain([*to.ip()]).collect(),
+        },
+        Destination::Peers { .. } => Recipient::Peers {
+            sends_to: send_to
+                .iter()
+                .map(|to| without_zone(net::canonical(*to)))
+                .collect(),
+            bound: net::canonical(*local),
+            reachable_at: config
+                .reachable_at
+                .iter()
+                .map(|at| without_zone(net::canonical(*at)))
+                .collect(),
+            own: OwnAddresses::new(|| {
+                interfaces::local_addrs()
+                    .iter()
+                    .map(|addr| addr.net.addr().to_canonical())
+                    .collect()
+            }),
+        },
+    }
+}
+
+/// `addr` as a sealed datagram's `to` holds it: an IPv6 zone is not part of it.
+#[cfg(feature = "secure")]
+fn without_zone(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip(), addr.port())
 }
 
 /// Where lines to `peers` go from a socket bound to `local` (see [`net::send_address`]).

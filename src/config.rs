@@ -132,6 +132,15 @@ pub struct Config {
     /// (`--secret-file`). `None`, the default, is the plain wire format.
     #[cfg(feature = "secure")]
     pub secret: Option<crate::Secret>,
+    /// Where senders reach this endpoint besides its own address, through
+    /// NAT, a port forward or a relay (`--reachable-at`): a secured chat
+    /// with peers takes datagrams sent to these too. Every sealed datagram
+    /// names the address it was sent to, and a chat refuses those sent to
+    /// another (a datagram of another chat, replayed), so without this a
+    /// chat behind NAT would refuse its peer's. Rooms do not use it: a
+    /// room's datagrams are sent to the room.
+    #[cfg(feature = "secure")]
+    pub reachable_at: Vec<SocketAddr>,
 }
 
 impl Config {
@@ -201,6 +210,8 @@ impl Config {
             send_interval: None,
             #[cfg(feature = "secure")]
             secret: None,
+            #[cfg(feature = "secure")]
+            reachable_at: Vec::new(),
         }
     }
 }

@@ -152,8 +152,9 @@ impl Style {
 impl Style {
     /// Appends what a secured chat noticed about a sender's lines, as a JSON
     /// object of its own: `{"from":..,"time":..,"lost":3}` (or
-    /// `"duplicated":1`, `"reordered":1`). Text output shows nothing: stderr
-    /// tells people, at most once a second; JSON lines tell scripts, each time.
+    /// `"duplicated":1`, or `"late":1`, which takes back one line told
+    /// lost). Text output shows nothing: stderr tells people; JSON lines
+    /// tell scripts, a few a second (see `receive/events.rs`).
     pub(crate) fn push_event(&self, event: Event, from: &SocketAddr, arrived: SystemTime, out: &mut Vec<u8>) {
         if self.format != Format::Json {
             return;
@@ -161,13 +162,60 @@ impl Style {
         let (field, lines) = match event {
             Event::Lost(lines) => ("lost", lines),
             Event::Duplicated => ("duplicated", 1),
-            Event::Reordered => ("reordered", 1),
+            Event::Late => ("late", 1),
         };
         let _ = writeln!(
             out,
             "{{\"from\":\"{from}\",\"time\":\"{:.3}\",\"{field}\":{lines}}}",
             timestamp(arrived)
         );
+    }
+
+    /// Appends the events folded into one object, from any senders, when
+    /// there were more than JSON lines tell one by one:
+    /// `{"time":..,"folded":40,"lost":38,"duplicated":2}`. Summed with the
+    /// others, its counts give the whole.
+    pub(crate) fn push_folded(&self, folded: &Folded, at: SystemTime, out: &mut Vec<u8>) {
+        if self.format != Format::Json {
+            return;
+        }
+        let _ = write!(
+            out,
+            "{{\"time\":\"{:.3}\",\"folded\":{}",
+            timestamp(at),
+            folded.events
+        );
+        for (field, lines) in [
+            ("lost", folded.lost),
+            ("late", folded.late),
+            ("duplicated", folded.duplicated),
+        ] {
+            if lines > 0 {
+                let _ = write!(out, ",\"{field}\":{lines}");
+            }
+        }
+        out.extend_from_slice(b"}\n");
+    }
+}
+
+/// Events folded into one JSON object, and the lines they count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Folded {
+    pub events: u64,
+    pub lost: u64,
+    pub late: u64,
+    pub duplicated: u64,
+}
+
+impl Folded {
+    /// One more event.
+    pub fn add(&mut self, event: Event) {
+        self.events += 1;
+        match event {
+            Event::Lost(lines) => self.lost = self.lost.saturating_add(lines),
+            Event::Late => self.late += 1,
+            Event::Duplicated => self.duplicated += 1,
+        }
     }
 }
 
@@ -675,7 +723,11 @@ mod tests {
         let mut out = Vec::new();
         json.push_event(Event::Lost(3), &from(), arrived(), &mut out);
         json.push_event(Event::Duplicated, &from(), arrived(), &mut out);
-        json.push_event(Event::Reordered, &from(), arrived(), &mut out);
+        json.push_event(Event::Late, &from(), arrived(), &mut out);
+        let mut folded = Folded::default();
+        folded.add(Event::Lost(2));
+        folded.add(Event::Lost(3));
+        json.push_folded(&folded, arrived(), &mut out);
         let lines: Vec<serde_json::Value> = String::from_utf8(out)
             .unwrap()
             .lines()
@@ -684,7 +736,12 @@ mod tests {
         let event = |field: &str, lines: u64| serde_json::json!({"from": "192.168.1.6:2323", "time": "2026-11-24T10:15:03.120Z", field: lines});
         assert_eq!(
             lines,
-            [event("lost", 3), event("duplicated", 1), event("reordered", 1)]
+            [
+                event("lost", 3),
+                event("duplicated", 1),
+                event("late", 1),
+                serde_json::json!({"time": "2026-11-24T10:15:03.120Z", "folded": 2, "lost": 5})
+            ]
         );
         let mut text = Vec::new();
         Style::default().push_event(Event::Lost(3), &from(), arrived(), &mut text);

@@ -121,7 +121,14 @@ pub enum Error {
         problem: &'static str,
     },
 
-    /// A secret file that cannot be read.
+    /// Argon2 could not derive the key from a passphrase, e.g. for want of memory.
+    #[error("cannot derive the key from the passphrase: {problem}")]
+    Derive {
+        /// What Argon2 reported, in words.
+        problem: &'static str,
+    },
+
+    /// A secret file that cannot be read, or that is not a regular file.
     #[error("cannot read the secret file {}: {source}", .path.display())]
     SecretFile {
         /// The file, as given.

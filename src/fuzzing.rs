@@ -34,6 +34,7 @@ pub fn present(
         &filter,
         &style,
         &mut Opener::Plain,
+        &mut crate::receive::events::EventObjects::default(),
         &mut datagram,
         &from,
         SystemTime::now(),
@@ -57,20 +58,73 @@ fn fuzz_secret() -> crate::Secret {
     crate::Secret::from_key([0x5a; 32])
 }
 
+/// Where the fuzz targets' datagrams are sent.
+fn fuzz_to() -> SocketAddr {
+    SocketAddr::from(([192, 168, 1, 5], 2323))
+}
+
 /// Seals `line` as a sender holding the fuzzing key does, in a session of its own.
 pub fn seal(line: &[u8]) -> Vec<u8> {
     let mut sealer = crate::wire::sealed::Sealer::new(&fuzz_secret()).expect("random bytes");
-    sealer.seal(line, false).expect("random bytes").to_vec()
+    let number = sealer.next_line();
+    sealer
+        .seal(crate::wire::format::Kind::LINE, number, line, &fuzz_to())
+        .expect("random bytes")
+        .to_vec()
 }
 
 /// Opens `datagram` as a receiver holding the fuzzing key does: the line,
 /// if it is one that opens and is new.
 pub fn open(datagram: &[u8]) -> Option<Vec<u8>> {
-    let mut opener = crate::wire::sealed::Opener::new(&fuzz_secret(), None);
+    let recipient = crate::wire::addressed::Recipient::Group(fuzz_to());
+    let mut opener = crate::wire::open::Opener::new(&fuzz_secret(), None, recipient);
     let mut datagram = datagram.to_vec();
     let from = SocketAddr::from(([192, 168, 1, 6], 2323));
     match opener.open(&mut datagram, &from, SystemTime::now()) {
         crate::wire::opened::Opened::Line(line, _) => Some(line.to_vec()),
         crate::wire::opened::Opened::Nothing(_) | crate::wire::opened::Opened::Refused => None,
+    }
+}
+
+/// `count` lines of one session, sealed as a sender holding the fuzzing key
+/// does: for measuring what an accepted datagram costs beside a refused one.
+pub fn seal_lines(line: &[u8], count: usize) -> Vec<Vec<u8>> {
+    let mut sealer = crate::wire::sealed::Sealer::new(&fuzz_secret()).expect("random bytes");
+    (0..count)
+        .map(|_| {
+            let number = sealer.next_line();
+            sealer
+                .seal(crate::wire::format::Kind::LINE, number, line, &fuzz_to())
+                .expect("random bytes")
+                .to_vec()
+        })
+        .collect()
+}
+
+/// A receiver holding the fuzzing key, kept across datagrams as a chat keeps it.
+pub struct Receiver {
+    opener: crate::wire::open::Opener,
+}
+
+impl Receiver {
+    pub fn new() -> Receiver {
+        let recipient = crate::wire::addressed::Recipient::Group(fuzz_to());
+        Receiver {
+            opener: crate::wire::open::Opener::new(&fuzz_secret(), None, recipient),
+        }
+    }
+
+    /// Opens `datagram` in place, from `from`: whether its line is to be shown.
+    pub fn open(&mut self, datagram: &mut [u8], from: &SocketAddr) -> bool {
+        matches!(
+            self.opener.open(datagram, from, SystemTime::now()),
+            crate::wire::opened::Opened::Line(..)
+        )
+    }
+}
+
+impl Default for Receiver {
+    fn default() -> Receiver {
+        Receiver::new()
     }
 }

@@ -56,16 +56,21 @@ pub struct Summary {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Secured {
-    /// Datagrams received that did not authenticate (another secret, a
-    /// plain datagram, one changed or cut on the way) or were sent more than
-    /// a minute from this host's clock: not shown.
+    /// Datagrams received and refused, not shown: not sealed, of another
+    /// version, not authentic (another secret, changed or cut on the way),
+    /// this chat's own sent back, sent to another chat, sent more than a
+    /// minute from this host's clock, or implausibly far ahead.
     pub datagrams_rejected: u64,
-    /// Lines a sender sent that never arrived: gaps in its sequence.
+    /// Lines a sender sent that never arrived: gaps in its sequence, net of
+    /// those that came late.
     pub lines_lost: u64,
     /// Lines that arrived again (duplicated on the way, or replayed): not shown again.
     pub lines_duplicated: u64,
-    /// Lines that arrived after a later one: shown, late.
+    /// Lines that arrived after a later one, once counted lost: shown, late.
     pub lines_reordered: u64,
+    /// Authentic datagrams of a kind this udpchat does not know (a newer
+    /// udpchat's): ignored.
+    pub datagrams_of_unknown_kind: u64,
 }
 
 impl Summary {
@@ -106,6 +111,13 @@ impl fmt::Display for Summary {
                 secured.lines_reordered,
                 count(secured.datagrams_rejected, "datagram"),
             )?;
+            if secured.datagrams_of_unknown_kind > 0 {
+                write!(
+                    f,
+                    ", {} of a kind this udpchat does not know ignored",
+                    count(secured.datagrams_of_unknown_kind, "datagram")
+                )?;
+            }
         }
         Ok(())
     }

@@ -299,20 +299,28 @@ fn a_member_without_the_secret_reads_nothing_of_a_secured_room_and_is_not_heard(
     // The plain member shows the datagram, but not the line in it.
     let shown = plain.chat.line();
     assert!(!String::from_utf8_lossy(&shown).contains("plan"), "{shown:?}");
-    // Their lines are refused by those who hold the secret, each told once.
+    // Their lines are refused by those who hold the secret, each told once,
+    // as what it is: not sealed, or sealed with another secret.
     plain.chat.send("let me in\n");
     stranger.chat.send("me too\n");
     for member in [&listener, &speaker] {
         let mut told: Vec<String> = (0..2)
-            .map(|_| member.chat.stderr_line_containing("could not be authenticated"))
+            .map(|_| {
+                member
+                    .chat
+                    .stderr_line_containing_any(&["could not be authenticated", "is not sealed"])
+            })
             .collect();
         told.sort_by_key(|line| !line.contains(&format!(":{} ", plain.port)));
         assert!(
-            told[0].contains(&format!("datagram from 127.0.0.1:{} ", plain.port)),
+            told[0].contains(&format!("datagram from 127.0.0.1:{} is not sealed", plain.port)),
             "{told:?}"
         );
         assert!(
-            told[1].contains(&format!("datagram from 127.0.0.1:{} ", stranger.port)),
+            told[1].contains(&format!(
+                "datagram from 127.0.0.1:{} could not be authenticated",
+                stranger.port
+            )),
             "{told:?}"
         );
     }
@@ -327,4 +335,22 @@ fn a_member_without_the_secret_reads_nothing_of_a_secured_room_and_is_not_heard(
     // speaker, whose own lines come back to it.
     assert_eq!(stranger.chat.try_line(Duration::ZERO), None);
     assert_eq!(speaker.chat.try_line(Duration::ZERO), None);
+}
+
+#[test]
+fn members_of_a_secured_ipv6_room_on_a_link_each_hear_the_others_once() {
+    // The group's zone is no part of what a sealed datagram names.
+    let Some(netns) = lan() else { return };
+    let secret = SecretFile::secret();
+    let port = free_port();
+    let room = format!("[{GROUP_V6}]:{port}");
+    let zoned = format!("[{GROUP_V6}%v0]:{port}");
+    let members = vec![
+        Member::join_in(
+            &netns,
+            &strs(&holding(&secret, &["--group", &room, "--interface", "v0"])),
+        ),
+        Member::join_in(&netns, &strs(&holding(&secret, &["--group", &zoned]))),
+    ];
+    each_hears_the_others_once(members, |ip| ip.starts_with("[fe80::1%"));
 }

@@ -8,8 +8,10 @@ use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
 #[cfg(unix)] // for the one test that is Unix's alone
 use std::process::Command;
+use std::time::{Duration, Instant};
 
-use common::{Rng, SecretFile, Udpchat, loopback_socket, recv, run_via};
+use common::sealing::{self, Key, now_ms};
+use common::{Rng, SecretFile, TIMEOUT, Udpchat, loopback_socket, recv, run_via};
 
 /// udpchat holding `secret`, sending to `peer`.
 fn secured(peer: &UdpSocket, secret: &SecretFile, flags: &[&str]) -> Udpchat {
@@ -18,8 +20,10 @@ fn secured(peer: &UdpSocket, secret: &SecretFile, flags: &[&str]) -> Udpchat {
     Udpchat::with_peer(peer, &args)
 }
 
-/// Sealed datagrams of `lines`, as a udpchat holding `secret` sends them.
-fn sealed_lines(secret: &SecretFile, lines: &[&str]) -> Vec<Vec<u8>> {
+/// Sealed datagrams of `lines`, as a udpchat holding `secret` sends them
+/// to a capture socket, whose address is returned too: a chat they are
+/// replayed to is reached there (`--reachable-at`), as through a relay.
+fn sealed_lines(secret: &SecretFile, lines: &[&str]) -> (Vec<Vec<u8>>, String) {
     let capture = loopback_socket();
     let mut sender = secured(&capture, secret, &[]);
     let datagrams = lines
@@ -31,7 +35,7 @@ fn sealed_lines(secret: &SecretFile, lines: &[&str]) -> Vec<Vec<u8>> {
         .collect();
     sender.close_stdin();
     assert_eq!(sender.exit_code().0, Some(0));
-    datagrams
+    (datagrams, capture.local_addr().unwrap().to_string())
 }
 
 /// How many times `needle` occurs in `haystack`.
@@ -43,13 +47,23 @@ fn occurrences(haystack: &str, needle: &str) -> usize {
 fn told(stderr: &str, what: &str) -> u64 {
     stderr
         .lines()
-        .filter(|line| line.contains(" from ") && line.ends_with(what))
+        .filter(|line| line.contains(" from ") && line.contains(what))
         .map(|line| {
             let words: Vec<&str> = line.split_whitespace().collect();
             let at = words.iter().position(|w| *w == "line" || *w == "lines").unwrap();
             words[at - 1].parse::<u64>().unwrap()
         })
         .sum()
+}
+
+/// The lines told lost on stderr (`N line(s) from ADDR lost`), summed.
+fn told_lost(stderr: &str) -> u64 {
+    let lost: String = stderr
+        .lines()
+        .filter(|line| line.ends_with(" lost"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    told(&lost, " lost")
 }
 
 #[test]
@@ -67,7 +81,7 @@ fn a_capture_holds_no_four_bytes_of_any_line_sent() {
             .filter(|window| windows.contains(window))
             .count()
     };
-    assert_eq!(runs(&sealed_lines(&secret, &refs)), 0);
+    assert_eq!(runs(&sealed_lines(&secret, &refs).0), 0);
 
     // The same check finds the text in a plain chat's datagrams.
     let capture = loopback_socket();
@@ -83,14 +97,15 @@ fn a_capture_holds_no_four_bytes_of_any_line_sent() {
 #[test]
 fn shows_nothing_that_was_not_sealed_with_the_same_secret() {
     let (secret, other) = (SecretFile::secret(), SecretFile::secret());
-    let genuine = sealed_lines(&secret, &["the real line"]).remove(0);
-    let foreign = sealed_lines(&other, &["sealed with another secret"]).remove(0);
+    let (mut genuine, capture) = sealed_lines(&secret, &["the real line"]);
+    let genuine = genuine.remove(0);
+    let foreign = sealed_lines(&other, &["sealed with another secret"]).0.remove(0);
     let mut flipped = genuine.clone();
-    flipped[60] ^= 0x01;
+    flipped[80] ^= 0x01;
     let cut = genuine[..genuine.len() - 1].to_vec();
 
     let peer = loopback_socket();
-    let mut chat = secured(&peer, &secret, &[]);
+    let mut chat = secured(&peer, &secret, &["--reachable-at", &capture]);
     let to = chat.bound_addr();
     for datagram in [
         &b"plain text from the peer's own address"[..],
@@ -106,14 +121,19 @@ fn shows_nothing_that_was_not_sealed_with_the_same_secret() {
     chat.close_stdin();
     let (code, stderr) = chat.exit_code();
     assert_eq!(code, Some(0), "{stderr}");
+    let from = peer.local_addr().unwrap();
     let warning = format!(
-        "datagram from {} could not be authenticated: a different secret, or not a secured udpchat",
-        peer.local_addr().unwrap()
+        "datagram from {from} could not be authenticated: sealed with a different secret, or changed on the way"
     );
     assert_eq!(
         occurrences(&stderr, &warning),
         1,
         "told once per source address:\n{stderr}"
+    );
+    // The plain datagram is told as what it is, not blamed on the secret.
+    assert!(
+        stderr.contains(&format!("datagram from {from} is not sealed (a plain udpchat")),
+        "{stderr}"
     );
     assert!(stderr.contains("4 datagrams rejected"), "{stderr}");
 }
@@ -131,9 +151,9 @@ fn a_plain_udpchat_shows_what_a_secured_one_refuses() {
 #[test]
 fn a_replayed_datagram_is_shown_once() {
     let secret = SecretFile::secret();
-    let datagrams = sealed_lines(&secret, &["transfer approved", "done"]);
+    let (datagrams, capture) = sealed_lines(&secret, &["transfer approved", "done"]);
     let peer = loopback_socket();
-    let mut chat = secured(&peer, &secret, &[]);
+    let mut chat = secured(&peer, &secret, &["--reachable-at", &capture]);
     let to = chat.bound_addr();
     for _ in 0..3 {
         peer.send_to(&datagrams[0], to).unwrap();
@@ -143,168 +163,16 @@ fn a_replayed_datagram_is_shown_once() {
     assert_eq!(chat.text_line(), "done");
     chat.close_stdin();
     let (_, stderr) = chat.exit_code();
-    assert_eq!(
-        told(&stderr, "came twice (duplicated or replayed): not shown again"),
-        2,
-        "{stderr}"
-    );
+    assert_eq!(told(&stderr, "came twice (duplicated, replayed"), 2, "{stderr}");
     assert!(stderr.contains("0 lines lost, 2 duplicated"), "{stderr}");
-}
-
-/// A loopback socket with a receive buffer for a thousand lines in a burst,
-/// so that the relay drops only what it means to.
-fn roomy_socket() -> UdpSocket {
-    let socket = loopback_socket();
-    socket2::SockRef::from(&socket)
-        .set_recv_buffer_size(4 << 20)
-        .unwrap();
-    socket
-}
-
-/// What a relay between two udpchats did to the lines it carried.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Mangled {
-    dropped: u64,
-    duplicated: u64,
-    swapped: u64,
-}
-
-/// Carries datagrams from `from` to `to` until it has seen the sender's end
-/// of input, dropping, duplicating or swapping lines (never the end) as
-/// `fate` says for each. Returns what it did.
-fn relay(
-    socket: UdpSocket,
-    to: SocketAddr,
-    mut fate: impl FnMut(u64) -> Fate + Send + 'static,
-) -> std::thread::JoinHandle<Mangled> {
-    std::thread::spawn(move || {
-        let mut mangled = Mangled::default();
-        let mut held: Option<Vec<u8>> = None;
-        let mut buffer = vec![0; 65_536];
-        for number in 0.. {
-            let len = socket.recv(&mut buffer).expect("a datagram within the timeout");
-            let datagram = buffer[..len].to_vec();
-            // Byte 57 of a sealed datagram, in the clear: 1 for the sender's end.
-            if datagram[57] == 1 {
-                // A line held back for a successor that never came goes
-                // out in order after all: it was not swapped.
-                if let Some(late) = held.take() {
-                    mangled.swapped -= 1;
-                    socket.send_to(&late, to).unwrap();
-                }
-                socket.send_to(&datagram, to).unwrap();
-                return mangled;
-            }
-            match fate(number) {
-                Fate::Drop => mangled.dropped += 1,
-                Fate::Duplicate => {
-                    mangled.duplicated += 1;
-                    socket.send_to(&datagram, to).unwrap();
-                    socket.send_to(&datagram, to).unwrap();
-                }
-                Fate::HoldBack if held.is_none() => {
-                    mangled.swapped += 1;
-                    held = Some(datagram);
-                    continue;
-                }
-                Fate::HoldBack | Fate::Pass => {
-                    socket.send_to(&datagram, to).unwrap();
-                }
-            }
-            if let Some(late) = held.take() {
-                socket.send_to(&late, to).unwrap();
-            }
-        }
-        unreachable!()
-    })
-}
-
-#[derive(Clone, Copy)]
-enum Fate {
-    Pass,
-    Drop,
-    Duplicate,
-    /// Sent after the next one.
-    HoldBack,
-}
-
-/// 1,000 lines piped from one secured udpchat to another through a relay
-/// that treats each as `fate` says. Returns what the relay did, and the
-/// receiver once it has seen the sender's end of input: it has then taken
-/// every datagram, for that comes last.
-fn across_a_relay(fate: impl FnMut(u64) -> Fate + Send + 'static) -> (Mangled, Udpchat) {
-    let secret = SecretFile::secret();
-    let relay_socket = roomy_socket();
-    let receiver = secured(&relay_socket, &secret, &[]);
-    let carried = relay(relay_socket.try_clone().unwrap(), receiver.bound_addr(), fate);
-    let mut sender = secured(&relay_socket, &secret, &[]);
-    sender.send((0..1000).map(|i| format!("line {i}\n")).collect::<String>());
-    sender.close_stdin();
-    assert_eq!(sender.exit_code().0, Some(0));
-    let mangled = carried.join().unwrap();
-    receiver.stderr_line_containing("ended its input after 1000 lines");
-    (mangled, receiver)
-}
-
-#[test]
-fn across_a_relay_that_drops_one_line_in_ten_the_count_told_is_the_count_lost() {
-    let mut rng = Rng::from_env_or_clock();
-    let (mangled, mut receiver) = across_a_relay(move |_| {
-        if rng.below(10) == 0 {
-            Fate::Drop
-        } else {
-            Fate::Pass
-        }
-    });
-    assert!(mangled.dropped > 50, "{mangled:?}");
-    for _ in 0..1000 - mangled.dropped {
-        receiver.line();
-    }
-    receiver.close_stdin();
-    let (code, stderr) = receiver.exit_code();
-    assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(told(&stderr, "lost"), mangled.dropped, "{stderr}");
-    let lines = if mangled.dropped == 1 { "line" } else { "lines" };
-    let summary = format!(
-        "secured: {} {lines} lost, 0 duplicated, 0 out of order",
-        mangled.dropped
-    );
-    assert!(stderr.contains(&summary), "{summary}\n{stderr}");
-}
-
-#[test]
-fn lines_duplicated_or_reordered_on_the_way_are_told_and_counted() {
-    let mut rng = Rng::from_env_or_clock();
-    let (mangled, mut receiver) = across_a_relay(move |_| match rng.below(20) {
-        0 => Fate::Duplicate,
-        1 => Fate::HoldBack,
-        _ => Fate::Pass,
-    });
-    assert!(mangled.duplicated > 10 && mangled.swapped > 10, "{mangled:?}");
-    let mut seen = HashSet::new();
-    for _ in 0..1000 {
-        assert!(seen.insert(receiver.text_line()), "a line shown twice");
-    }
-    receiver.close_stdin();
-    let (_, stderr) = receiver.exit_code();
-    assert_eq!(
-        told(&stderr, "came twice (duplicated or replayed): not shown again"),
-        mangled.duplicated
-    );
-    assert_eq!(told(&stderr, "came late, out of order"), mangled.swapped);
-    let summary = format!(
-        "secured: 0 lines lost, {} duplicated, {} out of order",
-        mangled.duplicated, mangled.swapped
-    );
-    assert!(stderr.contains(&summary), "{summary}\n{stderr}");
 }
 
 #[test]
 fn json_lines_carry_the_lines_lost() {
     let secret = SecretFile::secret();
-    let datagrams = sealed_lines(&secret, &["one", "two", "three"]);
+    let (datagrams, capture) = sealed_lines(&secret, &["one", "two", "three"]);
     let peer = loopback_socket();
-    let mut chat = secured(&peer, &secret, &["--format", "json"]);
+    let mut chat = secured(&peer, &secret, &["--format", "json", "--reachable-at", &capture]);
     let to = chat.bound_addr();
     peer.send_to(&datagrams[0], to).unwrap();
     peer.send_to(&datagrams[2], to).unwrap();
@@ -437,6 +305,81 @@ fn a_missing_empty_or_unreadable_secret_is_a_usage_error() {
     }
 }
 
+#[test]
+fn a_file_that_starts_like_a_generated_secret_but_is_not_one_names_what_is_wrong() {
+    let good = std::fs::read_to_string(&SecretFile::secret().0).unwrap();
+    let digits = good.trim().strip_prefix("udpchat1-").unwrap();
+    for (text, expected) in [
+        (format!("udpchat2-{digits}\n"), "of another version"),
+        (format!("udpchat-{digits}\n"), "has no version (udpchat-)"),
+        (
+            format!("udpchat1-{}\n", &digits[..digits.len() - 5]),
+            "fewer than the 52",
+        ),
+    ] {
+        let file = SecretFile::new(&text, 0o600);
+        let (code, stderr) = run_via(
+            env!("CARGO_BIN_EXE_udpchat"),
+            &["--secret-file", file.path(), "-b", "127.0.0.1:0", "127.0.0.1:9"],
+            &[],
+        );
+        assert_eq!(code, Some(2), "{text}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid secret in {}", file.path())),
+            "{stderr}"
+        );
+        assert!(stderr.contains(expected), "{text}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_secret_file_that_is_a_fifo_with_no_writer_is_refused_at_once() {
+    let file = SecretFile::new("", 0o600);
+    std::fs::remove_file(&file.0).unwrap();
+    nix::unistd::mkfifo(&file.0, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    // run_via fails the test if udpchat does not exit within the timeout.
+    for path in [file.path(), "/dev/zero"] {
+        let (code, stderr) = run_via(
+            env!("CARGO_BIN_EXE_udpchat"),
+            &["--secret-file", path, "-b", "127.0.0.1:0", "127.0.0.1:9"],
+            &[],
+        );
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("not a regular file"), "{stderr}");
+    }
+    let (_, stderr) = run_via(
+        env!("CARGO_BIN_EXE_udpchat"),
+        &["--secret-file", file.path(), "-b", "127.0.0.1:0", "127.0.0.1:9"],
+        &[],
+    );
+    assert!(
+        stderr.contains("it is a FIFO (a named pipe), not a regular file"),
+        "{stderr}"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn argon2_without_its_memory_is_told_as_that() {
+    // An address space too small for Argon2's 64 MiB, large enough to start.
+    let script = format!(
+        "ulimit -v 60000 && exec {} -b 127.0.0.1:0 127.0.0.1:9",
+        env!("CARGO_BIN_EXE_udpchat")
+    );
+    let (code, stderr) = run_via(
+        "sh",
+        &["-c", &script],
+        &[("UDPCHAT_SECRET", "correct horse battery staple")],
+    );
+    assert!(
+        stderr.contains("cannot derive the key from the passphrase: could not get Argon2's 64 MiB of memory"),
+        "{stderr}"
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+}
+
 #[cfg(unix)]
 #[test]
 fn generates_a_secret_into_a_file_only_its_owner_can_read() {
@@ -459,7 +402,7 @@ fn names_the_longest_line_a_secured_datagram_holds() {
     let secret = SecretFile::secret();
     let peer = loopback_socket();
     let mut chat = secured(&peer, &secret, &[]);
-    let longest = udpchat::Chat::MAX_PAYLOAD_V4 - 74;
+    let longest = udpchat::Chat::MAX_PAYLOAD_V4 - sealing::OVERHEAD;
     chat.send(format!(
         "{}\n{}\nafter\n",
         "x".repeat(longest),
@@ -519,8 +462,9 @@ fn a_datagram_forged_with_the_peers_source_address_is_refused() {
     assert_eq!(plain.text_line(), "forged: send me the key");
 
     let secret = SecretFile::secret();
-    let genuine = sealed_lines(&secret, &["genuine"]).remove(0);
-    let mut chat = secured(&peer, &secret, &["--accept-any"]);
+    let (mut genuine, capture) = sealed_lines(&secret, &["genuine"]);
+    let genuine = genuine.remove(0);
+    let mut chat = secured(&peer, &secret, &["--accept-any", "--reachable-at", &capture]);
     let to = chat.bound_addr();
     send_forged(forged_from, to, b"forged: send me the key").unwrap();
     peer.send_to(&genuine, to).unwrap();
@@ -528,7 +472,7 @@ fn a_datagram_forged_with_the_peers_source_address_is_refused() {
     chat.close_stdin();
     let (_, stderr) = chat.exit_code();
     assert!(
-        stderr.contains(&format!("datagram from {forged_from} could not be authenticated")),
+        stderr.contains(&format!("datagram from {forged_from} is not sealed")),
         "{stderr}"
     );
     assert!(stderr.contains("1 datagram rejected"), "{stderr}");
@@ -537,9 +481,10 @@ fn a_datagram_forged_with_the_peers_source_address_is_refused() {
 #[test]
 fn a_line_of_its_own_sent_back_from_the_peers_address_is_refused() {
     let secret = SecretFile::secret();
-    let genuine = sealed_lines(&secret, &["from the peer"]).remove(0);
+    let (mut genuine, capture) = sealed_lines(&secret, &["from the peer"]);
+    let genuine = genuine.remove(0);
     let peer = loopback_socket();
-    let mut chat = secured(&peer, &secret, &[]);
+    let mut chat = secured(&peer, &secret, &["--reachable-at", &capture]);
     let to = chat.bound_addr();
     chat.send("transfer 100 to mallory\n");
     let (mine, _) = recv(&peer);
@@ -550,8 +495,572 @@ fn a_line_of_its_own_sent_back_from_the_peers_address_is_refused() {
     chat.close_stdin();
     let (_, stderr) = chat.exit_code();
     assert!(
-        stderr.contains("is one of this chat's own, sent back: not shown"),
+        stderr.contains("is one of this chat's own, or one sent to its peer, sent back: not shown"),
         "{stderr}"
     );
     assert!(stderr.contains("1 datagram rejected"), "{stderr}");
+}
+
+#[test]
+fn a_line_of_its_own_recorded_before_a_restart_is_refused() {
+    let secret = SecretFile::secret();
+    let peer = loopback_socket();
+    let mut before = secured(&peer, &secret, &[]);
+    before.send("transfer 100 to mallory\n");
+    let (mine, _) = recv(&peer);
+    before.close_stdin();
+    assert_eq!(before.exit_code().0, Some(0));
+    // The same chat, started again: a new session, so only `to` can tell.
+    let mut after = secured(&peer, &secret, &[]);
+    peer.send_to(&mine, after.bound_addr()).unwrap();
+    after.stderr_line_containing("is one of this chat's own, or one sent to its peer, sent back");
+    after.close_stdin();
+    let (_, stderr) = after.exit_code();
+    assert!(stderr.contains("1 datagram rejected"), "{stderr}");
+    assert_eq!(after.try_line(Duration::ZERO), None, "{stderr}");
+}
+
+#[test]
+fn a_datagram_recorded_in_another_chat_with_the_same_secret_is_refused() {
+    let secret = SecretFile::secret();
+    let (mut recorded, elsewhere) = sealed_lines(&secret, &["meant for another chat"]);
+    let peer = loopback_socket();
+    let mut chat = secured(&peer, &secret, &[]);
+    peer.send_to(&recorded.remove(0), chat.bound_addr()).unwrap();
+    let warning = chat.stderr_line_containing("not to this chat");
+    assert!(
+        warning.contains(&format!("was sent to {elsewhere}, not to this chat")),
+        "{warning}"
+    );
+    assert!(warning.contains("--reachable-at"), "{warning}");
+    chat.close_stdin();
+    let (_, stderr) = chat.exit_code();
+    assert_eq!(chat.try_line(Duration::ZERO), None, "{stderr}");
+}
+
+#[test]
+fn other_versions_and_kinds_are_told_as_what_they_are_not_blamed_on_the_secret() {
+    let key = Key::new();
+    let peer = loopback_socket();
+    let mut chat = secured(&peer, &key.file, &[]);
+    let to = chat.bound_addr();
+    let mut version_1 = vec![1u8; 100];
+    version_1[57] = 0;
+    let mut version_3 = key.line(1, now_ms(), 0, to, "from the future");
+    version_3[0] = 3;
+    let mut newer_kind = sealing::Fields {
+        kind: 2,
+        session: 7,
+        started: now_ms(),
+        sequence: 0,
+        sent: now_ms(),
+        to,
+    };
+    for datagram in [version_1, version_3, key.seal(&newer_kind, b"an acknowledgement")] {
+        peer.send_to(&datagram, to).unwrap();
+    }
+    newer_kind.kind = 0;
+    peer.send_to(&key.seal(&newer_kind, b"a line"), to).unwrap();
+    assert_eq!(chat.text_line(), "a line");
+    chat.close_stdin();
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(0), "{stderr}");
+    for told in [
+        "is from an older udpchat (secured format 1), which this one does not speak: upgrade it",
+        "is in secured format version 3, which this udpchat does not speak (a newer udpchat?)",
+        "is of a kind this udpchat does not know (2): a newer udpchat? ignored",
+        "2 datagrams rejected, 1 datagram of a kind this udpchat does not know ignored",
+    ] {
+        assert!(stderr.contains(told), "{told}\n{stderr}");
+    }
+    assert!(!stderr.contains("different secret"), "{stderr}");
+}
+
+#[test]
+fn a_jump_no_chat_could_make_is_refused_as_implausible_and_counts_nothing_lost() {
+    let key = Key::new();
+    let peer = loopback_socket();
+    let mut chat = secured(&peer, &key.file, &["--format", "json"]);
+    let to = chat.bound_addr();
+    let started = now_ms() - 30_000;
+    for (sequence, text) in [
+        (0, "first"),
+        (u64::MAX - 1, "far"),
+        (1 << 40, "far"),
+        (1, "second"),
+    ] {
+        peer.send_to(&key.line(9, started, sequence, to, text), to)
+            .unwrap();
+    }
+    let text = |line: Vec<u8>| serde_json::from_slice::<serde_json::Value>(&line).unwrap()["text"].clone();
+    assert_eq!(text(chat.line()), "first");
+    assert_eq!(text(chat.line()), "second");
+    chat.close_stdin();
+    let (_, stderr) = chat.exit_code();
+    assert!(
+        stderr.contains("implausible (no chat sends that fast)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("secured: 0 lines lost, 0 duplicated, 0 out of order, 2 datagrams rejected"),
+        "{stderr}"
+    );
+}
+
+/// What a relay did to the lines it carried: what the receiver must count.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Truth {
+    /// Lines never delivered.
+    lost: u64,
+    /// Copies delivered of lines delivered already.
+    duplicated: u64,
+    /// Lines delivered after a later one was: counted lost, then taken back.
+    late: u64,
+}
+
+/// How a relay treats each line, in percent; the rest pass.
+#[derive(Clone, Copy)]
+struct Mangling {
+    drop: usize,
+    duplicate: usize,
+    hold_back: usize,
+}
+
+/// Carries datagrams arriving at `socket` to `to` until the sender's end of
+/// input, treating each line as `mangling` and a seeded `rng` say: dropped,
+/// duplicated, or held back behind one to three later datagrams. After the
+/// end it sends `sentinel`, a line of another session: once the receiver
+/// shows it, it has taken every datagram before it. Returns the truth,
+/// computed from what it delivered, in order.
+fn relay(
+    socket: UdpSocket,
+    to: SocketAddr,
+    mangling: Mangling,
+    mut rng: Rng,
+    sentinel: Vec<u8>,
+) -> std::thread::JoinHandle<(Truth, u64)> {
+    std::thread::spawn(move || {
+        let mut truth = Truth::default();
+        let mut delivered = HashSet::new();
+        let mut highest = None;
+        let mut deliver = |datagram: &[u8], truth: &mut Truth| {
+            let sequence = sealing::sequence_of(datagram);
+            if !delivered.insert(sequence) {
+                truth.duplicated += 1;
+            } else if highest.is_some_and(|highest| highest > sequence) {
+                truth.late += 1;
+            }
+            highest = highest.max(Some(sequence));
+            socket.send_to(datagram, to).unwrap();
+        };
+        // Held-back lines, each with how many more datagrams it waits for.
+        let mut held: Vec<(Vec<u8>, usize)> = Vec::new();
+        let mut buffer = vec![0; 65_536];
+        let mut lines = 0;
+        loop {
+            let len = socket.recv(&mut buffer).expect("a datagram within the timeout");
+            let datagram = buffer[..len].to_vec();
+            if datagram[sealing::AT_KIND] == sealing::END {
+                for (late, _) in held.drain(..) {
+                    deliver(&late, &mut truth);
+                }
+                socket.send_to(&datagram, to).unwrap();
+                socket.send_to(&sentinel, to).unwrap();
+                truth.lost = sealing::sequence_of(&datagram) - delivered_count(&delivered);
+                return (truth, lines);
+            }
+            lines += 1;
+            let roll = rng.below(100);
+            if roll < mangling.drop {
+            } else if roll < mangling.drop + mangling.duplicate {
+                deliver(&datagram, &mut truth);
+                deliver(&datagram, &mut truth);
+            } else if roll < mangling.drop + mangling.duplicate + mangling.hold_back {
+                held.push((datagram, 1 + rng.below(3)));
+                continue;
+            } else {
+                deliver(&datagram, &mut truth);
+            }
+            for wait in held.iter_mut() {
+                wait.1 -= 1;
+            }
+            while let Some(at) = held.iter().position(|(_, wait)| *wait == 0) {
+                let (late, _) = held.remove(at);
+                deliver(&late, &mut truth);
+            }
+        }
+    })
+}
+
+fn delivered_count(delivered: &HashSet<u64>) -> u64 {
+    delivered.len() as u64
+}
+
+/// 1,000 lines piped from a secured udpchat through a relay that mangles
+/// them as `mangling` says, to a receiver made by `receive` (given the
+/// relay's address, the key and the sentinel line it must wait for).
+/// Returns the truth, and what the receiver returns.
+fn across_a_relay<T>(
+    mangling: Mangling,
+    receive: impl FnOnce(SocketAddr, &Key) -> (SocketAddr, T),
+    finish: impl FnOnce(T) -> T,
+) -> (Truth, T) {
+    let key = Key::new();
+    let rng = Rng::from_env_or_clock();
+    let relay_socket = loopback_socket();
+    socket2::SockRef::from(&relay_socket)
+        .set_recv_buffer_size(4 << 20)
+        .unwrap();
+    let relay_addr = relay_socket.local_addr().unwrap();
+    let (to, receiver) = receive(relay_addr, &key);
+    let sentinel = key.line(u64::MAX - 7, now_ms() - 60_000, 0, relay_addr, "sentinel");
+    let carried = relay(relay_socket.try_clone().unwrap(), to, mangling, rng, sentinel);
+    let mut sender = Udpchat::with_peer(
+        &relay_socket,
+        &["--secret-file", key.file.path(), "--rate", "4000"],
+    );
+    sender.send((0..1000).map(|i| format!("line {i}\n")).collect::<String>());
+    sender.close_stdin();
+    assert_eq!(sender.exit_code().0, Some(0));
+    let (truth, lines) = carried.join().unwrap();
+    assert_eq!(lines, 1000);
+    (truth, finish(receiver))
+}
+
+/// What a udpchat receiving through a relay told on each channel, in net.
+#[derive(Debug, PartialEq, Eq)]
+struct Told {
+    lost: i64,
+    duplicated: u64,
+    late: u64,
+}
+
+/// The relay's truth against every channel of a udpchat (stderr, JSON
+/// objects, the -v summary) and of a library chat (`Summary::secured`).
+fn every_channel_tells_the_truth(mangling: Mangling) -> Truth {
+    // The binary, with JSON lines.
+    let (truth, (stderr, json)) = across_a_relay(
+        mangling,
+        |relay, key| {
+            let relay = relay.to_string();
+            let args = [
+                "--secret-file",
+                key.file.path(),
+                "--format",
+                "json",
+                "--reachable-at",
+                &relay,
+                "-b",
+                "127.0.0.1:0",
+                &relay,
+            ];
+            let chat = Udpchat::start(&args);
+            (chat.bound_addr(), (chat, Vec::new()))
+        },
+        |(mut chat, _)| {
+            let mut objects = Vec::new();
+            loop {
+                let object: serde_json::Value = serde_json::from_slice(&chat.line()).unwrap();
+                if object["text"] == "sentinel" {
+                    break;
+                }
+                objects.push(object);
+            }
+            chat.close_stdin();
+            let (code, stderr) = chat.exit_code();
+            assert_eq!(code, Some(0), "{stderr}");
+            // What was folded is told at the end, at the latest.
+            while let Some(line) = chat.try_line(Duration::ZERO) {
+                objects.push(serde_json::from_slice(&line).unwrap());
+            }
+            (chat, objects)
+        },
+    );
+    let stderr = stderr.stderr();
+    let sum = |field: &str| -> u64 { json.iter().filter_map(|object| object[field].as_u64()).sum() };
+    let shown = json.iter().filter(|object| object.get("text").is_some()).count() as u64;
+    assert_eq!(shown, 1000 - truth.lost, "{truth:?}");
+    let in_json = Told {
+        lost: sum("lost") as i64 - sum("late") as i64,
+        duplicated: sum("duplicated"),
+        late: sum("late"),
+    };
+    let in_stderr = Told {
+        lost: told_lost(&stderr) as i64 - told(&stderr, "told lost, came late after all") as i64,
+        duplicated: told(&stderr, "came twice"),
+        late: 0,
+    };
+    let expected = |late| Told {
+        lost: truth.lost as i64,
+        duplicated: truth.duplicated,
+        late,
+    };
+    let events: Vec<_> = json
+        .iter()
+        .filter(|object| object.get("text").is_none())
+        .collect();
+    assert_eq!(in_json, expected(truth.late), "JSON: {truth:?}\n{events:?}");
+    assert_eq!(in_stderr, expected(0), "stderr: {truth:?}\n{stderr}");
+    let lines = if truth.lost == 1 { "line" } else { "lines" };
+    let summary = format!(
+        "secured: {} {lines} lost, {} duplicated, {} out of order, 0 datagrams rejected",
+        truth.lost, truth.duplicated, truth.late
+    );
+    assert!(stderr.contains(&summary), "{summary}\n{stderr}");
+    assert!(
+        !stderr.contains("dropped by the kernel") || stderr.contains(" 0 dropped by the kernel"),
+        "{stderr}"
+    );
+
+    // The library, with the same relay (another run, its own truth).
+    let (truth_again, summary) = across_a_relay(
+        mangling,
+        |relay, key| {
+            let loopback = "127.0.0.1:0".parse().unwrap();
+            let mut config = udpchat::Config::peers(vec![relay], loopback);
+            config.secret = Some(udpchat::Secret::from_file(&key.file.0).unwrap());
+            config.reachable_at = vec![relay];
+            config.recv_only = true;
+            let chat = udpchat::Chat::bind(config).unwrap();
+            let addr = chat.local_addr();
+            let stop = chat.shutdown_handle();
+            let (screen, output) = std::io::pipe().unwrap();
+            let running = std::thread::spawn(move || chat.run(std::io::empty(), output));
+            (addr, (screen, stop, Some(running), None))
+        },
+        |(screen, stop, running, _)| {
+            use std::io::BufRead;
+            let lines = std::io::BufReader::new(screen).lines();
+            for line in lines {
+                if line.unwrap() == "sentinel" {
+                    break;
+                }
+            }
+            stop.interrupt();
+            let summary = running.unwrap().join().unwrap().unwrap();
+            let (screen, _) = std::io::pipe().unwrap();
+            (screen, stop, None, Some(summary))
+        },
+    );
+    let secured = summary.3.unwrap().secured.unwrap();
+    assert_eq!(
+        (
+            secured.lines_lost,
+            secured.lines_duplicated,
+            secured.lines_reordered
+        ),
+        (truth_again.lost, truth_again.duplicated, truth_again.late),
+        "Summary::secured {truth_again:?}"
+    );
+    truth
+}
+
+#[test]
+fn drops_duplicates_and_reordering_in_one_relay_are_told_as_they_were_on_every_channel() {
+    let truth = every_channel_tells_the_truth(Mangling {
+        drop: 8,
+        duplicate: 5,
+        hold_back: 8,
+    });
+    assert!(
+        truth.lost > 20 && truth.duplicated > 10 && truth.late > 10,
+        "{truth:?}"
+    );
+}
+
+#[test]
+fn reordering_alone_is_never_told_as_a_loss_in_net() {
+    let truth = every_channel_tells_the_truth(Mangling {
+        drop: 0,
+        duplicate: 0,
+        hold_back: 10,
+    });
+    assert_eq!(truth.lost, 0);
+    assert!(truth.late > 20, "{truth:?}");
+}
+
+#[test]
+fn a_sender_whose_clock_is_30_s_ahead_invents_no_losses() {
+    let key = Key::new();
+    let peer = loopback_socket();
+    let mut chat = secured(&peer, &key.file, &["--format", "json"]);
+    let to = chat.bound_addr();
+    // It began 10 s before the receiver, by real time, and had sent 500
+    // lines; its clock says both are 30 s later than they are.
+    let ahead = 30_000;
+    let started = now_ms() - 10_000 + ahead;
+    for sequence in [500, 501, 503] {
+        let fields = sealing::Fields {
+            kind: sealing::LINE,
+            session: 42,
+            started,
+            sequence,
+            sent: now_ms() + ahead,
+            to,
+        };
+        peer.send_to(&key.seal(&fields, format!("line {sequence}").as_bytes()), to)
+            .unwrap();
+    }
+    let texts: Vec<serde_json::Value> = (0..4)
+        .map(|_| serde_json::from_slice(&chat.line()).unwrap())
+        .collect();
+    assert_eq!(texts[0]["text"], "line 500", "{texts:?}");
+    assert_eq!(texts[2]["lost"], 1, "only 502: {texts:?}");
+    chat.close_stdin();
+    let (_, stderr) = chat.exit_code();
+    assert!(stderr.contains("secured: 1 line lost"), "{stderr}");
+}
+
+/// Sockets on 127.0.0.1, as many source ports as a flood comes from.
+fn sources(count: usize) -> Vec<UdpSocket> {
+    (0..count)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect()
+}
+
+#[test]
+fn a_flood_from_thousands_of_ports_gets_a_few_warnings_and_objects_a_second_and_a_real_warning_still_comes() {
+    let key = Key::new();
+    let peer = loopback_socket();
+    // Keeps the JSON objects about lines, not the lines.
+    let mut chat = Udpchat::with_peer_adjusted(
+        &peer,
+        &["--secret-file", key.file.path(), "--format", "json"],
+        |_| {},
+    );
+    let to = chat.bound_addr();
+    let started = now_ms() - 60_000;
+    let recorded = key.line(1, started, 0, to, "recorded once");
+    peer.send_to(&recorded, to).unwrap();
+    assert!(String::from_utf8(chat.line()).unwrap().contains("recorded once"));
+    // Replayed, and forged, from 5,000 ports: more than any table of
+    // sources udpchat had, for 3 seconds (bounded by time and count).
+    let flood = sources(5_000);
+    let forged = {
+        let mut forged = recorded.clone();
+        forged[sealing::HEADER_LEN] ^= 1;
+        forged
+    };
+    let began = Instant::now();
+    let mut sent = 0u64;
+    'flood: for _round in 0..1_000 {
+        for socket in &flood {
+            let _ = socket.send_to(&recorded, to);
+            let _ = socket.send_to(&forged, to);
+            sent += 2;
+            if began.elapsed() >= Duration::from_secs(3) {
+                break 'flood;
+            }
+        }
+    }
+    let flooded = began.elapsed();
+    // A real peer whose clock is 2 minutes behind is still warned about,
+    // however full any table is: its datagram is sent until it is told.
+    let slow = key.seal(
+        &sealing::Fields {
+            kind: sealing::LINE,
+            session: 2,
+            started: now_ms() - 200_000,
+            sequence: 0,
+            sent: now_ms() - 120_000,
+            to,
+        },
+        b"from a slow clock",
+    );
+    let deadline = Instant::now() + TIMEOUT;
+    let warned = loop {
+        peer.send_to(&slow, to).unwrap();
+        if let Some(line) = chat.try_stderr_line_containing("by its clock", Duration::from_millis(200)) {
+            break line;
+        }
+        assert!(Instant::now() < deadline, "no clock warning:\n{}", chat.stderr());
+    };
+    let elapsed = began.elapsed();
+    assert!(
+        warned.contains(&format!(
+            "from {} was sent 2 min ago by its clock",
+            peer.local_addr().unwrap()
+        )),
+        "{warned}"
+    );
+    chat.close_stdin();
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(0), "{stderr}");
+    let mut objects = Vec::new();
+    while let Some(line) = chat.try_line(Duration::ZERO) {
+        objects.push(serde_json::from_slice::<serde_json::Value>(&line).unwrap());
+    }
+    let seconds = elapsed.as_secs() + 1;
+    let warnings = stderr
+        .lines()
+        .filter(|line| line.starts_with("udpchat: warning:"))
+        .count() as u64;
+    eprintln!(
+        "{sent} datagrams from 5000 ports in {flooded:?}: {warnings} warning lines and {} JSON objects in {elapsed:?}",
+        objects.len()
+    );
+    // Five lines a second, ten objects, and what the end tells.
+    assert!(
+        warnings <= 5 * seconds + 12,
+        "{warnings} warnings in {elapsed:?}:\n{stderr}"
+    );
+    assert!(
+        objects.len() as u64 <= 10 * seconds + 1,
+        "{} objects in {elapsed:?}",
+        objects.len()
+    );
+    assert!(
+        stderr.contains("more like it since"),
+        "the folded count is told:\n{stderr}"
+    );
+    assert!(stderr.contains("from other senders came twice"), "{stderr}");
+    assert!(
+        objects.iter().any(|object| object["folded"].as_u64() > Some(0)),
+        "{objects:?}"
+    );
+    let duplicated: u64 = objects
+        .iter()
+        .filter_map(|object| object["duplicated"].as_u64())
+        .sum();
+    assert!(
+        stderr.contains(&format!("0 lines lost, {duplicated} duplicated")),
+        "{duplicated}\n{stderr}"
+    );
+}
+
+#[test]
+fn a_key_holder_flooding_fresh_sessions_locks_nobody_out() {
+    let key = Key::new();
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    // Keeps the lines that are not the flood's.
+    let mut chat = Udpchat::start_keeping(
+        &["--secret-file", key.file.path(), "-b", "127.0.0.1:0", &peer_addr],
+        |_| {},
+        |line| !line.starts_with(b"flood"),
+    );
+    let to = chat.bound_addr();
+    // 4,096 sessions is the table's size: a thousand more.
+    let started = now_ms() - 60_000;
+    for session in 0..4096 + 1000 {
+        peer.send_to(&key.line(1000 + session, started, 0, to, "flood"), to)
+            .unwrap();
+        if session % 256 == 255 {
+            // Let the receiver keep up, so that the kernel drops none.
+            peer.send_to(&key.line(1000 + session, started, 1, to, "mark"), to)
+                .unwrap();
+            assert_eq!(chat.text_line(), "mark");
+        }
+    }
+    // A peer that restarted (a udpchat, a new session) is shown at once.
+    let to_text = to.to_string();
+    let mut restarted = Udpchat::start(&["--secret-file", key.file.path(), "-b", "127.0.0.1:0", &to_text]);
+    restarted.send("back after a restart\n");
+    assert_eq!(chat.text_line(), "back after a restart");
+    restarted.close_stdin();
+    assert_eq!(restarted.exit_code().0, Some(0));
+    chat.close_stdin();
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("0 datagrams rejected"), "{stderr}");
 }

@@ -1,6 +1,7 @@
 //! Receiver thread: takes each datagram from the socket, judges its source, opens it, and prints it as lines.
 
 pub(crate) mod drops;
+pub(crate) mod events;
 pub(crate) mod filter;
 pub(crate) mod inbox;
 pub(crate) mod refusals;
@@ -13,6 +14,7 @@ use std::time::SystemTime;
 
 use crate::display::Style;
 use crate::progress::Progress;
+use crate::receive::events::EventObjects;
 use crate::receive::filter::{SourceFilter, Verdict};
 use crate::receive::inbox::Inbox;
 use crate::receive::state::Receiving;
@@ -105,12 +107,15 @@ fn describe(outcome: Outcome) -> &'static str {
 /// One datagram from `from` (canonical, as the inbox gives it), arrived at
 /// `arrived`: judged by its source, opened, and unless it is not to be shown,
 /// appended to `out` as lines (see [`Style::push`], which labels every line
-/// of a datagram holding several). This is the whole path from a received
-/// datagram to output, without I/O; the fuzz target runs it.
+/// of a datagram holding several), after an object for what a secured chat
+/// noticed, within the budget of `events`. This is the whole path from a
+/// received datagram to output, without I/O; the fuzz target runs it.
+#[allow(clippy::too_many_arguments)] // the path's every input, each used once
 pub(crate) fn present(
     filter: &SourceFilter,
     style: &Style,
     opener: &mut Opener,
+    events: &mut EventObjects,
     datagram: &mut [u8],
     from: &SocketAddr,
     arrived: SystemTime,
@@ -125,14 +130,14 @@ pub(crate) fn present(
     match opener.open(datagram, from, arrived) {
         Opened::Line(line, event) => {
             if let Some(event) = event {
-                style.push_event(event, from, arrived, out);
+                events.push(style, event, from, arrived, out);
             }
             style.push(line, from, labelled, arrived, out);
             Outcome::Shown
         }
         Opened::Nothing(event) => {
             if let Some(event) = event {
-                style.push_event(event, from, arrived, out);
+                events.push(style, event, from, arrived, out);
             }
             Outcome::Nothing
         }
@@ -160,6 +165,7 @@ mod tests {
             filter,
             &style,
             &mut Opener::Plain,
+            &mut EventObjects::default(),
             &mut datagram.to_vec(),
             &net::canonical(addr(from)),
             SystemTime::now(),

@@ -18,6 +18,7 @@ use crate::display::Style;
 use crate::net;
 use crate::progress::Progress;
 use crate::receive::drops::Drops;
+use crate::receive::events::EventObjects;
 use crate::receive::filter::{SourceFilter, StrangerLog, Verdict};
 use crate::receive::inbox::{Batch, Datagram, Inbox};
 use crate::receive::refusals::Refusals;
@@ -40,6 +41,8 @@ pub(super) struct Receiving<'a, W> {
     filter: &'a SourceFilter,
     style: Style,
     opener: Opener,
+    /// JSON objects for what a secured chat notices, a few a second.
+    events: EventObjects,
     /// Whether each datagram needs its time of arrival: reading the clock
     /// costs about 0.1 µs, a tenth of all else a small datagram costs here.
     shows_time: bool,
@@ -86,6 +89,7 @@ impl<'a, W: Write> Receiving<'a, W> {
             shows_time: style.shows_time() || opener.needs_time(),
             style,
             opener,
+            events: EventObjects::default(),
             debugging: log::log_enabled!(log::Level::Debug),
             tracing: log::log_enabled!(log::Level::Trace),
             received: Received::default(),
@@ -139,6 +143,7 @@ impl<'a, W: Write> Receiving<'a, W> {
             self.filter,
             &self.style,
             &mut self.opener,
+            &mut self.events,
             payload,
             &from,
             arrived,
@@ -196,6 +201,7 @@ impl<'a, W: Write> Receiving<'a, W> {
     /// due, and everything received is written and flushed.
     pub fn drained(&mut self) -> Next {
         self.opener.tell_if_due();
+        self.events.drained(&self.style, &mut self.output.pending);
         self.write(true)
     }
 
@@ -233,6 +239,7 @@ impl<'a, W: Write> Receiving<'a, W> {
     /// woken it. Returns the counts, and tells the chat to stop when the
     /// receiver stopped it or the output failed.
     pub fn end(mut self, stopped: Option<Stop>, inbox: &mut Inbox) -> Received {
+        self.events.end(&self.style, &mut self.output.pending);
         let flushed = self.output.write(true);
         self.take_errors(inbox);
         self.received.refused = self.refusals.total();

@@ -118,18 +118,20 @@ impl Sending {
 
     /// Seals `line` and sends it to every peer. A line counts as sent when
     /// every peer's copy went out; every peer gets its copy, and the first
-    /// failure is the reason told.
+    /// failure is the reason told. A secured line is sealed for each peer,
+    /// for it names where it is sent, under one line number.
     #[inline(always)]
     fn seal_and_send(&mut self, line: &[u8]) -> Result<(), String> {
-        let datagram = self
-            .sealer
-            .seal(line)
-            .map_err(|err| format!("cannot seal it: {err}"))?;
+        let number = self.sealer.next_line();
         let mut failed = None;
-        for &peer in &self.peers {
-            if let Err(err) = send(&self.socket, datagram, peer) {
+        for peer in &self.peers {
+            let sent = match self.sealer.seal(number, line, peer) {
+                Ok(datagram) => send(&self.socket, datagram, *peer).map_err(|err| err.to_string()),
+                Err(err) => Err(format!("cannot seal it: {err}")),
+            };
+            if let Err(err) = sent {
                 failed.get_or_insert_with(|| match self.peers.len() {
-                    1 => err.to_string(),
+                    1 => err,
                     _ => format!("to {peer}: {err}"),
                 });
             }
@@ -148,11 +150,11 @@ impl Sending {
     /// one. Returns why it stopped.
     pub fn end(mut self, stopped: Option<Stop>) -> Option<Stop> {
         self.unsent.tell();
-        if matches!(stopped, Some(Stop::EndOfInput))
-            && let Some(Ok(end)) = self.sealer.end()
-        {
-            for &peer in &self.peers {
-                let _ = send(&self.socket, end, peer);
+        if matches!(stopped, Some(Stop::EndOfInput)) {
+            for peer in &self.peers {
+                if let Some(Ok(end)) = self.sealer.end(peer) {
+                    let _ = send(&self.socket, end, *peer);
+                }
             }
         }
         stopped

@@ -9,8 +9,9 @@ pub(crate) enum Event {
     Lost(u64),
     /// A line seen already: a duplicate, or a replay. Not shown.
     Duplicated,
-    /// A line that fills a gap: it came late. Shown.
-    Reordered,
+    /// A line that fills a gap after it was counted lost: it came late,
+    /// and takes its loss back. Shown.
+    Late,
 }
 
 /// What an [`Opener`](crate::wire::Opener) made of a datagram.
@@ -19,8 +20,10 @@ pub(crate) enum Event {
 pub(crate) enum Opened<'a> {
     /// A line to show, perhaps after an event.
     Line(&'a [u8], Option<Event>),
-    /// Nothing to show: the end of a sender's input, or a duplicate.
+    /// Nothing to show: the end of a sender's input, a duplicate, or a kind
+    /// this udpchat does not know.
     Nothing(Option<Event>),
-    /// Not authentic, or sent too long ago: counted and told, never shown.
+    /// Refused (not authentic, not for this chat, sent too long ago,
+    /// implausible): counted and told, never shown.
     Refused,
 }

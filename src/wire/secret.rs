@@ -7,6 +7,9 @@
 //! passes, four lanes), so each guess at a weak passphrase costs an attacker
 //! that much too. Both ends must derive the same key without talking, so the
 //! salt is fixed: one guess tests a passphrase against every chat that uses it.
+//! A passphrase is Unicode-normalised (NFC) first, so that the same words
+//! typed on two systems, which may encode an accented letter differently,
+//! give the same key.
 
 use std::fmt;
 use std::path::Path;
@@ -21,8 +24,13 @@ use crate::Error;
 /// The key's length: XChaCha20-Poly1305 takes 256 bits.
 pub(crate) const KEY_LEN: usize = 32;
 
-/// What a generated secret starts with: its format, version 1.
+/// What a generated secret starts with: its text form, version 1 (not the
+/// datagrams' format, which has versions of its own).
 const GENERATED_PREFIX: &str = "udpchat1-";
+
+/// What every generated secret starts with, whatever its version: `udpchat`,
+/// digits, a dash. A text that starts so is meant as one, never a passphrase.
+const GENERATED_STEM: &str = "udpchat";
 
 /// Argon2id's cost for a passphrase: RFC 9106, section 4, the second
 /// recommended option (for when the first one's 2 GiB is too much).
@@ -68,8 +76,11 @@ impl Secret {
 
     /// A secret as a person gives it: a generated one (`udpchat1-...`, any
     /// case, dashes and spaces ignored), or else a passphrase, whose key
-    /// Argon2id derives (a fraction of a second, and 64 MiB while it runs).
-    /// Whitespace around it is not part of it. Empty is [`Error::Secret`].
+    /// Argon2id derives from its NFC form (a fraction of a second, and
+    /// 64 MiB while it runs). Whitespace around it is not part of it. Empty,
+    /// or one that starts like a generated secret (`udpchat`, digits, a
+    /// dash) but is not one, is [`Error::Secret`]; Argon2's own failure
+    /// (memory) is [`Error::Derive`].
     pub fn from_text(text: &str) -> Result<Secret, Error> {
         let text = text.trim();
         if text.is_empty() {
@@ -78,16 +89,10 @@ impl Secret {
                 problem: "it is empty",
             });
         }
-        // Compared as bytes: a passphrase may have a multibyte character
-        // where the prefix ends, and slicing the text there would panic.
-        if text
-            .as_bytes()
-            .get(..GENERATED_PREFIX.len())
-            .is_some_and(|start| start.eq_ignore_ascii_case(GENERATED_PREFIX.as_bytes()))
-        {
-            return decode_generated(&text[GENERATED_PREFIX.len()..]);
+        if let Some(rest) = generated_rest(text) {
+            return decode_generated(rest);
         }
-        Secret::from_passphrase(text.as_bytes())
+        Secret::from_passphrase(text)
     }
 
     /// The secret in a file, as [`from_text`](Self::from_text) reads it.
@@ -146,17 +151,25 @@ impl Secret {
         &self.key
     }
 
-    fn from_passphrase(passphrase: &[u8]) -> Result<Secret, Error> {
+    fn from_passphrase(passphrase: &str) -> Result<Secret, Error> {
         use argon2::{Algorithm, Argon2, Params, Version};
+        use unicode_normalization::UnicodeNormalization;
         info!("deriving the key from the passphrase (Argon2id, 64 MiB, 3 passes)");
+        // Room for it all at once, so that no outgrown buffer keeps a copy:
+        // NFC makes a text at most three times as long (UAX #15).
+        let mut normalized = Zeroizing::new(String::with_capacity(passphrase.len() * 3));
+        normalized.extend(passphrase.nfc());
         let params = Params::new(KDF_MEMORY_KIB, KDF_PASSES, KDF_LANES, Some(KEY_LEN))
             .expect("the parameters are within Argon2's limits");
         let mut key = Zeroizing::new([0; KEY_LEN]);
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-            .hash_password_into(passphrase, KDF_SALT, &mut key[..])
-            .map_err(|_| Error::Secret {
-                origin: None,
-                problem: "the passphrase is too long",
+            .hash_password_into(normalized.as_bytes(), KDF_SALT, &mut key[..])
+            .map_err(|err| Error::Derive {
+                problem: match err {
+                    argon2::Error::OutOfMemory => "could not get Argon2's 64 MiB of memory",
+                    argon2::Error::PwdTooLong => "the passphrase is longer than Argon2 takes",
+                    _ => "Argon2 failed (a defect in udpchat: please report it)",
+                },
             })?;
         Ok(Secret { key })
     }
@@ -187,10 +200,12 @@ impl fmt::Debug for Secret {
 const MAX_FILE: usize = 64 * 1024;
 
 /// Reads a secret file into a buffer of its own size, allocated once (a
-/// growing Vec, as for a pipe, would leave unwiped copies behind).
+/// growing Vec, as for a pipe, would leave unwiped copies behind). Only a
+/// regular file: a FIFO with no writer would block for ever, and a device
+/// or a directory is never a secret.
 fn read_bounded(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
+    let mut file = open_regular(path)?;
     let mut bytes = Zeroizing::new(vec![0; MAX_FILE + 1]);
     let mut len = 0;
     while len < bytes.len() {
@@ -211,13 +226,109 @@ fn read_bounded(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
     Ok(bytes)
 }
 
-/// The 52 base32 characters after the prefix, dashes and spaces aside.
-fn decode_generated(text: &str) -> Result<Secret, Error> {
-    const MALFORMED: &str = "it starts like a generated secret (udpchat1-) but is not one: \
-                             expected 52 letters A-Z and digits 2-7 after it";
-    let malformed = || Error::Secret {
+/// Opens `path` for reading if it is a regular file (after symbolic links),
+/// else fails saying what it is. The file is opened first, without waiting
+/// (a FIFO opens at once that way), and then looked at, so that nothing can
+/// be swapped in between.
+fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits());
+    }
+    // A directory cannot be opened on Windows: ask the path first there.
+    let metadata = std::fs::metadata(path)?;
+    let file = if metadata.is_dir() {
+        None
+    } else {
+        Some(options.open(path)?)
+    };
+    let metadata = match &file {
+        Some(file) => file.metadata()?,
+        None => metadata,
+    };
+    match (file, kind_of(&metadata)) {
+        (Some(file), None) => Ok(file),
+        (_, kind) => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "it is {}, not a regular file; a secret is read from a file \
+                 (from a program: UDPCHAT_SECRET=\"$(command)\")",
+                kind.unwrap_or("not a regular file")
+            ),
+        )),
+    }
+}
+
+/// What a file that is not a regular file is, in words; `None` for a regular one.
+fn kind_of(metadata: &std::fs::Metadata) -> Option<&'static str> {
+    if metadata.is_file() {
+        return None;
+    }
+    if metadata.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = metadata.file_type();
+        if kind.is_fifo() {
+            return Some("a FIFO (a named pipe)");
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return Some("a device");
+        }
+        if kind.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("not a regular file")
+}
+
+/// The text after a generated secret's prefix, if `text` is meant as a
+/// generated secret (it starts with `udpchat`, digits and a dash, in any
+/// case); an error if it is one of another version.
+fn generated_rest(text: &str) -> Option<Result<&str, Error>> {
+    // Compared as bytes: a passphrase may have a multibyte character where
+    // the stem ends, and slicing the text there would panic.
+    let bytes = text.as_bytes();
+    let stem = bytes.get(..GENERATED_STEM.len())?;
+    if !stem.eq_ignore_ascii_case(GENERATED_STEM.as_bytes()) {
+        return None;
+    }
+    let digits = bytes[stem.len()..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let dash = stem.len() + digits;
+    if bytes.get(dash) != Some(&b'-') {
+        return None;
+    }
+    let problem = match &bytes[stem.len()..dash] {
+        b"1" => return Some(Ok(&text[dash + 1..])),
+        b"" => {
+            "it starts like a generated secret but has no version (udpchat-): \
+             a generated secret starts with udpchat1-"
+        }
+        _ => {
+            "it starts like a generated secret of another version (udpchat2- or the like): \
+             this udpchat reads those that start with udpchat1- (a typo, or a newer udpchat's?)"
+        }
+    };
+    Some(Err(Error::Secret {
         origin: None,
-        problem: MALFORMED,
+        problem,
+    }))
+}
+
+/// The 52 base32 characters after the prefix, dashes and spaces aside.
+fn decode_generated(text: Result<&str, Error>) -> Result<Secret, Error> {
+    let text = text?;
+    let malformed = |problem| Error::Secret {
+        origin: None,
+        problem,
     };
     let mut key = Zeroizing::new([0; KEY_LEN]);
     let mut bits: u64 = 0;
@@ -228,25 +339,43 @@ fn decode_generated(text: &str) -> Result<Secret, Error> {
         let value = BASE32
             .iter()
             .position(|&c| c == byte.to_ascii_uppercase())
-            .ok_or(malformed())?;
+            .ok_or(malformed(
+                "it starts like a generated secret (udpchat1-) but is not one: it holds a character \
+                 that is not a letter A-Z or a digit 2-7 (0, 1, 8 and 9 are never used)",
+            ))?;
         digits += 1;
         bits = (bits << 5) | value as u64;
         count += 5;
         if count >= 8 {
             count -= 8;
             if written == KEY_LEN {
-                return Err(malformed());
+                return Err(malformed(TOO_MANY));
             }
             key[written] = (bits >> count) as u8;
             written += 1;
         }
     }
     // 52 digits carry 260 bits: the key's 256, and four that must be 0.
-    if digits != 52 || written != KEY_LEN || bits & ((1 << count) - 1) != 0 {
-        return Err(malformed());
+    if digits > 52 {
+        return Err(malformed(TOO_MANY));
+    }
+    if digits < 52 || written != KEY_LEN {
+        return Err(malformed(
+            "it starts like a generated secret (udpchat1-) but is not one: it has fewer than \
+             the 52 letters and digits after udpchat1- (cut short?)",
+        ));
+    }
+    if bits & ((1 << count) - 1) != 0 {
+        return Err(malformed(
+            "it starts like a generated secret (udpchat1-) but is not one: its last digit is not \
+             one a generated secret ends with (A or Q): a typo?",
+        ));
     }
     Ok(Secret { key })
 }
+
+const TOO_MANY: &str = "it starts like a generated secret (udpchat1-) but is not one: it has more than \
+                        the 52 letters and digits after udpchat1-";
 
 /// RFC 4648 base32 without padding.
 fn base32(bytes: &[u8]) -> Zeroizing<Vec<u8>> {
@@ -304,6 +433,14 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_protocol_documents_example() {
+        let example = "udpchat1-AAAQ-EAYE-AUDA-OCAJ-BIFQ-YDIO-B4IB-CEQT-CQKR-MFYY-DENB-WHA5-DYPQ";
+        let key: [u8; KEY_LEN] = std::array::from_fn(|i| i as u8);
+        assert_eq!(Secret::from_text(example).unwrap().key(), &key);
+        assert_eq!(*Secret::from_key(key).to_text(), example);
+    }
+
+    #[test]
     fn encodes_the_key_as_rfc_4648_base32() {
         assert_eq!(&base32(b"foobar")[..], b"MZXW6YTBOI");
         let key = Secret {
@@ -330,9 +467,45 @@ mod tests {
     }
 
     #[test]
+    fn names_what_is_wrong_with_a_text_that_starts_like_a_generated_secret() {
+        let text = Secret::generate().unwrap().to_text();
+        let digits = &text["udpchat1-".len()..];
+        for (bad, expected) in [
+            (
+                format!("udpchat2-{digits}"),
+                "of another version (udpchat2- or the like)",
+            ),
+            (format!("UDPCHAT12-{digits}"), "of another version"),
+            (format!("udpchat-{digits}"), "has no version (udpchat-)"),
+            (format!("udpchat1-{}", &digits[1..]), "fewer than the 52"),
+            (format!("udpchat1-{digits}A"), "more than the 52"),
+            (
+                format!(
+                    "udpchat1-{}",
+                    digits.replacen(|c: char| c.is_ascii_alphabetic(), "1", 1)
+                ),
+                "not a letter A-Z or a digit 2-7",
+            ),
+        ] {
+            match Secret::from_text(&bad) {
+                Err(Error::Secret { problem, .. }) => assert!(problem.contains(expected), "{bad}: {problem}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn a_passphrase_with_a_multibyte_character_where_the_prefix_ends_is_a_passphrase() {
         // Each is a passphrase; none may panic (a panic would print it).
-        for passphrase in ["abcdefgé", "abcdefghé", "abcdefghié", "udpchat1é", "ééééé"] {
+        for passphrase in [
+            "abcdefgé",
+            "abcdefghé",
+            "abcdefghié",
+            "udpchat1é",
+            "ééééé",
+            "udpchat",
+            "udpchatty-me",
+        ] {
             assert!(Secret::from_text(passphrase).is_ok(), "{passphrase}");
         }
     }
@@ -362,6 +535,19 @@ mod tests {
         );
         assert_eq!(Secret::from_text("  correct horse battery staple\n").unwrap(), a);
         assert_ne!(Secret::from_text("correct horse battery stapler").unwrap(), a);
+    }
+
+    #[test]
+    fn a_passphrase_typed_with_combining_accents_is_the_same_passphrase() {
+        // docs/PROTOCOL.md's vector, which argon2-cffi and the argon2 CLI
+        // (libargon2) derive from the NFC bytes too.
+        let nfc = Secret::from_text("caf\u{e9} cr\u{e8}me").unwrap();
+        let hex: String = nfc.key().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "03cf29f37c868e4b374646944bc96ee603dfe65a280c7510ac32fa079bbe3ca1"
+        );
+        assert_eq!(Secret::from_text("cafe\u{301} cre\u{300}me").unwrap(), nfc);
     }
 
     #[test]

@@ -8,6 +8,8 @@ mod netns;
 #[cfg(feature = "cli")]
 mod process;
 #[cfg(feature = "cli")]
+pub mod sealing;
+#[cfg(feature = "cli")]
 mod tmux;
 
 pub use netns::Netns;

@@ -178,6 +178,18 @@ pub struct Args {
     #[arg(long, value_name = "PATH", help_heading = "Secured chats")]
     pub secret_file: Option<std::path::PathBuf>,
 
+    /// In a secured chat, an address senders reach this chat at through NAT,
+    /// a port forward or a relay (a sealed line names where it was sent, and
+    /// lines sent elsewhere are refused); may be given several times
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        help_heading = "Secured chats",
+        value_parser = parse_peer,
+        conflicts_with = "room"
+    )]
+    pub reachable_at: Vec<HostPort>,
+
     /// Refused: a secret on the command line shows in `ps` to every user
     #[arg(long, hide = true, value_name = "SECRET")]
     pub secret: Option<String>,
@@ -431,6 +443,14 @@ impl Args {
         };
         let mut config = Config::with(destination);
         config.secret = self.secret()?;
+        config.reachable_at = self
+            .reachable_at
+            .iter()
+            .map(HostPort::resolve)
+            .collect::<Result<_, _>>()?;
+        if config.secret.is_none() && !config.reachable_at.is_empty() {
+            log::warn!("--reachable-at is for secured chats: a plain one takes every datagram it hears");
+        }
         config.linger = self.linger;
         config.recv_only = self.recv_only;
         config.recv_buffer = self.recv_buffer.or(config.recv_buffer);
