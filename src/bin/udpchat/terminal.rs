@@ -47,7 +47,7 @@
 
 use std::io::{self, BufReader, IsTerminal};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread;
 
 use log::info;
@@ -70,17 +70,18 @@ pub use logs::LogOutput;
 
 use editor::{EditorInput, Hooks};
 use logs::LogsAbove;
-use screen::{Screen, ScreenWriter};
+use screen::{NotShown, Screen, ScreenWriter};
 
-/// Received lines handed to the line editor's screen and not yet on the terminal.
-static LINES_WAITING: AtomicU64 = AtomicU64::new(0);
+/// Received lines handed to the line editor's screen and not shown.
+static NOT_SHOWN: NotShown = NotShown::new();
 
-/// How many received lines are waiting for the terminal now: taken in, not
-/// yet shown (0 when no line editor runs). Takes no lock, so it answers at
-/// once even while the printer is blocked on the terminal: for a process
-/// about to exit at once, to say what it leaves unshown.
-pub fn lines_not_yet_shown() -> u64 {
-    LINES_WAITING.load(Ordering::Relaxed)
+/// How many received lines the terminal has not shown: waiting for it now,
+/// or dropped (no room for them, Ctrl-C); 0 when no line editor runs.
+/// Takes no lock, so it answers at once even while the printer is blocked
+/// on the terminal: for a process about to exit at once, to say what it
+/// leaves unshown.
+pub fn lines_not_shown() -> u64 {
+    NOT_SHOWN.waiting.load(Ordering::Relaxed) + NOT_SHOWN.dropped.load(Ordering::Relaxed)
 }
 
 /// True when both stdin and stdout are terminals: a person is typing and reading.
@@ -115,7 +116,7 @@ pub fn run(chat: Chat, peer: &str) -> Result<Summary, Error> {
 
 fn run_editor(chat: Chat, peer: &str) -> Result<Summary, Error> {
     mode::save();
-    let screen = Arc::new(Screen::new(&LINES_WAITING));
+    let screen = Arc::new(Screen::new(&NOT_SHOWN));
     let config = rustyline::Config::builder().auto_add_history(true).build();
     let started = Editor::with_config(config).and_then(|mut editor| {
         editor.set_helper(Some(Hooks(screen.clone())));
@@ -175,7 +176,7 @@ fn run_editor(chat: Chat, peer: &str) -> Result<Summary, Error> {
     screen.finish();
     let _ = printer.join();
     mode::restore();
-    screen.waiting.store(0, Ordering::Relaxed);
+    screen.not_shown.waiting.store(0, Ordering::Relaxed);
     screen.warn_unshown();
     summary
 }

@@ -50,15 +50,39 @@ pub(super) enum Phase {
     Closed,
 }
 
+/// Received lines the screen has not shown, readable without its lock
+/// (see [`lines_not_shown`](super::lines_not_shown)): for a process about to
+/// exit at once, to say what it leaves unshown.
+#[derive(Debug, Default)]
+pub(super) struct NotShown {
+    /// Taken in, and not yet on the terminal.
+    pub(super) waiting: AtomicU64,
+    /// Dropped: no room for them, Ctrl-C, or a terminal that failed.
+    pub(super) dropped: AtomicU64,
+}
+
+impl NotShown {
+    pub(super) const fn new() -> NotShown {
+        NotShown {
+            waiting: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// `lines` that were waiting will never be shown.
+    fn drop_waiting(&self, lines: u64) {
+        self.waiting.fetch_sub(lines, Ordering::Relaxed);
+        self.dropped.fetch_add(lines, Ordering::Relaxed);
+    }
+}
+
 /// Output on its way to the terminal, shared by the receiver (through
 /// [`ScreenWriter`]), the printer thread and the editor's hooks.
 pub(super) struct Screen {
     state: Mutex<ScreenState>,
     /// Signalled on every change of `state`; each waiter checks its own condition.
     changed: Condvar,
-    /// Received lines taken in and not yet shown, readable without the lock
-    /// (see [`lines_not_yet_shown`](super::lines_not_yet_shown)).
-    pub(super) waiting: &'static AtomicU64,
+    pub(super) not_shown: &'static NotShown,
 }
 
 pub(super) struct ScreenState {
@@ -135,12 +159,12 @@ fn lines_in(text: &[u8]) -> u64 {
 }
 
 impl Screen {
-    /// A screen that counts the lines it holds in `waiting`.
-    pub(super) fn new(waiting: &'static AtomicU64) -> Screen {
+    /// A screen that counts the lines it has not shown in `not_shown`.
+    pub(super) fn new(not_shown: &'static NotShown) -> Screen {
         Screen {
             state: Mutex::default(),
             changed: Condvar::new(),
-            waiting,
+            not_shown,
         }
     }
 
@@ -195,9 +219,12 @@ impl Screen {
                 .map_or(0, |end| end + 1)
         };
         state.pending.extend(&text[..fits]);
-        self.waiting.fetch_add(lines_in(&text[..fits]), Ordering::Relaxed);
+        self.not_shown
+            .waiting
+            .fetch_add(lines_in(&text[..fits]), Ordering::Relaxed);
         self.changed.notify_all();
         let dropped = lines_in(&text[fits..]);
+        self.not_shown.dropped.fetch_add(dropped, Ordering::Relaxed);
         let warning = (dropped > 0)
             .then(|| state.unshown.add(dropped, Instant::now()))
             .flatten();
@@ -226,7 +253,7 @@ impl Screen {
         let mut state = self.lock();
         let lines = lines_in(state.pending.as_slices().0) + lines_in(state.pending.as_slices().1);
         state.pending.clear();
-        self.waiting.fetch_sub(lines, Ordering::Relaxed);
+        self.not_shown.drop_waiting(lines);
         state.unshown.lines += lines;
         state.unshown.unreported += lines;
     }
@@ -306,12 +333,18 @@ impl Screen {
                 }),
                 Phase::Waiting | Phase::Closed => write_directly(&batch),
             };
-            self.waiting.fetch_sub(received_lines, Ordering::Relaxed);
             state = self.lock();
+            if shown.is_ok() {
+                self.not_shown
+                    .waiting
+                    .fetch_sub(received_lines, Ordering::Relaxed);
+            } else {
+                self.not_shown.drop_waiting(received_lines);
+            }
             if let Err(err) = shown {
                 state.failed.get_or_insert(err);
                 let lines = lines_in(state.pending.as_slices().0) + lines_in(state.pending.as_slices().1);
-                self.waiting.fetch_sub(lines, Ordering::Relaxed);
+                self.not_shown.drop_waiting(lines);
                 state.pending.clear();
                 self.changed.notify_all();
             }
@@ -367,7 +400,7 @@ impl Write for ScreenWriter {
 /// A screen with a count of its own, as tests run in parallel.
 #[cfg(test)]
 pub(super) fn test_screen() -> Screen {
-    Screen::new(Box::leak(Box::new(AtomicU64::new(0))))
+    Screen::new(Box::leak(Box::new(NotShown::new())))
 }
 
 #[cfg(test)]
@@ -393,7 +426,7 @@ mod tests {
         screen.push(b"one\ntwo\n").unwrap();
         screen.push_log(b"not counted: a log line\n");
         screen.push(b"three\n").unwrap();
-        assert_eq!(screen.waiting.load(Ordering::Relaxed), 3);
+        assert_eq!(screen.not_shown.waiting.load(Ordering::Relaxed), 3);
 
         let kept = Kept::default();
         let printer = thread::spawn({
@@ -403,12 +436,13 @@ mod tests {
         screen.advance(Phase::Waiting, Phase::Editing);
         let shown = "not counted: a log line\none\ntwo\nthree\n";
         let deadline = Instant::now() + Duration::from_secs(10);
-        while (kept.0.lock().unwrap().len() < shown.len() || screen.waiting.load(Ordering::Relaxed) > 0)
+        while (kept.0.lock().unwrap().len() < shown.len()
+            || screen.not_shown.waiting.load(Ordering::Relaxed) > 0)
             && Instant::now() < deadline
         {
             thread::yield_now();
         }
-        assert_eq!(screen.waiting.load(Ordering::Relaxed), 0);
+        assert_eq!(screen.not_shown.waiting.load(Ordering::Relaxed), 0);
         screen.finish();
         printer.join().unwrap();
         assert_eq!(*kept.0.lock().unwrap(), shown);
@@ -419,7 +453,8 @@ mod tests {
         let screen = test_screen();
         screen.push(b"one\ntwo\n").unwrap();
         screen.discard();
-        assert_eq!(screen.waiting.load(Ordering::Relaxed), 0);
+        assert_eq!(screen.not_shown.waiting.load(Ordering::Relaxed), 0);
+        assert_eq!(screen.not_shown.dropped.load(Ordering::Relaxed), 2);
         assert_eq!(screen.lock().unshown.unreported, 2);
     }
 
