@@ -42,7 +42,8 @@
 //! Each part has a file: `screen` holds the output and runs the printer
 //! thread, `editor` the hooks and the editor as the sender's input, `logs`
 //! routes log lines, `mode` saves and restores the terminal's mode,
-//! `suspend` makes Ctrl-Z work, `rows` cuts lines to the terminal's width,
+//! `suspend` makes Ctrl-Z work, `rows` cuts lines to the terminal's width
+//! (each character measured by `width` at the most any terminal draws it),
 //! and `dumb` takes the keys where no line editor runs.
 
 use std::io::{self, BufReader, IsTerminal};
@@ -65,6 +66,7 @@ mod rows;
 mod screen;
 #[cfg(unix)]
 mod suspend;
+mod width;
 
 pub use logs::LogOutput;
 
