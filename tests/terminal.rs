@@ -430,17 +430,112 @@ const PEAK_KIB: u64 = 24 * 1024;
 #[cfg(target_os = "linux")]
 #[test]
 fn a_flood_the_terminal_cannot_keep_up_with_stays_under_24_mib_and_what_is_not_shown_is_counted() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
     let Some((tmux, peer, _)) = chat_at_a_terminal(&[], &[]) else {
         return;
     };
+    flood_the_terminal(&tmux, &peer);
+    assert!(
+        tmux.stderr()
+            .contains("received lines not shown: the terminal could not keep up"),
+        "{}",
+        tmux.stderr()
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn at_20_columns_with_long_labels_a_flood_stays_under_24_mib_and_ctrl_c_still_ends_at_once() {
+    // Labels (an RFC 3339 time, a sender) wider than the terminal: each row
+    // holds a few characters of text, and every line takes several rows.
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let pane = common::Pane {
+        size: Some((20, 12)),
+        ..common::Pane::default()
+    };
+    let args = [
+        "--timestamps=rfc3339",
+        "--show-sender",
+        "-b",
+        "127.0.0.1:0",
+        &peer_addr,
+    ];
+    let Some(tmux) = Tmux::start_with(&args, &[], &pane) else {
+        return;
+    };
+    let prompt = format!("to {peer_addr}>");
+    tmux.wait_for("prompt", |screen| rows(screen).concat().contains(&prompt));
+    let flood = flood_the_terminal(&tmux, &peer);
+    // Ctrl-C while the flood goes on and the terminal shows its backlog.
+    let pid = tmux.pid();
+    let pressed = Instant::now();
+    tmux.press(&["C-c"]);
+    let ended = wait_until_gone(pid);
+    eprintln!(
+        "20 columns: Ctrl-C ended udpchat after {ended:?}",
+        ended = ended - pressed
+    );
+    assert_eq!(tmux.exit_status(), (130, true), "(status, terminal mode kept)");
+    flood.stop();
+}
+
+/// A flood of datagrams sent to a chat at a terminal until stopped.
+#[cfg(target_os = "linux")]
+struct Flood {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[cfg(target_os = "linux")]
+impl Flood {
+    fn stop(mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap();
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Flood {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// When process `pid` has ended (gone, or a zombie its shell has not yet
+/// reaped), polled every millisecond for at most [`common::TIMEOUT`].
+#[cfg(target_os = "linux")]
+fn wait_until_gone(pid: nix::unistd::Pid) -> Instant {
+    let deadline = Instant::now() + common::TIMEOUT;
+    loop {
+        let gone = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(") ").next().is_some_and(|rest| rest.starts_with('Z'))
+        });
+        if gone {
+            return Instant::now();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "udpchat still running after {:?}",
+            common::TIMEOUT
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Floods the chat in `tmux` from `peer` with 1,400-byte, then 65,000-byte
+/// datagrams, each while its terminal stops reading and then reads again;
+/// checks that peak memory stays under [`PEAK_KIB`] and that a line typed
+/// while the backlog drains goes out. Returns the flood, still going.
+#[cfg(target_os = "linux")]
+fn flood_the_terminal(tmux: &Tmux, peer: &std::net::UdpSocket) -> Flood {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
     let to = tmux.bound_addr();
     let at_start = tmux.memory().peak_kib;
     let size = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let flood = std::thread::spawn({
+    let thread = std::thread::spawn({
         let (sender, size, stop) = (peer.try_clone().unwrap(), size.clone(), stop.clone());
         move || {
             let datagram = vec![b'f'; 65_000];
@@ -449,11 +544,16 @@ fn a_flood_the_terminal_cannot_keep_up_with_stays_under_24_mib_and_what_is_not_s
             }
         }
     });
+    let flood = Flood {
+        stop,
+        thread: Some(thread),
+    };
     // Either says that udpchat is behind: its own count of lines it had no
     // room for, or the kernel's of datagrams it had no room for.
     let behind = |stderr: &str| {
         stderr.matches("received lines not shown").count() + stderr.matches("kernel dropped").count()
     };
+    let columns = tmux.size().0;
     for datagram_size in [1400, 65_000] {
         // The terminal stops reading, so whatever arrives can only wait in
         // udpchat or be dropped, however fast or slow this machine is: until
@@ -477,10 +577,10 @@ fn a_flood_the_terminal_cannot_keep_up_with_stays_under_24_mib_and_what_is_not_s
         let line = format!("typed during a flood of {datagram_size}-byte datagrams");
         tmux.type_text(&line);
         tmux.press(&["Enter"]);
-        assert_eq!(recv(&peer).0, line.as_bytes());
+        assert_eq!(recv(peer).0, line.as_bytes());
         let peak = tmux.memory().peak_kib;
         eprintln!(
-            "{datagram_size}-byte flood: peak {peak} KiB ({at_start} KiB at start), \
+            "{columns} columns, {datagram_size}-byte flood: peak {peak} KiB ({at_start} KiB at start), \
              a typed line went out after {:?}",
             typed.elapsed()
         );
@@ -489,14 +589,7 @@ fn a_flood_the_terminal_cannot_keep_up_with_stays_under_24_mib_and_what_is_not_s
             "{datagram_size}-byte datagrams: peak {peak} KiB ({at_start} KiB at start)"
         );
     }
-    stop.store(true, Ordering::Relaxed);
-    flood.join().unwrap();
-    assert!(
-        tmux.stderr()
-            .contains("received lines not shown: the terminal could not keep up"),
-        "{}",
-        tmux.stderr()
-    );
+    flood
 }
 
 #[test]
