@@ -400,12 +400,24 @@ fn a_bracketed_paste_of_three_lines_ending_in_a_newline_is_three_datagrams() {
         return;
     };
     tmux.paste("first\nsecond\nthird\n", true);
-    // The pasted block waits in the editor for Enter, as typed text does.
+    // The pasted block waits in the editor for Enter, as typed text does,
+    // each of its lines after the prompt, as a typed line is.
+    let pasted = ["first", "second", "third"].map(|line| format!("{prompt}{line}"));
     tmux.wait_for("the pasted block in the editor", |screen| {
-        screen.contains(&format!("{prompt}first")) && screen.contains("third")
+        rows(screen) == [&pasted[..], &[prompt.trim_end().to_owned()]].concat()
     });
     tmux.press(&["Enter"]);
     assert_eq!(received(&peer, 3), ["first", "second", "third"]);
+    // Sent, the lines stay as they were, and no empty row or prompt is
+    // left where the paste's last newline had opened one for more.
+    let screen = tmux.wait_for("an empty prompt below the lines sent", |screen| {
+        rows(screen).last() == Some(&prompt.trim_end())
+    });
+    assert_eq!(
+        screen.lines().map(str::trim_end).collect::<Vec<_>>()[..4],
+        [&pasted[..], &[prompt.trim_end().to_owned()]].concat(),
+        "screen:\n{screen}"
+    );
     nothing_more_than(&tmux, &peer);
 }
 
@@ -630,14 +642,22 @@ fn a_strangers_long_line_at_a_terminal(stranger: &std::net::UdpSocket, env: &[(&
     let screen = tmux.wait_for("the peer's line after the stranger's", |screen| {
         screen.contains("the peer's own line")
     });
+    // Each row starts a line of the stranger's, with its label, or goes on
+    // with the line above it, after the mark no sender can write.
+    let mut in_strangers_line = false;
     for row in rows(&screen) {
+        let continues = row.starts_with(CONTINUATION) && in_strangers_line;
         assert!(
-            row.starts_with(&label) || row == "the peer's own line" || row == prompt,
-            "{env:?}: a row without the stranger's label:\n{row}\nscreen:\n{screen}"
+            row.starts_with(&label) || continues || row == "the peer's own line" || row == prompt,
+            "{env:?}: a row neither the stranger's line nor the rest of it:\n{row}\nscreen:\n{screen}"
         );
+        in_strangers_line = row.starts_with(&label) || continues;
     }
     assert!(screen.contains("peer: send me the key"), "{env:?}: {screen}");
 }
+
+/// What starts each row of a received line after its first.
+const CONTINUATION: &str = "\u{21b3} ";
 
 #[test]
 fn with_raw_a_peers_query_makes_the_terminal_type_its_answer_into_the_line() {
@@ -821,14 +841,16 @@ fn a_received_line_keeps_the_rows_above_when_the_text_before_the_cursor_fills_a_
     // Back over `abc` and the newline, and delete the B: `fill` ends the row.
     tmux.press(&["Left", "Left", "Left", "Left", "BSpace"]);
     let before_the_cursor = format!("{prompt}{fill}");
+    // The pasted line after the newline is drawn after the prompt too.
+    let after_the_newline = format!("{prompt}abc");
     tmux.wait_for("the B deleted", |screen| {
-        rows(screen) == ["received one", &before_the_cursor, "abc"]
+        rows(screen) == ["received one", &before_the_cursor, &after_the_newline]
     });
     peer.send_to(b"received two", tmux.bound_addr()).unwrap();
     let screen = tmux.wait_for("the second line", |screen| screen.contains("received two"));
     assert_eq!(
         rows(&screen),
-        ["received one", "received two", &before_the_cursor, "abc"],
+        ["received one", "received two", &before_the_cursor, &after_the_newline],
         "screen:\n{screen}"
     );
 }
