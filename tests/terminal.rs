@@ -491,6 +491,59 @@ fn at_20_columns_with_long_labels_a_flood_stays_under_24_mib_and_ctrl_c_still_en
     flood.stop();
 }
 
+#[test]
+fn narrower_than_its_labels_the_terminal_shows_each_line_whole_its_rows_after_the_first_marked() {
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let pane = common::Pane {
+        size: Some((20, 12)),
+        ..common::Pane::default()
+    };
+    let args = [
+        "--timestamps=rfc3339",
+        "--show-sender",
+        "-b",
+        "127.0.0.1:0",
+        &peer_addr,
+    ];
+    let Some(tmux) = Tmux::start_with(&args, &[], &pane) else {
+        return;
+    };
+    let prompt = format!("to {peer_addr}>");
+    tmux.wait_for("prompt", |screen| rows(screen).concat().contains(&prompt));
+    let to = tmux.bound_addr();
+    let sent = ["one", "a line longer than the terminal is wide", "three"];
+    for line in sent {
+        peer.send_to(line.as_bytes(), to).unwrap();
+    }
+    let screen = tmux.wait_with(
+        "the last line",
+        || tmux.history(),
+        |history| rows(history).concat().contains("three"),
+    );
+    // Each received line starts a row with its labels (cut like text, as
+    // they are wider than a row); every row after its first starts with the
+    // mark, and the rows make the line whole again.
+    let mut lines: Vec<String> = Vec::new();
+    for row in rows(&screen) {
+        match row.strip_prefix(CONTINUATION) {
+            Some(rest) => lines.last_mut().expect("a line above the mark").push_str(rest),
+            None if row.starts_with("20") => lines.push(row.to_owned()),
+            None => {}
+        }
+    }
+    let label = format!(" <{}> ", peer_addr);
+    assert_eq!(lines.len(), sent.len(), "screen:\n{screen}");
+    for (line, text) in lines.iter().zip(sent) {
+        let (time, rest) = line.split_at("2026-11-24T10:15:03.120+01:00".len());
+        assert!(
+            time.bytes().all(|b| b.is_ascii_digit() || b"-:.T+Z".contains(&b)),
+            "{line}\nscreen:\n{screen}"
+        );
+        assert_eq!(rest, format!("{label}{text}"), "screen:\n{screen}");
+    }
+}
+
 /// A flood of datagrams sent to a chat at a terminal until stopped.
 #[cfg(target_os = "linux")]
 struct Flood {
@@ -850,7 +903,12 @@ fn a_received_line_keeps_the_rows_above_when_the_text_before_the_cursor_fills_a_
     let screen = tmux.wait_for("the second line", |screen| screen.contains("received two"));
     assert_eq!(
         rows(&screen),
-        ["received one", "received two", &before_the_cursor, &after_the_newline],
+        [
+            "received one",
+            "received two",
+            &before_the_cursor,
+            &after_the_newline
+        ],
         "screen:\n{screen}"
     );
 }
