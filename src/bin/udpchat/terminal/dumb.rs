@@ -491,7 +491,7 @@ impl Line {
             stderr.write_all(text)?;
             stderr.flush()?;
         } else {
-            // Received lines are cut into rows, each with the line's labels (see `rows`).
+            // Received lines are cut into rows, those after a line's first marked (see `rows`).
             match (std::str::from_utf8(text), columns) {
                 (Ok(text), Some(columns)) => {
                     let mut cut = String::with_capacity(text.len() + text.len() / 8);
