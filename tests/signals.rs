@@ -182,6 +182,7 @@ fn a_second_ctrl_c_after_the_first_had_time_quits_at_once_with_the_kernels_count
         .lines()
         .find(|line| line.starts_with("udpchat: quitting at once: "))
         .unwrap_or_else(|| panic!("no counts:\n{stderr}"));
+    eprintln!("{line}");
     assert!(line.contains("0 lines sent, "), "{line}");
     let told = number_before(line, " dropped by the kernel");
     // 4 KiB holds a few of the 2,000 datagrams sent while nothing read.
