@@ -479,7 +479,15 @@ fn at_20_columns_with_long_labels_a_flood_stays_under_24_mib_and_ctrl_c_still_en
     let prompt = format!("to {peer_addr}>");
     tmux.wait_for("prompt", |screen| rows(screen).concat().contains(&prompt));
     let flood = flood_the_terminal(&tmux, &peer);
-    // Ctrl-C while the flood goes on and the terminal shows its backlog.
+    // Ctrl-C while the flood goes on and the terminal shows its backlog,
+    // once the editor takes keys again after the line typed last: until it
+    // does, the terminal is in its normal mode, where Ctrl-C is SIGINT to
+    // the pane's whole process group, the script that records the status too.
+    tmux.wait_with(
+        "the editor taking keys",
+        || tmux.terminal_is_raw().to_string(),
+        |raw| raw == "true",
+    );
     let pid = tmux.pid();
     let pressed = Instant::now();
     tmux.press(&["C-c"]);
