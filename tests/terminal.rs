@@ -294,8 +294,13 @@ fn a_burst_of_10000_messages_neither_freezes_typing_nor_loses_a_line() {
     let typing_latency = typing.elapsed();
     tmux.press(&["Enter"]);
     assert_eq!(recv(&peer).0, b"typed during the burst");
-    // Each Enter is a moment where output could overtake itself.
+    // Each Enter is a moment where output could overtake itself. Each line
+    // is typed once the editor shows its prompt again, as a person would:
+    // keys typed in the instant between two lines, before the editor takes
+    // the terminal back, are echoed by the terminal itself, where a line
+    // printed then may join them on their row.
     for i in 0..20 {
+        wait_for_an_empty_prompt(&tmux, &prompt);
         tmux.type_text(&format!("line {i}"));
         tmux.press(&["Enter"]);
         assert_eq!(recv(&peer).0, format!("line {i}").as_bytes());
@@ -432,7 +437,13 @@ fn lines_typed_ahead_while_udpchat_starts_are_all_sent() {
     // The shell reads its command line up to Enter and no further: these
     // wait in the terminal for udpchat, which has not even started yet.
     tmux.press(&["ahead 1", "Enter", "ahead 2", "Enter", "ahead 3", "Enter"]);
-    assert_eq!(received(&peer, 3), ["ahead 1", "ahead 2", "ahead 3"]);
+    let got = received(&peer, 3);
+    assert_eq!(
+        got,
+        ["ahead 1", "ahead 2", "ahead 3"],
+        "screen:\n{}",
+        tmux.screen()
+    );
     nothing_more_than(&tmux, &peer);
 }
 

@@ -35,9 +35,13 @@
 //! takes the keys and echoes them itself, so that received lines still
 //! start on a row of their own.
 //!
-//! A limit remains: a batch handed to the editor in the very instant the user
-//! presses Ctrl-D or Ctrl-C (no hook runs then) is dropped with the editor,
-//! unshown; the chat is ending, and the datagrams were received and counted.
+//! Two limits remain: a batch handed to the editor in the very instant the
+//! user presses Ctrl-D or Ctrl-C (no hook runs then) is dropped with the
+//! editor, unshown; the chat is ending, and the datagrams were received and
+//! counted. And keys typed in the instant between two lines, before the
+//! editor takes the terminal back, are echoed by the terminal itself: a
+//! received line printed then may join them on their row (the editor then
+//! draws them again after its prompt).
 //!
 //! Each part has a file: `screen` holds the output and runs the printer
 //! thread, `editor` the hooks and the editor as the sender's input, `logs`
