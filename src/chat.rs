@@ -132,6 +132,7 @@ impl Chat {
         // For a chat with peers, `sending` is `socket`: this asks once.
         net::report_errors(&sending);
         let counts_drops = drops::start_counting(&socket);
+        let progress = Progress::new(counts_drops, drops::KernelCount::of(&socket));
         Ok(Chat {
             counts_drops,
             socket,
@@ -142,7 +143,7 @@ impl Chat {
             member,
             config,
             coordinator: Coordinator::new(),
-            progress: Progress::new(counts_drops),
+            progress,
         })
     }
 

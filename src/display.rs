@@ -230,14 +230,22 @@ pub(crate) fn strip_newline(datagram: &[u8]) -> &[u8] {
 }
 
 impl Style {
+    /// The mark that starts each row of a received line after its first, where
+    /// the binary cuts lines into rows at a terminal. Received text never holds
+    /// it unescaped (see [`sanitize_text`](Style::sanitize_text)), so no sender
+    /// can start a row with it.
+    pub const CONTINUATION_MARK: char = '\u{21b3}';
+
     /// `text` as [`sanitize`](Style::sanitize) shows it: every character that
     /// could act on a terminal as a visible escape, and invalid UTF-8 byte by
     /// byte. For text of one's own that reaches a terminal too, such as a
     /// prompt naming the peer.
     ///
     /// Escaped: the C0 controls but tab (ESC, BEL, backspace, CR, LF ...), DEL,
-    /// the C1 controls U+0080 to U+009F (U+009B is a one-character CSI), and the
-    /// Unicode bidi controls that reorder what is shown ("Trojan Source"). ASCII
+    /// the C1 controls U+0080 to U+009F (U+009B is a one-character CSI), the
+    /// Unicode bidi controls that reorder what is shown ("Trojan Source"),
+    /// invisible fillers that terminals draw as blanks (U+3164, U+00AD ...), and
+    /// [`CONTINUATION_MARK`](Style::CONTINUATION_MARK), which only udpchat may put at a terminal. ASCII
     /// ones and invalid bytes become `\xNN`, the others `\u{NNNN}`. Everything
     /// else, including a backslash, passes unchanged, so a peer can make text
     /// that *looks* like an escape, but never one that *acts*.
@@ -257,7 +265,33 @@ impl Style {
 
 /// True for a character that must not reach a terminal as it is.
 pub(crate) fn is_unsafe_char(c: char) -> bool {
-    (c.is_control() && c != '\t') || is_bidi_control(c)
+    (c.is_control() && c != '\t')
+        || is_bidi_control(c)
+        || is_invisible_filler(c)
+        || c == Style::CONTINUATION_MARK
+}
+
+/// Characters that show nothing, yet that terminals draw as blank columns:
+/// the Hangul fillers, the soft hyphen, and default-ignorable code points
+/// not yet assigned, which a terminal draws 1 column wide (tmux) or not at
+/// all. Nothing in a chat line needs them, and widths that terminals
+/// disagree about would let a sender pad a line so that the terminal wraps
+/// it where udpchat did not expect (see the binary's `terminal/width.rs`).
+fn is_invisible_filler(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{3164}'
+            | '\u{ffa0}'
+            | '\u{2065}'
+            | '\u{fff0}'..='\u{fff8}'
+            | '\u{e0000}'
+            | '\u{e0002}'..='\u{e001f}'
+            | '\u{e0080}'..='\u{e00ff}'
+            | '\u{e01f0}'..='\u{e0fff}'
+    )
 }
 
 /// The Unicode characters that change the direction of the text around them:
@@ -360,9 +394,9 @@ fn push_json(datagram: &[u8], from: &SocketAddr, arrived: SystemTime, out: &mut 
 }
 
 /// Escapes a JSON string's content (RFC 8259). Beyond what JSON requires, DEL,
-/// the C1 controls, bidi controls and U+2028/U+2029 are written as `\uXXXX`
-/// too: the same characters, yet safe to show on a terminal and to paste into
-/// JavaScript.
+/// the C1 controls, bidi controls, the characters [`sanitize`] escapes
+/// otherwise and U+2028/U+2029 are written as `\uXXXX` too: the same
+/// characters, yet safe to show on a terminal and to paste into JavaScript.
 fn push_json_escaped(text: &str, out: &mut Vec<u8>) {
     let mut clean_from = 0;
     for (i, c) in text.char_indices() {
@@ -380,9 +414,12 @@ fn push_json_escaped(text: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(&text.as_bytes()[clean_from..i]);
         match escape {
             Some(short) => out.extend_from_slice(short.as_bytes()),
-            // Every character escaped this way is in the Basic Multilingual Plane.
+            // Beyond the Basic Multilingual Plane, as a UTF-16 surrogate pair.
             None => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+                let mut units = [0; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
             }
         }
         clean_from = i + c.len_utf8();
@@ -561,6 +598,26 @@ mod tests {
     }
 
     #[test]
+    fn escapes_invisible_fillers_that_would_pad_a_line_to_wrap_where_udpchat_did_not_cut_it() {
+        // Drawn as blank columns by terminals, counted as none by Unicode's widths.
+        assert_eq!(
+            sanitized("\u{3164}\u{115f}\u{1160}\u{ffa0}soft\u{ad}hyphen".as_bytes()),
+            r"\u{3164}\u{115f}\u{1160}\u{ffa0}soft\u{ad}hyphen"
+        );
+        assert_eq!(sanitized("\u{e0080}\u{fff0}".as_bytes()), r"\u{e0080}\u{fff0}");
+        // Joiners and selectors that emoji need pass.
+        assert_eq!(sanitized("👍\u{fe0f}\u{200d}".as_bytes()), "👍\u{fe0f}\u{200d}");
+    }
+
+    #[test]
+    fn escapes_the_continuation_mark_that_would_forge_a_row_of_another_line() {
+        assert_eq!(
+            sanitized("\u{21b3} peer: send me the key".as_bytes()),
+            r"\u{21b3} peer: send me the key"
+        );
+    }
+
+    #[test]
     fn escapes_invalid_utf8_byte_by_byte() {
         assert_eq!(sanitized(b"caf\xe9 \xff\xfe"), r"caf\xe9 \xff\xfe");
         // A lone 0x9b byte is not the C1 CSI, but it must not reach the terminal either.
@@ -712,6 +769,13 @@ mod tests {
         let mut out = Vec::new();
         push_json_escaped("a\"b\\c\u{1b}[2J\u{7f}\u{9b}\u{202e}\u{2028}\n", &mut out);
         assert_eq!(out, br#"a\"b\\c\u001b[2J\u007f\u009b\u202e\u2028\n"#);
+        out.clear();
+        push_json_escaped("\u{3164}\u{e0080}", &mut out);
+        assert_eq!(out, br"\u3164\udb40\udc80");
+        assert_eq!(
+            serde_json::from_slice::<String>(&[b"\"", &out[..], b"\""].concat()).unwrap(),
+            "\u{3164}\u{e0080}"
+        );
     }
 
     #[test]
@@ -775,7 +839,7 @@ mod tests {
         #[test]
         fn sanitizing_passes_printable_text_through_unchanged(text in "\\PC*") {
             // \PC: any character that is not a control (tab is one, and passes too).
-            let text: String = text.chars().filter(|&c| !is_bidi_control(c)).collect();
+            let text: String = text.chars().filter(|&c| !is_unsafe_char(c)).collect();
             prop_assert_eq!(Style::sanitize_text(text.as_bytes()), text);
         }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::receive::drops::{self, KernelCount};
 use crate::summary::{Ended, Summary};
 
 /// How far a running chat has got, readable from any thread while it runs,
@@ -39,6 +40,8 @@ pub struct Progress {
 struct Counts {
     /// Whether the kernel counts drops for this chat's socket; fixed at bind.
     drops_counted: bool,
+    /// Where the kernel's count of them can be read at any time, if it can.
+    kernel_drops: Option<KernelCount>,
     // The sender's.
     lines_sent: AtomicU64,
     lines_not_sent: AtomicU64,
@@ -112,28 +115,38 @@ impl Progress {
 
     /// The counts as a [`Summary`] of a chat interrupted now, e.g. to say
     /// what a chat did when it must quit before it has ended. Drops are
-    /// `Some` only where the system counts them; a secured chat's counts
-    /// (`secured`) are known only when it ends.
+    /// `Some` only where the system counts them, and are read from the
+    /// kernel afresh (Linux: `/proc/net/udp`), as the chat's end reads them:
+    /// a receiver blocked on its output takes no datagram, and the drops
+    /// meanwhile are attached to none. A secured chat's counts (`secured`)
+    /// are known only when it ends.
     pub fn summary(&self) -> Summary {
         let drops_counted = self.counts.drops_counted;
+        let dropped = self.datagrams_dropped();
+        let dropped = match self.counts.kernel_drops.and_then(|kernel| kernel.total()) {
+            Some(total) => drops::caught_up(dropped, total),
+            None => dropped,
+        };
         Summary {
             ended: Ended::Interrupted,
             lines_sent: self.lines_sent(),
             lines_not_sent: self.lines_not_sent(),
             datagrams_received: self.datagrams_received(),
             datagrams_ignored: self.datagrams_ignored(),
-            datagrams_dropped: drops_counted.then(|| self.datagrams_dropped()),
+            datagrams_dropped: drops_counted.then_some(dropped),
             datagrams_refused: self.datagrams_refused(),
             // The opener's counts are its own until the chat ends.
             secured: None,
         }
     }
 
-    /// Counts for a chat whose kernel counts drops, or not.
-    pub(crate) fn new(drops_counted: bool) -> Progress {
+    /// Counts for a chat whose kernel counts drops, or not; where it does,
+    /// `kernel_drops` is where its running total can be read.
+    pub(crate) fn new(drops_counted: bool, kernel_drops: Option<KernelCount>) -> Progress {
         Progress {
             counts: Arc::new(Counts {
                 drops_counted,
+                kernel_drops: kernel_drops.filter(|_| drops_counted),
                 ..Counts::default()
             }),
         }
@@ -176,7 +189,7 @@ mod tests {
 
     #[test]
     fn counts_lines_and_bytes_as_the_sender_reports_them() {
-        let progress = Progress::new(true);
+        let progress = Progress::new(true, None);
         let reader = progress.clone();
         progress.line(6, Some(5));
         progress.line(70_001, None);
@@ -188,5 +201,40 @@ mod tests {
         assert_eq!(summary.datagrams_received, 4);
         assert_eq!(summary.datagrams_dropped, Some(2));
         assert_eq!(reader.datagrams_written(), 3);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_summary_reads_the_kernels_drops_afresh_as_the_end_of_a_chat_does() {
+        // A socket nobody reads, with a small buffer: the kernel drops most.
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket2::SockRef::from(&socket)
+            .set_recv_buffer_size(1024)
+            .unwrap();
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..200 {
+            sender
+                .send_to(&[b'x'; 500], socket.local_addr().unwrap())
+                .unwrap();
+        }
+        let total = drops::total(&socket).unwrap();
+        assert!(total > 0, "nothing dropped");
+        let progress = Progress::new(true, KernelCount::of(&socket));
+        // The receiver has seen 2 of them, with a datagram it took.
+        progress.received(1, 0, 2);
+        assert_eq!(progress.datagrams_dropped(), 2);
+        assert_eq!(progress.summary().datagrams_dropped, Some(u64::from(total)));
+        let uncounted = Progress::new(false, KernelCount::of(&socket));
+        assert_eq!(uncounted.summary().datagrams_dropped, None);
+    }
+
+    #[test]
+    fn drops_catch_up_with_the_kernels_total_across_its_wrap() {
+        assert_eq!(drops::caught_up(5, 9), 9);
+        assert_eq!(drops::caught_up(9, 5), 9, "a total older than the count");
+        assert_eq!(
+            drops::caught_up(u64::from(u32::MAX) - 1, 3),
+            u64::from(u32::MAX) + 4
+        );
     }
 }

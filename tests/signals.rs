@@ -129,7 +129,7 @@ fn sighup_ends_the_chat_with_130_as_the_exit_statuses_say() {
 
 #[test]
 #[cfg(target_os = "linux")]
-fn a_second_ctrl_c_after_the_first_had_time_quits_at_once_with_the_counts() {
+fn a_second_ctrl_c_after_the_first_had_time_quits_at_once_with_the_kernels_counts() {
     use std::io::Write as _;
     use std::process::Stdio;
     // A stdout nobody reads, and full before udpchat starts: the receiver
@@ -142,18 +142,27 @@ fn a_second_ctrl_c_after_the_first_had_time_quits_at_once_with_the_counts() {
         .write_all(&vec![b'.'; usize::try_from(capacity).unwrap()])
         .unwrap();
     let peer = loopback_socket();
-    let chat = Udpchat::with_peer_adjusted(&peer, &["-vv"], |command| {
+    // A small receive buffer, so that the kernel drops what the blocked
+    // receiver cannot take.
+    let chat = Udpchat::with_peer_adjusted(&peer, &["-vv", "--recv-buffer", "4K"], |command| {
         command.stdout(Stdio::from(writer));
     });
     let to = chat.bound_addr();
     let mut chat = chat;
+    let line = |i: usize| format!("line {i:04} {}", "x".repeat(90));
     for i in 0..400 {
-        peer.send_to(format!("line {i:03} {}", "x".repeat(90)).as_bytes(), to)
-            .unwrap();
+        peer.send_to(line(i).as_bytes(), to).unwrap();
     }
     // The receiver has a line to show: it is (or will be, when it writes
     // it) blocked.
     chat.stderr_line_containing(": shown");
+    // Now nothing takes the datagrams: the kernel queues a few and drops
+    // the rest, and counts them, for no datagram carries its count to
+    // udpchat any more.
+    const MORE: usize = 2000;
+    for i in 400..400 + MORE {
+        peer.send_to(line(i).as_bytes(), to).unwrap();
+    }
     chat.signal(Signal::SIGINT);
     // A second Ctrl-C within the burst is the same one, and cannot quit.
     chat.signal(Signal::SIGINT);
@@ -165,6 +174,7 @@ fn a_second_ctrl_c_after_the_first_had_time_quits_at_once_with_the_counts() {
         chat.is_running(),
         "the first Ctrl-C could not end the chat: stdout is full"
     );
+    let kernel = kernel_drops(to.port()).expect("udpchat's socket in /proc/net/udp");
     chat.signal(Signal::SIGINT);
     let (code, stderr) = chat.exit_code();
     assert_eq!(code, Some(130), "{stderr}");
@@ -172,9 +182,41 @@ fn a_second_ctrl_c_after_the_first_had_time_quits_at_once_with_the_counts() {
         .lines()
         .find(|line| line.starts_with("udpchat: quitting at once: "))
         .unwrap_or_else(|| panic!("no counts:\n{stderr}"));
+    eprintln!("{line}");
     assert!(line.contains("0 lines sent, "), "{line}");
-    assert!(line.contains("not yet shown"), "{line}");
+    let told = number_before(line, " dropped by the kernel");
+    // 4 KiB holds a few of the 2,000 datagrams sent while nothing read.
+    assert!(kernel > MORE as u64 / 2, "the kernel dropped only {kernel}");
+    assert_eq!(
+        told, kernel,
+        "told {told}, the kernel's count is {kernel}: {line}"
+    );
+    // Those in the pipe's way, and the ones the receiver took and holds.
+    let never_shown = number_before(line, " received line");
+    assert!(never_shown > 0 && line.ends_with(" never shown"), "{line}");
     drop(reader);
+}
+
+/// The number that ends just before `what` in `line`.
+#[cfg(target_os = "linux")]
+fn number_before(line: &str, what: &str) -> u64 {
+    let before = &line[..line.find(what).unwrap_or_else(|| panic!("no {what:?} in {line}"))];
+    let digits = before.rsplit(|c: char| !c.is_ascii_digit()).next().unwrap();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no number before {what:?} in {line}"))
+}
+
+/// The kernel's count of datagrams dropped for the UDP socket bound to
+/// 127.0.0.1:`port`, from `/proc/net/udp`'s `drops` column.
+#[cfg(target_os = "linux")]
+fn kernel_drops(port: u16) -> Option<u64> {
+    let local = format!("0100007F:{port:04X}");
+    let table = std::fs::read_to_string("/proc/net/udp").unwrap();
+    table.lines().skip(1).find_map(|line| {
+        let columns: Vec<&str> = line.split_whitespace().collect();
+        (columns.get(1) == Some(&local.as_str())).then(|| columns[12].parse().unwrap())
+    })
 }
 
 #[test]

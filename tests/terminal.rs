@@ -294,8 +294,13 @@ fn a_burst_of_10000_messages_neither_freezes_typing_nor_loses_a_line() {
     let typing_latency = typing.elapsed();
     tmux.press(&["Enter"]);
     assert_eq!(recv(&peer).0, b"typed during the burst");
-    // Each Enter is a moment where output could overtake itself.
+    // Each Enter is a moment where output could overtake itself. Each line
+    // is typed once the editor shows its prompt again, as a person would:
+    // keys typed in the instant between two lines, before the editor takes
+    // the terminal back, are echoed by the terminal itself, where a line
+    // printed then may join them on their row.
     for i in 0..20 {
+        wait_for_an_empty_prompt(&tmux, &prompt);
         tmux.type_text(&format!("line {i}"));
         tmux.press(&["Enter"]);
         assert_eq!(recv(&peer).0, format!("line {i}").as_bytes());
@@ -343,10 +348,11 @@ fn a_burst_of_10000_messages_neither_freezes_typing_nor_loses_a_line() {
 fn received(peer: &std::net::UdpSocket, count: usize) -> Vec<String> {
     let mut buf = vec![0; 65_536];
     let mut lines = Vec::new();
-    while lines.len() < count
-        && let Ok(len) = peer.recv(&mut buf)
-    {
-        lines.push(String::from_utf8_lossy(&buf[..len]).into_owned());
+    while lines.len() < count {
+        match peer.recv(&mut buf) {
+            Ok(len) => lines.push(String::from_utf8_lossy(&buf[..len]).into_owned()),
+            Err(_) => break,
+        }
     }
     lines
 }
@@ -400,12 +406,24 @@ fn a_bracketed_paste_of_three_lines_ending_in_a_newline_is_three_datagrams() {
         return;
     };
     tmux.paste("first\nsecond\nthird\n", true);
-    // The pasted block waits in the editor for Enter, as typed text does.
+    // The pasted block waits in the editor for Enter, as typed text does,
+    // each of its lines after the prompt, as a typed line is.
+    let pasted = ["first", "second", "third"].map(|line| format!("{prompt}{line}"));
     tmux.wait_for("the pasted block in the editor", |screen| {
-        screen.contains(&format!("{prompt}first")) && screen.contains("third")
+        rows(screen) == [&pasted[..], &[prompt.trim_end().to_owned()]].concat()
     });
     tmux.press(&["Enter"]);
     assert_eq!(received(&peer, 3), ["first", "second", "third"]);
+    // Sent, the lines stay as they were, and no empty row or prompt is
+    // left where the paste's last newline had opened one for more.
+    let screen = tmux.wait_for("an empty prompt below the lines sent", |screen| {
+        rows(screen).last() == Some(&prompt.trim_end())
+    });
+    assert_eq!(
+        screen.lines().map(str::trim_end).collect::<Vec<_>>()[..4],
+        [&pasted[..], &[prompt.trim_end().to_owned()]].concat(),
+        "screen:\n{screen}"
+    );
     nothing_more_than(&tmux, &peer);
 }
 
@@ -419,7 +437,13 @@ fn lines_typed_ahead_while_udpchat_starts_are_all_sent() {
     // The shell reads its command line up to Enter and no further: these
     // wait in the terminal for udpchat, which has not even started yet.
     tmux.press(&["ahead 1", "Enter", "ahead 2", "Enter", "ahead 3", "Enter"]);
-    assert_eq!(received(&peer, 3), ["ahead 1", "ahead 2", "ahead 3"]);
+    let got = received(&peer, 3);
+    assert_eq!(
+        got,
+        ["ahead 1", "ahead 2", "ahead 3"],
+        "screen:\n{}",
+        tmux.screen()
+    );
     nothing_more_than(&tmux, &peer);
 }
 
@@ -430,17 +454,173 @@ const PEAK_KIB: u64 = 24 * 1024;
 #[cfg(target_os = "linux")]
 #[test]
 fn a_flood_the_terminal_cannot_keep_up_with_stays_under_24_mib_and_what_is_not_shown_is_counted() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
     let Some((tmux, peer, _)) = chat_at_a_terminal(&[], &[]) else {
         return;
     };
+    flood_the_terminal(&tmux, &peer);
+    assert!(
+        tmux.stderr()
+            .contains("received lines not shown: the terminal could not keep up"),
+        "{}",
+        tmux.stderr()
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn at_20_columns_with_long_labels_a_flood_stays_under_24_mib_and_ctrl_c_still_ends_at_once() {
+    // Labels (an RFC 3339 time, a sender) wider than the terminal: each row
+    // holds a few characters of text, and every line takes several rows.
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let pane = common::Pane {
+        size: Some((20, 12)),
+        ..common::Pane::default()
+    };
+    let args = [
+        "--timestamps=rfc3339",
+        "--show-sender",
+        "-b",
+        "127.0.0.1:0",
+        &peer_addr,
+    ];
+    let Some(tmux) = Tmux::start_with(&args, &[], &pane) else {
+        return;
+    };
+    let prompt = format!("to {peer_addr}>");
+    tmux.wait_for("prompt", |screen| rows(screen).concat().contains(&prompt));
+    let flood = flood_the_terminal(&tmux, &peer);
+    // Ctrl-C while the flood goes on and the terminal shows its backlog,
+    // once the editor takes keys again after the line typed last: until it
+    // does, the terminal is in its normal mode, where Ctrl-C is SIGINT to
+    // the pane's whole process group, the script that records the status too.
+    tmux.wait_with(
+        "the editor taking keys",
+        || tmux.terminal_is_raw().to_string(),
+        |raw| raw == "true",
+    );
+    let pid = tmux.pid();
+    let pressed = Instant::now();
+    tmux.press(&["C-c"]);
+    let ended = wait_until_gone(pid);
+    eprintln!(
+        "20 columns: Ctrl-C ended udpchat after {ended:?}",
+        ended = ended - pressed
+    );
+    assert_eq!(tmux.exit_status(), (130, true), "(status, terminal mode kept)");
+    flood.stop();
+}
+
+#[test]
+fn narrower_than_its_labels_the_terminal_shows_each_line_whole_its_rows_after_the_first_marked() {
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let pane = common::Pane {
+        size: Some((20, 12)),
+        ..common::Pane::default()
+    };
+    let args = [
+        "--timestamps=rfc3339",
+        "--show-sender",
+        "-b",
+        "127.0.0.1:0",
+        &peer_addr,
+    ];
+    let Some(tmux) = Tmux::start_with(&args, &[], &pane) else {
+        return;
+    };
+    let prompt = format!("to {peer_addr}>");
+    tmux.wait_for("prompt", |screen| rows(screen).concat().contains(&prompt));
+    let to = tmux.bound_addr();
+    let sent = ["one", "a line longer than the terminal is wide", "three"];
+    for line in sent {
+        peer.send_to(line.as_bytes(), to).unwrap();
+    }
+    let screen = tmux.wait_with(
+        "the last line",
+        || tmux.history(),
+        |history| rows(history).concat().contains("three"),
+    );
+    // Each received line starts a row with its labels (cut like text, as
+    // they are wider than a row); every row after its first starts with the
+    // mark, and the rows make the line whole again.
+    let mut lines: Vec<String> = Vec::new();
+    for row in rows(&screen) {
+        match row.strip_prefix(CONTINUATION) {
+            Some(rest) => lines.last_mut().expect("a line above the mark").push_str(rest),
+            None if row.starts_with("20") => lines.push(row.to_owned()),
+            None => {}
+        }
+    }
+    let label = format!(" <{}> ", peer_addr);
+    assert_eq!(lines.len(), sent.len(), "screen:\n{screen}");
+    for (line, text) in lines.iter().zip(sent) {
+        let (time, rest) = line.split_at("2026-11-24T10:15:03.120+01:00".len());
+        assert!(
+            time.bytes().all(|b| b.is_ascii_digit() || b"-:.T+Z".contains(&b)),
+            "{line}\nscreen:\n{screen}"
+        );
+        assert_eq!(rest, format!("{label}{text}"), "screen:\n{screen}");
+    }
+}
+
+/// A flood of datagrams sent to a chat at a terminal until stopped.
+#[cfg(target_os = "linux")]
+struct Flood {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[cfg(target_os = "linux")]
+impl Flood {
+    fn stop(mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap();
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Flood {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// When process `pid` has ended (gone, or a zombie its shell has not yet
+/// reaped), polled every millisecond for at most [`common::TIMEOUT`].
+#[cfg(target_os = "linux")]
+fn wait_until_gone(pid: nix::unistd::Pid) -> Instant {
+    let deadline = Instant::now() + common::TIMEOUT;
+    loop {
+        let gone = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(") ").next().is_some_and(|rest| rest.starts_with('Z'))
+        });
+        if gone {
+            return Instant::now();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "udpchat still running after {:?}",
+            common::TIMEOUT
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Floods the chat in `tmux` from `peer` with 1,400-byte, then 65,000-byte
+/// datagrams, each while its terminal stops reading and then reads again;
+/// checks that peak memory stays under [`PEAK_KIB`] and that a line typed
+/// while the backlog drains goes out. Returns the flood, still going.
+#[cfg(target_os = "linux")]
+fn flood_the_terminal(tmux: &Tmux, peer: &std::net::UdpSocket) -> Flood {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
     let to = tmux.bound_addr();
     let at_start = tmux.memory().peak_kib;
     let size = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let flood = std::thread::spawn({
+    let thread = std::thread::spawn({
         let (sender, size, stop) = (peer.try_clone().unwrap(), size.clone(), stop.clone());
         move || {
             let datagram = vec![b'f'; 65_000];
@@ -449,11 +629,16 @@ fn a_flood_the_terminal_cannot_keep_up_with_stays_under_24_mib_and_what_is_not_s
             }
         }
     });
+    let flood = Flood {
+        stop,
+        thread: Some(thread),
+    };
     // Either says that udpchat is behind: its own count of lines it had no
     // room for, or the kernel's of datagrams it had no room for.
     let behind = |stderr: &str| {
         stderr.matches("received lines not shown").count() + stderr.matches("kernel dropped").count()
     };
+    let columns = tmux.size().0;
     for datagram_size in [1400, 65_000] {
         // The terminal stops reading, so whatever arrives can only wait in
         // udpchat or be dropped, however fast or slow this machine is: until
@@ -477,10 +662,10 @@ fn a_flood_the_terminal_cannot_keep_up_with_stays_under_24_mib_and_what_is_not_s
         let line = format!("typed during a flood of {datagram_size}-byte datagrams");
         tmux.type_text(&line);
         tmux.press(&["Enter"]);
-        assert_eq!(recv(&peer).0, line.as_bytes());
+        assert_eq!(recv(peer).0, line.as_bytes());
         let peak = tmux.memory().peak_kib;
         eprintln!(
-            "{datagram_size}-byte flood: peak {peak} KiB ({at_start} KiB at start), \
+            "{columns} columns, {datagram_size}-byte flood: peak {peak} KiB ({at_start} KiB at start), \
              a typed line went out after {:?}",
             typed.elapsed()
         );
@@ -489,14 +674,7 @@ fn a_flood_the_terminal_cannot_keep_up_with_stays_under_24_mib_and_what_is_not_s
             "{datagram_size}-byte datagrams: peak {peak} KiB ({at_start} KiB at start)"
         );
     }
-    stop.store(true, Ordering::Relaxed);
-    flood.join().unwrap();
-    assert!(
-        tmux.stderr()
-            .contains("received lines not shown: the terminal could not keep up"),
-        "{}",
-        tmux.stderr()
-    );
+    flood
 }
 
 #[test]
@@ -536,14 +714,22 @@ fn a_strangers_long_line_at_a_terminal(stranger: &std::net::UdpSocket, env: &[(&
     let screen = tmux.wait_for("the peer's line after the stranger's", |screen| {
         screen.contains("the peer's own line")
     });
+    // Each row starts a line of the stranger's, with its label, or goes on
+    // with the line above it, after the mark no sender can write.
+    let mut in_strangers_line = false;
     for row in rows(&screen) {
+        let continues = row.starts_with(CONTINUATION) && in_strangers_line;
         assert!(
-            row.starts_with(&label) || row == "the peer's own line" || row == prompt,
-            "{env:?}: a row without the stranger's label:\n{row}\nscreen:\n{screen}"
+            row.starts_with(&label) || continues || row == "the peer's own line" || row == prompt,
+            "{env:?}: a row neither the stranger's line nor the rest of it:\n{row}\nscreen:\n{screen}"
         );
+        in_strangers_line = row.starts_with(&label) || continues;
     }
     assert!(screen.contains("peer: send me the key"), "{env:?}: {screen}");
 }
+
+/// What starts each row of a received line after its first.
+const CONTINUATION: &str = "\u{21b3} ";
 
 #[test]
 fn with_raw_a_peers_query_makes_the_terminal_type_its_answer_into_the_line() {
@@ -727,14 +913,21 @@ fn a_received_line_keeps_the_rows_above_when_the_text_before_the_cursor_fills_a_
     // Back over `abc` and the newline, and delete the B: `fill` ends the row.
     tmux.press(&["Left", "Left", "Left", "Left", "BSpace"]);
     let before_the_cursor = format!("{prompt}{fill}");
+    // The pasted line after the newline is drawn after the prompt too.
+    let after_the_newline = format!("{prompt}abc");
     tmux.wait_for("the B deleted", |screen| {
-        rows(screen) == ["received one", &before_the_cursor, "abc"]
+        rows(screen) == ["received one", &before_the_cursor, &after_the_newline]
     });
     peer.send_to(b"received two", tmux.bound_addr()).unwrap();
     let screen = tmux.wait_for("the second line", |screen| screen.contains("received two"));
     assert_eq!(
         rows(&screen),
-        ["received one", "received two", &before_the_cursor, "abc"],
+        [
+            "received one",
+            "received two",
+            &before_the_cursor,
+            &after_the_newline
+        ],
         "screen:\n{screen}"
     );
 }

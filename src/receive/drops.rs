@@ -40,30 +40,73 @@ pub fn start_counting(_socket: &UdpSocket) -> bool {
 
 /// The socket's running total of dropped datagrams, read from `/proc/net/udp`
 /// (or `udp6`), whose `drops` column is the same counter `SO_RXQ_OVFL` reports.
-#[cfg(target_os = "linux")]
 pub fn total(socket: &UdpSocket) -> Option<u32> {
-    use std::os::fd::AsRawFd;
-    // "socket:[12345]": the inode that identifies the socket in /proc/net/udp.
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).ok()?;
-    let inode = link
-        .to_str()?
-        .strip_prefix("socket:[")?
-        .strip_suffix(']')?
-        .to_owned();
-    ["/proc/net/udp", "/proc/net/udp6"].iter().find_map(|table| {
-        let table = std::fs::read_to_string(table).ok()?;
-        table.lines().skip(1).find_map(|line| {
-            // sl local remote st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
-            let columns: Vec<&str> = line.split_whitespace().collect();
-            (columns.get(9) == Some(&inode.as_str())).then(|| columns.get(12)?.parse().ok())?
-        })
-    })
+    KernelCount::of(socket)?.total()
 }
 
-/// The running total of dropped datagrams; not known on this system.
-#[cfg(not(target_os = "linux"))]
-pub fn total(_socket: &UdpSocket) -> Option<u32> {
-    None
+/// Where the kernel keeps a socket's running total of drops, readable from
+/// any thread at any time, even while the receiver is blocked: the chat's
+/// end reads it there, and so does [`Progress::summary`](crate::Progress::summary)
+/// for a chat that must quit before it has ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelCount {
+    /// The socket's inode, which names it in `/proc/net/udp`.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    inode: u64,
+}
+
+impl KernelCount {
+    /// The count of `socket`'s drops; `None` where the system keeps none
+    /// that can be read.
+    #[cfg(target_os = "linux")]
+    pub fn of(socket: &UdpSocket) -> Option<KernelCount> {
+        use std::os::fd::AsRawFd;
+        // "socket:[12345]": the inode that identifies the socket in /proc/net/udp.
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).ok()?;
+        let inode = link.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?;
+        Some(KernelCount {
+            inode: inode.parse().ok()?,
+        })
+    }
+
+    /// The count of `socket`'s drops; no other system keeps one.
+    #[cfg(not(target_os = "linux"))]
+    pub fn of(_socket: &UdpSocket) -> Option<KernelCount> {
+        None
+    }
+
+    /// The running total now; `None` if it cannot be read.
+    #[cfg(target_os = "linux")]
+    pub fn total(&self) -> Option<u32> {
+        let inode = self.inode.to_string();
+        ["/proc/net/udp", "/proc/net/udp6"].iter().find_map(|table| {
+            let table = std::fs::read_to_string(table).ok()?;
+            table.lines().skip(1).find_map(|line| {
+                // sl local remote st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+                let columns: Vec<&str> = line.split_whitespace().collect();
+                (columns.get(9) == Some(&inode.as_str())).then(|| columns.get(12)?.parse().ok())?
+            })
+        })
+    }
+
+    /// The running total; not known on this system.
+    #[cfg(not(target_os = "linux"))]
+    pub fn total(&self) -> Option<u32> {
+        None
+    }
+}
+
+/// `counted` drops brought up to the kernel's running `total`: the kernel's
+/// counter is a u32 that wraps, and the difference still counts. A total
+/// older than the count (a datagram queued before drops already counted)
+/// looks like a huge difference, and adds nothing.
+pub(crate) fn caught_up(counted: u64, total: u32) -> u64 {
+    let new = total.wrapping_sub(counted as u32);
+    if new > u32::MAX / 2 {
+        counted
+    } else {
+        counted + u64::from(new)
+    }
 }
 
 /// The receiver's count of drops: the kernel's running totals turned into a

@@ -236,6 +236,13 @@ impl Tmux {
         (numbers.next().unwrap(), numbers.next().unwrap())
     }
 
+    /// The pane's columns and rows now.
+    pub fn size(&self) -> (usize, usize) {
+        let size = self.run(&["display-message", "-p", "-t", "0", "#{pane_width} #{pane_height}"]);
+        let mut numbers = size.split_whitespace().map(|n| n.parse().unwrap());
+        (numbers.next().unwrap(), numbers.next().unwrap())
+    }
+
     /// The pane's title, which a terminal escape sequence (OSC 2) can set.
     pub fn title(&self) -> String {
         self.run(&["display-message", "-p", "-t", "0", "#{pane_title}"])

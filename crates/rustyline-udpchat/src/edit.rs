@@ -159,7 +159,7 @@ impl<'out, 'prompt, H: Helper, P: Prompt + ?Sized> State<'out, 'prompt, H, P> {
         // calculate the desired position of the cursor
         let cursor = self
             .out
-            .calculate_position(&self.line[..self.line.pos()], self.prompt_size);
+            .calculate_line_position(&self.line[..self.line.pos()], self.prompt_size);
         if self.layout.cursor == cursor {
             return Ok(());
         }

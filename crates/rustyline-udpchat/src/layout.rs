@@ -117,6 +117,9 @@ pub struct Layout {
     pub end: Position,
     /// Has some hint or message at the end of input
     pub has_info: bool,
+    /// Patched for udpchat: the prompt is drawn again after each newline
+    /// (see `Renderer::repeats_prompt`), so every line starts after it.
+    pub prompt_repeated: bool,
 }
 
 impl Layout {
@@ -128,6 +131,7 @@ impl Layout {
             cursor: Position::default(),
             end: Position::default(),
             has_info: false,
+            prompt_repeated: false,
         }
     }
 

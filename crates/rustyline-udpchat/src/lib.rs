@@ -846,6 +846,18 @@ impl<H: Helper, I: History> Editor<H, I> {
             }
         }
 
+        // Patched for udpchat: a line that ends in a newline (a pasted block
+        // of whole lines) is left on the screen without the empty row, and
+        // the prompt, that the newline opened for more: nothing was typed there.
+        let accepted = s.line.as_str().to_owned();
+        if let Some(shown) = accepted.strip_suffix('\n')
+            && s.out.repeats_prompt()
+        {
+            s.line.update(shown, shown.len(), &mut s.changes);
+            // Not `refresh_line`, which asks the hinter: the line is done.
+            s.refresh_line_with_msg(None, CmdKind::ForcedRefresh)?;
+        }
+
         // Move to end, in case cursor was in the middle of the line, so that
         // next thing application prints goes after the input
         s.edit_move_buffer_end(CmdKind::ForcedRefresh)?;
@@ -854,7 +866,7 @@ impl<H: Helper, I: History> Editor<H, I> {
             let _ = original_mode; // silent warning
         }
         self.buffer = rdr.unbuffer();
-        Ok(s.line.into_string())
+        Ok(accepted)
     }
 
     /// Load the history from the specified file.

@@ -612,7 +612,9 @@ impl LineBuffer {
                     dest_end = dest_start - 1;
                     dest_start = self.buf[..dest_end].rfind('\n').map_or(0, |n| n + 1);
                 }
-                let offset = if dest_start == 0 {
+                // Patched for udpchat: every line starts after the prompt
+                // where it is drawn again after each newline.
+                let offset = if dest_start == 0 && !layout.prompt_repeated {
                     layout.prompt_size.col
                 } else {
                     0
@@ -675,7 +677,7 @@ impl LineBuffer {
         match self.buf[self.pos..].find('\n') {
             Some(off) => {
                 let line_start = self.buf[..self.pos].rfind('\n').map_or(0, |n| n + 1);
-                let offset = if line_start == 0 {
+                let offset = if line_start == 0 && !layout.prompt_repeated {
                     layout.prompt_size.col
                 } else {
                     0

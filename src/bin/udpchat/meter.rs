@@ -127,6 +127,9 @@ impl<R> Metered<R> {
     fn report(&mut self) {
         self.reported = self.read;
         self.last_report = Instant::now();
+        // The position first: setting the message draws the bar (when a
+        // draw is due), and it drew "0 B/18.75 KiB" after the whole file was read.
+        self.bar.set_position(self.read);
         let lines = self.progress.lines_sent();
         let elapsed = self.bar.elapsed().max(Duration::from_millis(1)).as_secs_f64();
         self.bar.set_message(format!(
@@ -134,7 +137,6 @@ impl<R> Metered<R> {
             crate::words::count(lines, "line"),
             lines as f64 / elapsed
         ));
-        self.bar.set_position(self.read);
     }
 }
 

@@ -76,20 +76,24 @@ impl Decider {
 }
 
 /// Quits now with status 130: the terminal restored, and the counts so far
-/// on stderr, unless writing them would block (a stopped terminal, a full
-/// pipe): something is stuck, and the user asked to quit regardless.
+/// on stderr (the kernel's drops read afresh, as the chat's end reads them,
+/// and the received lines never shown), unless writing them would block (a
+/// stopped terminal, a full pipe): something is stuck, and the user asked
+/// to quit regardless.
 fn quit_at_once(progress: &Progress) -> ! {
     crate::terminal::restore();
     let summary = progress.summary();
-    let waiting = progress
+    // Waiting in the receiver for the output to take them, or for the
+    // terminal, or dropped for want of room there: none will be shown now.
+    let not_shown = progress
         .datagrams_received()
         .saturating_sub(progress.datagrams_written())
-        + crate::terminal::lines_not_yet_shown();
+        + crate::terminal::lines_not_shown();
     let mut message = format!("udpchat: quitting at once: {summary}");
-    if waiting > 0 {
+    if not_shown > 0 {
         message.push_str(&format!(
-            "; {} not yet shown",
-            crate::words::count(waiting, "received line")
+            "; {} never shown",
+            crate::words::count(not_shown, "received line")
         ));
     }
     message.push('\n');

@@ -35,19 +35,24 @@
 //! takes the keys and echoes them itself, so that received lines still
 //! start on a row of their own.
 //!
-//! A limit remains: a batch handed to the editor in the very instant the user
-//! presses Ctrl-D or Ctrl-C (no hook runs then) is dropped with the editor,
-//! unshown; the chat is ending, and the datagrams were received and counted.
+//! Two limits remain: a batch handed to the editor in the very instant the
+//! user presses Ctrl-D or Ctrl-C (no hook runs then) is dropped with the
+//! editor, unshown; the chat is ending, and the datagrams were received and
+//! counted. And keys typed in the instant between two lines, before the
+//! editor takes the terminal back, are echoed by the terminal itself: a
+//! received line printed then may join them on their row (the editor then
+//! draws them again after its prompt).
 //!
 //! Each part has a file: `screen` holds the output and runs the printer
 //! thread, `editor` the hooks and the editor as the sender's input, `logs`
 //! routes log lines, `mode` saves and restores the terminal's mode,
-//! `suspend` makes Ctrl-Z work, `rows` cuts lines to the terminal's width,
+//! `suspend` makes Ctrl-Z work, `rows` cuts lines to the terminal's width
+//! (each character measured by `width` at the most any terminal draws it),
 //! and `dumb` takes the keys where no line editor runs.
 
 use std::io::{self, BufReader, IsTerminal};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread;
 
 use log::info;
@@ -65,22 +70,24 @@ mod rows;
 mod screen;
 #[cfg(unix)]
 mod suspend;
+mod width;
 
 pub use logs::LogOutput;
 
 use editor::{EditorInput, Hooks};
 use logs::LogsAbove;
-use screen::{Screen, ScreenWriter};
+use screen::{NotShown, Screen, ScreenWriter};
 
-/// Received lines handed to the line editor's screen and not yet on the terminal.
-static LINES_WAITING: AtomicU64 = AtomicU64::new(0);
+/// Received lines handed to the line editor's screen and not shown.
+static NOT_SHOWN: NotShown = NotShown::new();
 
-/// How many received lines are waiting for the terminal now: taken in, not
-/// yet shown (0 when no line editor runs). Takes no lock, so it answers at
-/// once even while the printer is blocked on the terminal: for a process
-/// about to exit at once, to say what it leaves unshown.
-pub fn lines_not_yet_shown() -> u64 {
-    LINES_WAITING.load(Ordering::Relaxed)
+/// How many received lines the terminal has not shown: waiting for it now,
+/// or dropped (no room for them, Ctrl-C); 0 when no line editor runs.
+/// Takes no lock, so it answers at once even while the printer is blocked
+/// on the terminal: for a process about to exit at once, to say what it
+/// leaves unshown.
+pub fn lines_not_shown() -> u64 {
+    NOT_SHOWN.waiting.load(Ordering::Relaxed) + NOT_SHOWN.dropped.load(Ordering::Relaxed)
 }
 
 /// True when both stdin and stdout are terminals: a person is typing and reading.
@@ -115,7 +122,7 @@ pub fn run(chat: Chat, peer: &str) -> Result<Summary, Error> {
 
 fn run_editor(chat: Chat, peer: &str) -> Result<Summary, Error> {
     mode::save();
-    let screen = Arc::new(Screen::new(&LINES_WAITING));
+    let screen = Arc::new(Screen::new(&NOT_SHOWN));
     let config = rustyline::Config::builder().auto_add_history(true).build();
     let started = Editor::with_config(config).and_then(|mut editor| {
         editor.set_helper(Some(Hooks(screen.clone())));
@@ -175,7 +182,7 @@ fn run_editor(chat: Chat, peer: &str) -> Result<Summary, Error> {
     screen.finish();
     let _ = printer.join();
     mode::restore();
-    screen.waiting.store(0, Ordering::Relaxed);
+    screen.not_shown.waiting.store(0, Ordering::Relaxed);
     screen.warn_unshown();
     summary
 }

@@ -71,7 +71,7 @@ pub trait Renderer {
     ) -> Layout {
         // calculate the desired position of the cursor
         let pos = line.pos();
-        let cursor = self.calculate_position(&line[..pos], prompt_size);
+        let cursor = self.calculate_line_position(&line[..pos], prompt_size);
         // calculate the position of the end of the input line
         // Patched for udpchat: measured from the prompt, not on from the
         // cursor, which `calculate_position` puts on the next row when the
@@ -80,7 +80,7 @@ pub trait Renderer {
         let mut end = if pos == line.len() {
             cursor
         } else {
-            self.calculate_position(line, prompt_size)
+            self.calculate_line_position(line, prompt_size)
         };
         if let Some(info) = info {
             end = self.calculate_position(info, end);
@@ -93,6 +93,7 @@ pub trait Renderer {
             cursor,
             end,
             has_info: info.is_some(),
+            prompt_repeated: self.repeats_prompt(),
         };
         debug_assert!(new_layout.prompt_size <= new_layout.cursor);
         debug_assert!(new_layout.cursor <= new_layout.end);
@@ -102,6 +103,20 @@ pub trait Renderer {
     /// Calculate the number of columns and rows used to display `s` on a
     /// `cols` width terminal starting at `orig`.
     fn calculate_position(&self, s: &str, orig: Position) -> Position;
+
+    /// Patched for udpchat: whether the prompt is drawn again after each
+    /// newline in the line, so that each line of a pasted block reads as a
+    /// line typed (the Unix renderer's `push_rows` does).
+    fn repeats_prompt(&self) -> bool {
+        false
+    }
+
+    /// Patched for udpchat: the position after `s`, the start of the line,
+    /// drawn from the end of the prompt at `prompt_size`, each newline in it
+    /// followed by the prompt where [`repeats_prompt`](Self::repeats_prompt).
+    fn calculate_line_position(&self, s: &str, prompt_size: Position) -> Position {
+        self.calculate_position(s, prompt_size)
+    }
 
     fn write_and_flush(&mut self, buf: &str) -> Result<()>;
 

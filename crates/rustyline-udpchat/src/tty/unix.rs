@@ -1006,8 +1006,8 @@ impl PosixRenderer {
         }
     }
 
-    /// Patched for udpchat: appends `parts` (prompt, line and hint, drawn
-    /// from column 0) and ends each row itself with `\r\n` where
+    /// Patched for udpchat: appends the prompt, the line and the hint, drawn
+    /// from column 0, and ends each row itself with `\r\n` where
     /// `compute_layout` has it wrap, instead of leaving the wrap to the
     /// terminal. A reflowing terminal joins the rows it wrapped when the
     /// window widens, and the line would then take fewer rows than were
@@ -1016,22 +1016,35 @@ impl PosixRenderer {
     ///
     /// Each part is measured on from where `calculate_position` left the
     /// last: a row the last part filled is ended before the next starts.
-    fn push_rows(&mut self, parts: &[&str]) {
+    /// After each newline in the line, the prompt is drawn again (see
+    /// `repeats_prompt`).
+    fn push_rows(&mut self, prompt: &str, line: &str, hint: &str) {
         let mut col = 0;
-        for part in parts {
-            let mut esc_seq = 0;
-            for c in part.graphemes(true) {
-                if c == "\n" {
-                    col = 0;
-                } else if self.step(&mut col, c, &mut esc_seq) {
-                    self.buffer.push_str("\r\n");
-                }
+        self.push_part(prompt, &mut col, None);
+        self.push_part(line, &mut col, Some(prompt));
+        self.push_part(hint, &mut col, None);
+    }
+
+    /// Appends `part` from column `col` for `push_rows`, and `prompt` after
+    /// each newline in it.
+    fn push_part(&mut self, part: &str, col: &mut Unit, prompt: Option<&str>) {
+        let mut esc_seq = 0;
+        for c in part.graphemes(true) {
+            if c == "\n" {
+                *col = 0;
                 self.buffer.push_str(c);
-            }
-            if col == self.cols {
+                if let Some(prompt) = prompt {
+                    self.push_part(prompt, col, None);
+                }
+                continue;
+            } else if self.step(col, c, &mut esc_seq) {
                 self.buffer.push_str("\r\n");
-                col = 0;
             }
+            self.buffer.push_str(c);
+        }
+        if *col == self.cols {
+            self.buffer.push_str("\r\n");
+            *col = 0;
         }
     }
 }
@@ -1117,7 +1130,7 @@ impl Renderer for PosixRenderer {
                 hint.map(Cow::Borrowed),
             )
         };
-        self.push_rows(&[&prompt, &line, hint.as_deref().unwrap_or_default()]);
+        self.push_rows(&prompt, &line, hint.as_deref().unwrap_or_default());
         // position the cursor
         let new_cursor_row_movement = end_pos.row - cursor.row;
         // move the cursor up as required
@@ -1153,6 +1166,32 @@ impl Renderer for PosixRenderer {
                 continue;
             }
             // Patched for udpchat: measured as `push_rows` draws it.
+            if self.step(&mut pos.col, c, &mut esc_seq) {
+                pos.row += 1;
+            }
+        }
+        if pos.col == self.cols {
+            pos.col = 0;
+            pos.row += 1;
+        }
+        pos
+    }
+
+    fn repeats_prompt(&self) -> bool {
+        true
+    }
+
+    /// Patched for udpchat: measured as `push_rows` draws the line, the
+    /// prompt again after each newline.
+    fn calculate_line_position(&self, s: &str, prompt_size: Position) -> Position {
+        let mut pos = prompt_size;
+        let mut esc_seq = 0;
+        for c in s.graphemes(true) {
+            if c == "\n" {
+                pos.row += 1 + prompt_size.row;
+                pos.col = prompt_size.col;
+                continue;
+            }
             if self.step(&mut pos.col, c, &mut esc_seq) {
                 pos.row += 1;
             }
@@ -1849,5 +1888,38 @@ mod test {
             "\r\u{1b}[J> aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\na\r\u{1b}[1C",
             out.buffer
         );
+    }
+    /// Patched for udpchat: each line of a pasted block is drawn after the
+    /// prompt, as a typed one is, and measured so.
+    #[test]
+    fn the_prompt_is_drawn_again_after_each_newline_in_the_line() {
+        let mut out = PosixRenderer::new(
+            AltFd(libc::STDOUT_FILENO),
+            4,
+            true,
+            true,
+            GraphemeClusterMode::default(),
+            BellStyle::default(),
+        );
+        out.cols = 12;
+        let prompt = "to x> ";
+        let prompt_size = out.calculate_position(prompt, Position::default());
+        // The second line fills its row after the prompt; the newline after
+        // it takes one row, as the terminal does.
+        let line = LineBuffer::init("first\nabcdef\nz", 8);
+        let layout = out.compute_layout(prompt_size, true, &line, None);
+        assert!(layout.prompt_repeated);
+        assert_eq!(Position { col: 8, row: 1 }, layout.cursor);
+        assert_eq!(Position { col: 7, row: 2 }, layout.end);
+        out.refresh_line(prompt, &line, None, None, &layout, None)
+            .unwrap();
+        assert_eq!(
+            "to x> first\nto x> abcdef\nto x> z\u{1b}[1A\r\u{1b}[8C",
+            out.buffer
+        );
+        // Up from the second line to the first keeps the column.
+        let mut line = line;
+        assert!(line.move_to_line_up(1, &layout));
+        assert_eq!(line.pos(), 2);
     }
 }

@@ -345,6 +345,7 @@ pub(in crate::terminal) fn take_over(prompt: String) -> Option<Typing> {
     while let Ok(read @ 1..) = stdin.lock().read(&mut buf) {
         ahead.extend_from_slice(&buf[..read]);
     }
+    as_typed_in(&found, &mut ahead);
     ours.control_chars[Key::VMIN as usize] = 1;
     if let Err(err) = tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &ours) {
         let _ = tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &found);
@@ -368,6 +369,20 @@ pub(in crate::terminal) fn take_over(prompt: String) -> Option<Typing> {
     };
     typing.start(&ahead);
     Some(typing)
+}
+
+/// Makes keys typed ahead read as the terminal's mode `found` reads them:
+/// the kernel maps a carriage return to a newline (`icrnl`) as a key comes
+/// in, under the mode of the moment, and keys that came while another
+/// program had the terminal raw (the shell's line editor, in the instant
+/// after Enter) were not mapped. Enter then stayed a carriage return.
+fn as_typed_in(found: &Termios, ahead: &mut [u8]) {
+    let flags = found.input_flags;
+    if flags.contains(InputFlags::ICRNL) && !flags.contains(InputFlags::IGNCR) {
+        for byte in ahead.iter_mut().filter(|byte| **byte == b'\r') {
+            *byte = b'\n';
+        }
+    }
 }
 
 impl Typing {
@@ -498,7 +513,7 @@ impl Line {
             stderr.write_all(text)?;
             stderr.flush()?;
         } else {
-            // Received lines are cut into rows, each with the line's labels (see `rows`).
+            // Received lines are cut into rows, those after a line's first marked (see `rows`).
             match (std::str::from_utf8(text), columns) {
                 (Ok(text), Some(columns)) => {
                     let mut cut = String::with_capacity(text.len() + text.len() / 8);
@@ -700,6 +715,18 @@ mod tests {
         let (_, fed, out) = typed(b"a\x16\x7fb\n");
         assert_eq!(fed.lines, b"a\x7fb\n");
         assert!(out.starts_with("a^?b"), "{out:?}");
+    }
+
+    #[test]
+    fn enter_typed_ahead_while_the_shell_had_the_terminal_raw_is_a_newline() {
+        // SAFETY: a termios of all zeros is a valid value (no flag set).
+        let mut found = Termios::from(unsafe { std::mem::zeroed::<nix::libc::termios>() });
+        let mut ahead = b"ahead 1\rahead 2\rhalf".to_vec();
+        as_typed_in(&found, &mut ahead);
+        assert_eq!(ahead, b"ahead 1\rahead 2\rhalf", "without icrnl");
+        found.input_flags.insert(InputFlags::ICRNL);
+        as_typed_in(&found, &mut ahead);
+        assert_eq!(ahead, b"ahead 1\nahead 2\nhalf");
     }
 
     #[test]

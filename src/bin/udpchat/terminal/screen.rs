@@ -5,6 +5,12 @@
 //! grow it, and taking a batch out costs the batch, not the backlog. A line
 //! that finds no room is not shown: it is counted and told as the kernel's
 //! drops are, at once, then at most once a second, and at the end.
+//!
+//! Lines wait as they arrived, and are cut into rows (`rows`) as they are
+//! taken out, into a batch of at most [`MAX_BATCH`] bytes as cut: however
+//! narrow the terminal, and however many rows a line then takes, one print
+//! to the editor is that size, and so is the wait for a key pressed
+//! meanwhile, or for Ctrl-C.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -19,9 +25,12 @@ use super::{rows, suspend};
 use crate::throttle::Throttle;
 use crate::words::count;
 
-/// One print to the editor holds at most about this much, cut at a line end,
-/// so that a key pressed during a burst waits for one such write at most.
-const MAX_BATCH: usize = 64 * 1024;
+/// One print to the editor holds at most about this much as shown (cut
+/// into rows), whole lines, so that a key pressed during a burst, Ctrl-C
+/// included, waits for one such write at most: at 64 KiB, a terminal 20
+/// columns wide under a flood took up to 78 ms to show one, at 16 KiB up to
+/// 38 ms, and throughput is the terminal's either way.
+const MAX_BATCH: usize = 16 * 1024;
 
 /// Received lines waiting for the terminal take at most this many bytes.
 /// A terminal shows a few MiB a second at best, so more would only make the
@@ -48,15 +57,39 @@ pub(super) enum Phase {
     Closed,
 }
 
+/// Received lines the screen has not shown, readable without its lock
+/// (see [`lines_not_shown`](super::lines_not_shown)): for a process about to
+/// exit at once, to say what it leaves unshown.
+#[derive(Debug, Default)]
+pub(super) struct NotShown {
+    /// Taken in, and not yet on the terminal.
+    pub(super) waiting: AtomicU64,
+    /// Dropped: no room for them, Ctrl-C, or a terminal that failed.
+    pub(super) dropped: AtomicU64,
+}
+
+impl NotShown {
+    pub(super) const fn new() -> NotShown {
+        NotShown {
+            waiting: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// `lines` that were waiting will never be shown.
+    fn drop_waiting(&self, lines: u64) {
+        self.waiting.fetch_sub(lines, Ordering::Relaxed);
+        self.dropped.fetch_add(lines, Ordering::Relaxed);
+    }
+}
+
 /// Output on its way to the terminal, shared by the receiver (through
 /// [`ScreenWriter`]), the printer thread and the editor's hooks.
 pub(super) struct Screen {
     state: Mutex<ScreenState>,
     /// Signalled on every change of `state`; each waiter checks its own condition.
     changed: Condvar,
-    /// Received lines taken in and not yet shown, readable without the lock
-    /// (see [`lines_not_yet_shown`](super::lines_not_yet_shown)).
-    pub(super) waiting: &'static AtomicU64,
+    pub(super) not_shown: &'static NotShown,
 }
 
 pub(super) struct ScreenState {
@@ -70,6 +103,9 @@ pub(super) struct ScreenState {
     pub(super) logs: String,
     /// Set once the receiver has written its last line.
     finished: bool,
+    /// Set once what waits has been dropped at Ctrl-C: a batch already
+    /// taken is not shown either.
+    discarded: bool,
     /// Why the terminal could not be written, for the receiver to stop on.
     failed: Option<io::Error>,
     /// Lines that found no room, and the warnings about them.
@@ -83,6 +119,7 @@ impl Default for ScreenState {
             pending: VecDeque::with_capacity(MAX_PENDING),
             logs: String::new(),
             finished: false,
+            discarded: false,
             failed: None,
             unshown: Unshown::default(),
         }
@@ -127,12 +164,12 @@ fn lines_in(text: &[u8]) -> u64 {
 }
 
 impl Screen {
-    /// A screen that counts the lines it holds in `waiting`.
-    pub(super) fn new(waiting: &'static AtomicU64) -> Screen {
+    /// A screen that counts the lines it has not shown in `not_shown`.
+    pub(super) fn new(not_shown: &'static NotShown) -> Screen {
         Screen {
             state: Mutex::default(),
             changed: Condvar::new(),
-            waiting,
+            not_shown,
         }
     }
 
@@ -187,9 +224,12 @@ impl Screen {
                 .map_or(0, |end| end + 1)
         };
         state.pending.extend(&text[..fits]);
-        self.waiting.fetch_add(lines_in(&text[..fits]), Ordering::Relaxed);
+        self.not_shown
+            .waiting
+            .fetch_add(lines_in(&text[..fits]), Ordering::Relaxed);
         self.changed.notify_all();
         let dropped = lines_in(&text[fits..]);
+        self.not_shown.dropped.fetch_add(dropped, Ordering::Relaxed);
         let warning = (dropped > 0)
             .then(|| state.unshown.add(dropped, Instant::now()))
             .flatten();
@@ -213,12 +253,14 @@ impl Screen {
         self.changed.notify_all();
     }
 
-    /// Drops every received line still pending, counted as not shown.
+    /// Drops every received line still pending, or taken and not yet
+    /// shown, counted as not shown.
     pub(super) fn discard(&self) {
         let mut state = self.lock();
         let lines = lines_in(state.pending.as_slices().0) + lines_in(state.pending.as_slices().1);
         state.pending.clear();
-        self.waiting.fetch_sub(lines, Ordering::Relaxed);
+        state.discarded = true;
+        self.not_shown.drop_waiting(lines);
         state.unshown.lines += lines;
         state.unshown.unreported += lines;
     }
@@ -272,66 +314,76 @@ impl Screen {
                 continue;
             }
             let (batch, received_lines) = if state.logs.is_empty() {
-                let batch = take_batch(&mut state.pending);
-                let lines = lines_in(batch.as_bytes());
-                (batch, lines)
+                // Received lines only: a log line is ours, and starts with "udpchat:".
+                let columns = terminal_size::terminal_size_of(io::stdout()).map(|(width, _)| width.0);
+                take_batch(&mut state.pending, columns.map(usize::from))
             } else {
                 (std::mem::take(&mut state.logs), 0)
             };
             let phase = state.phase;
             drop(state);
-            // Received lines only: a log line is ours, and starts with "udpchat:".
-            let batch = if received_lines > 0
-                && let Some((width, _)) = terminal_size::terminal_size_of(io::stdout())
-            {
-                let mut rows = String::with_capacity(batch.len() + batch.len() / 8);
-                rows::cut(&batch, usize::from(width.0), &mut rows);
-                rows
-            } else {
-                batch
-            };
             let shown = match phase {
                 Phase::Editing => printer.print(batch.clone()).or_else(|err| {
-                    // The editor went away while we were waiting to hand it the batch.
+                    // The editor went away while we were waiting to hand it
+                    // the batch: shown directly, unless Ctrl-C dropped what waits.
+                    if self.lock().discarded {
+                        return Err(io::Error::other("discarded"));
+                    }
                     debug!("printing through the line editor failed ({err}); printing directly");
                     write_directly(&batch)
                 }),
                 Phase::Waiting | Phase::Closed => write_directly(&batch),
             };
-            self.waiting.fetch_sub(received_lines, Ordering::Relaxed);
             state = self.lock();
-            if let Err(err) = shown {
-                state.failed.get_or_insert(err);
-                let lines = lines_in(state.pending.as_slices().0) + lines_in(state.pending.as_slices().1);
-                self.waiting.fetch_sub(lines, Ordering::Relaxed);
-                state.pending.clear();
-                self.changed.notify_all();
+            match shown {
+                Ok(()) => {
+                    self.not_shown
+                        .waiting
+                        .fetch_sub(received_lines, Ordering::Relaxed);
+                }
+                Err(err) => {
+                    self.not_shown.drop_waiting(received_lines);
+                    if state.discarded {
+                        state.unshown.lines += received_lines;
+                        state.unshown.unreported += received_lines;
+                    } else {
+                        state.failed.get_or_insert(err);
+                        let pending = state.pending.as_slices();
+                        let lines = lines_in(pending.0) + lines_in(pending.1);
+                        self.not_shown.drop_waiting(lines);
+                        state.pending.clear();
+                        self.changed.notify_all();
+                    }
+                }
             }
         }
     }
 }
 
-/// Takes the first lines of `pending`, about [`MAX_BATCH`] bytes, whole
-/// lines only: a copy of the batch, never of the rest.
-fn take_batch(pending: &mut VecDeque<u8>) -> String {
-    let cut = if pending.len() <= MAX_BATCH {
-        pending.len()
-    } else {
-        match pending.range(..MAX_BATCH).rposition(|&b| b == b'\n') {
-            Some(end) => end + 1,
-            None => pending
-                .range(MAX_BATCH..)
-                .position(|&b| b == b'\n')
-                .map_or(pending.len(), |end| MAX_BATCH + end + 1),
+/// Takes the first lines of `pending` and cuts them into rows of fewer than
+/// `columns` (as they are where the width is not known), as many as make
+/// about [`MAX_BATCH`] bytes so cut, at least one; returns them and how many
+/// lines they are. Costs the batch, not the rest.
+fn take_batch(pending: &mut VecDeque<u8>, columns: Option<usize>) -> (String, u64) {
+    let mut batch = String::new();
+    let mut line = Vec::new();
+    let mut lines = 0;
+    while !pending.is_empty() && (lines == 0 || batch.len() < MAX_BATCH) {
+        let end = pending
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(pending.len(), |end| end + 1);
+        line.clear();
+        line.extend(pending.drain(..end));
+        // Whole lines of UTF-8 went in; lossy only as a safeguard.
+        let text = String::from_utf8_lossy(&line);
+        match columns {
+            Some(columns) => rows::cut(&text, columns, &mut batch),
+            None => batch.push_str(&text),
         }
-    };
-    let (front, back) = pending.as_slices();
-    let mut batch = Vec::with_capacity(cut);
-    batch.extend_from_slice(&front[..cut.min(front.len())]);
-    batch.extend_from_slice(&back[..cut.saturating_sub(front.len())]);
-    pending.drain(..cut);
-    // Whole lines of UTF-8 went in, and `cut` follows a '\n'.
-    String::from_utf8(batch).unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
+        lines += 1;
+    }
+    (batch, lines)
 }
 
 fn write_directly(text: &str) -> io::Result<()> {
@@ -359,7 +411,7 @@ impl Write for ScreenWriter {
 /// A screen with a count of its own, as tests run in parallel.
 #[cfg(test)]
 pub(super) fn test_screen() -> Screen {
-    Screen::new(Box::leak(Box::new(AtomicU64::new(0))))
+    Screen::new(Box::leak(Box::new(NotShown::new())))
 }
 
 #[cfg(test)]
@@ -386,7 +438,7 @@ mod tests {
         screen.push(b"one\ntwo\n").unwrap();
         screen.push_log(b"not counted: a log line\n");
         screen.push(b"three\n").unwrap();
-        assert_eq!(screen.waiting.load(Ordering::Relaxed), 3);
+        assert_eq!(screen.not_shown.waiting.load(Ordering::Relaxed), 3);
 
         let kept = Kept::default();
         let printer = thread::spawn({
@@ -396,12 +448,13 @@ mod tests {
         screen.advance(Phase::Waiting, Phase::Editing);
         let shown = "not counted: a log line\none\ntwo\nthree\n";
         let deadline = Instant::now() + Duration::from_secs(10);
-        while (kept.0.lock().unwrap().len() < shown.len() || screen.waiting.load(Ordering::Relaxed) > 0)
+        while (kept.0.lock().unwrap().len() < shown.len()
+            || screen.not_shown.waiting.load(Ordering::Relaxed) > 0)
             && Instant::now() < deadline
         {
             thread::yield_now();
         }
-        assert_eq!(screen.waiting.load(Ordering::Relaxed), 0);
+        assert_eq!(screen.not_shown.waiting.load(Ordering::Relaxed), 0);
         screen.finish();
         printer.join().unwrap();
         assert_eq!(*kept.0.lock().unwrap(), shown);
@@ -412,7 +465,8 @@ mod tests {
         let screen = test_screen();
         screen.push(b"one\ntwo\n").unwrap();
         screen.discard();
-        assert_eq!(screen.waiting.load(Ordering::Relaxed), 0);
+        assert_eq!(screen.not_shown.waiting.load(Ordering::Relaxed), 0);
+        assert_eq!(screen.not_shown.dropped.load(Ordering::Relaxed), 2);
         assert_eq!(screen.lock().unshown.unreported, 2);
     }
 
@@ -422,24 +476,43 @@ mod tests {
         let mut pending = VecDeque::from(line.repeat(2000).into_bytes());
         let mut batches = Vec::new();
         while !pending.is_empty() {
-            batches.push(take_batch(&mut pending));
+            batches.push(take_batch(&mut pending, None));
         }
         assert!(batches.len() > 1);
-        for batch in &batches {
+        for (batch, lines) in &batches {
             assert!(
-                batch.len() <= MAX_BATCH && batch.ends_with('\n'),
+                batch.len() < MAX_BATCH + line.len() && batch.ends_with('\n'),
                 "{}",
                 batch.len()
             );
+            assert_eq!(lines_in(batch.as_bytes()), *lines);
         }
-        assert_eq!(batches.concat(), line.repeat(2000));
+        let all: String = batches.into_iter().map(|(batch, _)| batch).collect();
+        assert_eq!(all, line.repeat(2000));
+    }
+
+    #[test]
+    fn bounds_a_batch_as_cut_into_rows_however_narrow_the_terminal() {
+        // Labels wider than 20 columns, and text: each line takes 6 rows.
+        let line = format!(
+            "2026-11-24T10:15:03.120+01:00 <127.0.0.1:40000> {}\n",
+            "f".repeat(40)
+        );
+        let mut pending = VecDeque::from(line.repeat(5000).into_bytes());
+        let (batch, lines) = take_batch(&mut pending, Some(20));
+        let mut one = String::new();
+        rows::cut(&line, 20, &mut one);
+        assert!(one.lines().count() > 4, "{one}");
+        assert!(batch.len() < MAX_BATCH + one.len(), "{}", batch.len());
+        assert_eq!(batch, one.repeat(lines as usize));
+        assert_eq!(pending.len(), line.len() * (5000 - lines as usize));
     }
 
     #[test]
     fn takes_a_line_longer_than_a_batch_whole() {
         let long = format!("{}é\n", "y".repeat(MAX_BATCH));
         let mut pending = VecDeque::from(format!("{long}short\n").into_bytes());
-        assert_eq!(take_batch(&mut pending), long);
+        assert_eq!(take_batch(&mut pending, None), (long, 1));
         assert_eq!(pending, b"short\n");
     }
 
@@ -452,8 +525,35 @@ mod tests {
         }
         pending.extend(b"abcdefghij\n");
         assert!(!pending.as_slices().1.is_empty(), "the ring did not wrap");
-        assert_eq!(take_batch(&mut pending), "9\nabcdefghij\n");
+        assert_eq!(take_batch(&mut pending, None), ("9\nabcdefghij\n".to_owned(), 2));
         assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn a_batch_the_editor_no_longer_takes_after_ctrl_c_is_counted_not_shown() {
+        /// Stands for an editor that has gone away.
+        struct Gone;
+        impl ExternalPrinter for Gone {
+            fn print(&mut self, _msg: String) -> rustyline::Result<()> {
+                Err(io::Error::other("gone").into())
+            }
+        }
+        let screen = Arc::new(test_screen());
+        screen.push(b"one\ntwo\n").unwrap();
+        screen.lock().discarded = true;
+        screen.advance(Phase::Waiting, Phase::Editing);
+        let printer = thread::spawn({
+            let screen = screen.clone();
+            move || screen.print_loop(Gone)
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while screen.not_shown.waiting.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+            thread::yield_now();
+        }
+        screen.finish();
+        printer.join().unwrap();
+        assert_eq!(screen.not_shown.dropped.load(Ordering::Relaxed), 2);
+        assert_eq!(screen.lock().unshown.unreported, 2);
     }
 
     #[test]
