@@ -63,6 +63,15 @@ pub struct Args {
     #[arg(long)]
     pub recv_only: bool,
 
+    /// Do not send empty lines of a piped file (typed ones never are)
+    ///
+    /// An empty line is an empty datagram, which nc -u, ncat -u and socat
+    /// take for the end of the session. At a terminal an empty line is
+    /// never sent; from a pipe or file it is, unless this is given, so that
+    /// another udpchat receives the file as it is.
+    #[arg(long)]
+    pub skip_empty: bool,
+
     /// Start each received line with the address it came from: <192.168.1.6:2323> hi
     #[arg(long)]
     pub show_sender: bool,
@@ -437,6 +446,7 @@ impl Args {
         config.show_sender = self.show_sender;
         config.display = self.display_style();
         config.send_interval = self.rate;
+        config.skip_empty = self.skip_empty;
         Ok(config)
     }
 

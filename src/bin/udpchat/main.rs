@@ -63,7 +63,11 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
         terminal::prepare();
     }
     signals::install()?;
-    let chat = Chat::bind(args.to_config()?)?;
+    let mut config = args.to_config()?;
+    // Enter on an empty line sends nothing, as in other chat programs: an
+    // empty datagram would end a netcat or socat peer's session.
+    config.skip_empty |= interactive;
+    let chat = Chat::bind(config)?;
     if let (Some(asked), Some(granted)) = (args.recv_buffer, chat.recv_buffer()) {
         // Linux reports twice what it grants (see Config::recv_buffer): only
         // far less than asked is worth a word at the default verbosity.
