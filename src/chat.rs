@@ -220,14 +220,21 @@ impl Chat {
             coordinator,
             progress,
         } = self;
+        let sealer = sealer(&config)?;
+        let secured = match sealer {
+            Sealer::Plain => "not secured: lines go as plain text",
+            #[cfg(feature = "secure")]
+            Sealer::Sealed(_) => "secured: lines are sealed with the secret",
+        };
         match &config.destination {
-            Destination::Peers { .. } => info!("chatting with {} from {local}", config.destination),
+            Destination::Peers { .. } => {
+                info!("chatting with {} from {local}, {secured}", config.destination)
+            }
             room => info!(
-                "chatting in {room}, receiving on {local}, hearing {}",
+                "chatting in {room}, receiving on {local}, hearing {}, {secured}",
                 filter.heard()
             ),
         }
-        let sealer = sealer(&config)?;
         let receiver = Receiver {
             socket: &socket,
             output,

@@ -394,6 +394,14 @@ impl Args {
         peers.join(", ")
     }
 
+    /// What the prompt names: who lines go to and, for a secured chat, that
+    /// it is, in words every terminal shows (`TERM=dumb`, a Windows console):
+    /// `to 192.168.1.6:2323 (secured)> `.
+    pub fn prompt_names(&self, secured: bool) -> String {
+        let to = self.talking_to();
+        if secured { format!("{to} (secured)") } else { to }
+    }
+
     /// Where `--broadcast` sends: `--broadcast-addr` (or 255.255.255.255) on its port.
     fn broadcast_to(&self) -> Option<SocketAddrV4> {
         let to = self.broadcast_addr.unwrap_or(Ipv4Addr::BROADCAST);

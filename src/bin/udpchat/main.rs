@@ -67,6 +67,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
     // Enter on an empty line sends nothing, as in other chat programs: an
     // empty datagram would end a netcat or socat peer's session.
     config.skip_empty |= interactive;
+    let secured = config.secret.is_some();
     let chat = Chat::bind(config)?;
     if let (Some(asked), Some(granted)) = (args.recv_buffer, chat.recv_buffer()) {
         // Linux reports twice what it grants (see Config::recv_buffer): only
@@ -77,7 +78,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
     }
     signals::attach(chat.shutdown_handle(), chat.progress());
     let summary = if interactive {
-        terminal::run(chat, &args.talking_to())?
+        terminal::run(chat, &args.prompt_names(secured))?
     } else if meter::wanted(args.quiet > 0, args.recv_only) {
         let input = meter::start(BufReader::with_capacity(64 * 1024, io::stdin()), chat.progress());
         // Received lines share the terminal with the bar when stdout is one.
