@@ -138,7 +138,7 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
         (
             &["127.0.0.1:9", "--rate", "-5"],
             2,
-            "invalid value '-5' for '--rate <LINES_PER_SECOND>': a rate must be positive",
+            "invalid value '-5' for '--rate <PER_SECOND>': a rate must be positive",
         ),
         (
             &["127.0.0.1:9", "--accept-any=yes"],
