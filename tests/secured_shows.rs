@@ -1,4 +1,4 @@
-//! Whether a chat is secured shows: in the prompt at a terminal, and in the first lines at -v; nothing is added to the wire.
+//! Whether a chat is secured shows: in the prompt at a terminal, in the first lines at -v, and to a chat without the secret; nothing is added to the wire.
 
 #![cfg(feature = "cli")]
 
@@ -72,4 +72,54 @@ fn the_prompt_says_a_chat_is_secured_and_a_plain_one_says_nothing() {
             assert_eq!(tmux.exit_status().0, 0, "TERM={term}");
         }
     }
+}
+
+/// A udpchat without a secret, sent lines sealed by one that has a secret,
+/// shows them as noise (it cannot tell them from text) and says why, once,
+/// with the first.
+#[test]
+fn a_plain_chat_receiving_sealed_lines_says_once_that_its_peer_uses_a_secret() {
+    let mut plain = Udpchat::start(&["-b", "127.0.0.1:0", "127.0.0.1:9"]);
+    let plain_at = plain.bound_addr();
+    let plain_addr = plain_at.to_string();
+    let secret = SecretFile::secret();
+    let mut secured = Udpchat::start(&["--secret-file", secret.path(), "-b", "127.0.0.1:0", &plain_addr]);
+    secured.send("one\n");
+    let hint = plain.stderr_line_containing("looks like a secured udpchat");
+    assert!(
+        hint.contains("127.0.0.1:") && hint.contains("use the same secret (--secret-file or UDPCHAT_SECRET)"),
+        "{hint}"
+    );
+    secured.send("two\n");
+    secured.close_stdin();
+    assert_eq!(secured.exit_code().0, Some(0));
+    // A plain line after them marks that they have all been shown.
+    let other = loopback_socket();
+    other.send_to(b"marker", plain_at).unwrap();
+    while plain.line() != b"marker" {}
+    plain.close_stdin();
+    let (code, stderr) = plain.exit_code();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stderr.matches("looks like a secured udpchat").count(),
+        1,
+        "{stderr}"
+    );
+}
+
+/// Plain text, even from a peer that also sends sealed lines, brings no hint.
+#[test]
+fn plain_text_brings_no_hint_of_a_secret() {
+    let peer = loopback_socket();
+    let mut plain = Udpchat::with_peer(&peer, &[]);
+    let to = plain.bound_addr();
+    let long = "x".repeat(200);
+    for line in ["hello", &long, "\u{1}short"] {
+        peer.send_to(line.as_bytes(), to).unwrap();
+        assert_eq!(plain.text_line(), line);
+    }
+    plain.close_stdin();
+    let (code, stderr) = plain.exit_code();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("secured udpchat"), "{stderr}");
 }
