@@ -84,6 +84,33 @@ fn help_is_filled_to_the_terminals_width_without_breaking_words() {
     );
 }
 
+/// `--demo` (README's first command) shows two chats talking: each line
+/// typed by one is seen by the other, in the order of the dialogue.
+#[test]
+fn the_demo_shows_two_chats_talking_in_order() {
+    let out = stdout_of(&["--demo"]);
+    let said: Vec<(&str, &str)> = out
+        .lines()
+        .filter_map(|line| {
+            line.split_once(" types: ")
+                .or_else(|| line.split_once(" sees:  "))
+        })
+        .map(|(who, what)| (who.trim(), what))
+        .collect();
+    assert_eq!(said.len(), 18, "{out}");
+    for pair in said.chunks(2) {
+        let [(speaker, line), (listener, heard)] = pair else {
+            unreachable!()
+        };
+        assert_eq!(line, heard, "{out}");
+        assert_ne!(speaker, listener, "{out}");
+    }
+    assert!(out.contains("alice: 4 lines sent, 5 received"), "{out}");
+    assert!(out.contains("udpchat -b 127.0.0.1:2323 127.0.0.1:2324"), "{out}");
+    let (code, stderr) = common::run(&["--demo", "127.0.0.1:9"]);
+    assert_eq!(code, Some(2), "--demo takes no other argument: {stderr}");
+}
+
 #[test]
 fn version_matches_the_crate() {
     assert_eq!(

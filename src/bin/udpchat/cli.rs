@@ -37,7 +37,7 @@ pub struct Args {
         env = "UDPCHAT_PEER",
         hide_env = true,
         value_parser = parse_peer,
-        required_unless_present_any = ["more_peers", "broadcast", "group", "generate"]
+        required_unless_present_any = ["more_peers", "broadcast", "group", "generate", "demo"]
     )]
     pub peers: Vec<HostPort>,
 
@@ -271,6 +271,13 @@ pub struct Args {
     /// not sent" still print. -q also hides the progress line.
     #[arg(short, long, action = ArgAction::Count)]
     pub quiet: u8,
+
+    /// Show two chats talking on this machine, then exit
+    ///
+    /// Two chats in this process, each on a port of 127.0.0.1, say a few
+    /// lines to each other; what each types and sees is printed.
+    #[arg(long, exclusive = true)]
+    pub demo: bool,
 
     /// Print a completion script, man page or secret
     ///

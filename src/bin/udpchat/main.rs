@@ -2,6 +2,7 @@
 
 mod addr;
 mod cli;
+mod demo;
 mod exit;
 mod help;
 mod hints;
@@ -37,6 +38,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
+    if args.demo {
+        return Ok(demo::run().map(|()| ExitCode::SUCCESS)?);
+    }
     if args.generate == Some(cli::Generated::Secret) {
         return Ok(cli::write_secret().map(|()| ExitCode::SUCCESS)?);
     }
