@@ -433,6 +433,7 @@ fn holding(command: &[&str], port: u16) -> Option<std::process::Child> {
 }
 
 /// Two ports in a row that were free a moment ago.
+#[cfg(target_os = "linux")]
 fn two_free_ports() -> u16 {
     (0..100)
         .find_map(|_| {

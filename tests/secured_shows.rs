@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{SecretFile, Udpchat, loopback_socket, recv};
+use common::{SecretFile, Udpchat, loopback_socket};
 
 #[test]
 fn the_first_lines_at_v_say_whether_a_chat_is_secured() {
@@ -41,7 +41,7 @@ fn the_first_lines_at_v_say_whether_a_chat_is_secured() {
 #[cfg(unix)]
 #[test]
 fn the_prompt_says_a_chat_is_secured_and_a_plain_one_says_nothing() {
-    use common::Tmux;
+    use common::{Tmux, recv};
     let secret = SecretFile::secret();
     for term in ["xterm", "dumb"] {
         for secured in [true, false] {

@@ -170,7 +170,11 @@ mod tests {
             "python3 chat.py (pid 43)"
         );
         assert_eq!(
-            named(44, b"/home/me/.cargo/bin/udpchat\0192.168.1.6:2323\0", "udpchat"),
+            named(
+                44,
+                b"/home/me/.cargo/bin/udpchat\x00192.168.1.6:2323\0",
+                "udpchat"
+            ),
             "another udpchat (pid 44)"
         );
         assert_eq!(named(45, b"", "socat"), "socat (pid 45)");
