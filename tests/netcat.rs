@@ -108,6 +108,11 @@ impl Tool {
     }
 }
 
+/// The last row with something on it, without trailing blanks.
+fn last_row(screen: &str) -> Option<&str> {
+    screen.lines().map(str::trim_end).rfind(|row| !row.is_empty())
+}
+
 impl Drop for Tool {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -148,6 +153,9 @@ fn a_typed_empty_line_does_not_end_the_session_of(command: fn(u16, u16) -> Vec<S
 
     tool.say("a reply");
     tmux.wait_for("the reply", |screen| screen.contains("a reply"));
+    // Ctrl-D once the editor is back (between two lines it would be the
+    // terminal's, and lost).
+    tmux.wait_for("an empty prompt", |screen| last_row(screen) == Some(&prompt));
     tmux.press(&["C-d"]);
     assert_eq!(tmux.exit_status(), (0, true), "(status, terminal mode kept)");
     let stderr = tmux.stderr();
@@ -215,15 +223,15 @@ fn a_typed_empty_line_is_not_sent_at_a_dumb_terminal_either() {
     let Some(tmux) = Tmux::start(&["-b", "127.0.0.1:0", &peer_addr], &[("TERM", "dumb")]) else {
         return;
     };
-    tmux.wait_for("the prompt", |screen| {
-        screen.contains(&format!("to {peer_addr}>"))
-    });
+    let prompt = format!("to {peer_addr}>");
+    tmux.wait_for("the prompt", |screen| screen.contains(&prompt));
     for keys in ["one", "", "two"] {
         tmux.type_text(keys);
         tmux.press(&["Enter"]);
     }
     assert_eq!(recv(&peer).0, b"one");
     assert_eq!(recv(&peer).0, b"two", "the empty line was sent");
+    tmux.wait_for("an empty prompt", |screen| last_row(screen) == Some(&prompt));
     tmux.press(&["C-d"]);
     assert_eq!(tmux.exit_status().0, 0);
     assert!(

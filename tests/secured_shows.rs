@@ -68,6 +68,11 @@ fn the_prompt_says_a_chat_is_secured_and_a_plain_one_says_nothing() {
             tmux.press(&["Enter"]);
             let datagram = recv(&peer).0;
             assert_eq!(datagram == b"hello", !secured, "TERM={term}");
+            // Ctrl-D once the editor is back (between two lines it would be
+            // the terminal's, and lost).
+            tmux.wait_for("an empty prompt", |screen| {
+                screen.lines().map(str::trim_end).rfind(|row| !row.is_empty()) == Some(prompt.trim_end())
+            });
             tmux.press(&["C-d"]);
             assert_eq!(tmux.exit_status().0, 0, "TERM={term}");
         }
