@@ -221,14 +221,21 @@ impl Chat {
             coordinator,
             progress,
         } = self;
+        let sealer = sealer(&config)?;
+        let secured = match sealer {
+            Sealer::Plain => "not secured: lines go as plain text",
+            #[cfg(feature = "secure")]
+            Sealer::Sealed(_) => "secured: lines are sealed with the secret",
+        };
         match &config.destination {
-            Destination::Peers { .. } => info!("chatting with {} from {local}", config.destination),
+            Destination::Peers { .. } => {
+                info!("chatting with {} from {local}, {secured}", config.destination)
+            }
             room => info!(
-                "chatting in {room}, receiving on {local}, hearing {}",
+                "chatting in {room}, receiving on {local}, hearing {}, {secured}",
                 filter.heard()
             ),
         }
-        let sealer = sealer(&config)?;
         let receiver = Receiver {
             socket: &socket,
             output,
@@ -245,6 +252,7 @@ impl Chat {
             peers: send_to.clone(),
             sealer,
             interval: config.send_interval,
+            skip_empty: config.skip_empty,
             input,
             progress: progress.clone(),
             stop: coordinator.line(),
@@ -325,6 +333,7 @@ fn outcome(reason: Stop, progress: &Progress, received: &Received) -> Result<Sum
         ended,
         lines_sent: progress.lines_sent(),
         lines_not_sent: progress.lines_not_sent(),
+        lines_skipped: progress.lines_skipped(),
         datagrams_received: received.shown,
         datagrams_ignored: received.ignored,
         datagrams_dropped: received.dropped,

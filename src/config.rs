@@ -128,6 +128,12 @@ pub struct Config {
     /// The least time between two lines sent (`--rate`), or `None` to send
     /// each line as soon as it is read.
     pub send_interval: Option<Duration>,
+    /// Do not send empty input lines (`--skip-empty`; the `udpchat` binary
+    /// sets it at a terminal). An empty line is an empty datagram, which
+    /// `nc -u` and `socat` take for the end of the session: `nc -u` stops
+    /// printing, `ncat -u` and `socat` exit. Off by default, so a file
+    /// piped to another udpchat arrives with its empty lines.
+    pub skip_empty: bool,
     /// Seal every line with this secret, and show only lines sealed with it
     /// (`--secret-file`). `None`, the default, is the plain wire format.
     #[cfg(feature = "secure")]
@@ -208,6 +214,7 @@ impl Config {
             show_sender: false,
             display: Style::default(),
             send_interval: None,
+            skip_empty: false,
             #[cfg(feature = "secure")]
             secret: None,
             #[cfg(feature = "secure")]

@@ -68,6 +68,13 @@ mod wire;
 #[doc(hidden)]
 pub mod fuzzing;
 
+// README.md's Rust blocks are doctests: `cargo test` compiles and runs them
+// as written, so the README's library example cannot rot. (Its other blocks
+// must name their language, `sh` or `text`: rustdoc takes a bare one for Rust.)
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use chat::{Chat, ShutdownHandle};
 pub use config::{Config, Destination, Hears};
 pub use error::{AddressProblem, Error, InterfaceProblem};

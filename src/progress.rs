@@ -45,6 +45,7 @@ struct Counts {
     // The sender's.
     lines_sent: AtomicU64,
     lines_not_sent: AtomicU64,
+    lines_skipped: AtomicU64,
     bytes_read: AtomicU64,
     bytes_sent: AtomicU64,
     // The receiver's.
@@ -53,6 +54,17 @@ struct Counts {
     datagrams_ignored: AtomicU64,
     datagrams_dropped: AtomicU64,
     datagrams_refused: AtomicU64,
+}
+
+/// What became of a line of input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// Sent, with this many bytes (to each peer).
+    Bytes(usize),
+    /// Could not be sent.
+    Failed,
+    /// Empty, and not sent on purpose ([`Config::skip_empty`](crate::Config::skip_empty)).
+    Skipped,
 }
 
 /// Adds to a count that only the calling thread writes: a load and a store,
@@ -70,6 +82,11 @@ impl Progress {
     /// Input lines that could not be sent so far.
     pub fn lines_not_sent(&self) -> u64 {
         self.counts.lines_not_sent.load(Ordering::Relaxed)
+    }
+
+    /// Empty input lines not sent so far ([`Config::skip_empty`](crate::Config::skip_empty)).
+    pub fn lines_skipped(&self) -> u64 {
+        self.counts.lines_skipped.load(Ordering::Relaxed)
     }
 
     /// Bytes of input read so far, line ends included: compare it with the
@@ -131,6 +148,7 @@ impl Progress {
             ended: Ended::Interrupted,
             lines_sent: self.lines_sent(),
             lines_not_sent: self.lines_not_sent(),
+            lines_skipped: self.lines_skipped(),
             datagrams_received: self.datagrams_received(),
             datagrams_ignored: self.datagrams_ignored(),
             datagrams_dropped: drops_counted.then_some(dropped),
@@ -153,14 +171,15 @@ impl Progress {
     }
 
     /// The sender read a line of `read` bytes and sent `sent` of them, or not.
-    pub(crate) fn line(&self, read: usize, sent: Option<usize>) {
+    pub(crate) fn line(&self, read: usize, sent: Sent) {
         add(&self.counts.bytes_read, read as u64);
         match sent {
-            Some(bytes) => {
+            Sent::Bytes(bytes) => {
                 add(&self.counts.bytes_sent, bytes as u64);
                 add(&self.counts.lines_sent, 1);
             }
-            None => add(&self.counts.lines_not_sent, 1),
+            Sent::Failed => add(&self.counts.lines_not_sent, 1),
+            Sent::Skipped => add(&self.counts.lines_skipped, 1),
         }
     }
 
@@ -191,10 +210,12 @@ mod tests {
     fn counts_lines_and_bytes_as_the_sender_reports_them() {
         let progress = Progress::new(true, None);
         let reader = progress.clone();
-        progress.line(6, Some(5));
-        progress.line(70_001, None);
+        progress.line(6, Sent::Bytes(5));
+        progress.line(70_001, Sent::Failed);
+        progress.line(2, Sent::Skipped);
         assert_eq!((reader.lines_sent(), reader.lines_not_sent()), (1, 1));
-        assert_eq!((reader.bytes_read(), reader.bytes_sent()), (70_007, 5));
+        assert_eq!(reader.lines_skipped(), 1);
+        assert_eq!((reader.bytes_read(), reader.bytes_sent()), (70_009, 5));
         progress.received(4, 1, 2);
         progress.written(3);
         let summary = reader.summary();

@@ -28,6 +28,9 @@ pub struct Summary {
     pub lines_sent: u64,
     /// Input lines that could not be sent (too long, or refused by the system).
     pub lines_not_sent: u64,
+    /// Empty input lines not sent, on purpose
+    /// ([`Config::skip_empty`](crate::Config::skip_empty)).
+    pub lines_skipped: u64,
     /// Datagrams received and printed. A room member's own lines, looped
     /// back to it, are neither printed nor counted.
     pub datagrams_received: u64,
@@ -91,6 +94,9 @@ impl fmt::Display for Summary {
             count(self.lines_sent, "line"),
             count(self.datagrams_received, "datagram")
         )?;
+        if self.lines_skipped > 0 {
+            write!(f, "{} skipped, ", count(self.lines_skipped, "empty line"))?;
+        }
         match self.datagrams_dropped {
             Some(dropped) => write!(f, "{dropped} dropped by the kernel")?,
             None => f.write_str("drops not countable on this system")?,
@@ -145,6 +151,7 @@ mod tests {
             ended: Ended::EndOfInput,
             lines_sent: 1,
             lines_not_sent: 1,
+            lines_skipped: 0,
             datagrams_received: 1,
             datagrams_ignored: 0,
             datagrams_dropped: Some(0),
@@ -154,6 +161,14 @@ mod tests {
         assert_eq!(
             summary.to_string(),
             "1 line sent, 1 datagram received, 0 dropped by the kernel"
+        );
+        let skipped = Summary {
+            lines_skipped: 2,
+            ..summary
+        };
+        assert_eq!(
+            skipped.to_string(),
+            "1 line sent, 1 datagram received, 2 empty lines skipped, 0 dropped by the kernel"
         );
         let refused = Summary {
             datagrams_refused: 2,

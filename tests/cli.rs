@@ -43,6 +43,74 @@ fn short_help_is_short_and_long_help_has_examples_and_environment() {
     }
 }
 
+/// `udpchat FLAG` on a terminal `columns` wide (clap reads `COLUMNS` where
+/// stdout is not a terminal, as here).
+fn help_at(flag: &str, columns: usize) -> String {
+    let columns = columns.to_string();
+    let output = output_via(env!("CARGO_BIN_EXE_udpchat"), &[flag], &[("COLUMNS", &columns)]);
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Help is filled to the terminal's width (at most 100) at word boundaries:
+/// the same words at every width, no address cut in two (`192.16` /
+/// `8.1.255`, as the terminal's own wrap of 100-column lines did at 80).
+/// At 80 columns, `-h` fits without a line wider than the terminal, in
+/// less than 40 rows (72 before).
+#[test]
+fn help_is_filled_to_the_terminals_width_without_breaking_words() {
+    let words = |text: &str| text.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    for flag in ["-h", "--help"] {
+        let widest = help_at(flag, 100);
+        assert_eq!(help_at(flag, 250), widest, "{flag}: wider than 100 is 100");
+        for columns in [40, 60, 80] {
+            let help = help_at(flag, columns);
+            assert_eq!(
+                words(&help),
+                words(&widest),
+                "{flag} at {columns} columns:\n{help}"
+            );
+            if columns == 80 {
+                let wide: Vec<&str> = help.lines().filter(|line| line.chars().count() > 80).collect();
+                assert!(wide.is_empty(), "{flag}: lines over 80 columns: {wide:#?}");
+            }
+        }
+    }
+    let short = help_at("-h", 80);
+    assert!(
+        short.lines().count() < 40,
+        "{} rows:\n{short}",
+        short.lines().count()
+    );
+}
+
+/// `--demo` (README's first command) shows two chats talking: each line
+/// typed by one is seen by the other, in the order of the dialogue.
+#[test]
+fn the_demo_shows_two_chats_talking_in_order() {
+    let out = stdout_of(&["--demo"]);
+    let said: Vec<(&str, &str)> = out
+        .lines()
+        .filter_map(|line| {
+            line.split_once(" types: ")
+                .or_else(|| line.split_once(" sees:  "))
+        })
+        .map(|(who, what)| (who.trim(), what))
+        .collect();
+    assert_eq!(said.len(), 18, "{out}");
+    for pair in said.chunks(2) {
+        let [(speaker, line), (listener, heard)] = pair else {
+            unreachable!()
+        };
+        assert_eq!(line, heard, "{out}");
+        assert_ne!(speaker, listener, "{out}");
+    }
+    assert!(out.contains("alice: 4 lines sent, 5 received"), "{out}");
+    assert!(out.contains("udpchat -b 127.0.0.1:2323 127.0.0.1:2324"), "{out}");
+    let (code, stderr) = common::run(&["--demo", "127.0.0.1:9"]);
+    assert_eq!(code, Some(2), "--demo takes no other argument: {stderr}");
+}
+
 #[test]
 fn version_matches_the_crate() {
     assert_eq!(
@@ -169,9 +237,11 @@ fn the_man_page_shows_every_example_command_line_intact() {
 
 #[test]
 fn values_of_generate_are_listed_in_help_and_completions() {
-    assert!(
-        stdout_of(&["-h"]).contains("[possible values: bash, zsh, fish, elvish, powershell, man, secret]")
-    );
+    let short = stdout_of(&["-h"])
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(short.contains("[possible values: bash, zsh, fish, elvish, powershell, man, secret]"));
     assert!(stdout_of(&["--generate", "fish"]).contains("powershell"));
 }
 

@@ -138,7 +138,7 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
         (
             &["127.0.0.1:9", "--rate", "-5"],
             2,
-            "invalid value '-5' for '--rate <LINES_PER_SECOND>': a rate must be positive",
+            "invalid value '-5' for '--rate <PER_SECOND>': a rate must be positive",
         ),
         (
             &["127.0.0.1:9", "--accept-any=yes"],
@@ -302,10 +302,15 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
             "udpchat {args:?}: {stderr}"
         );
         assert!(!stderr.contains("panicked"), "udpchat {args:?}: {stderr}");
-        // udpchat's own errors, runtime or usage, are one line; clap's add a hint.
+        // udpchat's own errors, runtime or usage, are one line, and where
+        // udpchat can tell what to do, a hint; clap's add a hint of theirs.
         if *code == 1 || stderr.starts_with("udpchat: ") {
-            assert_eq!(stderr.lines().count(), 1, "udpchat {args:?}: {stderr}");
-            assert!(stderr.starts_with("udpchat: "), "udpchat {args:?}: {stderr}");
+            let lines: Vec<&str> = stderr.lines().collect();
+            assert!(lines[0].starts_with("udpchat: "), "udpchat {args:?}: {stderr}");
+            assert!(
+                lines.len() == 1 || (lines.len() == 2 && lines[1].starts_with("udpchat: hint: ")),
+                "udpchat {args:?}: {stderr}"
+            );
         }
     }
 }
@@ -361,25 +366,170 @@ fn a_bad_peer_from_the_environment_names_the_variable() {
     );
 }
 
+/// The port `hint` suggests binding, from its `-b 127.0.0.1:PORT`.
+fn suggested_port(hint: &str) -> u16 {
+    hint.split("-b 127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("no -b 127.0.0.1:PORT in {hint:?}"))
+}
+
+/// The `udpchat: hint:` line after a port-in-use error, checked.
+fn address_in_use_hint(stderr: &str) -> String {
+    let mut lines = stderr.lines();
+    assert!(lines.next().unwrap().contains(ADDRESS_IN_USE), "{stderr}");
+    let hint = lines.next().unwrap_or_default();
+    assert!(hint.starts_with("udpchat: hint: "), "{stderr}");
+    hint.to_owned()
+}
+
 #[test]
 fn a_port_in_use_says_who_holds_it_and_how_to_pick_another() {
     let in_use = loopback_socket();
     let addr = in_use.local_addr().unwrap();
     let (code, stderr) = run(&["-b", &addr.to_string(), "127.0.0.1:9"]);
     assert_eq!(code, Some(1), "{stderr}");
-    let mut lines = stderr.lines();
-    assert!(lines.next().unwrap().contains(ADDRESS_IN_USE), "{stderr}");
-    let hint = lines.next().unwrap_or_default();
-    let next = format!("-b 127.0.0.1:{}", addr.port() + 1);
+    let hint = address_in_use_hint(&stderr);
+    let free = suggested_port(&hint);
+    assert!(free != addr.port() && free != 9, "{hint}");
     assert!(
-        hint.starts_with("udpchat: hint: ") && hint.contains(&next),
-        "{stderr}"
+        hint.contains(&format!("give the other side 127.0.0.1:{free} as its peer")),
+        "{hint}"
     );
     if cfg!(target_os = "linux") {
         // This test process holds the port.
         let holder = format!("(pid {})", std::process::id());
         assert!(hint.contains(&holder), "{stderr}");
     }
+}
+
+/// Runs `command` (on Linux, which can say who holds a port), which binds
+/// 127.0.0.1:`port`, until it has; `None` (after [`common::skip_or_fail`])
+/// where it cannot run.
+#[cfg(target_os = "linux")]
+fn holding(command: &[&str], port: u16) -> Option<std::process::Child> {
+    let mut child = match Command::new(command[0])
+        .args(&command[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(err) => {
+            common::skip_or_fail(format_args!("cannot run {}: {err}", command[0]));
+            return None;
+        }
+    };
+    let local = format!("0100007F:{port:04X} ");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !std::fs::read_to_string("/proc/net/udp").unwrap().contains(&local) {
+        assert!(child.try_wait().unwrap().is_none(), "{command:?} exited");
+        assert!(std::time::Instant::now() < deadline, "{command:?} never bound");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Some(child)
+}
+
+/// Two ports in a row that were free a moment ago.
+#[cfg(target_os = "linux")]
+fn two_free_ports() -> u16 {
+    (0..100)
+        .find_map(|_| {
+            let first = common::free_port();
+            let second = first.checked_add(1)?;
+            std::net::UdpSocket::bind(("127.0.0.1", second)).ok()?;
+            Some(first)
+        })
+        .expect("two free ports in a row")
+}
+
+/// The hint names the program that holds the port as it was run (nc,
+/// python3, another udpchat: not "a second udpchat" whatever it is), never
+/// suggests the peer's port (the next one, here) nor a port in use (the one
+/// after, held too), and the bind it suggests works.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_port_in_use_names_its_holder_and_suggests_a_free_port_that_is_not_the_peers() {
+    let python = "import socket, sys\n\
+                  s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+                  s.bind(('127.0.0.1', int(sys.argv[1])))\n\
+                  sys.stdin.read()";
+    for holder in ["nc", "python3", "udpchat"] {
+        let port = two_free_ports();
+        let (port_text, peer) = (port.to_string(), format!("127.0.0.1:{}", port + 1));
+        let bind = format!("127.0.0.1:{port}");
+        let command: Vec<&str> = match holder {
+            "nc" => vec!["nc", "-u", "-l", "127.0.0.1", &port_text],
+            "python3" => vec!["python3", "-c", python, &port_text],
+            _ => vec![env!("CARGO_BIN_EXE_udpchat"), "-b", &bind, "127.0.0.1:9"],
+        };
+        let Some(mut child) = holding(&command, port) else {
+            return;
+        };
+        // The port after the peer's is in use too.
+        let after = std::net::UdpSocket::bind(("127.0.0.1", port + 2)).ok();
+        let (code, stderr) = run(&["-b", &bind, &peer]);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(code, Some(1), "{stderr}");
+        let hint = address_in_use_hint(&stderr);
+        let named = match holder {
+            "udpchat" => format!("held by another udpchat (pid {})", child.id()),
+            "nc" => format!("held by nc -u -l 127.0.0.1 {port} (pid {})", child.id()),
+            _ => format!("held by python3 -c ... (pid {})", child.id()),
+        };
+        assert!(hint.contains(&named), "{holder}: {hint}");
+        let free = suggested_port(&hint);
+        assert!(free != port && free != port + 1, "{holder}: {hint}");
+        if after.is_some() {
+            assert_ne!(free, port + 2, "{holder}: {hint}");
+        }
+        drop(after);
+        // The bind suggested works.
+        let mut chat = common::Udpchat::start(&["-b", &format!("127.0.0.1:{free}"), &peer]);
+        assert_eq!(chat.bound_addr().port(), free);
+        chat.close_stdin();
+        assert_eq!(chat.exit_code().0, Some(0));
+    }
+}
+
+#[test]
+fn a_passphrase_given_to_secret_file_says_where_a_passphrase_goes() {
+    let (code, stderr) = run(&["--secret-file", "correct horse", "127.0.0.1:9"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("udpchat: cannot read the secret file correct horse"),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines.get(1).copied(),
+        Some(
+            "udpchat: hint: no such file; to use a passphrase, put it in a file for --secret-file, \
+             or in UDPCHAT_SECRET (--secret-file takes a path, never the secret itself)"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_ipv6_peer_with_an_ipv4_bind_address_says_which_bind_address_works() {
+    let (code, stderr) = run(&["-b", "127.0.0.1:4000", "[::1]:5000"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines[0].contains("different IP families"), "{stderr}");
+    assert!(
+        lines.get(1).is_some_and(
+            |hint| hint.starts_with("udpchat: hint: [::1]:5000 is an IPv6 address")
+                && hint.contains("-b [::1]:4000")
+        ),
+        "{stderr}"
+    );
+    let (code, stderr) = run(&["-b", "[::1]:4000", "127.0.0.1:5000"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("-b 127.0.0.1:4000"), "{stderr}");
 }
 
 #[test]

@@ -63,6 +63,27 @@ fn exits_0_once_every_line_is_sent() {
     }
 }
 
+/// `--skip-empty` leaves out a file's empty lines (CRLF ones too), which a
+/// netcat or socat peer would take for the end; the others go as they are.
+#[test]
+fn skip_empty_sends_every_line_of_a_file_but_the_empty_ones() {
+    let peer = loopback_socket();
+    let mut chat = udpchat_reading(
+        b"a\n\n\r\n \nb\n\n",
+        &peer.local_addr().unwrap().to_string(),
+        &["--skip-empty"],
+    );
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(0), "{stderr}");
+    for expected in [&b"a"[..], b" ", b"b"] {
+        assert_eq!(recv(&peer).0, expected);
+    }
+    assert!(
+        stderr.contains("3 lines sent, 0 datagrams received, 3 empty lines skipped"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn prints_each_line_promptly_into_a_pipe() {
     let peer = loopback_socket();

@@ -151,7 +151,9 @@ fn largest_accepted(request: usize, mut set: impl FnMut(usize) -> io::Result<()>
 /// unreachable" from a peer that is not listening is thrown away. With it,
 /// such a send fails with `ENOBUFS`, and ICMP errors are queued with the
 /// address they are about, for [`Inbox::errors`](crate::receive::inbox::Inbox::errors);
-/// each also fails the next call on the socket once (the sender retries).
+/// each also fails a later call on the socket, as does taking one from the
+/// queue while another waits (the sender retries those sends, see
+/// `send::state::Reports`).
 /// Returns whether the errors are reported so.
 #[cfg(target_os = "linux")]
 pub fn report_errors(socket: &UdpSocket) -> bool {

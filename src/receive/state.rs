@@ -11,7 +11,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::ops::ControlFlow::{self, Break, Continue};
 use std::time::SystemTime;
 
-use log::{debug, trace};
+use log::{debug, trace, warn};
 
 use crate::Error;
 use crate::display::Style;
@@ -24,7 +24,7 @@ use crate::receive::inbox::{Batch, Datagram, Inbox};
 use crate::receive::refusals::Refusals;
 use crate::receive::{Outcome, Received, Receiver, describe, present};
 use crate::stop::{Stop, StopLine};
-use crate::wire::Opener;
+use crate::wire::{self, Opener};
 
 /// Output is written in chunks of about this size while datagrams keep coming,
 /// so a burst costs one `write` per chunk rather than one per line.
@@ -61,6 +61,9 @@ pub(super) struct Receiving<'a, W> {
     sources: Sources,
     /// A datagram found the chat stopping: no more are taken.
     stopping: bool,
+    /// A chat without a secret looks at what it shows for datagrams a
+    /// secured udpchat sends, until it has told of one.
+    watching_for_sealed: bool,
     progress: Progress,
     stop: StopLine,
 }
@@ -79,6 +82,7 @@ impl<'a, W: Write> Receiving<'a, W> {
             progress,
             stop,
         } = receiver;
+        let watching_for_sealed = matches!(opener, Opener::Plain);
         Receiving {
             socket,
             output: Output {
@@ -99,6 +103,7 @@ impl<'a, W: Write> Receiving<'a, W> {
             strangers: StrangerLog::new(filter.heard()),
             sources: Sources::default(),
             stopping: false,
+            watching_for_sealed,
             progress,
             stop,
         }
@@ -149,6 +154,13 @@ impl<'a, W: Write> Receiving<'a, W> {
             arrived,
             &mut self.output.pending,
         );
+        if self.watching_for_sealed && outcome == Outcome::Shown && wire::looks_sealed(payload) {
+            self.watching_for_sealed = false;
+            warn!(
+                "{from} looks like a secured udpchat: use the same secret (--secret-file or \
+                 UDPCHAT_SECRET) to read it; until then its lines show as noise"
+            );
+        }
         self.count(outcome, &from, len);
         true
     }

@@ -24,6 +24,8 @@ pub(crate) struct Sender<R> {
     pub sealer: Sealer,
     /// The least time between two lines (`--rate`), if any.
     pub interval: Option<Duration>,
+    /// Empty lines are not sent ([`Config::skip_empty`](crate::Config::skip_empty)).
+    pub skip_empty: bool,
     pub input: R,
     /// The sender's counts, written as it goes. The chat reads them when it
     /// ends, even while the sender is still blocked reading a terminal (it
@@ -50,11 +52,12 @@ impl<R: BufRead> Sender<R> {
             peers,
             sealer,
             interval,
+            skip_empty,
             input,
             progress,
             stop,
         } = self;
-        let mut sending = Sending::new(socket, peers, sealer, interval, stop);
+        let mut sending = Sending::new(socket, peers, sealer, interval, skip_empty, stop);
         let mut lines = LineReader::new(input, sending.limit());
         let stopped = loop {
             let line = match lines.next_line() {

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use log::{error, trace};
 
 use crate::net;
+use crate::progress::Sent;
 use crate::send::lines::Line;
 use crate::stop::{Stop, StopLine};
 use crate::summary::count;
@@ -31,20 +32,26 @@ pub(super) struct Sending {
     limit: usize,
     /// Spaces the lines out (`--rate`), if asked to.
     pacer: Option<Pacer>,
+    /// Empty lines are not sent (`--skip-empty`, and at a terminal).
+    skip_empty: bool,
     /// The number of the last line read, from 1.
     number: u64,
     unsent: Unsent,
+    /// What the kernel reported on the socket that may fail a send.
+    reports: Reports,
     stop: StopLine,
 }
 
 impl Sending {
     /// The state before the first line, for lines sealed by `sealer` and
-    /// sent to `peers`, at least `interval` apart if given.
+    /// sent to `peers`, at least `interval` apart if given, empty ones
+    /// too unless `skip_empty`.
     pub fn new(
         socket: UdpSocket,
         peers: Vec<SocketAddr>,
         sealer: Sealer,
         interval: Option<Duration>,
+        skip_empty: bool,
         stop: StopLine,
     ) -> Sending {
         let limit = sealer.max_line(peers.iter().map(net::max_payload).min().unwrap_or(0));
@@ -54,8 +61,10 @@ impl Sending {
             sealer,
             limit,
             pacer: interval.map(Pacer::new),
+            skip_empty,
             number: 0,
             unsent: Unsent::default(),
+            reports: Reports::default(),
             stop,
         }
     }
@@ -66,21 +75,22 @@ impl Sending {
     }
 
     /// A line was read: it waits for its turn, is sealed and sent to every
-    /// peer. Continues with the bytes sent, or `None` for a line that could
-    /// not be sent (counted and told, see [`Unsent`]); breaks when the chat
-    /// is stopping.
+    /// peer. Continues with what became of it: the bytes sent, a line that
+    /// could not be sent (counted and told, see [`Unsent`]), or an empty
+    /// line skipped; breaks when the chat is stopping.
     ///
     /// This, [`fits`](Self::fits) and [`seal_and_send`](Self::seal_and_send)
     /// are the per-line path, inlined into the loop as they were when they
     /// were one function: called out of line they cost about 30 instructions
     /// a line more (callgrind: 690 a line against 660).
     #[inline(always)]
-    pub fn line(&mut self, line: Line<'_>) -> ControlFlow<(), Option<usize>> {
+    pub fn line(&mut self, line: Line<'_>) -> ControlFlow<(), Sent> {
         if self.stop.is_stopping() {
             return Break(());
         }
         self.number += 1;
         let sent = match line {
+            Line::Fits([]) if self.skip_empty => Sent::Skipped,
             Line::Fits(bytes) => self.fits(bytes)?,
             Line::TooLong(len) => {
                 let kind = self.sealer.kind();
@@ -88,7 +98,7 @@ impl Sending {
                     "{len} bytes do not fit in one {kind}datagram (at most {})",
                     self.limit
                 ));
-                None
+                Sent::Failed
             }
         };
         self.unsent.tell_if_due();
@@ -97,7 +107,7 @@ impl Sending {
 
     /// A line that fits a datagram: sent in its turn, as [`line`](Self::line) says.
     #[inline(always)]
-    fn fits(&mut self, bytes: &[u8]) -> ControlFlow<(), Option<usize>> {
+    fn fits(&mut self, bytes: &[u8]) -> ControlFlow<(), Sent> {
         if let Some(pacer) = &mut self.pacer {
             pacer.wait();
             if self.stop.is_stopping() {
@@ -107,11 +117,11 @@ impl Sending {
         match self.seal_and_send(bytes) {
             Ok(()) => {
                 trace!("line {} sent: {} bytes", self.number, bytes.len());
-                Continue(Some(bytes.len()))
+                Continue(Sent::Bytes(bytes.len()))
             }
             Err(reason) => {
                 self.failed(reason);
-                Continue(None)
+                Continue(Sent::Failed)
             }
         }
     }
@@ -124,9 +134,12 @@ impl Sending {
     fn seal_and_send(&mut self, line: &[u8]) -> Result<(), String> {
         let number = self.sealer.next_line();
         let mut failed = None;
-        for peer in &self.peers {
-            let sent = match self.sealer.seal(number, line, peer) {
-                Ok(datagram) => send(&self.socket, datagram, *peer).map_err(|err| err.to_string()),
+        for &peer in &self.peers {
+            let sent = match self.sealer.seal(number, line, &peer) {
+                Ok(datagram) => self
+                    .reports
+                    .send(&self.socket, datagram, peer)
+                    .map_err(|err| err.to_string()),
                 Err(err) => Err(format!("cannot seal it: {err}")),
             };
             if let Err(err) = sent {
@@ -151,9 +164,9 @@ impl Sending {
     pub fn end(mut self, stopped: Option<Stop>) -> Option<Stop> {
         self.unsent.tell();
         if matches!(stopped, Some(Stop::EndOfInput)) {
-            for peer in &self.peers {
-                if let Some(Ok(end)) = self.sealer.end(peer) {
-                    let _ = send(&self.socket, end, *peer);
+            for &peer in &self.peers {
+                if let Some(Ok(end)) = self.sealer.end(&peer) {
+                    let _ = self.reports.send(&self.socket, end, peer);
                 }
             }
         }
@@ -259,25 +272,172 @@ impl Pacer {
     }
 }
 
-/// Sends one datagram. An error the kernel left on the socket for an earlier
-/// datagram (an ICMP report, see [`net::report_errors`]) is returned by the
-/// next send although this datagram has not gone: it is retried once. The
-/// receiver reads and tells those reports; a real failure fails twice.
-/// A full local queue (`ENOBUFS`) is not retried: the datagram was dropped.
-fn send(socket: &UdpSocket, bytes: &[u8], peer: SocketAddr) -> io::Result<()> {
-    let mut retried = false;
-    loop {
+/// How long a send may keep failing with what may be reports of earlier
+/// datagrams (see [`Reports`]) before the line is given up as not sent, and
+/// how many tries that takes at least (a sender descheduled for a while has
+/// not tried). A backlog of reports lasts far less: the receiver takes one
+/// in about a microsecond, and the socket's error queue holds a few
+/// thousand at most.
+const REPORTS_PATIENCE: Duration = Duration::from_millis(100);
+const REPORTS_MIN_TRIES: u32 = 100;
+
+/// Sends datagrams through the reports the kernel leaves on the socket for
+/// earlier ones.
+///
+/// On Linux, with `IP_RECVERR` on (see [`net::report_errors`]), each ICMP
+/// error for a datagram sent earlier sets the socket's pending error, which
+/// fails the next call on it once, before this datagram has gone; and so does
+/// the receiver each time it takes one error from the socket's error queue
+/// while another waits there. A peer that is not listening answers every
+/// datagram, so while the receiver works through a backlog of those
+/// answers, sends can fail many times in a row through no fault of their
+/// own (with one retry, about one line in a hundred of 100,000 piped to a
+/// closed loopback port was counted "not sent"). A send that fails with such
+/// an error is therefore tried again until it goes, for as long as
+/// [`REPORTS_PATIENCE`]; an error that lasts longer is real (no route to the
+/// host: a report is taken by the call it fails) and later lines that meet
+/// it try twice only, until a send succeeds again.
+#[derive(Default)]
+struct Reports {
+    /// The error (its OS code) that outlasted the patience, if the last
+    /// failure was one.
+    lasting: Option<i32>,
+}
+
+impl Reports {
+    /// Sends one datagram. A full local queue (`ENOBUFS`) is not retried:
+    /// the datagram was dropped.
+    #[inline(always)]
+    fn send(&mut self, socket: &UdpSocket, bytes: &[u8], peer: SocketAddr) -> io::Result<()> {
         match socket.send_to(bytes, peer) {
-            Ok(_) => return Ok(()),
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) if net::is_queue_full(&err) => {
+            Ok(_) => {
+                if self.lasting.is_some() {
+                    self.lasting = None;
+                }
+                Ok(())
+            }
+            Err(err) => self.retry(err, || socket.send_to(bytes, peer).map(drop)),
+        }
+    }
+
+    /// A send failed with `err`: `send` tries it again as the error says.
+    #[cold]
+    fn retry(&mut self, mut err: io::Error, mut send: impl FnMut() -> io::Result<()>) -> io::Result<()> {
+        let first_failure = Instant::now();
+        let mut tries: u32 = 0;
+        loop {
+            if net::is_queue_full(&err) {
                 return Err(io::Error::new(
                     err.kind(),
                     format!("the local network queue is full and dropped it ({err}); --rate helps"),
                 ));
             }
-            Err(_) if !retried => retried = true,
-            Err(err) => return Err(err),
+            let interrupted = err.kind() == io::ErrorKind::Interrupted;
+            let lasting = self.lasting.is_some() && self.lasting == err.raw_os_error();
+            let report = net::may_be_icmp_report(&err) && !lasting;
+            if !interrupted {
+                tries += 1;
+                let patient =
+                    report && (tries < REPORTS_MIN_TRIES || first_failure.elapsed() < REPORTS_PATIENCE);
+                // Any other error is tried once more, as a report that
+                // outlasted the patience is.
+                if !patient && tries > 1 {
+                    if report {
+                        self.lasting = err.raw_os_error();
+                    }
+                    return Err(err);
+                }
+            }
+            match send() {
+                Ok(()) => {
+                    self.lasting = None;
+                    return Ok(());
+                }
+                Err(again) => err = again,
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    fn os_error(errno: nix::errno::Errno) -> io::Error {
+        io::Error::from_raw_os_error(errno as i32)
+    }
+
+    /// Fails with `errors` in turn, then succeeds; counts the calls.
+    fn failing(errors: Vec<io::Error>, calls: &mut usize) -> impl FnMut() -> io::Result<()> + '_ {
+        let mut errors = errors.into_iter();
+        move || {
+            *calls += 1;
+            errors.next().map_or(Ok(()), Err)
+        }
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_long_run_of_reports_of_earlier_datagrams_delays_the_send_but_does_not_fail_it() {
+        use nix::errno::Errno;
+        let mut reports = Reports::default();
+        let mut calls = 0;
+        let refused = (0..5_000).map(|_| os_error(Errno::ECONNREFUSED)).collect();
+        let sent = reports.retry(os_error(Errno::ECONNREFUSED), failing(refused, &mut calls));
+        assert!(sent.is_ok(), "{sent:?}");
+        assert_eq!(calls, 5_001);
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn an_error_that_outlasts_the_patience_fails_the_line_and_later_lines_try_twice() {
+        use nix::errno::Errno;
+        let mut reports = Reports::default();
+        let started = Instant::now();
+        let mut calls = 0;
+        let unreachable = || os_error(Errno::ENETUNREACH);
+        let sent = reports.retry(unreachable(), || {
+            calls += 1;
+            Err(unreachable())
+        });
+        assert_eq!(sent.unwrap_err().raw_os_error(), Some(Errno::ENETUNREACH as i32));
+        assert!(calls >= REPORTS_MIN_TRIES as usize && started.elapsed() >= REPORTS_PATIENCE);
+        assert_eq!(reports.lasting, Some(Errno::ENETUNREACH as i32));
+
+        let mut calls = 0;
+        let next = reports.retry(unreachable(), failing(vec![unreachable()], &mut calls));
+        assert!(next.is_err());
+        assert_eq!(calls, 1, "one retry");
+        // Another error is a report until it lasts, and a send that goes ends it all.
+        let mut calls = 0;
+        let other = reports.retry(os_error(Errno::ECONNREFUSED), failing(Vec::new(), &mut calls));
+        assert!(other.is_ok());
+        assert_eq!(reports.lasting, None);
+    }
+
+    #[test]
+    fn a_full_queue_is_not_retried_and_other_errors_are_retried_once() {
+        #[cfg(unix)]
+        let full = io::Error::from_raw_os_error(nix::errno::Errno::ENOBUFS as i32);
+        #[cfg(windows)]
+        let full = io::Error::from_raw_os_error(10055);
+        let mut reports = Reports::default();
+        let mut calls = 0;
+        let dropped = reports.retry(full, failing(Vec::new(), &mut calls));
+        assert!(dropped.unwrap_err().to_string().contains("--rate helps"));
+        assert_eq!(calls, 0);
+
+        let denied = || io::Error::from(io::ErrorKind::PermissionDenied);
+        let mut calls = 0;
+        let failed = reports.retry(denied(), failing(vec![denied(), denied()], &mut calls));
+        assert_eq!(failed.unwrap_err().kind(), io::ErrorKind::PermissionDenied);
+        assert_eq!(calls, 1);
+        let mut calls = 0;
+        let interrupted = (0..3)
+            .map(|_| io::Error::from(io::ErrorKind::Interrupted))
+            .collect();
+        assert!(reports.retry(denied(), failing(interrupted, &mut calls)).is_ok());
+        assert_eq!(calls, 4, "an interrupted send is no try");
     }
 }

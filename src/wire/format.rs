@@ -157,12 +157,22 @@ pub(crate) fn foreign(datagram: &[u8]) -> Option<Foreign> {
     }
 }
 
-/// Whether `datagram` looks like a secured datagram of this version: its
-/// first byte, and its length. It proves nothing (only opening it with the
-/// secret does); it is for a plain udpchat's hint that a peer seals its lines.
-#[allow(dead_code)] // for the plain receiver's hint
+/// Whether `datagram` looks like a secured udpchat's, for a chat without a
+/// secret to say why its peer's lines are noise: a datagram of this version
+/// as far as its first byte and length tell, or version 1's (an older
+/// udpchat's, at least its 74-byte empty line). It proves nothing (only
+/// opening it with the secret does), and a plain line can pass it (one that
+/// starts with the byte 1 or 2 and is long enough), so it only ever leads to
+/// a hint, never to a datagram not shown. It is here, beside the layout,
+/// because a build without the `secure` feature tells it too.
+#[cfg_attr(feature = "secure", allow(dead_code))] // the plain receiver's hint
 pub(crate) fn looks_sealed(datagram: &[u8]) -> bool {
-    foreign(datagram).is_none()
+    const VERSION_1_SMALLEST: usize = 58 + TAG_LEN;
+    match foreign(datagram) {
+        None => true,
+        Some(Foreign::Version(1)) => datagram.len() >= VERSION_1_SMALLEST,
+        Some(_) => false,
+    }
 }
 
 #[cfg(test)]

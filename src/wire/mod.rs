@@ -169,6 +169,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sealed_datagrams_look_sealed_and_text_does_not() {
+        assert!(!looks_sealed(b"hello"));
+        assert!(!looks_sealed(&[b'x'; 200]));
+        assert!(
+            !looks_sealed(&[1; 73]),
+            "shorter than version 1's empty line sealed"
+        );
+        assert!(looks_sealed(&[1; 74]), "an older udpchat's");
+        assert!(!looks_sealed(&[2; 92]), "shorter than an empty line sealed");
+        assert!(looks_sealed(&[2; 93]));
+        #[cfg(feature = "secure")]
+        {
+            let secret = crate::Secret::generate().unwrap();
+            let mut sealer = sealed::Sealer::new(&secret).unwrap();
+            let to = "10.0.0.1:9".parse().unwrap();
+            for line in [&b""[..], b"hi", &[b'x'; 1000]] {
+                let number = sealer.next_line();
+                assert!(looks_sealed(
+                    sealer.seal(format::Kind::LINE, number, line, &to).unwrap()
+                ));
+            }
+        }
+    }
+
+    #[test]
     fn plain_mode_passes_the_bytes_through_unchanged() {
         let line = b"caf\xe9\r\n\x00";
         let to = "10.0.0.1:9".parse().unwrap();

@@ -25,17 +25,23 @@ use crate::addr::HostPort;
 #[command(name = "udpchat", version)]
 #[command(group(ArgGroup::new("room").args(["broadcast", "group"])))]
 pub struct Args {
-    /// The other host, e.g. 192.168.1.6:2323, [fe80::1%eth0]:2323 or pc-b.lan:2323;
-    /// with several, each line goes to every one
+    /// The peer, e.g. 192.168.1.6:2323, or several
+    ///
+    /// An address or host name and a port: [::1]:2323, [fe80::1%eth0]:2323
+    /// (an IPv6 zone, as an interface name or index), pc-b.lan:2323. With
+    /// several peers, each line goes to every one, and every line received
+    /// is labelled with its sender. Also read from UDPCHAT_PEER (one peer;
+    /// not used in a room).
     #[arg(
         value_name = "HOST:PORT",
         env = "UDPCHAT_PEER",
+        hide_env = true,
         value_parser = parse_peer,
-        required_unless_present_any = ["more_peers", "broadcast", "group", "generate"]
+        required_unless_present_any = ["more_peers", "broadcast", "group", "generate", "demo"]
     )]
     pub peers: Vec<HostPort>,
 
-    /// One more peer, as a HOST:PORT argument is; may be given several times
+    /// One more peer; may be given several times
     #[arg(
         long = "peer",
         value_name = "HOST:PORT",
@@ -45,35 +51,67 @@ pub struct Args {
     pub more_peers: Vec<HostPort>,
 
     /// Local address to receive on: HOST:PORT, PORT or IP
-    /// [default: 0.0.0.0:2323, or [::]:2323 for an IPv6 peer]
-    #[arg(short, long, value_name = "ADDR", env = "UDPCHAT_BIND", value_parser = check_bind)]
+    ///
+    /// A bare IP takes port 2323; a bare PORT, every address of the peer's
+    /// family. Default: 0.0.0.0:2323, or [::]:2323 when a peer is IPv6
+    /// (dual-stack, so IPv4 peers are reached too). Also read from
+    /// UDPCHAT_BIND (not used in a room).
+    #[arg(
+        short,
+        long,
+        value_name = "ADDR",
+        env = "UDPCHAT_BIND",
+        hide_env = true,
+        value_parser = check_bind
+    )]
     pub bind: Option<String>,
 
-    /// Keep printing received lines this long after the input ends, e.g. 2s, 500ms
+    /// Go on printing this long after the input ends
+    ///
+    /// Received lines are printed for this long after the input ends: 2s,
+    /// 500ms, 1m 30s, or bare seconds such as 1.5. Default: 0s.
     #[arg(
         long,
         value_name = "DURATION",
         default_value = "0s",
+        hide_default_value = true,
         value_parser = parse_duration,
         allow_negative_numbers = true
     )]
     pub linger: Duration,
 
-    /// Only print what arrives; standard input is not read
+    /// Only print what arrives; do not read stdin
     #[arg(long)]
     pub recv_only: bool,
 
-    /// Start each received line with the address it came from: <192.168.1.6:2323> hi
+    /// Do not send the empty lines of a piped file
+    ///
+    /// An empty line is an empty datagram, which nc -u, ncat -u and socat
+    /// take for the end of the session. At a terminal an empty line is
+    /// never sent; from a pipe or file it is, unless this is given, so that
+    /// another udpchat receives the file as it is.
+    #[arg(long)]
+    pub skip_empty: bool,
+
+    /// Start each received line with its sender's address
+    ///
+    /// <192.168.1.6:2323> hi. Off by default, so that a pipe gets the text
+    /// alone.
     #[arg(long)]
     pub show_sender: bool,
 
-    /// Show datagrams from any host, each other host's line starting with its
-    /// address [default: only the peer's IP address is heard, from any port]
+    /// Show datagrams from any host, not only the peer
+    ///
+    /// Each other host's line starts with its address. By default only the
+    /// peer's IP address is heard, from any port.
     #[arg(long)]
     pub accept_any: bool,
 
-    /// Start each received line with the local time of arrival: 10:15:03, or
-    /// with =rfc3339 2026-11-24T10:15:03.120+01:00
+    /// Start each received line with its time of arrival
+    ///
+    /// The local time: 10:15:03, or with --timestamps=rfc3339 (the = is
+    /// needed) 2026-11-24T10:15:03.120+01:00. Local means TZ if set, else
+    /// the system's zone.
     #[arg(
         long,
         value_name = "STYLE",
@@ -83,44 +121,60 @@ pub struct Args {
     )]
     pub timestamps: Option<TimeLabel>,
 
-    /// Print each received datagram as a line of text, or as one JSON object
-    /// per line: {"from":..,"time":..,"text":..,"bytes":..}
+    /// Print each datagram as text or as a JSON line
+    ///
+    /// A JSON line is one object per datagram:
+    /// {"from":..,"time":..,"text":..,"bytes":..}
     #[arg(long, value_name = "FORMAT", default_value = "text")]
     pub format: OutputFormat,
 
-    /// Show control characters and escape sequences in received text as
-    /// visible escapes (\x1b): auto does so when stdout is a terminal
-    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    /// Show control characters in received text as escapes (\x1b)
+    ///
+    /// Control characters and escape sequences in received text are shown
+    /// as visible escapes: auto does so when stdout is a terminal.
+    #[arg(long, value_name = "WHEN", default_value = "auto", hide_short_help = true)]
     pub sanitize: When,
 
-    /// Print received text without sanitizing it, even on a terminal (the
-    /// same as --sanitize=never)
+    /// Print received text as it is, even on a terminal (--sanitize=never)
     ///
     /// Only for a peer you trust: its escape sequences then act on your
     /// terminal, and the terminal's answers to some of them (device
     /// attributes, ESC [ c) are typed into the line you are writing, and
     /// sent with it when you press Enter.
-    #[arg(long, conflicts_with = "sanitize")]
+    #[arg(long, conflicts_with = "sanitize", hide_short_help = true)]
     pub raw: bool,
 
-    /// Colour labels, warnings and errors: auto does so on a terminal unless
-    /// NO_COLOR is set (and not empty) or TERM=dumb
-    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    /// Colour labels, warnings and errors
+    ///
+    /// auto does so on a terminal unless NO_COLOR is set (and not empty) or
+    /// TERM=dumb.
+    #[arg(long, value_name = "WHEN", default_value = "auto", hide_short_help = true)]
     pub color: ColorWhen,
 
-    /// Kernel receive buffer to ask for (SO_RCVBUF), from 1K to 1G, e.g. 8M or
-    /// 262144; -v shows what the system granted (Linux: at most
-    /// net.core.rmem_max, doubled) [default: 4M, or the most the system takes]
-    #[arg(long, value_name = "BYTES", value_parser = parse_recv_buffer)]
+    /// Kernel receive buffer to ask for (SO_RCVBUF), e.g. 8M
+    ///
+    /// From 1K to 1G, e.g. 8M or 262144; -v shows what the system granted
+    /// (Linux: at most net.core.rmem_max, doubled). Default: 4M, or the most
+    /// the system takes.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        value_parser = parse_recv_buffer,
+        hide_short_help = true
+    )]
     pub recv_buffer: Option<usize>,
 
-    /// Send at most this many lines per second (e.g. 500 or 0.5), so a piped
-    /// file does not overrun a slow receiver; default: as fast as possible
-    #[arg(long, value_name = "LINES_PER_SECOND", value_parser = parse_rate, allow_negative_numbers = true)]
+    /// Send at most this many lines a second
+    ///
+    /// E.g. 500 or 0.5, so that a piped file does not overrun a slow
+    /// receiver. Default: as fast as the input comes.
+    #[arg(long, value_name = "PER_SECOND", value_parser = parse_rate, allow_negative_numbers = true)]
     pub rate: Option<Duration>,
 
-    /// A room of everyone on the LAN: send each line to the broadcast address
-    /// on this port, and show the lines of every host on the LAN
+    /// A room of everyone on the LAN, on this port
+    ///
+    /// Each line goes to the broadcast address on this port, and the lines
+    /// of every host on the LAN are shown.
     #[arg(
         long,
         value_name = "PORT",
@@ -130,12 +184,22 @@ pub struct Args {
     )]
     pub broadcast: Option<u16>,
 
-    /// Where --broadcast sends, e.g. the subnet's 192.168.1.255 [default: 255.255.255.255]
-    #[arg(long, value_name = "IPV4", help_heading = "Rooms", requires = "broadcast")]
+    /// Where --broadcast sends, e.g. the subnet's 192.168.1.255
+    ///
+    /// Default: 255.255.255.255.
+    #[arg(
+        long,
+        value_name = "IPV4",
+        help_heading = "Rooms",
+        requires = "broadcast",
+        hide_short_help = true
+    )]
     pub broadcast_addr: Option<Ipv4Addr>,
 
-    /// A multicast room: join GROUP:PORT, e.g. 239.255.23.23:2323 or [ff12::2323]:2323,
-    /// and chat with everyone who joined it
+    /// A multicast room, e.g. 239.255.23.23:2323
+    ///
+    /// Join GROUP:PORT, e.g. 239.255.23.23:2323 or [ff12::2323]:2323, and
+    /// chat with everyone who joined it.
     #[arg(
         long,
         value_name = "GROUP:PORT",
@@ -144,37 +208,52 @@ pub struct Args {
     )]
     pub group: Option<Group>,
 
-    /// The interface of a --group room: a name (eth0, lo), an index, or for IPv4
-    /// an address it holds [default: the system's choice, by its routes]
+    /// The interface of a --group room, e.g. eth0
+    ///
+    /// A name (eth0, lo), an index, or for IPv4 an address it holds.
+    /// Default: the system's choice, by its routes.
     #[arg(
         long,
         value_name = "IF",
         help_heading = "Rooms",
         requires = "group",
+        hide_short_help = true,
         value_parser = parse_interface
     )]
     pub interface: Option<Interface>,
 
-    /// How many routers a --group room's lines may cross: 1 keeps them on the
-    /// LAN, 0 on this host [default: 1]
-    #[arg(long, value_name = "HOPS", help_heading = "Rooms", requires = "group")]
+    /// How many routers a --group room's lines may cross
+    ///
+    /// 1 (the default) keeps them on the LAN, 0 on this host.
+    #[arg(
+        long,
+        value_name = "HOPS",
+        help_heading = "Rooms",
+        requires = "group",
+        hide_short_help = true
+    )]
     pub ttl: Option<u8>,
 
-    /// In a room, hear only hosts in this network, e.g. 192.168.1.0/24 or
-    /// 192.168.1.7; may be given several times [default: this host's networks]
+    /// In a room, hear only hosts in this network, e.g. 192.168.1.0/24
+    ///
+    /// A network, or one address (192.168.1.7); may be given several times.
+    /// Default: this host's networks.
     #[arg(
         long,
         value_name = "CIDR",
         help_heading = "Rooms",
         requires = "room",
+        hide_short_help = true,
         conflicts_with = "accept_any",
         value_parser = parse_network
     )]
     pub allow: Vec<IpNet>,
 
-    /// Seal every line with the secret in this file, and show only lines
-    /// sealed with it (udpchat --generate secret makes one; UDPCHAT_SECRET may
-    /// hold a secret or passphrase instead)
+    /// Seal every line with the secret in this file
+    ///
+    /// Only lines sealed with the same secret are shown. udpchat --generate
+    /// secret makes one; UDPCHAT_SECRET may hold a secret or passphrase
+    /// instead.
     #[arg(long, value_name = "PATH", help_heading = "Secured chats")]
     pub secret_file: Option<std::path::PathBuf>,
 
@@ -186,7 +265,8 @@ pub struct Args {
         value_name = "HOST:PORT",
         help_heading = "Secured chats",
         value_parser = parse_peer,
-        conflicts_with = "room"
+        conflicts_with = "room",
+        hide_short_help = true
     )]
     pub reachable_at: Vec<HostPort>,
 
@@ -198,12 +278,23 @@ pub struct Args {
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
 
-    /// Say less on stderr: -q errors only, -qq no log messages (a fatal error
-    /// and the final "N of M lines not sent" still print)
+    /// Say less on stderr: -q errors only, -qq nothing
+    ///
+    /// -qq prints no log messages: a fatal error and the final "N of M lines
+    /// not sent" still print. -q also hides the progress line.
     #[arg(short, long, action = ArgAction::Count)]
     pub quiet: u8,
 
-    /// Print a shell completion script, the man page (roff) or a fresh secret on stdout, then exit
+    /// Show two chats talking on this machine, then exit
+    ///
+    /// Two chats in this process, each on a port of 127.0.0.1, say a few
+    /// lines to each other; what each types and sees is printed.
+    #[arg(long, exclusive = true)]
+    pub demo: bool,
+
+    /// Print a completion script, man page or secret
+    ///
+    /// Prints it on stdout, then exits.
     #[arg(long, value_name = "WHAT", exclusive = true)]
     pub generate: Option<Generated>,
 }
@@ -278,9 +369,23 @@ pub fn write_secret() -> Result<(), udpchat::Error> {
 
 /// The clap definition with `--help`'s examples, environment and exit
 /// statuses after the options (see `help.rs`, which also writes them into
-/// the man page).
+/// the man page), for the terminal's width.
 pub fn command() -> clap::Command {
-    Args::command().after_long_help(crate::help::long_help_footer())
+    let width = help_width();
+    Args::command()
+        .term_width(width)
+        .after_long_help(crate::help::long_help_footer(width))
+}
+
+/// The width `-h` and `--help` are filled to: the terminal's (stdout's, as
+/// clap asks), else `COLUMNS`, else 100, and at most 100, which reads better
+/// than a wide window's full width.
+fn help_width() -> usize {
+    const WIDEST: usize = 100;
+    let columns = terminal_size::terminal_size()
+        .map(|(width, _)| usize::from(width.0))
+        .or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok());
+    columns.filter(|&width| width > 0).unwrap_or(WIDEST).min(WIDEST)
 }
 
 /// Parses the command line, or exits with clap's message (status 2).
@@ -397,6 +502,14 @@ impl Args {
         peers.join(", ")
     }
 
+    /// What the prompt names: who lines go to and, for a secured chat, that
+    /// it is, in words every terminal shows (`TERM=dumb`, a Windows console):
+    /// `to 192.168.1.6:2323 (secured)> `.
+    pub fn prompt_names(&self, secured: bool) -> String {
+        let to = self.talking_to();
+        if secured { format!("{to} (secured)") } else { to }
+    }
+
     /// Where `--broadcast` sends: `--broadcast-addr` (or 255.255.255.255) on its port.
     fn broadcast_to(&self) -> Option<SocketAddrV4> {
         let to = self.broadcast_addr.unwrap_or(Ipv4Addr::BROADCAST);
@@ -457,6 +570,7 @@ impl Args {
         config.show_sender = self.show_sender;
         config.display = self.display_style();
         config.send_interval = self.rate;
+        config.skip_empty = self.skip_empty;
         Ok(config)
     }
 

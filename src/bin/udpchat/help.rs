@@ -6,9 +6,11 @@ use clap_mangen::roff::{Roff, bold, italic, roman};
 
 /// One example: what it does, then the command lines that do it.
 struct Example {
-    /// A sentence ending in `:`, broken into lines where `--help` breaks it.
+    /// A sentence ending in `:`, filled to the terminal's width.
     what: &'static str,
-    /// Each line a command that works as it is, copied or typed.
+    /// Each line a command that works as it is, copied or typed; never
+    /// broken, and so at most 75 characters: with its indent of 4, it fits
+    /// 80 columns with a column to spare.
     commands: &'static [&'static str],
 }
 
@@ -31,7 +33,7 @@ const EXAMPLES: &[Example] = &[
     },
     Example {
         what: "The same as JSON lines, with sender and time, for scripts:",
-        commands: &["udpchat --recv-only --format json 192.168.1.6:2323 >> chat.jsonl < /dev/null"],
+        commands: &["udpchat --recv-only --format json 192.168.1.6:2323 >> chat.jsonl"],
     },
     Example {
         what: "Label each line with the time and the sender:",
@@ -46,7 +48,7 @@ const EXAMPLES: &[Example] = &[
         commands: &["udpchat 192.168.1.6:2323 192.168.1.7:2323"],
     },
     Example {
-        what: "A room: everyone on the LAN who runs the same command, by broadcast or by\n\
+        what: "A room: everyone on the LAN who runs the same command, by broadcast or by \
                multicast on one interface (TTL 1: the lines stay on the LAN):",
         commands: &[
             "udpchat --broadcast 2323",
@@ -54,7 +56,7 @@ const EXAMPLES: &[Example] = &[
         ],
     },
     Example {
-        what: "A secured chat: make a secret, give it to the other host (a USB stick, a\n\
+        what: "A secured chat: make a secret, give it to the other host (a USB stick, a \
                password manager), and each side reads it from its file:",
         commands: &[
             "udpchat --generate secret > ~/.udpchat-secret",
@@ -72,8 +74,8 @@ const EXAMPLES: &[Example] = &[
     Example {
         what: "Install bash completions (the directory may not exist yet), and read the manual:",
         commands: &[
-            "mkdir -p ~/.local/share/bash-completion/completions",
-            "udpchat --generate bash > ~/.local/share/bash-completion/completions/udpchat",
+            "dir=~/.local/share/bash-completion/completions; mkdir -p $dir",
+            "udpchat --generate bash > $dir/udpchat",
             "udpchat --generate man | man -l -",
         ],
     },
@@ -101,30 +103,53 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ("TZ", "the time zone of --timestamps (else /etc/localtime)"),
 ];
 
-/// Shown by `--help` (not `-h`) after the options.
-pub fn long_help_footer() -> String {
+/// Shown by `--help` (not `-h`) after the options, its prose filled to
+/// `width` columns with each paragraph's indent kept, so clap, which wraps
+/// at the same width, has nothing left to break. Commands are never broken.
+pub fn long_help_footer(width: usize) -> String {
     let mut help = String::from("Examples:\n");
     for (i, example) in EXAMPLES.iter().enumerate() {
         if i > 0 {
             help.push('\n');
         }
-        for line in example.what.lines() {
-            help.push_str(&format!("  {line}\n"));
-        }
+        fill(&mut help, "  ", example.what, "  ", width);
         for command in example.commands {
             help.push_str(&format!("    {command}\n"));
         }
     }
     help.push_str("\nEnvironment:\n");
     for (name, what) in ENVIRONMENT {
-        help.push_str(&format!("  {name:<14} {what}\n"));
+        fill(&mut help, &format!("  {name:<15} "), what, &" ".repeat(18), width);
     }
     help.push_str("\nExit status:\n");
     for (status, when) in crate::exit::TABLE {
-        help.push_str(&format!("  {status} {when}\n"));
+        fill(&mut help, &format!("  {status:<3} "), when, &" ".repeat(6), width);
     }
     help.truncate(help.trim_end().len());
     help
+}
+
+/// Appends `text` to `out` filled to `width` columns: words are never
+/// broken, the first line starts with `first`, the others with `indent`.
+/// A word longer than a line has a line of its own.
+fn fill(out: &mut String, first: &str, text: &str, indent: &str, width: usize) {
+    let mut line = first.to_owned();
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        if !empty && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = indent.to_owned();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(&line);
+    out.push('\n');
 }
 
 /// Writes the man page: clap_mangen's sections, with ours in place of the
@@ -239,4 +264,40 @@ fn man_sections() -> Roff {
         roff.control("fi", []).control("RE", []);
     }
     roff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The longest example command (see [`Example::commands`]).
+    const COMMAND_WIDTH: usize = 75;
+
+    #[test]
+    fn every_example_command_fits_80_columns_unbroken() {
+        for command in EXAMPLES.iter().flat_map(|example| example.commands) {
+            assert!(
+                command.len() <= COMMAND_WIDTH,
+                "{} columns: {command}",
+                command.len()
+            );
+        }
+    }
+
+    #[test]
+    fn the_footer_is_filled_to_the_width_without_breaking_a_word() {
+        let words = |text: &str| text.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        let widest = long_help_footer(100);
+        for width in [40, 60, 80, 100] {
+            let footer = long_help_footer(width);
+            assert_eq!(words(&footer), words(&widest), "at {width} columns");
+            for line in footer.lines() {
+                let command = EXAMPLES
+                    .iter()
+                    .flat_map(|example| example.commands)
+                    .any(|command| line.trim_start() == *command);
+                assert!(command || line.len() <= width, "{width} columns: {line}");
+            }
+        }
+    }
 }

@@ -2,8 +2,10 @@
 
 mod addr;
 mod cli;
+mod demo;
 mod exit;
 mod help;
+mod hints;
 mod meter;
 mod preflight;
 mod signals;
@@ -16,29 +18,31 @@ mod words;
 use std::io::{self, BufReader, IsTerminal, Write};
 use std::process::ExitCode;
 
+use hints::Failure;
 use log::{info, warn};
-use udpchat::{Chat, Ended, Error};
+use udpchat::{Chat, Destination, Ended, Error};
 
 fn main() -> ExitCode {
     let args = cli::parse();
     args.init_logging();
     match run(&args) {
         Ok(code) => code,
-        Err(err) => {
-            report(format_args!("{err}"));
-            if let Error::Bind { addr, source } = &err
-                && source.kind() == io::ErrorKind::AddrInUse
-            {
-                report(format_args!("hint: {}", preflight::address_in_use_hint(addr)));
+        Err(Failure { error, hint }) => {
+            report(format_args!("{error}"));
+            if let Some(hint) = hint {
+                report(format_args!("hint: {hint}"));
             }
-            exit::of_error(&err)
+            exit::of_error(&error)
         }
     }
 }
 
-fn run(args: &cli::Args) -> Result<ExitCode, Error> {
+fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
+    if args.demo {
+        return Ok(demo::run().map(|()| ExitCode::SUCCESS)?);
+    }
     if args.generate == Some(cli::Generated::Secret) {
-        return cli::write_secret().map(|()| ExitCode::SUCCESS);
+        return Ok(cli::write_secret().map(|()| ExitCode::SUCCESS)?);
     }
     if let Some(generated) = args.generate {
         return match generated.write(&mut io::stdout().lock()) {
@@ -47,7 +51,8 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
             Err(source) => Err(Error::Io {
                 op: "write the generated file",
                 source,
-            }),
+            }
+            .into()),
         };
     }
     if preflight::stdout_was_closed() {
@@ -63,7 +68,16 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
         terminal::prepare();
     }
     signals::install()?;
-    let chat = Chat::bind(args.to_config()?)?;
+    let mut config = args.to_config()?;
+    // Enter on an empty line sends nothing, as in other chat programs: an
+    // empty datagram would end a netcat or socat peer's session.
+    config.skip_empty |= interactive;
+    let secured = config.secret.is_some();
+    let peers = match &config.destination {
+        Destination::Peers { peers, .. } => Some(peers.clone()),
+        _ => None,
+    };
+    let chat = Chat::bind(config).map_err(|error| Failure::binding(error, peers.as_deref()))?;
     if let (Some(asked), Some(granted)) = (args.recv_buffer, chat.recv_buffer()) {
         // Linux reports twice what it grants (see Config::recv_buffer): only
         // far less than asked is worth a word at the default verbosity.
@@ -73,7 +87,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
     }
     signals::attach(chat.shutdown_handle(), chat.progress());
     let summary = if interactive {
-        terminal::run(chat, &args.talking_to())?
+        terminal::run(chat, &args.prompt_names(secured))?
     } else if meter::wanted(args.quiet > 0, args.recv_only) {
         let input = meter::start(BufReader::with_capacity(64 * 1024, io::stdin()), chat.progress());
         // Received lines share the terminal with the bar when stdout is one.

@@ -1,7 +1,5 @@
 //! What the user's set-up says before a chat starts: a closed stdout, and who holds a port that is in use.
 
-use std::net::SocketAddr;
-
 /// Whether stdout (fd 1) was closed when udpchat started, as with
 /// `udpchat ... >&-`. Rust's runtime opens `/dev/null` on a closed standard
 /// descriptor before `main`, so every line received would be thrown away
@@ -65,10 +63,10 @@ mod closed_at_start {
     static CHECK: extern "C" fn() = check;
 }
 
-/// Which processes hold a UDP socket on `port`, as `NAME (pid N)`, where
-/// the system can tell: Linux lists sockets in `/proc/net/udp` (and `udp6`)
-/// by inode, and each process's descriptors in `/proc/PID/fd` (only those
-/// of processes this user may look into).
+/// Which processes hold a UDP socket on `port`, each named as it was run
+/// (see [`named`]), where the system can tell: Linux lists sockets in
+/// `/proc/net/udp` (and `udp6`) by inode, and each process's descriptors in
+/// `/proc/PID/fd` (only those of processes this user may look into).
 #[cfg(target_os = "linux")]
 pub fn holders_of(port: u16) -> Vec<String> {
     let hex_port = format!(":{port:04X}");
@@ -113,8 +111,9 @@ pub fn holders_of(port: u16) -> Vec<String> {
             })
         });
         if holds && pid != std::process::id() {
-            let name = std::fs::read_to_string(process.path().join("comm")).unwrap_or_default();
-            holders.push(format!("{} (pid {pid})", name.trim()));
+            let command_line = std::fs::read(process.path().join("cmdline")).unwrap_or_default();
+            let comm = std::fs::read_to_string(process.path().join("comm")).unwrap_or_default();
+            holders.push(named(pid, &command_line, comm.trim()));
         }
     }
     holders
@@ -126,29 +125,34 @@ pub fn holders_of(_port: u16) -> Vec<String> {
     Vec::new()
 }
 
-/// What to say after "cannot bind ADDR: Address already in use": who has the
-/// port, if the system says, and how to run another udpchat beside it.
-pub fn address_in_use_hint(addr: &SocketAddr) -> String {
-    let port = addr.port();
-    let other = if port == u16::MAX { port - 1 } else { port + 1 };
-    let holders = holders_of(port);
-    let who = if holders.is_empty() {
-        format!("another program has UDP port {port}")
-    } else {
-        format!("UDP port {port} is held by {}", holders.join(", "))
+/// A process as a user knows it: its command line as typed, the program by
+/// its file name (`nc -u -l 2323 (pid 42)`, `python3 chat.py (pid 43)`),
+/// cut short if long; `another udpchat (pid 44)`; or, where the command
+/// line is empty (a process exiting), the kernel's name for it, `comm`
+/// (which is the file `nc` links to, `nc.openbsd`, and at most 15 bytes).
+/// `command_line` is `/proc/PID/cmdline`: arguments ended by NUL bytes.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn named(pid: u32, command_line: &[u8], comm: &str) -> String {
+    const LONGEST: usize = 40;
+    let text = String::from_utf8_lossy(command_line);
+    let mut words = text.split('\0').filter(|word| !word.is_empty());
+    let Some(program) = words.next() else {
+        return format!("{comm} (pid {pid})");
     };
-    let ip = if addr.ip().is_unspecified() {
-        "127.0.0.1".to_owned()
-    } else {
-        match addr {
-            SocketAddr::V4(v4) => v4.ip().to_string(),
-            SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+    let program = program.rsplit('/').next().unwrap_or(program);
+    if program == "udpchat" || program == "udpchat.exe" {
+        return format!("another udpchat (pid {pid})");
+    }
+    let mut shown = program.to_owned();
+    for word in words {
+        if shown.chars().count() + 1 + word.chars().count() > LONGEST {
+            shown.push_str(" ...");
+            break;
         }
-    };
-    format!(
-        "{who}; to run a second udpchat on this machine, bind another port, e.g. -b {ip}:{other}, \
-         and give the other side {ip}:{other} as its peer"
-    )
+        shown.push(' ');
+        shown.push_str(word);
+    }
+    format!("{shown} (pid {pid})")
 }
 
 #[cfg(test)]
@@ -156,20 +160,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_hint_for_a_port_in_use_suggests_the_next_port_and_never_names_udpchat_itself() {
-        // tests/errors.rs checks the holder named, from another process.
+    fn a_process_is_named_by_its_command_line_as_typed() {
+        assert_eq!(
+            named(42, b"nc\0-u\0-l\x002323\0", "nc.openbsd"),
+            "nc -u -l 2323 (pid 42)"
+        );
+        assert_eq!(
+            named(43, b"/usr/bin/python3\0chat.py\0", "python3"),
+            "python3 chat.py (pid 43)"
+        );
+        assert_eq!(
+            named(
+                44,
+                b"/home/me/.cargo/bin/udpchat\x00192.168.1.6:2323\0",
+                "udpchat"
+            ),
+            "another udpchat (pid 44)"
+        );
+        assert_eq!(named(45, b"", "socat"), "socat (pid 45)");
+        let long = named(
+            46,
+            b"socat\0STDIO\0UDP:127.0.0.1:2324,bind=127.0.0.1:2323,reuseaddr\0",
+            "socat",
+        );
+        assert_eq!(long, "socat STDIO ... (pid 46)");
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn this_process_is_not_a_holder_to_name() {
+        // tests/errors.rs checks holders named, from other processes.
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = socket.local_addr().unwrap();
-        assert!(
-            holders_of(addr.port()).is_empty(),
-            "this process is not a holder to name"
-        );
-        let hint = address_in_use_hint(&addr);
-        assert!(
-            hint.contains(&format!("-b 127.0.0.1:{}", addr.port() + 1)),
-            "{hint}"
-        );
-        let any: SocketAddr = "0.0.0.0:2323".parse().unwrap();
-        assert!(address_in_use_hint(&any).contains("-b 127.0.0.1:2324"));
+        assert!(holders_of(socket.local_addr().unwrap().port()).is_empty());
     }
 }
