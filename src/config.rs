@@ -132,6 +132,15 @@ pub struct Config {
     /// (`--secret-file`). `None`, the default, is the plain wire format.
     #[cfg(feature = "secure")]
     pub secret: Option<crate::Secret>,
+    /// Advertise the chat on the LAN under this name (`--name`) while it
+    /// runs, with multicast DNS service discovery (feature `discover`; see
+    /// [`discover`](crate::discover)), and withdraw it when it ends. One DNS
+    /// label: [`discover::check_name`](crate::discover::check_name) says what
+    /// a name may be. A chat with a name may bind without peers, and add
+    /// those it finds by name ([`Chat::add_peer`](crate::Chat::add_peer)).
+    /// `None`, the default, sends no mDNS at all.
+    #[cfg(feature = "discover")]
+    pub name: Option<String>,
 }
 
 impl Config {
@@ -201,6 +210,8 @@ impl Config {
             send_interval: None,
             #[cfg(feature = "secure")]
             secret: None,
+            #[cfg(feature = "discover")]
+            name: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use ipnet::IpNet;
 use udpchat::display::{Format, Style, Timestamps};
 use udpchat::{Config, Destination, Error, Group, Hears, Interface, Secret};
 
-use crate::addr::HostPort;
+use crate::addr::{HostPort, Peer};
 
 /// A full-duplex chat over plain UDP
 ///
@@ -25,24 +25,25 @@ use crate::addr::HostPort;
 #[command(name = "udpchat", version)]
 #[command(group(ArgGroup::new("room").args(["broadcast", "group"])))]
 pub struct Args {
-    /// The other host, e.g. 192.168.1.6:2323, [fe80::1%eth0]:2323 or pc-b.lan:2323;
-    /// with several, each line goes to every one
+    /// The other host, e.g. 192.168.1.6:2323, [fe80::1%eth0]:2323 or pc-b.lan:2323,
+    /// or the NAME another udpchat advertises on the LAN (--name); with
+    /// several, each line goes to every one
     #[arg(
-        value_name = "HOST:PORT",
+        value_name = "HOST:PORT|NAME",
         env = "UDPCHAT_PEER",
         value_parser = parse_peer,
-        required_unless_present_any = ["more_peers", "broadcast", "group", "generate"]
+        required_unless_present_any = ["more_peers", "broadcast", "group", "generate", "list"]
     )]
-    pub peers: Vec<HostPort>,
+    pub peers: Vec<Peer>,
 
-    /// One more peer, as a HOST:PORT argument is; may be given several times
+    /// One more peer, as a HOST:PORT or NAME argument is; may be given several times
     #[arg(
         long = "peer",
-        value_name = "HOST:PORT",
+        value_name = "HOST:PORT|NAME",
         value_parser = parse_peer,
         conflicts_with = "room"
     )]
-    pub more_peers: Vec<HostPort>,
+    pub more_peers: Vec<Peer>,
 
     /// Local address to receive on: HOST:PORT, PORT or IP
     /// [default: 0.0.0.0:2323, or [::]:2323 for an IPv6 peer]
@@ -171,6 +172,30 @@ pub struct Args {
         value_parser = parse_network
     )]
     pub allow: Vec<IpNet>,
+
+    /// Advertise this udpchat on the LAN under NAME (multicast DNS, service
+    /// _udpchat._udp), so others can chat with it by name; withdrawn when it ends
+    #[arg(long, value_name = "NAME", help_heading = "Names on the LAN", value_parser = parse_name)]
+    pub name: Option<String>,
+
+    /// List the udpchats on the LAN (name, port, secured or not, addresses),
+    /// listening for 2 s, then exit; --format json gives one object per line
+    #[arg(
+        long,
+        help_heading = "Names on the LAN",
+        conflicts_with_all = ["peers", "more_peers", "room", "name", "recv_only"]
+    )]
+    pub list: bool,
+
+    /// How long to look for a peer given by NAME before giving up with status 1
+    /// [default: until found at a terminal, 30s with piped input]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        help_heading = "Names on the LAN",
+        value_parser = parse_duration
+    )]
+    pub wait_for_peer: Option<Duration>,
 
     /// Seal every line with the secret in this file, and show only lines
     /// sealed with it (udpchat --generate secret makes one; UDPCHAT_SECRET may
@@ -391,8 +416,26 @@ impl Args {
         self.broadcast.map(|port| SocketAddrV4::new(to, port))
     }
 
+    /// The peers given by name, to be looked up on the LAN.
+    pub fn peer_names(&self) -> Vec<&str> {
+        self.peers
+            .iter()
+            .chain(&self.more_peers)
+            .filter_map(|peer| match peer {
+                Peer::Name(name) => Some(name.as_str()),
+                Peer::Addr(_) => None,
+            })
+            .collect()
+    }
+
     /// Resolves the addresses (the only step that can fail after parsing) into a [`Config`].
+    #[cfg(test)]
     pub fn to_config(&self) -> Result<Config, Error> {
+        self.to_config_with(&[])
+    }
+
+    /// [`to_config`](Args::to_config), with peers `found` by name already.
+    pub fn to_config_with(&self, found: &[SocketAddr]) -> Result<Config, Error> {
         let hears = if self.accept_any {
             Hears::Everyone
         } else if !self.allow.is_empty() {
@@ -411,13 +454,23 @@ impl Args {
             }
             Destination::Group { group, hears }
         } else {
-            let peers = self
+            let mut peers = self
                 .peers
                 .iter()
                 .chain(&self.more_peers)
-                .map(HostPort::resolve)
+                .filter_map(|peer| match peer {
+                    Peer::Addr(addr) => Some(addr.resolve()),
+                    Peer::Name(_) => None,
+                })
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut bind = Destination::default_bind(&peers);
+            peers.extend(found.iter().copied());
+            // Peers still to be found by name may be of either family: a
+            // dual-stack [::] reaches both.
+            let mut bind = if peers.is_empty() {
+                SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, Config::DEFAULT_PORT))
+            } else {
+                Destination::default_bind(&peers)
+            };
             if let Some(text) = &self.bind {
                 bind = HostPort::parse_bind(text, &bind)?.resolve()?;
             }
@@ -437,6 +490,7 @@ impl Args {
         config.show_sender = self.show_sender;
         config.display = self.display_style();
         config.send_interval = self.rate;
+        config.name = self.name.clone();
         Ok(config)
     }
 
@@ -460,6 +514,11 @@ impl Args {
             },
             other => other,
         })
+    }
+
+    /// Whether the chat is secured: a secret file, or one in the environment.
+    pub fn secured(&self) -> bool {
+        self.secret_file.is_some() || std::env::var_os("UDPCHAT_SECRET").is_some()
     }
 
     /// How received datagrams are shown on this process's stdout.
@@ -610,8 +669,17 @@ fn reason(err: Error) -> String {
     }
 }
 
-fn parse_peer(text: &str) -> Result<HostPort, String> {
+fn parse_peer(text: &str) -> Result<Peer, String> {
     text.parse().map_err(reason)
+}
+
+fn parse_name(text: &str) -> Result<String, String> {
+    udpchat::discover::check_name(text)
+        .map(|()| text.to_owned())
+        .map_err(|err| match err {
+            Error::InvalidName { problem, .. } => problem.to_owned(),
+            other => other.to_string(),
+        })
 }
 
 /// A multicast group, resolved now so that a unicast address is a usage error.

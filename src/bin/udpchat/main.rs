@@ -5,12 +5,14 @@ mod cli;
 mod exit;
 mod help;
 mod meter;
+mod names;
 mod preflight;
 mod signals;
 mod terminal;
 mod words;
 
 use std::io::{self, BufReader, IsTerminal, Write};
+use std::net::{Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 
 use log::{info, warn};
@@ -21,6 +23,8 @@ fn main() -> ExitCode {
     args.init_logging();
     match run(&args) {
         Ok(code) => code,
+        // Ctrl-C while looking for a peer: nothing to say.
+        Err(Error::Interrupted) => exit::of_error(&Error::Interrupted),
         Err(err) => {
             report(format_args!("{err}"));
             if let Error::Bind { addr, source } = &err
@@ -47,6 +51,9 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
             }),
         };
     }
+    if args.list {
+        return names::list(args);
+    }
     if preflight::stdout_was_closed() {
         report(format_args!(
             "standard output is closed (>&-), so every line received would be lost; \
@@ -60,7 +67,20 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
         terminal::prepare();
     }
     signals::install()?;
-    let chat = Chat::bind(args.to_config()?)?;
+    // Peers by name, for a chat without a name of its own: found before it
+    // binds. A chat with a name binds and advertises it first, then looks,
+    // so that two looking for each other both find each other.
+    let found_first = if args.name.is_none() && !args.peer_names().is_empty() {
+        match names::look_up_first(args, interactive)? {
+            Ok(found) => found,
+            Err(status) => return Ok(status),
+        }
+    } else {
+        Vec::new()
+    };
+    let dual_stack = SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0));
+    let found_addrs: Vec<SocketAddr> = found_first.iter().filter_map(|found| found.addr_for(&dual_stack)).collect();
+    let mut chat = Chat::bind(args.to_config_with(&found_addrs)?)?;
     if let (Some(asked), Some(granted)) = (args.recv_buffer, chat.recv_buffer()) {
         // Linux reports twice what it grants (see Config::recv_buffer): only
         // far less than asked is worth a word at the default verbosity.
@@ -69,6 +89,15 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
         }
     }
     signals::attach(chat.shutdown_handle(), chat.progress());
+    for found in &found_first {
+        let addr = chat.add_peer(found)?;
+        names::tell_found(found, &addr, args.secured());
+    }
+    if args.name.is_some()
+        && let Some(status) = names::find_for(&mut chat, args, interactive)?
+    {
+        return Ok(status);
+    }
     let summary = if interactive {
         terminal::run(chat, &args.talking_to())?
     } else if meter::wanted(args.quiet > 0, args.recv_only) {
@@ -97,7 +126,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
 
 /// Prints `udpchat: MESSAGE` on stderr as one write. Unlike `eprintln!` it
 /// does not panic when stderr is a closed pipe: the exit status still tells.
-fn report(message: std::fmt::Arguments) {
+pub(crate) fn report(message: std::fmt::Arguments) {
     let line = format!("udpchat: {message}\n");
     let _ = io::stderr().lock().write_all(line.as_bytes());
 }

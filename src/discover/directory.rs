@@ -1,0 +1,286 @@
+//! The process's one mDNS daemon, and its one browse for udpchats: a bounded table of what the LAN answered, which lookups, `--list` and room labels read.
+//!
+//! mdns-sd keeps one listener per service type and daemon, so this process
+//! browses `_udpchat._udp` once, on a thread that blocks on the daemon's
+//! events, for as long as anything wants it (an [`Interest`]); then it stops,
+//! so that an idle udpchat sends no queries and wakes for none.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use log::{debug, warn};
+use mdns_sd::{ServiceDaemon, ServiceEvent};
+
+use super::found::{Found, SERVICE_TYPE};
+use crate::Error;
+
+/// At most this many udpchats are kept in the table (and listed); answers
+/// about more are counted and dropped, so a responder that invents
+/// thousands of services costs this table a bounded size.
+pub(crate) const MAX_FOUND: usize = 1024;
+
+/// At most this many addresses are known by name, for labels.
+pub(crate) const MAX_LABELS: usize = 256;
+
+/// The process's daemon, started on first use and kept until the process
+/// ends. Its periodic check of the host's interfaces is off: an idle
+/// udpchat must not wake on a timer (the trade-off: interfaces and
+/// addresses that appear after the start are not advertised).
+pub(crate) fn daemon() -> Result<&'static ServiceDaemon, Error> {
+    static DAEMON: OnceLock<Result<ServiceDaemon, String>> = OnceLock::new();
+    DAEMON
+        .get_or_init(|| {
+            let daemon = ServiceDaemon::new().map_err(|err| err.to_string())?;
+            daemon.set_ip_check_interval(0).map_err(|err| err.to_string())?;
+            Ok(daemon)
+        })
+        .as_ref()
+        .map_err(|problem| Error::Discovery {
+            op: "start multicast DNS",
+            problem: problem.clone(),
+        })
+}
+
+/// The table of udpchats found, and who waits on it.
+pub(crate) struct Directory {
+    state: Mutex<State>,
+    changed: Condvar,
+    /// Who sent what, by name, for labels: written by the browse thread,
+    /// read by receivers.
+    labels: Arc<Labels>,
+}
+
+#[derive(Default)]
+struct State {
+    found: Vec<Found>,
+    /// How many want the browse to go on.
+    interested: usize,
+    /// The browse now running, if any: its generation.
+    browsing: Option<u64>,
+    generation: u64,
+    /// Services not kept: the table was full, or their records were unusable.
+    dropped: u64,
+}
+
+/// Keeps the browse going while it lives.
+pub(crate) struct Interest {
+    directory: &'static Directory,
+}
+
+impl Drop for Interest {
+    fn drop(&mut self) {
+        let mut state = self.directory.lock();
+        state.interested -= 1;
+        if state.interested == 0 && state.browsing.take().is_some() {
+            if let Ok(daemon) = daemon() {
+                let _ = daemon.stop_browse(SERVICE_TYPE);
+            }
+            state.found.clear();
+            self.directory.labels.set(&[]);
+        }
+    }
+}
+
+impl Directory {
+    /// The process's directory.
+    pub fn get() -> &'static Directory {
+        static DIRECTORY: OnceLock<Directory> = OnceLock::new();
+        DIRECTORY.get_or_init(|| Directory {
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            labels: Arc::new(Labels::default()),
+        })
+    }
+
+    /// Wakes every wait, so that a cancelled one sees it is cancelled.
+    pub fn wake_all() {
+        let directory = Directory::get();
+        // Under the lock, so that a waiter between its check and its wait
+        // cannot miss this.
+        let _state = directory.lock();
+        directory.changed.notify_all();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Starts browsing unless it runs already, and keeps it going until the
+    /// `Interest` is dropped.
+    pub fn interest(&'static self) -> Result<Interest, Error> {
+        let daemon = daemon()?;
+        let mut state = self.lock();
+        if state.browsing.is_none() {
+            let events = daemon.browse(SERVICE_TYPE).map_err(|err| Error::Discovery {
+                op: "browse for udpchats",
+                problem: err.to_string(),
+            })?;
+            state.generation += 1;
+            let generation = state.generation;
+            state.browsing = Some(generation);
+            thread::Builder::new()
+                .name("discover".into())
+                .spawn(move || self.follow(generation, events))
+                .map_err(Error::io("start the discovery thread"))?;
+        }
+        state.interested += 1;
+        Ok(Interest { directory: self })
+    }
+
+    /// The browse thread: blocks on the daemon's events and keeps the table,
+    /// until the browse it follows is stopped.
+    fn follow(&self, generation: u64, events: mdns_sd::Receiver<ServiceEvent>) {
+        while let Ok(event) = events.recv() {
+            let mut state = self.lock();
+            if state.browsing != Some(generation) {
+                return;
+            }
+            match event {
+                ServiceEvent::ServiceResolved(service) => match Found::from_resolved(&service) {
+                    Some(found) => {
+                        if let Some(known) = state.found.iter_mut().find(|known| known.key == found.key) {
+                            *known = found;
+                        } else if state.found.len() < MAX_FOUND {
+                            debug!("found a udpchat: {}", found.shown_name());
+                            state.found.push(found);
+                        } else {
+                            state.dropped += 1;
+                            if state.dropped == 1 {
+                                warn!("more than {MAX_FOUND} udpchats answered on the LAN: the others are not listed");
+                            }
+                        }
+                    }
+                    None => state.dropped += 1,
+                },
+                ServiceEvent::ServiceRemoved(_, fullname) => {
+                    let key = fullname.to_ascii_lowercase();
+                    state.found.retain(|known| known.key != key);
+                }
+                ServiceEvent::SearchStopped(_) => return,
+                _ => continue,
+            }
+            self.labels.set(&state.found);
+            drop(state);
+            self.changed.notify_all();
+        }
+    }
+
+    /// Waits until `done` says the table holds what is wanted, `deadline`
+    /// passes (`None`: never), or `cancel` is set; returns what `done`
+    /// returned last. Blocks on a condition variable: it wakes only when the
+    /// table changes, at the deadline, or when cancelled.
+    pub fn wait<T>(
+        &self,
+        deadline: Option<Instant>,
+        cancel: Option<&AtomicBool>,
+        mut done: impl FnMut(&[Found]) -> Option<T>,
+    ) -> Option<T> {
+        let mut state = self.lock();
+        loop {
+            if let Some(result) = done(&state.found) {
+                return Some(result);
+            }
+            if cancel.is_some_and(|cancel| cancel.load(Ordering::SeqCst)) {
+                return None;
+            }
+            state = match deadline {
+                None => self.changed.wait(state).unwrap_or_else(|p| p.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return None;
+                    }
+                    self.changed
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    /// A copy of the table now.
+    pub fn snapshot(&self) -> Vec<Found> {
+        self.lock().found.clone()
+    }
+
+    /// The names of addresses, kept up to date while browsing.
+    pub fn labels(&self) -> Arc<Labels> {
+        self.labels.clone()
+    }
+}
+
+/// Names by source address, for labels: `(IP, port)` from a service's
+/// `src=` port (a room member's sending socket), or the IP alone (a peer
+/// found by name, heard from any port). Bounded ([`MAX_LABELS`]); only names
+/// udpchat itself would take are kept, already escaped for showing.
+#[derive(Debug, Default)]
+pub(crate) struct Labels {
+    entries: RwLock<Vec<(IpAddr, Option<u16>, Arc<str>)>>,
+}
+
+impl Labels {
+    /// Labels the IP address of `addr` (from any port) with `name`.
+    pub fn insert(&self, addr: &SocketAddr, name: &str) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if entries.len() < MAX_LABELS {
+            entries.push((addr.ip().to_canonical(), None, Arc::from(super::name::shown(name))));
+        }
+    }
+
+    /// Replaces the entries with the room members in `found`: each
+    /// address with its `src=` port.
+    fn set(&self, found: &[Found]) {
+        let mut seen = HashSet::new();
+        let mut entries = Vec::new();
+        for service in found.iter().filter(|service| service.has_usable_name()) {
+            let Some(port) = service.sending_port else { continue };
+            let name: Arc<str> = Arc::from(service.shown_name());
+            for addr in &service.addrs {
+                let key = (addr.ip().to_canonical(), port);
+                if entries.len() < MAX_LABELS && seen.insert(key) {
+                    entries.push((key.0, Some(port), name.clone()));
+                }
+            }
+        }
+        *self.entries.write().unwrap_or_else(|p| p.into_inner()) = entries;
+    }
+
+    /// Calls `with` with the name of `from` (canonical), if one is known.
+    pub fn with_name<T>(&self, from: &SocketAddr, with: impl FnOnce(Option<&str>) -> T) -> T {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let name = entries
+            .iter()
+            .find(|(ip, port, _)| *ip == from.ip() && port.is_none_or(|port| port == from.port()))
+            .map(|(_, _, name)| &**name);
+        with(name)
+    }
+}
+
+/// A wait that can be cut short from another thread (a Ctrl-C handler).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+        Directory::wake_all();
+    }
+
+    pub fn flag(&self) -> &AtomicBool {
+        &self.0
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// How long a lookup listens on after the first answer for the name, for
+/// a second udpchat that answers to it too: responders answer within
+/// 120 ms of a query (RFC 6762 section 6), and the daemon asks again after 1 s.
+pub(crate) const SETTLE: Duration = Duration::from_millis(1200);
