@@ -157,8 +157,7 @@ impl Directory {
                     None => state.dropped += 1,
                 },
                 ServiceEvent::ServiceRemoved(_, fullname) => {
-                    let key = fullname.to_ascii_lowercase();
-                    state.found.retain(|known| known.key != key);
+                    state.found.retain(|known| known.key != fullname);
                 }
                 ServiceEvent::SearchStopped(_) => return,
                 _ => continue,
@@ -214,9 +213,8 @@ impl Directory {
     }
 }
 
-/// Names by source address, for labels: `(IP, port)` from a service's
-/// `src=` port (a room member's sending socket), or the IP alone (a peer
-/// found by name, heard from any port). Bounded ([`MAX_LABELS`]); only names
+/// Names by source address, for labels: `(IP, port)`, the port a
+/// service's `src=` (a room member's sending socket) or a peer's chat port. Bounded ([`MAX_LABELS`]); only names
 /// udpchat itself would take are kept, already escaped for showing.
 #[derive(Debug, Default)]
 pub(crate) struct Labels {
@@ -224,11 +222,13 @@ pub(crate) struct Labels {
 }
 
 impl Labels {
-    /// Labels the IP address of `addr` (from any port) with `name`.
+    /// Labels datagrams from `addr` with `name`: a peer found by name sends
+    /// from its chat's port. Its lines from another port keep their address.
     pub fn insert(&self, addr: &SocketAddr, name: &str) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() < MAX_LABELS {
-            entries.push((addr.ip().to_canonical(), None, Arc::from(super::name::shown(name))));
+            let label = Arc::from(super::name::shown(name));
+            entries.push((addr.ip().to_canonical(), Some(addr.port()), label));
         }
     }
 

@@ -44,7 +44,9 @@ pub struct Found {
     /// The port its lines come from when that is not `port` (a room member
     /// sends from a socket of its own: `src=`).
     pub(crate) sending_port: Option<u16>,
-    /// The DNS-SD full name, lowercased: the key it is known by.
+    /// The DNS-SD full name as received: the key it is known by. Two that
+    /// differ in case alone are two services to mdns-sd, and so two here:
+    /// a lookup of that name then finds both, and refuses to guess.
     pub(crate) key: String,
 }
 
@@ -94,7 +96,7 @@ impl Found {
     /// one label is refused, long TXT values are taken as absent, and only
     /// the first addresses are kept.
     pub(crate) fn from_resolved(service: &ResolvedService) -> Option<Found> {
-        let key = service.fullname.to_ascii_lowercase();
+        let key = service.fullname.clone();
         let instance = key_instance(&service.fullname)?;
         if instance.is_empty() || instance.len() > name::MAX_NAME_LEN {
             return None;

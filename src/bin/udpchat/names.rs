@@ -56,12 +56,12 @@ pub fn list(args: &Args) -> Result<ExitCode, Error> {
             }
         }
     }
-    if found.is_empty() {
-        info!(
+    if found.is_empty() && args.quiet == 0 {
+        crate::report(format_args!(
             "no udpchat answered on the LAN within {} s{}",
             LIST_FOR.as_secs(),
             LIKELY_CAUSES_LIST
-        );
+        ));
     }
     match io::stdout().lock().write_all(&out) {
         Err(err) if err.kind() != io::ErrorKind::BrokenPipe => Err(Error::Io {
