@@ -187,9 +187,9 @@ impl Chat {
             let peer_names = std::sync::Arc::new(crate::discover::Labels::default());
             let named = advertise(&config, &local, &from, member.is_some())?;
             let filter = match &named {
-                Some(Named { _browsing: Some(_), .. }) => {
-                    filter.naming(crate::discover::Directory::get().labels())
-                }
+                Some(Named {
+                    _browsing: Some(_), ..
+                }) => filter.naming(crate::discover::Directory::get().labels()),
                 _ => filter.naming(peer_names.clone()),
             };
             let discovery = Discovery {
@@ -292,7 +292,12 @@ impl Chat {
                 "{} has no address that a socket bound to {} can reach ({})",
                 found.shown_name(),
                 self.local,
-                found.addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                found
+                    .addrs
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })?;
         let mut peers = peers.clone();
@@ -431,7 +436,12 @@ fn has_name(config: &Config) -> bool {
 /// `local`, sending from `from`. A room member advertises its sending port
 /// too, and keeps browsing, so that members are labelled with their names.
 #[cfg(feature = "discover")]
-fn advertise(config: &Config, local: &SocketAddr, from: &SocketAddr, room: bool) -> Result<Option<Named>, Error> {
+fn advertise(
+    config: &Config,
+    local: &SocketAddr,
+    from: &SocketAddr,
+    room: bool,
+) -> Result<Option<Named>, Error> {
     let Some(name) = &config.name else {
         return Ok(None);
     };

@@ -335,6 +335,7 @@ fn push_json(datagram: &[u8], from: &SocketAddr, name: Option<&str>, arrived: Sy
 
 /// `text` as a JSON string, quotes included, escaped as received text is in
 /// JSON lines.
+#[cfg(feature = "discover")]
 pub(crate) fn json_string(text: &str) -> String {
     let mut out = Vec::with_capacity(text.len() + 2);
     out.push(b'"');

@@ -74,11 +74,12 @@ impl Advert {
         // A host name of its own, so this chat's address records never
         // clash with the host's (Avahi's, Bonjour's) or another udpchat's.
         let host = format!("udpchat-{id}.local.");
-        let info = ServiceInfo::new(SERVICE_TYPE, name, &host, &addrs[..], record.port, &txt[..])
-            .map_err(|err| Error::Discovery {
+        let info = ServiceInfo::new(SERVICE_TYPE, name, &host, &addrs[..], record.port, &txt[..]).map_err(
+            |err| Error::Discovery {
                 op: "advertise the name",
                 problem: err.to_string(),
-            })?;
+            },
+        )?;
         let fullname = info.get_fullname().to_owned();
         let monitor = daemon.monitor().ok();
         daemon.register(info).map_err(|err| Error::Discovery {
@@ -133,25 +134,27 @@ impl Drop for Advert {
 /// its name: the DNS-SD way (RFC 6762 section 9), `alice (2)`. The thread
 /// blocks on the daemon's rare events, and ends with the daemon.
 fn watch_renames(events: mdns_sd::Receiver<DaemonEvent>, fullname: String, name: String) {
-    let spawned = thread::Builder::new().name("discover-names".into()).spawn(move || {
-        let fullname = fullname.to_ascii_lowercase();
-        while let Ok(event) = events.recv() {
-            if let DaemonEvent::NameChange(change) = event
-                && change.original.to_ascii_lowercase() == fullname
-            {
-                let new = change
-                    .new_name
-                    .strip_suffix(&format!(".{SERVICE_TYPE}"))
-                    .unwrap_or(&change.new_name);
-                warn!(
-                    "the name {} is taken on the LAN (on {}): this udpchat answers to {} there",
-                    name::shown(&name),
-                    name::shown(&change.intf_name),
-                    name::shown(new)
-                );
+    let spawned = thread::Builder::new()
+        .name("discover-names".into())
+        .spawn(move || {
+            let fullname = fullname.to_ascii_lowercase();
+            while let Ok(event) = events.recv() {
+                if let DaemonEvent::NameChange(change) = event
+                    && change.original.to_ascii_lowercase() == fullname
+                {
+                    let new = change
+                        .new_name
+                        .strip_suffix(&format!(".{SERVICE_TYPE}"))
+                        .unwrap_or(&change.new_name);
+                    warn!(
+                        "the name {} is taken on the LAN (on {}): this udpchat answers to {} there",
+                        name::shown(&name),
+                        name::shown(&change.intf_name),
+                        name::shown(new)
+                    );
+                }
             }
-        }
-    });
+        });
     if let Err(err) = spawned {
         debug!("cannot watch for renames: {err}");
     }

@@ -64,7 +64,37 @@ struct State {
     generation: u64,
     /// Services not kept: the table was full, or their records were unusable.
     dropped: u64,
+    /// Whether a full table was told.
+    told_full: bool,
 }
+
+impl State {
+    /// Keeps what a resolved service says, if it is usable and there is room:
+    /// true when the table changed.
+    fn keep(&mut self, found: Option<Found>) -> bool {
+        let Some(found) = found else {
+            self.dropped += 1;
+            return false;
+        };
+        if let Some(known) = self.found.iter_mut().find(|known| known.key == found.key) {
+            *known = found;
+        } else if self.found.len() < MAX_FOUND {
+            debug!("found a udpchat: {}", found.shown_name());
+            self.found.push(found);
+        } else {
+            self.dropped += 1;
+            if !self.told_full {
+                self.told_full = true;
+                warn!("more than {MAX_FOUND} udpchats answered on the LAN: the others are not listed");
+            }
+            return false;
+        }
+        true
+    }
+}
+
+/// How often a browse the daemon ended is started again.
+const MAX_RESTARTS: u32 = 16;
 
 /// Keeps the browse going while it lives.
 pub(crate) struct Interest {
@@ -132,39 +162,60 @@ impl Directory {
     }
 
     /// The browse thread: blocks on the daemon's events and keeps the table,
-    /// until the browse it follows is stopped.
-    fn follow(&self, generation: u64, events: mdns_sd::Receiver<ServiceEvent>) {
-        while let Ok(event) = events.recv() {
+    /// until the browse it follows is stopped. It takes every event queued
+    /// at once, under one lock: the daemon ends a browse whose listener falls
+    /// 1,000 events behind, and a flood of answers must not make it so. Should
+    /// that happen all the same, it browses again.
+    fn follow(&self, generation: u64, mut events: mdns_sd::Receiver<ServiceEvent>) {
+        let mut restarts = 0;
+        loop {
+            let Ok(first) = events.recv() else {
+                // The daemon ended the browse (its queue to us was full):
+                // browse again while anyone wants it, a few times.
+                let state = self.lock();
+                if state.browsing != Some(generation) || restarts >= MAX_RESTARTS {
+                    return;
+                }
+                restarts += 1;
+                debug!("the browse for udpchats ended: browsing again");
+                match daemon().and_then(|daemon| {
+                    daemon.browse(SERVICE_TYPE).map_err(|err| Error::Discovery {
+                        op: "browse for udpchats",
+                        problem: err.to_string(),
+                    })
+                }) {
+                    Ok(again) => events = again,
+                    Err(err) => {
+                        warn!("{err}");
+                        return;
+                    }
+                }
+                continue;
+            };
+            let batch: Vec<ServiceEvent> = std::iter::once(first).chain(events.try_iter()).collect();
             let mut state = self.lock();
             if state.browsing != Some(generation) {
                 return;
             }
-            match event {
-                ServiceEvent::ServiceResolved(service) => match Found::from_resolved(&service) {
-                    Some(found) => {
-                        if let Some(known) = state.found.iter_mut().find(|known| known.key == found.key) {
-                            *known = found;
-                        } else if state.found.len() < MAX_FOUND {
-                            debug!("found a udpchat: {}", found.shown_name());
-                            state.found.push(found);
-                        } else {
-                            state.dropped += 1;
-                            if state.dropped == 1 {
-                                warn!("more than {MAX_FOUND} udpchats answered on the LAN: the others are not listed");
-                            }
-                        }
+            let mut changed = false;
+            for event in batch {
+                match event {
+                    ServiceEvent::ServiceResolved(service) => {
+                        changed |= state.keep(Found::from_resolved(&service));
                     }
-                    None => state.dropped += 1,
-                },
-                ServiceEvent::ServiceRemoved(_, fullname) => {
-                    state.found.retain(|known| known.key != fullname);
+                    ServiceEvent::ServiceRemoved(_, fullname) => {
+                        state.found.retain(|known| known.key != fullname);
+                        changed = true;
+                    }
+                    ServiceEvent::SearchStopped(_) => return,
+                    _ => {}
                 }
-                ServiceEvent::SearchStopped(_) => return,
-                _ => continue,
             }
-            self.labels.set(&state.found);
-            drop(state);
-            self.changed.notify_all();
+            if changed {
+                self.labels.set(&state.found);
+                drop(state);
+                self.changed.notify_all();
+            }
         }
     }
 
@@ -218,7 +269,15 @@ impl Directory {
 /// udpchat itself would take are kept, already escaped for showing.
 #[derive(Debug, Default)]
 pub(crate) struct Labels {
-    entries: RwLock<Vec<(IpAddr, Option<u16>, Arc<str>)>>,
+    entries: RwLock<Vec<Label>>,
+}
+
+/// A source address and its name, escaped for showing.
+#[derive(Debug)]
+struct Label {
+    ip: IpAddr,
+    port: u16,
+    name: Arc<str>,
 }
 
 impl Labels {
@@ -227,8 +286,11 @@ impl Labels {
     pub fn insert(&self, addr: &SocketAddr, name: &str) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() < MAX_LABELS {
-            let label = Arc::from(super::name::shown(name));
-            entries.push((addr.ip().to_canonical(), Some(addr.port()), label));
+            entries.push(Label {
+                ip: addr.ip().to_canonical(),
+                port: addr.port(),
+                name: Arc::from(super::name::shown(name)),
+            });
         }
     }
 
@@ -238,12 +300,18 @@ impl Labels {
         let mut seen = HashSet::new();
         let mut entries = Vec::new();
         for service in found.iter().filter(|service| service.has_usable_name()) {
-            let Some(port) = service.sending_port else { continue };
+            let Some(port) = service.sending_port else {
+                continue;
+            };
             let name: Arc<str> = Arc::from(service.shown_name());
             for addr in &service.addrs {
                 let key = (addr.ip().to_canonical(), port);
                 if entries.len() < MAX_LABELS && seen.insert(key) {
-                    entries.push((key.0, Some(port), name.clone()));
+                    entries.push(Label {
+                        ip: key.0,
+                        port,
+                        name: name.clone(),
+                    });
                 }
             }
         }
@@ -255,8 +323,8 @@ impl Labels {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         let name = entries
             .iter()
-            .find(|(ip, port, _)| *ip == from.ip() && port.is_none_or(|port| port == from.port()))
-            .map(|(_, _, name)| &**name);
+            .find(|label| label.ip == from.ip() && label.port == from.port())
+            .map(|label| &*label.name);
         with(name)
     }
 }
@@ -284,3 +352,57 @@ impl Cancel {
 /// a second udpchat that answers to it too: responders answer within
 /// 120 ms of a query (RFC 6762 section 6), and the daemon asks again after 1 s.
 pub(crate) const SETTLE: Duration = Duration::from_millis(1200);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(i: usize) -> Found {
+        Found {
+            name: format!("n{i}"),
+            addrs: vec![SocketAddr::from(([10, 0, 0, 1], 2323))],
+            port: 2323,
+            secured: None,
+            version: None,
+            id: None,
+            sending_port: Some(4000),
+            key: format!("n{i}._udpchat._udp.local."),
+        }
+    }
+
+    #[test]
+    fn the_table_keeps_at_most_its_bound_and_updates_in_place() {
+        let mut state = State::default();
+        for i in 0..MAX_FOUND + 500 {
+            state.keep(Some(service(i)));
+        }
+        assert_eq!(state.found.len(), MAX_FOUND);
+        assert_eq!(state.dropped, 500);
+        assert!(state.told_full);
+        let mut again = service(3);
+        again.port = 9;
+        assert!(state.keep(Some(again)));
+        assert_eq!(state.found.len(), MAX_FOUND);
+        assert_eq!(state.found[3].port, 9);
+        assert!(!state.keep(None));
+    }
+
+    #[test]
+    fn labels_are_bounded_and_match_address_and_port() {
+        let labels = Labels::default();
+        let found: Vec<Found> = (0..MAX_LABELS + 10).map(service).collect();
+        labels.set(&found);
+        // One address and port for all: the first name holds it.
+        let from = SocketAddr::from(([10, 0, 0, 1], 4000));
+        assert_eq!(
+            labels.with_name(&from, |name| name.map(str::to_owned)),
+            Some("n0".into())
+        );
+        let other_port = SocketAddr::from(([10, 0, 0, 1], 4001));
+        assert!(labels.with_name(&other_port, |name| name.is_none()));
+        for i in 0..MAX_LABELS + 10 {
+            labels.insert(&SocketAddr::from(([10, 0, 1, (i % 250) as u8], 2323)), "x");
+        }
+        assert!(labels.entries.read().unwrap().len() <= MAX_LABELS);
+    }
+}

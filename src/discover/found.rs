@@ -113,7 +113,9 @@ impl Found {
             Some("no") => Some(false),
             _ => None,
         };
-        let sending_port = txt("src").and_then(|port| port.parse::<u16>().ok()).filter(|&p| p != 0);
+        let sending_port = txt("src")
+            .and_then(|port| port.parse::<u16>().ok())
+            .filter(|&p| p != 0);
         let mut addrs: Vec<SocketAddr> = service
             .addresses
             .iter()
@@ -183,7 +185,7 @@ pub(crate) fn ip_text(addr: &SocketAddr) -> String {
 /// The instance part of `alice._udpchat._udp.local.`, or `None` for another type.
 fn key_instance(fullname: &str) -> Option<&str> {
     let suffix = SERVICE_TYPE.len() + 1; // ".": the dot before the type
-    if fullname.len() <= suffix || !fullname.is_char_boundary(fullname.len() - suffix) {
+    if fullname.len() < suffix || !fullname.is_char_boundary(fullname.len() - suffix) {
         return None;
     }
     let (instance, rest) = fullname.split_at(fullname.len() - suffix);
@@ -220,7 +222,12 @@ mod tests {
 
     #[test]
     fn picks_an_address_the_socket_can_reach_ipv4_first() {
-        let bob = found(&["[fe80::2%3]:2323", "[2001:db8::2]:2323", "10.0.0.2:2323", "127.0.0.1:2323"]);
+        let bob = found(&[
+            "[fe80::2%3]:2323",
+            "[2001:db8::2]:2323",
+            "10.0.0.2:2323",
+            "127.0.0.1:2323",
+        ]);
         let v4: SocketAddr = "0.0.0.0:2323".parse().unwrap();
         let dual: SocketAddr = "[::]:2323".parse().unwrap();
         let v6_only: SocketAddr = "[2001:db8::1]:2323".parse().unwrap();
@@ -231,7 +238,10 @@ mod tests {
         assert_eq!(bob.addr_for(&lo).unwrap().to_string(), "127.0.0.1:2323");
         let link_local_only = found(&["[fe80::2%3]:2323"]);
         assert_eq!(link_local_only.addr_for(&v4), None);
-        assert_eq!(link_local_only.addr_for(&dual).unwrap().to_string(), "[fe80::2%3]:2323");
+        assert_eq!(
+            link_local_only.addr_for(&dual).unwrap().to_string(),
+            "[fe80::2%3]:2323"
+        );
     }
 
     #[test]

@@ -51,7 +51,12 @@ pub fn list(listen: Duration) -> Result<Vec<Found>, Error> {
     directory.wait(Some(deadline), None, |_| None::<()>);
     let mut found = directory.snapshot();
     drop(interest);
-    found.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.key.cmp(&b.key)));
+    found.sort_by(|a, b| {
+        a.name
+            .to_lowercase()
+            .cmp(&b.name.to_lowercase())
+            .then(a.key.cmp(&b.key))
+    });
     Ok(found)
 }
 
@@ -111,7 +116,9 @@ pub(crate) fn find(
     // Another that answers to the same name would have answered the same
     // query: listen a moment longer, however long `wait` was.
     let settle = Instant::now() + directory::SETTLE;
-    directory.wait(Some(settle), flag, |found| (matches(found).len() > 1).then_some(()));
+    directory.wait(Some(settle), flag, |found| {
+        (matches(found).len() > 1).then_some(())
+    });
     if cancel.is_some_and(Cancel::is_cancelled) {
         return Err(Error::Interrupted);
     }

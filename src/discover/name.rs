@@ -23,7 +23,10 @@ pub fn problem(name: &str) -> Option<&'static str> {
     if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) {
         return Some("a name cannot start or end with a space");
     }
-    if name.chars().any(|c| c != ' ' && (c.is_whitespace() || is_hidden(c))) {
+    if name
+        .chars()
+        .any(|c| c != ' ' && (c.is_whitespace() || is_hidden(c)))
+    {
         return Some(
             "a name cannot hold control characters, bidi controls, invisible characters \
              or any space but U+0020",

@@ -289,7 +289,9 @@ pub(crate) fn present(
             if let Some(event) = event {
                 style.push_event(event, from, arrived, out);
             }
-            filter.with_name(from, |name| style.push_named(line, from, name, labelled, arrived, out));
+            filter.with_name(from, |name| {
+                style.push_named(line, from, name, labelled, arrived, out)
+            });
             Outcome::Shown
         }
         Opened::Nothing(event) => {

@@ -7,12 +7,17 @@ flood of unsolicited answers. Every packet goes to 224.0.0.251:5353 on the
 interface named, inside the namespace the test made. The loop is bounded:
 --services answers, each sent --rounds times, then it prints "done" and exits.
 
-usage: python3 mdns_responder.py IFACE_ADDR HOST_ADDR --services N --rounds R --txt BYTES [--names a,b,...]
+usage: python3 mdns_responder.py IFACE_ADDR HOST_ADDR --services N --rounds R --txt BYTES
+       [--pause MS] [--names a,b,...]
+
+--pause waits that long between rounds, so answers keep coming while a
+udpchat starts and browses; without it the rounds go out back to back.
 """
 
 import socket
 import struct
 import sys
+import time
 
 GROUP = ("224.0.0.251", 5353)
 SERVICE = "_udpchat._udp.local."
@@ -64,6 +69,7 @@ def main():
     services = int(args.get("--services", "1"))
     rounds = int(args.get("--rounds", "1"))
     txt_size = int(args.get("--txt", "0"))
+    pause = int(args.get("--pause", "0")) / 1000.0
     names = args["--names"].split(",") if "--names" in args else []
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(iface_addr))
@@ -75,7 +81,9 @@ def main():
         for i, label in enumerate(labels)
     ]
     sent = 0
-    for _ in range(rounds):
+    for round in range(rounds):
+        if round > 0 and pause > 0:
+            time.sleep(pause)
         for data in packets:
             try:
                 sock.sendto(data, GROUP)

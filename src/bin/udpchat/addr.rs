@@ -123,7 +123,9 @@ impl FromStr for Peer {
             Err(Error::InvalidAddress {
                 problem: AddressProblem::MissingPort,
                 ..
-            }) if udpchat::discover::check_name(text.trim()).is_ok() => Ok(Peer::Name(text.trim().to_owned())),
+            }) if udpchat::discover::check_name(text.trim()).is_ok() => {
+                Ok(Peer::Name(text.trim().to_owned()))
+            }
             Err(err) => Err(err),
         }
     }

@@ -79,7 +79,10 @@ fn run(args: &cli::Args) -> Result<ExitCode, Error> {
         Vec::new()
     };
     let dual_stack = SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0));
-    let found_addrs: Vec<SocketAddr> = found_first.iter().filter_map(|found| found.addr_for(&dual_stack)).collect();
+    let found_addrs: Vec<SocketAddr> = found_first
+        .iter()
+        .filter_map(|found| found.addr_for(&dual_stack))
+        .collect();
     let mut chat = Chat::bind(args.to_config_with(&found_addrs)?)?;
     if let (Some(asked), Some(granted)) = (args.recv_buffer, chat.recv_buffer()) {
         // Linux reports twice what it grants (see Config::recv_buffer): only

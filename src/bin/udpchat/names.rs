@@ -116,7 +116,9 @@ pub fn the_one(name: &str, found: Vec<Found>, waited: Option<Duration>) -> Resul
             "no udpchat named {shown} answered on the LAN{}: is it running (udpchat --name {shown})? \
              Or a firewall blocks multicast DNS (UDP port 5353), or it is on another subnet \
              (mDNS does not cross routers): then give its HOST:PORT",
-            waited.map(|wait| format!(" within {}", humantime::format_duration(wait))).unwrap_or_default()
+            waited
+                .map(|wait| format!(" within {}", humantime::format_duration(wait)))
+                .unwrap_or_default()
         )),
         1 => Ok(found.into_iter().next().expect("one")),
         _ => {
@@ -124,7 +126,12 @@ pub fn the_one(name: &str, found: Vec<Found>, waited: Option<Duration>) -> Resul
                 .iter()
                 .map(|found| {
                     let addrs: Vec<String> = found.addrs.iter().map(address_text).collect();
-                    format!("{} on port {} at {}", found.shown_name(), found.port, addrs.join(" "))
+                    format!(
+                        "{} on port {} at {}",
+                        found.shown_name(),
+                        found.port,
+                        addrs.join(" ")
+                    )
                 })
                 .collect();
             Err(format!(
@@ -181,7 +188,11 @@ pub fn find_for(chat: &mut Chat, args: &Args, interactive: bool) -> Result<Optio
     let wait = wait(args, interactive);
     let secured = args.secured();
     for name in args.peer_names() {
-        if args.name.as_deref().is_some_and(|own| own.eq_ignore_ascii_case(name)) {
+        if args
+            .name
+            .as_deref()
+            .is_some_and(|own| own.eq_ignore_ascii_case(name))
+        {
             crate::report(format_args!(
                 "error: {} is this udpchat's own name (--name): name the other side",
                 udpchat::display::Style::sanitize_text(name.as_bytes())
