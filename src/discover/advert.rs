@@ -4,14 +4,12 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
 use std::time::Duration;
 
-use log::{debug, info, warn};
-use mdns_sd::{DaemonEvent, ServiceInfo};
+use log::{info, warn};
 
-use super::directory::daemon;
 use super::found::{SERVICE_TYPE, TXT_VERSION};
+use super::mdns::{self, Registration};
 use super::name;
 use crate::Error;
 use crate::net::interfaces;
@@ -54,7 +52,6 @@ impl Advert {
                 problem,
             });
         }
-        let daemon = daemon()?;
         let id = instance_id();
         let addrs = advertised_addrs(record.bound);
         if addrs.is_empty() {
@@ -74,26 +71,27 @@ impl Advert {
         // A host name of its own, so this chat's address records never
         // clash with the host's (Avahi's, Bonjour's) or another udpchat's.
         let host = format!("udpchat-{id}.local.");
-        let info = ServiceInfo::new(SERVICE_TYPE, name, &host, &addrs[..], record.port, &txt[..]).map_err(
-            |err| Error::Discovery {
-                op: "advertise the name",
-                problem: err.to_string(),
-            },
-        )?;
-        let fullname = info.get_fullname().to_owned();
-        let monitor = daemon.monitor().ok();
-        daemon.register(info).map_err(|err| Error::Discovery {
-            op: "advertise the name",
-            problem: err.to_string(),
+        let registration = Registration {
+            name,
+            host: &host,
+            addrs: &addrs,
+            port: record.port,
+            txt: &txt,
+        };
+        let own = name.to_owned();
+        let fullname = mdns::register(&registration, move |interface, new| {
+            warn!(
+                "the name {} is taken on the LAN (on {}): this udpchat answers to {} there",
+                name::shown(&own),
+                name::shown(interface),
+                name::shown(new)
+            );
         })?;
         info!(
             "advertising {} on the LAN ({SERVICE_TYPE} port {})",
             name::shown(name),
             record.port
         );
-        if let Some(events) = monitor {
-            watch_renames(events, fullname.clone(), name.to_owned());
-        }
         Ok(Advert {
             fullname,
             id,
@@ -110,16 +108,8 @@ impl Advert {
     /// TTL of 0) at once and again 120 ms later. Waits at most `within` for
     /// the first to be sent. Later calls do nothing.
     pub fn withdraw(&self, within: Duration) {
-        if self.withdrawn.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let Ok(daemon) = daemon() else { return };
-        match daemon.unregister(&self.fullname) {
-            Ok(done) => match done.recv_timeout(within) {
-                Ok(status) => debug!("withdrew {}: {status:?}", self.fullname),
-                Err(err) => debug!("withdrawing {}: no word from the daemon: {err}", self.fullname),
-            },
-            Err(err) => debug!("cannot withdraw {}: {err}", self.fullname),
+        if !self.withdrawn.swap(true, Ordering::SeqCst) {
+            mdns::unregister(&self.fullname, within);
         }
     }
 }
@@ -127,36 +117,6 @@ impl Advert {
 impl Drop for Advert {
     fn drop(&mut self) {
         self.withdraw(WITHDRAW_WAIT);
-    }
-}
-
-/// Tells when the daemon renamed this service because another host holds
-/// its name: the DNS-SD way (RFC 6762 section 9), `alice (2)`. The thread
-/// blocks on the daemon's rare events, and ends with the daemon.
-fn watch_renames(events: mdns_sd::Receiver<DaemonEvent>, fullname: String, name: String) {
-    let spawned = thread::Builder::new()
-        .name("discover-names".into())
-        .spawn(move || {
-            let fullname = fullname.to_ascii_lowercase();
-            while let Ok(event) = events.recv() {
-                if let DaemonEvent::NameChange(change) = event
-                    && change.original.to_ascii_lowercase() == fullname
-                {
-                    let new = change
-                        .new_name
-                        .strip_suffix(&format!(".{SERVICE_TYPE}"))
-                        .unwrap_or(&change.new_name);
-                    warn!(
-                        "the name {} is taken on the LAN (on {}): this udpchat answers to {} there",
-                        name::shown(&name),
-                        name::shown(&change.intf_name),
-                        name::shown(new)
-                    );
-                }
-            }
-        });
-    if let Err(err) = spawned {
-        debug!("cannot watch for renames: {err}");
     }
 }
 

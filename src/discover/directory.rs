@@ -1,4 +1,4 @@
-//! The process's one mDNS daemon, and its one browse for udpchats: a bounded table of what the LAN answered, which lookups, `--list` and room labels read.
+//! The process's one browse for udpchats: a bounded table of what the LAN answered, which lookups, `--list` and room labels read.
 //!
 //! mdns-sd keeps one listener per service type and daemon, so this process
 //! browses `_udpchat._udp` once, on a thread that blocks on the daemon's
@@ -13,9 +13,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
-use mdns_sd::{ServiceDaemon, ServiceEvent};
 
-use super::found::{Found, SERVICE_TYPE};
+use super::found::Found;
+use super::mdns::{self, Event, Events};
 use crate::Error;
 
 /// At most this many udpchats are kept in the table (and listed); answers
@@ -25,25 +25,6 @@ pub(crate) const MAX_FOUND: usize = 1024;
 
 /// At most this many addresses are known by name, for labels.
 pub(crate) const MAX_LABELS: usize = 256;
-
-/// The process's daemon, started on first use and kept until the process
-/// ends. Its periodic check of the host's interfaces is off: an idle
-/// udpchat must not wake on a timer (the trade-off: interfaces and
-/// addresses that appear after the start are not advertised).
-pub(crate) fn daemon() -> Result<&'static ServiceDaemon, Error> {
-    static DAEMON: OnceLock<Result<ServiceDaemon, String>> = OnceLock::new();
-    DAEMON
-        .get_or_init(|| {
-            let daemon = ServiceDaemon::new().map_err(|err| err.to_string())?;
-            daemon.set_ip_check_interval(0).map_err(|err| err.to_string())?;
-            Ok(daemon)
-        })
-        .as_ref()
-        .map_err(|problem| Error::Discovery {
-            op: "start multicast DNS",
-            problem: problem.clone(),
-        })
-}
 
 /// The table of udpchats found, and who waits on it.
 pub(crate) struct Directory {
@@ -106,9 +87,7 @@ impl Drop for Interest {
         let mut state = self.directory.lock();
         state.interested -= 1;
         if state.interested == 0 && state.browsing.take().is_some() {
-            if let Ok(daemon) = daemon() {
-                let _ = daemon.stop_browse(SERVICE_TYPE);
-            }
+            mdns::stop_browse();
             state.found.clear();
             self.directory.labels.set(&[]);
         }
@@ -142,13 +121,9 @@ impl Directory {
     /// Starts browsing unless it runs already, and keeps it going until the
     /// `Interest` is dropped.
     pub fn interest(&'static self) -> Result<Interest, Error> {
-        let daemon = daemon()?;
         let mut state = self.lock();
         if state.browsing.is_none() {
-            let events = daemon.browse(SERVICE_TYPE).map_err(|err| Error::Discovery {
-                op: "browse for udpchats",
-                problem: err.to_string(),
-            })?;
+            let events = mdns::browse()?;
             state.generation += 1;
             let generation = state.generation;
             state.browsing = Some(generation);
@@ -166,10 +141,10 @@ impl Directory {
     /// at once, under one lock: the daemon ends a browse whose listener falls
     /// 1,000 events behind, and a flood of answers must not make it so. Should
     /// that happen all the same, it browses again.
-    fn follow(&self, generation: u64, mut events: mdns_sd::Receiver<ServiceEvent>) {
+    fn follow(&self, generation: u64, mut events: Events) {
         let mut restarts = 0;
         loop {
-            let Ok(first) = events.recv() else {
+            let Some(first) = events.recv() else {
                 // The daemon ended the browse (its queue to us was full):
                 // browse again while anyone wants it, a few times.
                 let state = self.lock();
@@ -178,12 +153,7 @@ impl Directory {
                 }
                 restarts += 1;
                 debug!("the browse for udpchats ended: browsing again");
-                match daemon().and_then(|daemon| {
-                    daemon.browse(SERVICE_TYPE).map_err(|err| Error::Discovery {
-                        op: "browse for udpchats",
-                        problem: err.to_string(),
-                    })
-                }) {
+                match mdns::browse() {
                     Ok(again) => events = again,
                     Err(err) => {
                         warn!("{err}");
@@ -192,7 +162,7 @@ impl Directory {
                 }
                 continue;
             };
-            let batch: Vec<ServiceEvent> = std::iter::once(first).chain(events.try_iter()).collect();
+            let batch: Vec<Event> = std::iter::once(first).chain(events.queued()).collect();
             let mut state = self.lock();
             if state.browsing != Some(generation) {
                 return;
@@ -200,15 +170,13 @@ impl Directory {
             let mut changed = false;
             for event in batch {
                 match event {
-                    ServiceEvent::ServiceResolved(service) => {
-                        changed |= state.keep(Found::from_resolved(&service));
-                    }
-                    ServiceEvent::ServiceRemoved(_, fullname) => {
+                    Event::Resolved(found) => changed |= state.keep(found),
+                    Event::Removed(fullname) => {
                         state.found.retain(|known| known.key != fullname);
                         changed = true;
                     }
-                    ServiceEvent::SearchStopped(_) => return,
-                    _ => {}
+                    Event::Stopped => return,
+                    Event::Other => {}
                 }
             }
             if changed {

@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 
+#[cfg(not(target_os = "netbsd"))]
 use mdns_sd::{ResolvedService, ScopedIp};
 
 use super::name;
@@ -95,6 +96,7 @@ impl Found {
     /// holds no usable address. Every value is bounded: a name longer than
     /// one label is refused, long TXT values are taken as absent, and only
     /// the first addresses are kept.
+    #[cfg(not(target_os = "netbsd"))]
     pub(crate) fn from_resolved(service: &ResolvedService) -> Option<Found> {
         let key = service.fullname.clone();
         let instance = key_instance(&service.fullname)?;

@@ -27,9 +27,13 @@
 //! # }
 //! ```
 
+// On NetBSD the mDNS stack is absent (see mdns.rs): what reads its answers is unused.
+#![cfg_attr(target_os = "netbsd", allow(dead_code, unused_imports))]
+
 mod advert;
 mod directory;
 mod found;
+mod mdns;
 mod name;
 
 use std::time::{Duration, Instant};
