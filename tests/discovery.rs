@@ -700,3 +700,80 @@ impl Drop for Browse {
         let _ = self.child.wait();
     }
 }
+
+/// Set for the test binary run inside a namespace by
+/// `library_users_advertise_look_up_and_chat_by_name`.
+const IN_NAMESPACE: &str = "UDPCHAT_TEST_IN_NAMESPACE";
+
+#[test]
+fn library_users_advertise_look_up_and_chat_by_name() {
+    // The library opens its mDNS sockets in the process that calls it: this
+    // test runs its other half, below, in a namespace of its own.
+    let Some(lan) = two_hosts() else { return };
+    let exe = std::env::current_exe().unwrap();
+    let inner = "by_name_through_the_library_api";
+    let mut all = vec!["netns", "exec", lan.a.name(), exe.to_str().unwrap()];
+    all.extend_from_slice(&["--exact", inner, "--ignored", "--nocapture", "--test-threads=1"]);
+    let output = common::output_via("ip", &all, &[(IN_NAMESPACE, "1")]);
+    let said =
+        String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains("1 passed"), "the inner test did not run:\n{said}");
+}
+
+#[test]
+#[ignore = "run in a namespace by library_users_advertise_look_up_and_chat_by_name"]
+fn by_name_through_the_library_api() {
+    use std::io::Cursor;
+    use udpchat::{Chat, Config, Ended};
+    assert!(
+        std::env::var_os(IN_NAMESPACE).is_some(),
+        "opens mDNS sockets: only inside the namespace its outer test makes"
+    );
+    let any = "0.0.0.0:0".parse().unwrap();
+    let named = |name: &str, recv_only: bool| {
+        let mut config = Config::peers(Vec::new(), any);
+        config.name = Some(name.to_owned());
+        config.show_sender = true;
+        config.recv_only = recv_only;
+        Chat::bind(config).unwrap()
+    };
+    let mut alice = named("alice", false);
+    let mut bob = named("bob", true);
+    let wait = Some(TIMEOUT);
+    let found = bob.lookup("alice", wait).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].port, alice.local_addr().port());
+    assert_eq!(found[0].secured, Some(false));
+    bob.add_peer(&found[0]).unwrap();
+    let found = alice.lookup("bob", wait).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    alice.add_peer(&found[0]).unwrap();
+    // A chat never finds itself.
+    assert!(
+        alice
+            .lookup("alice", Some(Duration::from_millis(1500)))
+            .unwrap()
+            .is_empty()
+    );
+    let listed = udpchat::discover::list(Duration::from_secs(2)).unwrap();
+    let names: Vec<&str> = listed.iter().map(|found| found.name.as_str()).collect();
+    assert_eq!(names, ["alice", "bob"]);
+    // A lookup that waits for ever ends when its chat is interrupted.
+    let carol = named("carol", false);
+    let stop_carol = carol.shutdown_handle();
+    let waiting = std::thread::spawn(move || carol.lookup("nobody", None));
+    stop_carol.interrupt();
+    let looked = waiting.join().unwrap();
+    assert!(matches!(looked, Err(udpchat::Error::Interrupted)), "{looked:?}");
+    let (screen, bob_output) = std::io::pipe().unwrap();
+    let stop_bob = bob.shutdown_handle();
+    let bob = std::thread::spawn(move || bob.run(std::io::empty(), bob_output));
+    let said = alice.run(Cursor::new("hello bob\n"), std::io::sink()).unwrap();
+    assert_eq!((said.ended, said.lines_sent), (Ended::EndOfInput, 1));
+    let mut line = String::new();
+    BufReader::new(screen).read_line(&mut line).unwrap();
+    assert_eq!(line, "<alice> hello bob\n");
+    stop_bob.interrupt();
+    assert_eq!(bob.join().unwrap().unwrap().ended, Ended::Interrupted);
+}
