@@ -46,7 +46,7 @@ pub struct Args {
     pub more_peers: Vec<Peer>,
 
     /// Local address to receive on: HOST:PORT, PORT or IP
-    /// [default: 0.0.0.0:2323, or [::]:2323 for an IPv6 peer]
+    /// [default: 0.0.0.0:2323, or [::]:2323 for an IPv6 peer, or with --name for peers by name]
     #[arg(short, long, value_name = "ADDR", env = "UDPCHAT_BIND", value_parser = check_bind)]
     pub bind: Option<String>,
 
@@ -343,7 +343,7 @@ pub fn parse() -> Args {
             )
             .exit();
     }
-    for (id, shown) in [("peers", "[HOST:PORT]..."), ("bind", "--bind <ADDR>")] {
+    for (id, shown) in [("peers", "[HOST:PORT|NAME]..."), ("bind", "--bind <ADDR>")] {
         match matches.value_source(id) {
             Some(ValueSource::CommandLine) => Args::command()
                 .error(
@@ -361,7 +361,7 @@ pub fn parse() -> Args {
     args
 }
 
-/// clap names a bad value's argument, `[HOST:PORT]...` or `--bind`, even when
+/// clap names a bad value's argument, `[HOST:PORT|NAME]...` or `--bind`, even when
 /// the value came from `UDPCHAT_PEER` or `UDPCHAT_BIND`, which then leaves the
 /// user looking for a mistake on a command line that has none: name the variable.
 fn naming_the_variable(err: clap::Error) -> clap::Error {

@@ -215,13 +215,17 @@ pub fn find_for(chat: &mut Chat, args: &Args, interactive: bool) -> Result<Optio
     Ok(None)
 }
 
-/// "looking for bob on the LAN": at a terminal whatever the verbosity but
-/// `-q` (the user is waiting and should know on what), else at `-v`.
+/// "looking for bob on the LAN": said unless `-q` (the user waits, and
+/// should know on what), as an info line at `-v`.
 fn looking_for(args: &Args, name: &str, interactive: bool) {
     let shown = udpchat::display::Style::sanitize_text(name.as_bytes());
-    if interactive && args.quiet == 0 && args.verbose == 0 {
-        crate::report(format_args!("looking for {shown} on the LAN... (Ctrl-C to stop)"));
-    } else {
+    if args.verbose > 0 {
         info!("looking for {shown} on the LAN");
+    } else if args.quiet == 0 {
+        let until = match wait(args, interactive) {
+            None => "Ctrl-C to stop".to_owned(),
+            Some(wait) => format!("for up to {}", humantime::format_duration(wait)),
+        };
+        crate::report(format_args!("looking for {shown} on the LAN... ({until})"));
     }
 }
