@@ -16,7 +16,11 @@ const EXAMPLES: &[Example] = &[
     Example {
         what: "Two hosts on a LAN that find each other by name (multicast DNS), whichever\n\
                starts first; and who is there:",
-        commands: &["A$ udpchat --name alice bob", "B$ udpchat --name bob alice", "udpchat --list"],
+        commands: &[
+            "A$ udpchat --name alice bob",
+            "B$ udpchat --name bob alice",
+            "udpchat --list",
+        ],
     },
     Example {
         what: "Two hosts on a LAN, A (192.168.1.5) and B (192.168.1.6), each naming the other:",
@@ -154,7 +158,15 @@ fn synopsis(command: &clap::Command) -> Roff {
     roff.control("SH", ["SYNOPSIS"]);
     let forms: [&[_]; 4] = [
         &[italic("HOST:PORT"), roman("...")],
-        &[roman("["), bold("--name"), roman(" "), italic("NAME"), roman("] "), italic("NAME"), roman("...")],
+        &[
+            roman("["),
+            bold("--name"),
+            roman(" "),
+            italic("NAME"),
+            roman("] "),
+            italic("NAME"),
+            roman("..."),
+        ],
         &[bold("--broadcast"), roman(" "), italic("PORT")],
         &[bold("--group"), roman(" "), italic("GROUP:PORT")],
     ];
@@ -163,8 +175,13 @@ fn synopsis(command: &clap::Command) -> Roff {
         line.extend(form.iter().cloned());
         roff.text(line).control("br", []);
     }
-    roff.text([bold("udpchat"), roman(" "), bold("--list"), roman(" [--format json]")])
-        .control("br", []);
+    roff.text([
+        bold("udpchat"),
+        roman(" "),
+        bold("--list"),
+        roman(" [--format json]"),
+    ])
+    .control("br", []);
     // --generate takes no other option.
     roff.text([
         bold("udpchat"),
