@@ -712,12 +712,30 @@ fn library_users_advertise_look_up_and_chat_by_name() {
     let Some(lan) = two_hosts() else { return };
     let exe = std::env::current_exe().unwrap();
     let inner = "by_name_through_the_library_api";
-    let mut all = vec!["netns", "exec", lan.a.name(), exe.to_str().unwrap()];
-    all.extend_from_slice(&["--exact", inner, "--ignored", "--nocapture", "--test-threads=1"]);
-    let output = common::output_via("ip", &all, &[(IN_NAMESPACE, "1")]);
-    let said =
-        String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{said}");
+    let mut child = lan
+        .a
+        .command(exe.to_str().unwrap())
+        .args(["--exact", inner, "--ignored", "--nocapture", "--test-threads=1"])
+        .env(IN_NAMESPACE, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let stdout = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    let stderr = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    // Several lookups and a --list, each a second or two: a bound of its own.
+    let status = child.wait_timeout(3 * TIMEOUT).unwrap();
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let said = stdout.join().unwrap() + &stderr.join().unwrap();
+    let status =
+        status.unwrap_or_else(|| panic!("the inner test did not finish within {:?}:\n{said}", 3 * TIMEOUT));
+    assert!(status.success(), "{said}");
     assert!(said.contains("1 passed"), "the inner test did not run:\n{said}");
 }
 
@@ -746,9 +764,11 @@ fn by_name_through_the_library_api() {
     assert_eq!(found[0].port, alice.local_addr().port());
     assert_eq!(found[0].secured, Some(false));
     bob.add_peer(&found[0]).unwrap();
+    eprintln!("inner: looked up alice");
     let found = alice.lookup("bob", wait).unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
     alice.add_peer(&found[0]).unwrap();
+    eprintln!("inner: looked up bob");
     // A chat never finds itself.
     assert!(
         alice
@@ -759,6 +779,7 @@ fn by_name_through_the_library_api() {
     let listed = udpchat::discover::list(Duration::from_secs(2)).unwrap();
     let names: Vec<&str> = listed.iter().map(|found| found.name.as_str()).collect();
     assert_eq!(names, ["alice", "bob"]);
+    eprintln!("inner: listed");
     // A lookup that waits for ever ends when its chat is interrupted.
     let carol = named("carol", false);
     let stop_carol = carol.shutdown_handle();
@@ -766,11 +787,13 @@ fn by_name_through_the_library_api() {
     stop_carol.interrupt();
     let looked = waiting.join().unwrap();
     assert!(matches!(looked, Err(udpchat::Error::Interrupted)), "{looked:?}");
+    eprintln!("inner: lookup interrupted");
     let (screen, bob_output) = std::io::pipe().unwrap();
     let stop_bob = bob.shutdown_handle();
     let bob = std::thread::spawn(move || bob.run(std::io::empty(), bob_output));
     let said = alice.run(Cursor::new("hello bob\n"), std::io::sink()).unwrap();
     assert_eq!((said.ended, said.lines_sent), (Ended::EndOfInput, 1));
+    eprintln!("inner: alice ran");
     let mut line = String::new();
     BufReader::new(screen).read_line(&mut line).unwrap();
     assert_eq!(line, "<alice> hello bob\n");

@@ -42,7 +42,7 @@ mod real {
     use std::sync::OnceLock;
 
     use log::debug;
-    use mdns_sd::{DaemonEvent, ServiceDaemon, ServiceEvent, ServiceInfo};
+    use mdns_sd::{DaemonEvent, IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
 
     use super::*;
     use crate::discover::found::SERVICE_TYPE;
@@ -73,15 +73,23 @@ mod real {
     }
 
     /// The process's daemon, started on first use and kept until the
-    /// process ends. Its periodic check of the host's interfaces is off: an
-    /// idle udpchat must not wake on a timer (the trade-off: interfaces and
-    /// addresses that appear after the start are not advertised).
+    /// process ends, on every interface but loopback. Its periodic check of
+    /// the host's interfaces is off: an idle udpchat must not wake on a
+    /// timer (the trade-off: interfaces and addresses that appear after the
+    /// start are not advertised).
     fn daemon() -> Result<&'static ServiceDaemon, Error> {
         static DAEMON: OnceLock<Result<ServiceDaemon, String>> = OnceLock::new();
         DAEMON
             .get_or_init(|| {
                 let daemon = ServiceDaemon::new().map_err(|err| err.to_string())?;
                 daemon.set_ip_check_interval(0).map_err(|err| err.to_string())?;
+                // Not on loopback: a udpchat on this host is found at its LAN
+                // address, as it is from other hosts, and that is the source
+                // of its lines; a peer found at 127.0.0.1 would send from
+                // another address than the one it was found at.
+                daemon
+                    .disable_interface(vec![IfKind::LoopbackV4, IfKind::LoopbackV6])
+                    .map_err(|err| err.to_string())?;
                 Ok(daemon)
             })
             .as_ref()
