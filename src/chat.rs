@@ -23,14 +23,57 @@ use crate::wire::{Opener, Sealer};
 #[derive(Clone, Debug)]
 pub struct ShutdownHandle {
     stop: StopLine,
+    #[cfg(feature = "discover")]
+    discovery: Discovery,
 }
 
 impl ShutdownHandle {
     /// Ends the chat as Ctrl-C does: pending output is flushed and
     /// [`Chat::run`] returns [`Ended::Interrupted`] promptly, even while the
-    /// sender is blocked reading its input. Calling it again does nothing more.
+    /// sender is blocked reading its input. A [`Chat::lookup`] that waits
+    /// returns [`Error::Interrupted`]. Calling it again does nothing more.
     pub fn interrupt(&self) {
         self.stop.request(Stop::Interrupted);
+        #[cfg(feature = "discover")]
+        self.discovery.cancel.cancel();
+    }
+
+    /// Withdraws the chat's name from the LAN now (goodbye packets), waiting
+    /// a moment at most (half a second) for them to be sent: for a program
+    /// about to exit without [`Chat::run`] returning, as a second Ctrl-C
+    /// does. [`Chat::run`] withdraws the name itself when it returns, and so
+    /// does dropping the `Chat`. Without a name it does nothing.
+    #[cfg(feature = "discover")]
+    pub fn withdraw_name(&self) {
+        if let Some(advert) = &self.discovery.advert {
+            advert.withdraw(crate::discover::WITHDRAW_WAIT);
+        }
+    }
+}
+
+/// A chat's part in discovery: its advertised name, the names of its peers
+/// and room members, and the lookups a Ctrl-C cuts short.
+#[cfg(feature = "discover")]
+#[derive(Clone, Debug, Default)]
+struct Discovery {
+    advert: Option<std::sync::Arc<crate::discover::Advert>>,
+    cancel: crate::discover::Cancel,
+}
+
+/// Withdraws the name when the chat is dropped or its run ends, whoever
+/// else holds the advertisement (a signal handler's `ShutdownHandle`).
+#[cfg(feature = "discover")]
+struct Named {
+    advert: std::sync::Arc<crate::discover::Advert>,
+    /// A room's members are labelled with the names found on the LAN:
+    /// browsing goes on while the chat lives.
+    _browsing: Option<crate::discover::Interest>,
+}
+
+#[cfg(feature = "discover")]
+impl Drop for Named {
+    fn drop(&mut self) {
+        self.advert.withdraw(crate::discover::WITHDRAW_WAIT);
     }
 }
 
@@ -80,6 +123,13 @@ pub struct Chat {
     config: Config,
     coordinator: Coordinator,
     progress: Progress,
+    #[cfg(feature = "discover")]
+    discovery: Discovery,
+    #[cfg(feature = "discover")]
+    named: Option<Named>,
+    /// Names of the peers added by name, by address.
+    #[cfg(feature = "discover")]
+    peer_names: std::sync::Arc<crate::discover::Labels>,
 }
 
 impl Chat {
@@ -98,7 +148,7 @@ impl Chat {
     pub fn bind(config: Config) -> Result<Chat, Error> {
         let (socket, sending, member) = match &config.destination {
             Destination::Peers { peers, bind, .. } => {
-                if peers.is_empty() {
+                if peers.is_empty() && !has_name(&config) {
                     return Err(Error::NoPeer);
                 }
                 // Before binding: a family mismatch is the user's mistake, not the socket's.
@@ -133,7 +183,29 @@ impl Chat {
         net::report_errors(&sending);
         let counts_drops = drops::start_counting(&socket);
         let progress = Progress::new(counts_drops, drops::KernelCount::of(&socket));
+        #[cfg(feature = "discover")]
+        let (named, discovery, peer_names, filter) = {
+            let peer_names = std::sync::Arc::new(crate::discover::Labels::default());
+            let named = advertise(&config, &local, &from, member.is_some())?;
+            let filter = match &named {
+                Some(Named {
+                    _browsing: Some(_), ..
+                }) => filter.naming(crate::discover::Directory::get().labels()),
+                _ => filter.naming(peer_names.clone()),
+            };
+            let discovery = Discovery {
+                advert: named.as_ref().map(|named| named.advert.clone()),
+                cancel: crate::discover::Cancel::default(),
+            };
+            (named, discovery, peer_names, filter)
+        };
         Ok(Chat {
+            #[cfg(feature = "discover")]
+            named,
+            #[cfg(feature = "discover")]
+            discovery,
+            #[cfg(feature = "discover")]
+            peer_names,
             counts_drops,
             socket,
             sending,
@@ -189,10 +261,73 @@ impl Chat {
         Ok(())
     }
 
+    /// Looks for the udpchat that answers to `name` on the LAN, as
+    /// [`discover::lookup`](crate::discover::lookup) does, but never finds
+    /// this chat itself, and returns [`Error::Interrupted`] as soon as the
+    /// chat's [`ShutdownHandle`] is used (Ctrl-C).
+    #[cfg(feature = "discover")]
+    pub fn lookup(
+        &self,
+        name: &str,
+        wait: Option<std::time::Duration>,
+    ) -> Result<Vec<crate::discover::Found>, Error> {
+        let own = self.discovery.advert.as_ref().map(|advert| advert.id());
+        crate::discover::find(name, wait, Some(&self.discovery.cancel), own)
+    }
+
+    /// Adds a peer found by name: lines go to it too, its lines are heard,
+    /// and labelled with its name where they would be with its address.
+    /// Returns the address chosen: one the socket can reach (IPv4 first).
+    /// A peer at that address already is only given the name.
+    #[cfg(feature = "discover")]
+    pub fn add_peer(&mut self, found: &crate::discover::Found) -> Result<SocketAddr, Error> {
+        let Destination::Peers {
+            peers, accept_any, ..
+        } = &self.config.destination
+        else {
+            return Err(Error::NotAPeerChat);
+        };
+        let peer = found.addr_for(&self.local).ok_or_else(|| Error::Discovery {
+            op: "reach a peer found by name",
+            problem: format!(
+                "{} has no address that a socket bound to {} can reach ({})",
+                found.shown_name(),
+                self.local,
+                found
+                    .addrs
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+        let mut peers = peers.clone();
+        if !peers.contains(&peer) {
+            peers.push(peer);
+        }
+        self.send_to = send_addresses(&self.local, &peers)?;
+        let destination = Destination::Peers {
+            peers: peers.clone(),
+            bind: self.local,
+            accept_any: *accept_any,
+        };
+        self.peer_names.insert(&net::canonical(peer), &found.name);
+        self.filter = own_echoes_unseen(
+            SourceFilter::for_chat(&destination, self.config.show_sender, None)?
+                .naming(self.peer_names.clone()),
+            &self.local,
+            &peers,
+        );
+        self.config.destination = destination;
+        Ok(peer)
+    }
+
     /// A handle that stops [`run`](Chat::run) from any thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
             stop: self.coordinator.line(),
+            #[cfg(feature = "discover")]
+            discovery: self.discovery.clone(),
         }
     }
 
@@ -220,7 +355,16 @@ impl Chat {
             config,
             coordinator,
             progress,
+            #[cfg(feature = "discover")]
+            named,
+            #[cfg(feature = "discover")]
+                discovery: _,
+            #[cfg(feature = "discover")]
+                peer_names: _,
         } = self;
+        if matches!(&config.destination, Destination::Peers { peers, .. } if peers.is_empty()) {
+            return Err(Error::NoPeer);
+        }
         let sealer = sealer(&config)?;
         let secured = match sealer {
             Sealer::Plain => "not secured: lines go as plain text",
@@ -272,6 +416,9 @@ impl Chat {
         if let Some(membership) = member.as_ref().and_then(|member| member.membership.as_ref()) {
             membership.leave(&socket);
         }
+        // Goodbye packets, before the summary: the chat has ended.
+        #[cfg(feature = "discover")]
+        drop(named);
         if received.ignored > 0 {
             info!(
                 "ignored {} from hosts other than {}",
@@ -281,6 +428,62 @@ impl Chat {
         }
         outcome(reason, &progress, &received)
     }
+}
+
+/// Whether the chat advertises a name (and so may bind before it has peers).
+fn has_name(config: &Config) -> bool {
+    #[cfg(feature = "discover")]
+    return config.name.is_some();
+    #[cfg(not(feature = "discover"))]
+    {
+        let _ = config;
+        false
+    }
+}
+
+/// Advertises the chat's name, if it has one, for the chat bound to
+/// `local`, sending from `from`. A room member advertises its sending port
+/// too, and keeps browsing, so that members are labelled with their names.
+#[cfg(feature = "discover")]
+fn advertise(
+    config: &Config,
+    local: &SocketAddr,
+    from: &SocketAddr,
+    room: bool,
+) -> Result<Option<Named>, Error> {
+    let Some(name) = &config.name else {
+        return Ok(None);
+    };
+    // A room binds its group's address, or a wildcard: advertise this
+    // host's addresses of the room's family.
+    let bound = if room || local.ip().is_multicast() {
+        match local {
+            SocketAddr::V4(_) => std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            SocketAddr::V6(_) => std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        }
+    } else {
+        local.ip()
+    };
+    #[cfg(feature = "secure")]
+    let secured = config.secret.is_some();
+    #[cfg(not(feature = "secure"))]
+    let secured = false;
+    let record = crate::discover::Record {
+        port: local.port(),
+        bound,
+        secured,
+        sending_port: room.then_some(from.port()),
+    };
+    let advert = std::sync::Arc::new(crate::discover::Advert::start(name, &record)?);
+    let browsing = if room {
+        Some(crate::discover::Directory::get().interest()?)
+    } else {
+        None
+    };
+    Ok(Some(Named {
+        advert,
+        _browsing: browsing,
+    }))
 }
 
 /// Hides the chat's own lines when a peer is its own address, as `udpchat

@@ -147,6 +147,15 @@ pub struct Config {
     /// room's datagrams are sent to the room.
     #[cfg(feature = "secure")]
     pub reachable_at: Vec<SocketAddr>,
+    /// Advertise the chat on the LAN under this name (`--name`) while it
+    /// runs, with multicast DNS service discovery (feature `discover`; see
+    /// [`discover`](crate::discover)), and withdraw it when it ends. One DNS
+    /// label: [`discover::check_name`](crate::discover::check_name) says what
+    /// a name may be. A chat with a name may bind without peers, and add
+    /// those it finds by name ([`Chat::add_peer`](crate::Chat::add_peer)).
+    /// `None`, the default, sends no mDNS at all.
+    #[cfg(feature = "discover")]
+    pub name: Option<String>,
 }
 
 impl Config {
@@ -219,6 +228,8 @@ impl Config {
             secret: None,
             #[cfg(feature = "secure")]
             reachable_at: Vec::new(),
+            #[cfg(feature = "discover")]
+            name: None,
         }
     }
 }

@@ -84,6 +84,7 @@ impl Style {
     /// nothing is escaped. Sanitized text escapes the newline, and a JSON
     /// object names its sender, so those stay one line.
     /// With `labelled`, each line starts with `<ADDR> `, `from` in brackets.
+    #[cfg(test)]
     pub(crate) fn push(
         &self,
         datagram: &[u8],
@@ -92,8 +93,24 @@ impl Style {
         arrived: SystemTime,
         out: &mut Vec<u8>,
     ) {
+        self.push_named(datagram, from, None, labelled, arrived, out);
+    }
+
+    /// [`push`](Style::push) for a sender known by `name` (found on the LAN
+    /// by name): its label is `<name>` instead of `<ADDR>`, and a JSON line
+    /// carries `"name"` beside `"from"`. The name comes escaped already
+    /// (see `discover`): it holds nothing a terminal or a pipe would act on.
+    pub(crate) fn push_named(
+        &self,
+        datagram: &[u8],
+        from: &SocketAddr,
+        name: Option<&str>,
+        labelled: bool,
+        arrived: SystemTime,
+        out: &mut Vec<u8>,
+    ) {
         if self.format == Format::Json {
-            push_json(datagram, from, arrived, out);
+            push_json(datagram, from, name, arrived, out);
             return;
         }
         let labels_start = out.len();
@@ -105,7 +122,10 @@ impl Style {
         if labelled {
             self.push_label(SENDER_COLOR, out, |out| {
                 // Writing to a Vec cannot fail.
-                let _ = write!(out, "<{from}>");
+                let _ = match name {
+                    Some(name) => write!(out, "<{name}>"),
+                    None => write!(out, "<{from}>"),
+                };
             });
         }
         let labels = labels_start..out.len();
@@ -372,12 +392,14 @@ fn push_time(kind: Timestamps, arrived: SystemTime, zone: &TimeZone, out: &mut V
 /// newline too), with U+FFFD for invalid UTF-8, and then `base64` holds the
 /// exact bytes. Hand-written rather than serde_json: four fields do not need
 /// a serializer, and the escaping below is tested against serde_json.
-fn push_json(datagram: &[u8], from: &SocketAddr, arrived: SystemTime, out: &mut Vec<u8>) {
-    let _ = write!(
-        out,
-        "{{\"from\":\"{from}\",\"time\":\"{:.3}\",\"text\":\"",
-        timestamp(arrived)
-    );
+fn push_json(datagram: &[u8], from: &SocketAddr, name: Option<&str>, arrived: SystemTime, out: &mut Vec<u8>) {
+    let _ = write!(out, "{{\"from\":\"{from}\",");
+    if let Some(name) = name {
+        out.extend_from_slice(b"\"name\":\"");
+        push_json_escaped(name, out);
+        out.extend_from_slice(b"\",");
+    }
+    let _ = write!(out, "\"time\":\"{:.3}\",\"text\":\"", timestamp(arrived));
     for chunk in datagram.utf8_chunks() {
         push_json_escaped(chunk.valid(), out);
         if !chunk.invalid().is_empty() {
@@ -391,6 +413,17 @@ fn push_json(datagram: &[u8], from: &SocketAddr, arrived: SystemTime, out: &mut 
         out.push(b'"');
     }
     out.extend_from_slice(b"}\n");
+}
+
+/// `text` as a JSON string, quotes included, escaped as received text is in
+/// JSON lines.
+#[cfg(feature = "discover")]
+pub(crate) fn json_string(text: &str) -> String {
+    let mut out = Vec::with_capacity(text.len() + 2);
+    out.push(b'"');
+    push_json_escaped(text, &mut out);
+    out.push(b'"');
+    String::from_utf8(out).expect("escaped UTF-8 is UTF-8")
 }
 
 /// Escapes a JSON string's content (RFC 8259). Beyond what JSON requires, DEL,

@@ -137,6 +137,30 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A name for the LAN (`--name`, a peer by name) that cannot be one: see
+    /// `discover::check_name` (feature `discover`).
+    #[error("invalid name '{}': {problem}", crate::display::Style::sanitize_text(name.as_bytes()))]
+    InvalidName {
+        /// The name as given (shown escaped by the binary).
+        name: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+
+    /// Multicast DNS (finding udpchats by name) failed.
+    #[error("cannot {op}: {problem}")]
+    Discovery {
+        /// What was being done, e.g. `"advertise the name"`.
+        op: &'static str,
+        /// The mDNS stack's words.
+        problem: String,
+    },
+
+    /// A wait was cut short by a [`ShutdownHandle`](crate::ShutdownHandle)
+    /// (Ctrl-C), e.g. while looking for a peer by name.
+    #[error("interrupted")]
+    Interrupted,
+
     /// Any other failing operation on the socket, stdin, stdout or a thread.
     #[error("cannot {op}: {source}")]
     Io {

@@ -53,6 +53,8 @@
 
 mod chat;
 mod config;
+#[cfg(feature = "discover")]
+pub mod discover;
 pub mod display;
 mod error;
 mod net;

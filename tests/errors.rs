@@ -37,7 +37,10 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
     let cannot_resolve = format!("cannot resolve '{unresolvable}'");
     let cases: &[(&[&str], i32, &str)] = &[
         (&[], 2, "required arguments were not provided"),
-        (&["host"], 2, "missing port"),
+        // A bare word is a name to look up on the LAN (tests/discovery.rs);
+        // one with a dot, or an address, still lacks its port.
+        (&["pc-b.lan"], 2, "missing port"),
+        (&["10.0.0.1"], 2, "missing port"),
         (&["host:"], 2, "missing port"),
         (&[":2323"], 2, "missing host"),
         (&["host:99999"], 2, "'99999' is not a number from 1 to 65535"),
@@ -160,7 +163,7 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
         (
             &["--group", "239.255.0.1:9", "127.0.0.1:9"],
             2,
-            "the argument '[HOST:PORT]...' cannot be used with '--group",
+            "the argument '[HOST:PORT|NAME]...' cannot be used with '--group",
         ),
         (
             &["--broadcast", "9", "-b", "127.0.0.1:0"],
@@ -185,7 +188,7 @@ fn each_bad_command_line_gets_one_clear_line_and_its_exit_status() {
         (
             &["--broadcast", "9", "--peer", "127.0.0.1:9"],
             2,
-            "the argument '--peer <HOST:PORT>' cannot be used with",
+            "the argument '--peer <HOST:PORT|NAME>' cannot be used with",
         ),
         (
             &["--broadcast", "9", "--group", "239.255.0.1:9"],
@@ -556,7 +559,7 @@ fn the_exit_status_still_tells_when_stderr_is_a_closed_pipe() {
     // As in `udpchat ... 2>&1 | head -n 0`: the message cannot be shown, but
     // it must not turn into a panic (status 101) either.
     let unresolvable = unresolvable_peer();
-    for (args, expected) in [(&[unresolvable.as_str()][..], 1), (&["host"][..], 2)] {
+    for (args, expected) in [(&[unresolvable.as_str()][..], 1), (&["pc-b.lan"][..], 2)] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
         let mut child = Command::new(env!("CARGO_BIN_EXE_udpchat"))

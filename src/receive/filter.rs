@@ -105,6 +105,10 @@ pub(crate) struct SourceFilter {
     /// Label the one peer's lines too (`--show-sender`).
     label_all: bool,
     echoes: Option<Echoes>,
+    /// Senders known by name (found on the LAN), whose lines are labelled
+    /// with it rather than with their address.
+    #[cfg(feature = "discover")]
+    names: Option<std::sync::Arc<crate::discover::Labels>>,
 }
 
 /// Where this endpoint's own datagrams come from: its sending port, on one of
@@ -130,7 +134,26 @@ impl SourceFilter {
             accept_any,
             label_all,
             echoes: None,
+            #[cfg(feature = "discover")]
+            names: None,
         }
+    }
+
+    /// Labels the senders `names` knows with their names.
+    #[cfg(feature = "discover")]
+    pub fn naming(mut self, names: std::sync::Arc<crate::discover::Labels>) -> SourceFilter {
+        self.names = Some(names);
+        self
+    }
+
+    /// Calls `with` with the name `from` (canonical) is known by, if any.
+    pub fn with_name<T>(&self, from: &SocketAddr, with: impl FnOnce(Option<&str>) -> T) -> T {
+        #[cfg(feature = "discover")]
+        if let Some(names) = &self.names {
+            return names.with_name(from, with);
+        }
+        let _ = from;
+        with(None)
     }
 
     /// The filter of a chat with `destination`: its peers; or in a room, the

@@ -132,7 +132,9 @@ pub(crate) fn present(
             if let Some(event) = event {
                 events.push(style, event, from, arrived, out);
             }
-            style.push(line, from, labelled, arrived, out);
+            filter.with_name(from, |name| {
+                style.push_named(line, from, name, labelled, arrived, out)
+            });
             Outcome::Shown
         }
         Opened::Nothing(event) => {

@@ -151,6 +151,12 @@ impl Udpchat {
         Self::spawn(command, args, |_| {}, |_| true)
     }
 
+    /// Like [`start_in`](Self::start_in), letting the caller adjust the command first.
+    pub fn start_in_with(netns: &Netns, args: &[&str], adjust: impl FnOnce(&mut Command)) -> Udpchat {
+        let command = netns.command(env!("CARGO_BIN_EXE_udpchat"));
+        Self::spawn(command, args, adjust, |_| true)
+    }
+
     fn spawn(
         mut command: Command,
         args: &[&str],

@@ -102,6 +102,44 @@ impl fmt::Display for HostPort {
     }
 }
 
+/// A peer as the user gave it: an address, or a name to look up on the LAN.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// `HOST:PORT`.
+    Addr(HostPort),
+    /// A name a udpchat advertises (`udpchat --name bob`): a peer argument
+    /// without a port that is not an address and is a name udpchat takes
+    /// (see `udpchat::discover::check_name`). `pc-b.lan` or `10.0.0.1`
+    /// without a port is still "missing port".
+    Name(String),
+}
+
+impl FromStr for Peer {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Peer, Error> {
+        match text.parse::<HostPort>() {
+            Ok(addr) => Ok(Peer::Addr(addr)),
+            Err(Error::InvalidAddress {
+                problem: AddressProblem::MissingPort,
+                ..
+            }) if udpchat::discover::check_name(text.trim()).is_ok() => {
+                Ok(Peer::Name(text.trim().to_owned()))
+            }
+            Err(err) => Err(err),
+        }
+    }
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Addr(addr) => addr.fmt(f),
+            Peer::Name(name) => f.write_str(name),
+        }
+    }
+}
+
 /// The error for `input`, which has `problem`.
 fn invalid(input: &str, problem: AddressProblem) -> Error {
     Error::InvalidAddress {
@@ -272,6 +310,19 @@ mod tests {
                 "{input}: message does not name the input: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_peer_without_a_port_that_is_not_an_address_is_a_name() {
+        let peer = |text: &str| text.parse::<Peer>().map_err(|err| err.to_string());
+        assert_eq!(peer("bob"), Ok(Peer::Name("bob".into())));
+        assert_eq!(peer("José 2"), Ok(Peer::Name("José 2".into())));
+        assert!(matches!(peer("bob:2323"), Ok(Peer::Addr(_))));
+        for still_missing_a_port in ["pc-b.lan", "10.0.0.1", "2323", "bad\u{1b}name"] {
+            let err = peer(still_missing_a_port).unwrap_err();
+            assert!(err.contains("missing port"), "{still_missing_a_port}: {err}");
+        }
+        assert!(peer("[::1]").unwrap_err().contains("missing port"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use ipnet::IpNet;
 use udpchat::display::{Format, Style, Timestamps};
 use udpchat::{Config, Destination, Error, Group, Hears, Interface, Secret};
 
-use crate::addr::HostPort;
+use crate::addr::{HostPort, Peer};
 
 /// A full-duplex chat over plain UDP
 ///
@@ -25,36 +25,38 @@ use crate::addr::HostPort;
 #[command(name = "udpchat", version)]
 #[command(group(ArgGroup::new("room").args(["broadcast", "group"])))]
 pub struct Args {
-    /// The peer, e.g. 192.168.1.6:2323, or several
+    /// The peer, e.g. 192.168.1.6:2323, or its NAME on the LAN, or several
     ///
     /// An address or host name and a port: [::1]:2323, [fe80::1%eth0]:2323
-    /// (an IPv6 zone, as an interface name or index), pc-b.lan:2323. With
-    /// several peers, each line goes to every one, and every line received
-    /// is labelled with its sender. Also read from UDPCHAT_PEER (one peer;
-    /// not used in a room).
+    /// (an IPv6 zone, as an interface name or index), pc-b.lan:2323; or the
+    /// NAME another udpchat advertises on the LAN (--name), looked up with
+    /// multicast DNS. With several peers, each line goes to every one, and
+    /// every line received is labelled with its sender. Also read from
+    /// UDPCHAT_PEER (one peer; not used in a room).
     #[arg(
-        value_name = "HOST:PORT",
+        value_name = "HOST:PORT|NAME",
         env = "UDPCHAT_PEER",
         hide_env = true,
         value_parser = parse_peer,
-        required_unless_present_any = ["more_peers", "broadcast", "group", "generate", "demo"]
+        required_unless_present_any = ["more_peers", "broadcast", "group", "generate", "demo", "list"]
     )]
-    pub peers: Vec<HostPort>,
+    pub peers: Vec<Peer>,
 
     /// One more peer; may be given several times
     #[arg(
         long = "peer",
-        value_name = "HOST:PORT",
+        value_name = "HOST:PORT|NAME",
         value_parser = parse_peer,
         conflicts_with = "room"
     )]
-    pub more_peers: Vec<HostPort>,
+    pub more_peers: Vec<Peer>,
 
-    /// Local address to receive on: HOST:PORT, PORT or IP
+    /// Where to receive: HOST:PORT, PORT or IP
     ///
     /// A bare IP takes port 2323; a bare PORT, every address of the peer's
-    /// family. Default: 0.0.0.0:2323, or [::]:2323 when a peer is IPv6
-    /// (dual-stack, so IPv4 peers are reached too). Also read from
+    /// family. Default: 0.0.0.0:2323, or [::]:2323 when a peer is IPv6 or
+    /// given by NAME, or with --name (dual-stack, so IPv4 peers are reached
+    /// too). Also read from
     /// UDPCHAT_BIND (not used in a room).
     #[arg(
         short,
@@ -90,12 +92,12 @@ pub struct Args {
     /// take for the end of the session. At a terminal an empty line is
     /// never sent; from a pipe or file it is, unless this is given, so that
     /// another udpchat receives the file as it is.
-    #[arg(long)]
+    #[arg(long, hide_short_help = true)]
     pub skip_empty: bool,
 
-    /// Start each received line with its sender's address
+    /// Label each received line with its sender
     ///
-    /// <192.168.1.6:2323> hi. Off by default, so that a pipe gets the text
+    /// Its address, or its name if it was found by name: <192.168.1.6:2323> hi. Off by default, so that a pipe gets the text
     /// alone.
     #[arg(long)]
     pub show_sender: bool,
@@ -107,17 +109,18 @@ pub struct Args {
     #[arg(long)]
     pub accept_any: bool,
 
-    /// Start each received line with its time of arrival
+    /// Label each received line with its time (clock or rfc3339)
     ///
-    /// The local time: 10:15:03, or with --timestamps=rfc3339 (the = is
-    /// needed) 2026-11-24T10:15:03.120+01:00. Local means TZ if set, else
-    /// the system's zone.
+    /// The local time: 10:15:03 (clock, the default), or with
+    /// --timestamps=rfc3339 (the = is needed) 2026-11-24T10:15:03.120+01:00.
+    /// Local means TZ if set, else the system's zone.
     #[arg(
         long,
         value_name = "STYLE",
         num_args = 0..=1,
         require_equals = true,
-        default_missing_value = "clock"
+        default_missing_value = "clock",
+        hide_possible_values = true
     )]
     pub timestamps: Option<TimeLabel>,
 
@@ -249,6 +252,39 @@ pub struct Args {
     )]
     pub allow: Vec<IpNet>,
 
+    /// Advertise this udpchat on the LAN as NAME
+    ///
+    /// So that others can chat with it by name. Multicast DNS service discovery (service _udpchat._udp), as Avahi and
+    /// Bonjour do; withdrawn when udpchat ends. NAME is one DNS label (at most
+    /// 63 bytes of UTF-8). A name another udpchat holds is taken as "NAME (2)",
+    /// with a warning.
+    #[arg(long, value_name = "NAME", help_heading = "Names on the LAN", value_parser = parse_name)]
+    pub name: Option<String>,
+
+    /// List the udpchats on the LAN, then exit
+    ///
+    /// Each with its name, port, whether it is secured, and its addresses,
+    /// from 2 s of listening; --format json gives one object per line.
+    #[arg(
+        long,
+        help_heading = "Names on the LAN",
+        conflicts_with_all = ["peers", "more_peers", "room", "name", "recv_only"]
+    )]
+    pub list: bool,
+
+    /// How long to look for a peer given by NAME before giving up with status 1
+    ///
+    /// Default: until it is found at a terminal (Ctrl-C gives up), 30s with
+    /// piped input.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        help_heading = "Names on the LAN",
+        value_parser = parse_duration,
+        hide_short_help = true
+    )]
+    pub wait_for_peer: Option<Duration>,
+
     /// Seal every line with the secret in this file
     ///
     /// Only lines sealed with the same secret are shown. udpchat --generate
@@ -264,7 +300,7 @@ pub struct Args {
         long,
         value_name = "HOST:PORT",
         help_heading = "Secured chats",
-        value_parser = parse_peer,
+        value_parser = parse_host_port,
         conflicts_with = "room",
         hide_short_help = true
     )]
@@ -274,7 +310,9 @@ pub struct Args {
     #[arg(long, hide = true, value_name = "SECRET")]
     pub secret: Option<String>,
 
-    /// Say more on stderr: -v info, -vv debug, -vvv trace
+    /// Say more on stderr (-v, -vv, -vvv)
+    ///
+    /// -v info (addresses, the summary at exit), -vv debug, -vvv trace.
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
 
@@ -435,7 +473,7 @@ pub fn parse() -> Args {
             )
             .exit();
     }
-    for (id, shown) in [("peers", "[HOST:PORT]..."), ("bind", "--bind <ADDR>")] {
+    for (id, shown) in [("peers", "[HOST:PORT|NAME]..."), ("bind", "--bind <ADDR>")] {
         match matches.value_source(id) {
             Some(ValueSource::CommandLine) => Args::command()
                 .error(
@@ -453,7 +491,7 @@ pub fn parse() -> Args {
     args
 }
 
-/// clap names a bad value's argument, `[HOST:PORT]...` or `--bind`, even when
+/// clap names a bad value's argument, `[HOST:PORT|NAME]...` or `--bind`, even when
 /// the value came from `UDPCHAT_PEER` or `UDPCHAT_BIND`, which then leaves the
 /// user looking for a mistake on a command line that has none: name the variable.
 fn naming_the_variable(err: clap::Error) -> clap::Error {
@@ -516,8 +554,26 @@ impl Args {
         self.broadcast.map(|port| SocketAddrV4::new(to, port))
     }
 
+    /// The peers given by name, to be looked up on the LAN.
+    pub fn peer_names(&self) -> Vec<&str> {
+        self.peers
+            .iter()
+            .chain(&self.more_peers)
+            .filter_map(|peer| match peer {
+                Peer::Name(name) => Some(name.as_str()),
+                Peer::Addr(_) => None,
+            })
+            .collect()
+    }
+
     /// Resolves the addresses (the only step that can fail after parsing) into a [`Config`].
+    #[cfg(test)]
     pub fn to_config(&self) -> Result<Config, Error> {
+        self.to_config_with(&[])
+    }
+
+    /// [`to_config`](Args::to_config), with peers `found` by name already.
+    pub fn to_config_with(&self, found: &[SocketAddr]) -> Result<Config, Error> {
         let hears = if self.accept_any {
             Hears::Everyone
         } else if !self.allow.is_empty() {
@@ -536,13 +592,23 @@ impl Args {
             }
             Destination::Group { group, hears }
         } else {
-            let peers = self
+            let mut peers = self
                 .peers
                 .iter()
                 .chain(&self.more_peers)
-                .map(HostPort::resolve)
+                .filter_map(|peer| match peer {
+                    Peer::Addr(addr) => Some(addr.resolve()),
+                    Peer::Name(_) => None,
+                })
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut bind = Destination::default_bind(&peers);
+            peers.extend(found.iter().copied());
+            // Peers still to be found by name may be of either family: a
+            // dual-stack [::] reaches both.
+            let mut bind = if peers.is_empty() {
+                SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, Config::DEFAULT_PORT))
+            } else {
+                Destination::default_bind(&peers)
+            };
             if let Some(text) = &self.bind {
                 bind = HostPort::parse_bind(text, &bind)?.resolve()?;
             }
@@ -571,6 +637,7 @@ impl Args {
         config.display = self.display_style();
         config.send_interval = self.rate;
         config.skip_empty = self.skip_empty;
+        config.name = self.name.clone();
         Ok(config)
     }
 
@@ -594,6 +661,11 @@ impl Args {
             },
             other => other,
         })
+    }
+
+    /// Whether the chat is secured: a secret file, or one in the environment.
+    pub fn secured(&self) -> bool {
+        self.secret_file.is_some() || std::env::var_os("UDPCHAT_SECRET").is_some()
     }
 
     /// How received datagrams are shown on this process's stdout.
@@ -744,8 +816,22 @@ fn reason(err: Error) -> String {
     }
 }
 
-fn parse_peer(text: &str) -> Result<HostPort, String> {
+fn parse_peer(text: &str) -> Result<Peer, String> {
     text.parse().map_err(reason)
+}
+
+/// An address with its port: never a name, which only a peer may be.
+fn parse_host_port(text: &str) -> Result<HostPort, String> {
+    text.parse().map_err(reason)
+}
+
+fn parse_name(text: &str) -> Result<String, String> {
+    udpchat::discover::check_name(text)
+        .map(|()| text.to_owned())
+        .map_err(|err| match err {
+            Error::InvalidName { problem, .. } => problem.to_owned(),
+            other => other.to_string(),
+        })
 }
 
 /// A multicast group, resolved now so that a unicast address is a usage error.

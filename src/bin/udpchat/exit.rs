@@ -32,6 +32,9 @@ pub const TABLE: &[(u8, &str)] = &[
 
 /// The status for a chat that could not start or had to stop.
 pub fn of_error(err: &Error) -> ExitCode {
+    if matches!(err, Error::Interrupted) {
+        return ExitCode::from(INTERRUPTED);
+    }
     let usage = matches!(
         err,
         Error::InvalidAddress { .. }
@@ -44,6 +47,7 @@ pub fn of_error(err: &Error) -> ExitCode {
             | Error::Secret { .. }
             | Error::SecretFile { .. }
             | Error::RecvBufferRange(_)
+            | Error::InvalidName { .. }
     );
     ExitCode::from(if usage { USAGE } else { FAILURE })
 }

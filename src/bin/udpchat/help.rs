@@ -16,6 +16,15 @@ struct Example {
 
 const EXAMPLES: &[Example] = &[
     Example {
+        what: "Two hosts on a LAN that find each other by name (multicast DNS), whichever\n\
+               starts first; and who is there:",
+        commands: &[
+            "A$ udpchat --name alice bob",
+            "B$ udpchat --name bob alice",
+            "udpchat --list",
+        ],
+    },
+    Example {
         what: "Two hosts on a LAN, A (192.168.1.5) and B (192.168.1.6), each naming the other:",
         commands: &["A$ udpchat 192.168.1.6:2323", "B$ udpchat 192.168.1.5:2323"],
     },
@@ -85,7 +94,7 @@ const EXAMPLES: &[Example] = &[
 const ENVIRONMENT: &[(&str, &str)] = &[
     (
         "UDPCHAT_PEER",
-        "the peer, when HOST:PORT is not given (not used in a room)",
+        "the peer (HOST:PORT or NAME), when none is given (not used in a room)",
     ),
     (
         "UDPCHAT_BIND",
@@ -172,8 +181,17 @@ pub fn write_man_page(command: clap::Command, out: &mut dyn Write) -> io::Result
 fn synopsis(command: &clap::Command) -> Roff {
     let mut roff = Roff::new();
     roff.control("SH", ["SYNOPSIS"]);
-    let forms: [&[_]; 3] = [
+    let forms: [&[_]; 4] = [
         &[italic("HOST:PORT"), roman("...")],
+        &[
+            roman("["),
+            bold("--name"),
+            roman(" "),
+            italic("NAME"),
+            roman("] "),
+            italic("NAME"),
+            roman("..."),
+        ],
         &[bold("--broadcast"), roman(" "), italic("PORT")],
         &[bold("--group"), roman(" "), italic("GROUP:PORT")],
     ];
@@ -182,6 +200,13 @@ fn synopsis(command: &clap::Command) -> Roff {
         line.extend(form.iter().cloned());
         roff.text(line).control("br", []);
     }
+    roff.text([
+        bold("udpchat"),
+        roman(" "),
+        bold("--list"),
+        roman(" [--format json]"),
+    ])
+    .control("br", []);
     // --generate takes no other option.
     roff.text([
         bold("udpchat"),

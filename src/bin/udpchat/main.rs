@@ -7,6 +7,7 @@ mod exit;
 mod help;
 mod hints;
 mod meter;
+mod names;
 mod preflight;
 mod signals;
 mod terminal;
@@ -16,6 +17,7 @@ mod throttle;
 mod words;
 
 use std::io::{self, BufReader, IsTerminal, Write};
+use std::net::{Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 
 use hints::Failure;
@@ -27,6 +29,11 @@ fn main() -> ExitCode {
     args.init_logging();
     match run(&args) {
         Ok(code) => code,
+        // Ctrl-C while looking for a peer: nothing to say.
+        Err(Failure {
+            error: Error::Interrupted,
+            ..
+        }) => exit::of_error(&Error::Interrupted),
         Err(Failure { error, hint }) => {
             report(format_args!("{error}"));
             if let Some(hint) = hint {
@@ -55,6 +62,9 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
             .into()),
         };
     }
+    if args.list {
+        return Ok(names::list(args)?);
+    }
     if preflight::stdout_was_closed() {
         report(format_args!(
             "standard output is closed (>&-), so every line received would be lost; \
@@ -68,7 +78,23 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
         terminal::prepare();
     }
     signals::install()?;
-    let mut config = args.to_config()?;
+    // Peers by name, for a chat without a name of its own: found before it
+    // binds. A chat with a name binds and advertises it first, then looks,
+    // so that two looking for each other both find each other.
+    let found_first = if args.name.is_none() && !args.peer_names().is_empty() {
+        match names::look_up_first(args, interactive)? {
+            Ok(found) => found,
+            Err(status) => return Ok(status),
+        }
+    } else {
+        Vec::new()
+    };
+    let dual_stack = SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0));
+    let found_addrs: Vec<SocketAddr> = found_first
+        .iter()
+        .filter_map(|found| found.addr_for(&dual_stack))
+        .collect();
+    let mut config = args.to_config_with(&found_addrs)?;
     // Enter on an empty line sends nothing, as in other chat programs: an
     // empty datagram would end a netcat or socat peer's session.
     config.skip_empty |= interactive;
@@ -77,7 +103,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
         Destination::Peers { peers, .. } => Some(peers.clone()),
         _ => None,
     };
-    let chat = Chat::bind(config).map_err(|error| Failure::binding(error, peers.as_deref()))?;
+    let mut chat = Chat::bind(config).map_err(|error| Failure::binding(error, peers.as_deref()))?;
     if let (Some(asked), Some(granted)) = (args.recv_buffer, chat.recv_buffer()) {
         // Linux reports twice what it grants (see Config::recv_buffer): only
         // far less than asked is worth a word at the default verbosity.
@@ -86,6 +112,15 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
         }
     }
     signals::attach(chat.shutdown_handle(), chat.progress());
+    for found in &found_first {
+        let addr = chat.add_peer(found)?;
+        names::tell_found(found, &addr, args.secured());
+    }
+    if args.name.is_some()
+        && let Some(status) = names::find_for(&mut chat, args, interactive)?
+    {
+        return Ok(status);
+    }
     let summary = if interactive {
         terminal::run(chat, &args.prompt_names(secured))?
     } else if meter::wanted(args.quiet > 0, args.recv_only) {
@@ -114,7 +149,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
 
 /// Prints `udpchat: MESSAGE` on stderr as one write. Unlike `eprintln!` it
 /// does not panic when stderr is a closed pipe: the exit status still tells.
-fn report(message: std::fmt::Arguments) {
+pub(crate) fn report(message: std::fmt::Arguments) {
     let line = format!("udpchat: {message}\n");
     let _ = io::stderr().lock().write_all(line.as_bytes());
 }

@@ -23,7 +23,8 @@ static CHAT: OnceLock<(ShutdownHandle, Progress)> = OnceLock::new();
 /// it, the first signal stops the chat, which prints the summary as it
 /// ends; one within [`BURST`] of it is part of the same burst and ignored;
 /// one after that quits at once, saying what the chat did so far if stderr
-/// takes it without blocking.
+/// takes it without blocking, and withdrawing the chat's name from the LAN
+/// first (at most half a second).
 pub fn install() -> Result<(), Error> {
     let mut first = Decider::default();
     ctrlc::set_handler(move || {
@@ -34,7 +35,11 @@ pub fn install() -> Result<(), Error> {
         match first.on_signal(Instant::now()) {
             Action::Stop => handle.interrupt(),
             Action::Ignore => {}
-            Action::QuitAtOnce => quit_at_once(progress),
+            Action::QuitAtOnce => {
+                // Goodbye packets for the name, if any: a bounded wait.
+                handle.withdraw_name();
+                quit_at_once(progress)
+            }
         }
     })
     .map_err(|err| Error::Io {
