@@ -1071,3 +1071,53 @@ fn a_key_holder_flooding_fresh_sessions_locks_nobody_out() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("0 datagrams rejected"), "{stderr}");
 }
+
+#[test]
+fn ends_of_input_replayed_or_forged_by_the_thousand_are_told_a_few_times_a_second_at_most() {
+    let key = Key::new();
+    let peer = loopback_socket();
+    // -v, where an end of input is told.
+    let mut chat = secured(&peer, &key.file, &[]);
+    let to = chat.bound_addr();
+    let started = now_ms() - 60_000;
+    let end = |session, lines| {
+        let fields = sealing::Fields {
+            kind: sealing::END,
+            session,
+            started,
+            sequence: lines,
+            sent: now_ms(),
+            to,
+        };
+        key.seal(&fields, b"")
+    };
+    let recorded = end(1, 3);
+    let began = Instant::now();
+    for session in 0..2_000 {
+        // One end of input, recorded and replayed; and those of fresh
+        // sessions, as a holder of the secret can send them.
+        peer.send_to(&recorded, to).unwrap();
+        peer.send_to(&end(100 + session, 0), to).unwrap();
+        if session % 256 == 255 || session == 1_999 {
+            // Let the receiver keep up, so that the kernel drops none.
+            peer.send_to(&key.line(2, started, session, to, "mark"), to)
+                .unwrap();
+            assert_eq!(chat.text_line(), "mark");
+        }
+    }
+    let seconds = began.elapsed().as_secs() + 1;
+    chat.close_stdin();
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(0), "{stderr}");
+    let from = peer.local_addr().unwrap();
+    assert!(
+        stderr.contains(&format!("{from} ended its input after 3 lines")),
+        "{stderr}"
+    );
+    let told = occurrences(&stderr, "ended its input") as u64;
+    assert!(
+        told <= 5 * seconds,
+        "{told} ends told in {seconds} s:\n{}",
+        &stderr[..stderr.len().min(2_000)]
+    );
+}

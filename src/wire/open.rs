@@ -15,12 +15,13 @@ use log::{debug, info};
 
 use crate::Secret;
 use crate::summary::{Secured, count};
+use crate::throttle::Throttle;
 use crate::wire::addressed::{Addressed, Recipient};
 use crate::wire::format::{Foreign, Header, Kind, MAX_SEQUENCE};
 use crate::wire::opened::{Event, Opened};
 use crate::wire::sealed::{NotOpened, cipher, millis, open_in_place};
 use crate::wire::sessions::{MAX_SESSIONS, Sessions};
-use crate::wire::telling::{Refusal, Telling};
+use crate::wire::telling::{LINES_PER_SECOND, Refusal, Telling};
 use crate::wire::window::{Window, believable};
 
 /// How far a datagram's time may be from the receiver's clock. It bounds
@@ -45,6 +46,8 @@ pub(crate) struct Opener {
     sessions: Sessions,
     counts: Secured,
     telling: Telling,
+    /// The budget of `-v` lines about senders' ends of input.
+    ends_told: Throttle,
 }
 
 impl Opener {
@@ -60,6 +63,7 @@ impl Opener {
             sessions: Sessions::new(MAX_SESSIONS),
             counts: Secured::default(),
             telling: Telling::new(),
+            ends_told: Throttle::per_second(LINES_PER_SECOND),
         }
     }
 
@@ -108,7 +112,7 @@ impl Opener {
         let taken = if line {
             window.take(header.sequence, arrived)
         } else {
-            window.end(header.sequence, arrived).map(|event| (event, false))
+            window.end(header.sequence, arrived)
         };
         if forgot {
             self.knows_all_since = arrived;
@@ -117,16 +121,31 @@ impl Opener {
             Ok(taken) => taken,
             Err(implausible) => return self.refuse(from, Refusal::Implausible(implausible.ahead)),
         };
-        if !line {
-            info!("{from} ended its input after {}", count(header.sequence, "line"));
+        if !line && new {
+            self.ended(from, header.sequence);
         }
         if let Some(event) = event {
             self.count(event, from);
         }
-        if new {
+        if line && new {
             Opened::Line(body, event)
         } else {
             Opened::Nothing(event)
+        }
+    }
+
+    /// A sender's first end of input, after `lines` lines: told at `-v`, a
+    /// few a second at most (a holder of the secret can end as many
+    /// sessions as it likes), the rest at `-vv`.
+    fn ended(&mut self, from: &SocketAddr, lines: u64) {
+        if !log::log_enabled!(log::Level::Info) {
+            return;
+        }
+        let lines = count(lines, "line");
+        if self.ends_told.allows(Instant::now()) {
+            info!("{from} ended its input after {lines}");
+        } else {
+            debug!("{from} ended its input after {lines}");
         }
     }
 

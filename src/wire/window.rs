@@ -46,6 +46,8 @@ pub(crate) struct Window {
     first: u64,
     first_heard: Instant,
     slack: Duration,
+    /// Whether the session's end of input has come.
+    ended: bool,
 }
 
 impl Window {
@@ -63,6 +65,7 @@ impl Window {
             first: sequence,
             first_heard: now,
             slack,
+            ended: false,
         }
     }
 
@@ -124,13 +127,16 @@ impl Window {
         Ok((late.then_some(Event::Late), true))
     }
 
-    /// The session's input ended after `lines` lines: any not seen are lost.
-    pub fn end(&mut self, lines: u64, now: Instant) -> Result<Option<Event>, Implausible> {
+    /// The session's input ended after `lines` lines: any not seen are
+    /// lost. Also says whether this is the first end the session sent (a
+    /// repeated one, or a replay, is nothing new).
+    pub fn end(&mut self, lines: u64, now: Instant) -> Result<(Option<Event>, bool), Implausible> {
         self.check(lines, now)?;
         let missing = lines.saturating_sub(self.next);
         self.shift(missing);
         self.next = self.next.max(lines);
-        Ok((missing > 0).then_some(Event::Lost(missing)))
+        let first = !std::mem::replace(&mut self.ended, true);
+        Ok(((missing > 0).then_some(Event::Lost(missing)), first))
     }
 }
 
@@ -194,9 +200,13 @@ mod tests {
     fn the_end_counts_the_lines_missing_up_to_it_and_late_ones_are_taken_back() {
         let (mut window, now) = window();
         window.take(0, now).unwrap();
-        assert_eq!(window.end(3, now), Ok(Some(Event::Lost(2))));
+        assert_eq!(window.end(3, now), Ok((Some(Event::Lost(2)), true)));
         assert_eq!(window.take(2, now), Ok((Some(Event::Late), true)));
-        assert_eq!(window.end(3, now), Ok(None));
+        assert_eq!(
+            window.end(3, now),
+            Ok((None, false)),
+            "a repeated end is nothing new"
+        );
     }
 
     #[test]
