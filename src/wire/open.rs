@@ -400,4 +400,66 @@ mod tests {
         let counts = opener.finish();
         assert_eq!((counts.datagrams_rejected, counts.lines_lost), (0, 0));
     }
+
+    /// A sequence number: near the start, near the limit, or anything.
+    fn sequence() -> impl proptest::strategy::Strategy<Value = u64> {
+        use proptest::prelude::*;
+        prop_oneof![0u64..2_100, (MAX_SEQUENCE - 2)..=(MAX_SEQUENCE + 1), any::<u64>(),]
+    }
+
+    proptest::proptest! {
+        /// Datagrams with any header, as a holder of the secret can send
+        /// them, some changed on the way: nothing panics, only authentic
+        /// lines within the rules are shown, none twice, and the counts are
+        /// the events told (losses net of late lines).
+        #[test]
+        fn any_header_is_judged_without_panic_and_the_counts_are_the_events_told(
+            datagrams in proptest::collection::vec(
+                (0u8..4, 0u64..4, sequence(), -70_000i64..70_000, -100_000i64..100_000, proptest::option::of(proptest::prelude::any::<u8>())),
+                1..100,
+            )
+        ) {
+            let at = SystemTime::now();
+            let now = millis(at);
+            let mut opener = opener();
+            let mut shown = std::collections::HashSet::new();
+            let (mut lost, mut late, mut duplicated, mut refused) = (0u64, 0u64, 0u64, 0u64);
+            for (kind, session, sequence, sent, started, changed) in datagrams {
+                let sent = now.saturating_add_signed(sent);
+                let started = now.saturating_add_signed(started);
+                let mut datagram = crafted(Kind(kind), session, started, sequence, sent, b"body");
+                if let Some(byte) = changed {
+                    let at = usize::from(byte) % datagram.len();
+                    datagram[at] ^= 0x20;
+                }
+                let opened = opener.open(&mut datagram, &from(), at);
+                let event = match opened {
+                    Opened::Line(line, event) => {
+                        proptest::prop_assert_eq!(line, b"body");
+                        proptest::prop_assert!(changed.is_none() && kind == 0);
+                        proptest::prop_assert!(now.abs_diff(sent) <= TOLERANCE.as_millis() as u64);
+                        proptest::prop_assert!(sequence < MAX_SEQUENCE);
+                        proptest::prop_assert!(shown.insert((session, sequence)), "shown twice");
+                        event
+                    }
+                    Opened::Nothing(event) => event,
+                    Opened::Refused => {
+                        refused += 1;
+                        None
+                    }
+                };
+                match event {
+                    Some(Event::Lost(lines)) => lost += lines,
+                    Some(Event::Late) => late += 1,
+                    Some(Event::Duplicated) => duplicated += 1,
+                    None => {}
+                }
+            }
+            let counts = opener.finish();
+            proptest::prop_assert_eq!(counts.lines_lost, lost - late);
+            proptest::prop_assert_eq!(counts.lines_reordered, late);
+            proptest::prop_assert_eq!(counts.lines_duplicated, duplicated);
+            proptest::prop_assert_eq!(counts.datagrams_rejected, refused);
+        }
+    }
 }
