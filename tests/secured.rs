@@ -340,6 +340,35 @@ fn a_file_that_starts_like_a_generated_secret_but_is_not_one_names_what_is_wrong
     }
 }
 
+#[test]
+fn a_generated_secret_with_a_typo_that_makes_it_a_passphrase_is_warned_about() {
+    let good = std::fs::read_to_string(&SecretFile::secret().0).unwrap();
+    let digits = good.trim().strip_prefix("udpchat1-").unwrap();
+    // Typed from a note or read out: a space for the dash, an l for the 1.
+    for text in [format!("udpchat1 {digits}\n"), format!("udpchatl-{digits}\n")] {
+        let file = SecretFile::new(&text, 0o600);
+        let (code, stderr) = run_via(
+            env!("CARGO_BIN_EXE_udpchat"),
+            &["--secret-file", file.path(), "-b", "127.0.0.1:0", "127.0.0.1:9"],
+            &[],
+        );
+        assert_eq!(code, Some(0), "{text}: {stderr}");
+        assert!(
+            stderr.contains("starts with udpchat but is not a generated secret"),
+            "{text}: {stderr}"
+        );
+    }
+    // A passphrase that does not look like one is not warned about.
+    let file = SecretFile::new("correct horse battery staple\n", 0o600);
+    let (code, stderr) = run_via(
+        env!("CARGO_BIN_EXE_udpchat"),
+        &["--secret-file", file.path(), "-b", "127.0.0.1:0", "127.0.0.1:9"],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("starts with udpchat"), "{stderr}");
+}
+
 #[cfg(unix)]
 #[test]
 fn a_secret_file_that_is_a_fifo_with_no_writer_is_refused_at_once() {
