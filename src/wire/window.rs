@@ -166,6 +166,22 @@ mod tests {
     }
 
     #[test]
+    fn the_window_is_the_last_1024_numbers_up_to_the_highest_seen() {
+        // docs/PROTOCOL.md's example: with 2,000 the highest, 977 is in
+        // the window and 976 is not.
+        let (mut window, now) = window();
+        window.take(2000, now).unwrap();
+        assert_eq!(
+            window.take(2000 - (WINDOW - 1), now),
+            Ok((Some(Event::Late), true))
+        );
+        assert_eq!(
+            window.take(2000 - WINDOW, now),
+            Ok((Some(Event::Duplicated), false))
+        );
+    }
+
+    #[test]
     fn shifting_the_window_keeps_every_bit_in_its_place() {
         for shift in [1, 5, 63, 64, 65, 127, 128, 200, 1023] {
             let (mut window, now) = window();
