@@ -279,6 +279,28 @@ mod tests {
     }
 
     #[test]
+    fn takes_a_datagram_sent_exactly_60_000_ms_off_and_refuses_one_ms_more() {
+        let at = SystemTime::now();
+        let now = millis(at);
+        for (off, shown) in [(60_000, true), (60_001, false)] {
+            for sent in [now - off, now + off] {
+                let mut datagram = crafted(Kind::LINE, sent, now - 100_000, 0, sent, b"edge");
+                let refused = opener().open(&mut datagram, &from(), at) == Opened::Refused;
+                assert_eq!(!refused, shown, "{off} ms, sent {sent}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_sender_whose_sent_at_is_before_its_session_start_counts_nothing_before() {
+        let now = millis(SystemTime::now());
+        let mut opener = opener();
+        let backwards = crafted(Kind::LINE, 1, now + 5_000, 3, now, b"3");
+        assert_eq!(open(&mut opener, &backwards), Opened::Line(b"3", None));
+        assert_eq!(opener.finish().lines_lost, 0);
+    }
+
+    #[test]
     fn shows_a_replayed_datagram_once_and_counts_the_replay() {
         let mut sealer = Sealer::new(&secret(1)).unwrap();
         let mut opener = opener();
