@@ -631,14 +631,27 @@ fn a_jump_no_chat_could_make_is_refused_as_implausible_and_counts_nothing_lost()
     let text = |line: Vec<u8>| serde_json::from_slice::<serde_json::Value>(&line).unwrap()["text"].clone();
     assert_eq!(text(chat.line()), "first");
     assert_eq!(text(chat.line()), "second");
+    // The first datagram of a session: there is no last line to be ahead of.
+    let other = loopback_socket();
+    other
+        .send_to(&key.line(10, started, 1 << 53, to, "far"), to)
+        .unwrap();
+    other.send_to(&key.line(11, started, 0, to, "third"), to).unwrap();
+    assert_eq!(text(chat.line()), "third");
     chat.close_stdin();
     let (_, stderr) = chat.exit_code();
     assert!(
         stderr.contains("implausible (no chat sends that fast)"),
         "{stderr}"
     );
+    for number in [u64::MAX - 1, 1 << 53] {
+        assert!(
+            stderr.contains(&format!("is numbered {number}, further than")),
+            "{stderr}"
+        );
+    }
     assert!(
-        stderr.contains("secured: 0 lines lost, 0 duplicated, 0 out of order, 2 datagrams rejected"),
+        stderr.contains("secured: 0 lines lost, 0 duplicated, 0 out of order, 3 datagrams rejected"),
         "{stderr}"
     );
 }

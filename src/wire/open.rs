@@ -22,7 +22,7 @@ use crate::wire::opened::{Event, Opened};
 use crate::wire::sealed::{NotOpened, cipher, millis, open_in_place};
 use crate::wire::sessions::{MAX_SESSIONS, Sessions};
 use crate::wire::telling::{LINES_PER_SECOND, Refusal, Telling};
-use crate::wire::window::{Window, believable};
+use crate::wire::window::{Implausible, Window, believable};
 
 /// How far a datagram's time may be from the receiver's clock. It bounds
 /// replays to a udpchat that has not seen the original (started later, or
@@ -119,7 +119,7 @@ impl Opener {
         }
         let (event, new) = match taken {
             Ok(taken) => taken,
-            Err(implausible) => return self.refuse(from, Refusal::Implausible(implausible.ahead)),
+            Err(Implausible) => return self.refuse(from, Refusal::Implausible(header.sequence)),
         };
         if !line && new {
             self.ended(from, header.sequence);

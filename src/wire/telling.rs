@@ -50,7 +50,7 @@ pub(crate) enum Refusal {
     Elsewhere(SocketAddr),
     /// Sent this many milliseconds before it arrived (negative: after), by the two clocks.
     Clock(i128),
-    /// This many lines ahead of its sender's last: no chat sends that fast.
+    /// Numbered so far ahead that no chat can have got there: the number.
     Implausible(u64),
     /// Of a kind this udpchat does not know: ignored, not refused.
     UnknownKind(u8),
@@ -110,9 +110,9 @@ impl Refusal {
                 describe_age(*age),
                 crate::wire::open::TOLERANCE.as_secs()
             ),
-            Refusal::Implausible(ahead) => format!(
-                "datagram from {from} claims to be {ahead} lines ahead of its sender's last: \
-                 implausible (no chat sends that fast); not shown"
+            Refusal::Implausible(number) => format!(
+                "datagram from {from} is numbered {number}, further than its sender can have \
+                 gone: implausible (no chat sends that fast); not shown"
             ),
             Refusal::UnknownKind(kind) => format!(
                 "datagram from {from} is of a kind this udpchat does not know ({kind}): \
