@@ -75,13 +75,17 @@ impl Secret {
     /// A secret as a person gives it: a generated one (`udpchat1-...`, any
     /// case, dashes and spaces ignored), or else a passphrase, whose key
     /// Argon2id derives from its NFC form (a fraction of a second, and
-    /// 64 MiB while it runs). Whitespace around it is not part of it. Empty,
+    /// 64 MiB while it runs). A byte order mark before it and whitespace
+    /// around it are not part of it. Empty,
     /// or one that starts like a generated secret (`udpchat`, digits, a
     /// dash) but is not one, is [`Error::Secret`]; a passphrase that starts
     /// with `udpchat` otherwise is warned about (a typo in a generated
     /// secret?); Argon2's own failure (memory) is [`Error::Derive`].
     pub fn from_text(text: &str) -> Result<Secret, Error> {
-        let text = text.trim();
+        // A byte order mark is how some editors (Windows' Notepad) start a
+        // UTF-8 file, not text: kept, it would make a passphrase of a
+        // generated secret, and another key.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
         if text.is_empty() {
             return Err(Error::Secret {
                 origin: None,
@@ -449,6 +453,14 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_is_not_part_of_a_secret() {
+        // As Windows' Notepad saves a file: a BOM first, CRLF at the end.
+        let secret = Secret::generate().unwrap();
+        let saved = format!("\u{feff}{}\r\n", *secret.to_text());
+        assert_eq!(Secret::from_text(&saved).unwrap(), secret);
+    }
+
+    #[test]
     fn reads_the_protocol_documents_example() {
         let example = "udpchat1-AAAQ-EAYE-AUDA-OCAJ-BIFQ-YDIO-B4IB-CEQT-CQKR-MFYY-DENB-WHA5-DYPQ";
         let key: [u8; KEY_LEN] = std::array::from_fn(|i| i as u8);
@@ -550,6 +562,11 @@ mod tests {
             "7004f26970e8eb444fe87cefb5851701666ce7981c42fca3a5560a9a823c16fb"
         );
         assert_eq!(Secret::from_text("  correct horse battery staple\n").unwrap(), a);
+        // As Windows' Notepad saves a file: a BOM first, CRLF at the end.
+        assert_eq!(
+            Secret::from_text("\u{feff}correct horse battery staple\r\n").unwrap(),
+            a
+        );
         assert_ne!(Secret::from_text("correct horse battery stapler").unwrap(), a);
     }
 
