@@ -278,7 +278,7 @@ fn describe_age(age_ms: i128) -> String {
     // tolerance reads as beyond it (60.1 s), never as the tolerance itself.
     let tenths = ms.div_ceil(100);
     let amount = match secs {
-        _ if tenths < 1200 && tenths % 10 != 0 => format!("{}.{} s", tenths / 10, tenths % 10),
+        _ if tenths < 1200 && !tenths.is_multiple_of(10) => format!("{}.{} s", tenths / 10, tenths % 10),
         0..120 => format!("{} s", tenths / 10),
         120..7200 => format!("{} min", secs / 60),
         7200..172_800 => format!("{} h", secs / 3600),
