@@ -340,6 +340,35 @@ fn a_file_that_starts_like_a_generated_secret_but_is_not_one_names_what_is_wrong
     }
 }
 
+#[test]
+fn a_generated_secret_with_a_typo_that_makes_it_a_passphrase_is_warned_about() {
+    let good = std::fs::read_to_string(&SecretFile::secret().0).unwrap();
+    let digits = good.trim().strip_prefix("udpchat1-").unwrap();
+    // Typed from a note or read out: a space for the dash, an l for the 1.
+    for text in [format!("udpchat1 {digits}\n"), format!("udpchatl-{digits}\n")] {
+        let file = SecretFile::new(&text, 0o600);
+        let (code, stderr) = run_via(
+            env!("CARGO_BIN_EXE_udpchat"),
+            &["--secret-file", file.path(), "-b", "127.0.0.1:0", "127.0.0.1:9"],
+            &[],
+        );
+        assert_eq!(code, Some(0), "{text}: {stderr}");
+        assert!(
+            stderr.contains("starts with udpchat but is not a generated secret"),
+            "{text}: {stderr}"
+        );
+    }
+    // A passphrase that does not look like one is not warned about.
+    let file = SecretFile::new("correct horse battery staple\n", 0o600);
+    let (code, stderr) = run_via(
+        env!("CARGO_BIN_EXE_udpchat"),
+        &["--secret-file", file.path(), "-b", "127.0.0.1:0", "127.0.0.1:9"],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("starts with udpchat"), "{stderr}");
+}
+
 #[cfg(unix)]
 #[test]
 fn a_secret_file_that_is_a_fifo_with_no_writer_is_refused_at_once() {
@@ -602,14 +631,27 @@ fn a_jump_no_chat_could_make_is_refused_as_implausible_and_counts_nothing_lost()
     let text = |line: Vec<u8>| serde_json::from_slice::<serde_json::Value>(&line).unwrap()["text"].clone();
     assert_eq!(text(chat.line()), "first");
     assert_eq!(text(chat.line()), "second");
+    // The first datagram of a session: there is no last line to be ahead of.
+    let other = loopback_socket();
+    other
+        .send_to(&key.line(10, started, 1 << 53, to, "far"), to)
+        .unwrap();
+    other.send_to(&key.line(11, started, 0, to, "third"), to).unwrap();
+    assert_eq!(text(chat.line()), "third");
     chat.close_stdin();
     let (_, stderr) = chat.exit_code();
     assert!(
         stderr.contains("implausible (no chat sends that fast)"),
         "{stderr}"
     );
+    for number in [u64::MAX - 1, 1 << 53] {
+        assert!(
+            stderr.contains(&format!("is numbered {number}, further than")),
+            "{stderr}"
+        );
+    }
     assert!(
-        stderr.contains("secured: 0 lines lost, 0 duplicated, 0 out of order, 2 datagrams rejected"),
+        stderr.contains("secured: 0 lines lost, 0 duplicated, 0 out of order, 3 datagrams rejected"),
         "{stderr}"
     );
 }
@@ -1070,4 +1112,54 @@ fn a_key_holder_flooding_fresh_sessions_locks_nobody_out() {
     let (code, stderr) = chat.exit_code();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("0 datagrams rejected"), "{stderr}");
+}
+
+#[test]
+fn ends_of_input_replayed_or_forged_by_the_thousand_are_told_a_few_times_a_second_at_most() {
+    let key = Key::new();
+    let peer = loopback_socket();
+    // -v, where an end of input is told.
+    let mut chat = secured(&peer, &key.file, &[]);
+    let to = chat.bound_addr();
+    let started = now_ms() - 60_000;
+    let end = |session, lines| {
+        let fields = sealing::Fields {
+            kind: sealing::END,
+            session,
+            started,
+            sequence: lines,
+            sent: now_ms(),
+            to,
+        };
+        key.seal(&fields, b"")
+    };
+    let recorded = end(1, 3);
+    let began = Instant::now();
+    for session in 0..2_000 {
+        // One end of input, recorded and replayed; and those of fresh
+        // sessions, as a holder of the secret can send them.
+        peer.send_to(&recorded, to).unwrap();
+        peer.send_to(&end(100 + session, 0), to).unwrap();
+        if session % 256 == 255 || session == 1_999 {
+            // Let the receiver keep up, so that the kernel drops none.
+            peer.send_to(&key.line(2, started, session, to, "mark"), to)
+                .unwrap();
+            assert_eq!(chat.text_line(), "mark");
+        }
+    }
+    let seconds = began.elapsed().as_secs() + 1;
+    chat.close_stdin();
+    let (code, stderr) = chat.exit_code();
+    assert_eq!(code, Some(0), "{stderr}");
+    let from = peer.local_addr().unwrap();
+    assert!(
+        stderr.contains(&format!("{from} ended its input after 3 lines")),
+        "{stderr}"
+    );
+    let told = occurrences(&stderr, "ended its input") as u64;
+    assert!(
+        told <= 5 * seconds,
+        "{told} ends told in {seconds} s:\n{}",
+        &stderr[..stderr.len().min(2_000)]
+    );
 }

@@ -15,13 +15,14 @@ use log::{debug, info};
 
 use crate::Secret;
 use crate::summary::{Secured, count};
+use crate::throttle::Throttle;
 use crate::wire::addressed::{Addressed, Recipient};
 use crate::wire::format::{Foreign, Header, Kind, MAX_SEQUENCE};
 use crate::wire::opened::{Event, Opened};
 use crate::wire::sealed::{NotOpened, cipher, millis, open_in_place};
 use crate::wire::sessions::{MAX_SESSIONS, Sessions};
-use crate::wire::telling::{Refusal, Telling};
-use crate::wire::window::{Window, believable};
+use crate::wire::telling::{LINES_PER_SECOND, Refusal, Telling};
+use crate::wire::window::{Implausible, Window, believable};
 
 /// How far a datagram's time may be from the receiver's clock. It bounds
 /// replays to a udpchat that has not seen the original (started later, or
@@ -45,6 +46,8 @@ pub(crate) struct Opener {
     sessions: Sessions,
     counts: Secured,
     telling: Telling,
+    /// The budget of `-v` lines about senders' ends of input.
+    ends_told: Throttle,
 }
 
 impl Opener {
@@ -60,6 +63,7 @@ impl Opener {
             sessions: Sessions::new(MAX_SESSIONS),
             counts: Secured::default(),
             telling: Telling::new(),
+            ends_told: Throttle::per_second(LINES_PER_SECOND),
         }
     }
 
@@ -108,25 +112,40 @@ impl Opener {
         let taken = if line {
             window.take(header.sequence, arrived)
         } else {
-            window.end(header.sequence, arrived).map(|event| (event, false))
+            window.end(header.sequence, arrived)
         };
         if forgot {
             self.knows_all_since = arrived;
         }
         let (event, new) = match taken {
             Ok(taken) => taken,
-            Err(implausible) => return self.refuse(from, Refusal::Implausible(implausible.ahead)),
+            Err(Implausible) => return self.refuse(from, Refusal::Implausible(header.sequence)),
         };
-        if !line {
-            info!("{from} ended its input after {}", count(header.sequence, "line"));
+        if !line && new {
+            self.ended(from, header.sequence);
         }
         if let Some(event) = event {
             self.count(event, from);
         }
-        if new {
+        if line && new {
             Opened::Line(body, event)
         } else {
             Opened::Nothing(event)
+        }
+    }
+
+    /// A sender's first end of input, after `lines` lines: told at `-v`, a
+    /// few a second at most (a holder of the secret can end as many
+    /// sessions as it likes), the rest at `-vv`.
+    fn ended(&mut self, from: &SocketAddr, lines: u64) {
+        if !log::log_enabled!(log::Level::Info) {
+            return;
+        }
+        let lines = count(lines, "line");
+        if self.ends_told.allows(Instant::now()) {
+            info!("{from} ended its input after {lines}");
+        } else {
+            debug!("{from} ended its input after {lines}");
         }
     }
 
@@ -260,6 +279,28 @@ mod tests {
     }
 
     #[test]
+    fn takes_a_datagram_sent_exactly_60_000_ms_off_and_refuses_one_ms_more() {
+        let at = SystemTime::now();
+        let now = millis(at);
+        for (off, shown) in [(60_000, true), (60_001, false)] {
+            for sent in [now - off, now + off] {
+                let mut datagram = crafted(Kind::LINE, sent, now - 100_000, 0, sent, b"edge");
+                let refused = opener().open(&mut datagram, &from(), at) == Opened::Refused;
+                assert_eq!(!refused, shown, "{off} ms, sent {sent}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_sender_whose_sent_at_is_before_its_session_start_counts_nothing_before() {
+        let now = millis(SystemTime::now());
+        let mut opener = opener();
+        let backwards = crafted(Kind::LINE, 1, now + 5_000, 3, now, b"3");
+        assert_eq!(open(&mut opener, &backwards), Opened::Line(b"3", None));
+        assert_eq!(opener.finish().lines_lost, 0);
+    }
+
+    #[test]
     fn shows_a_replayed_datagram_once_and_counts_the_replay() {
         let mut sealer = Sealer::new(&secret(1)).unwrap();
         let mut opener = opener();
@@ -380,5 +421,67 @@ mod tests {
         assert_eq!(open(&mut opener, &again), Opened::Line(b"again", None));
         let counts = opener.finish();
         assert_eq!((counts.datagrams_rejected, counts.lines_lost), (0, 0));
+    }
+
+    /// A sequence number: near the start, near the limit, or anything.
+    fn sequence() -> impl proptest::strategy::Strategy<Value = u64> {
+        use proptest::prelude::*;
+        prop_oneof![0u64..2_100, (MAX_SEQUENCE - 2)..=(MAX_SEQUENCE + 1), any::<u64>(),]
+    }
+
+    proptest::proptest! {
+        /// Datagrams with any header, as a holder of the secret can send
+        /// them, some changed on the way: nothing panics, only authentic
+        /// lines within the rules are shown, none twice, and the counts are
+        /// the events told (losses net of late lines).
+        #[test]
+        fn any_header_is_judged_without_panic_and_the_counts_are_the_events_told(
+            datagrams in proptest::collection::vec(
+                (0u8..4, 0u64..4, sequence(), -70_000i64..70_000, -100_000i64..100_000, proptest::option::of(proptest::prelude::any::<u8>())),
+                1..100,
+            )
+        ) {
+            let at = SystemTime::now();
+            let now = millis(at);
+            let mut opener = opener();
+            let mut shown = std::collections::HashSet::new();
+            let (mut lost, mut late, mut duplicated, mut refused) = (0u64, 0u64, 0u64, 0u64);
+            for (kind, session, sequence, sent, started, changed) in datagrams {
+                let sent = now.saturating_add_signed(sent);
+                let started = now.saturating_add_signed(started);
+                let mut datagram = crafted(Kind(kind), session, started, sequence, sent, b"body");
+                if let Some(byte) = changed {
+                    let at = usize::from(byte) % datagram.len();
+                    datagram[at] ^= 0x20;
+                }
+                let opened = opener.open(&mut datagram, &from(), at);
+                let event = match opened {
+                    Opened::Line(line, event) => {
+                        proptest::prop_assert_eq!(line, b"body");
+                        proptest::prop_assert!(changed.is_none() && kind == 0);
+                        proptest::prop_assert!(now.abs_diff(sent) <= TOLERANCE.as_millis() as u64);
+                        proptest::prop_assert!(sequence < MAX_SEQUENCE);
+                        proptest::prop_assert!(shown.insert((session, sequence)), "shown twice");
+                        event
+                    }
+                    Opened::Nothing(event) => event,
+                    Opened::Refused => {
+                        refused += 1;
+                        None
+                    }
+                };
+                match event {
+                    Some(Event::Lost(lines)) => lost += lines,
+                    Some(Event::Late) => late += 1,
+                    Some(Event::Duplicated) => duplicated += 1,
+                    None => {}
+                }
+            }
+            let counts = opener.finish();
+            proptest::prop_assert_eq!(counts.lines_lost, lost - late);
+            proptest::prop_assert_eq!(counts.lines_reordered, late);
+            proptest::prop_assert_eq!(counts.lines_duplicated, duplicated);
+            proptest::prop_assert_eq!(counts.datagrams_rejected, refused);
+        }
     }
 }

@@ -14,9 +14,7 @@
 use std::fmt;
 use std::path::Path;
 
-use log::info;
-#[cfg(unix)] // its one warning is about Unix file modes
-use log::warn;
+use log::{info, warn};
 use zeroize::Zeroizing;
 
 use crate::Error;
@@ -77,12 +75,17 @@ impl Secret {
     /// A secret as a person gives it: a generated one (`udpchat1-...`, any
     /// case, dashes and spaces ignored), or else a passphrase, whose key
     /// Argon2id derives from its NFC form (a fraction of a second, and
-    /// 64 MiB while it runs). Whitespace around it is not part of it. Empty,
+    /// 64 MiB while it runs). A byte order mark before it and whitespace
+    /// around it are not part of it. Empty,
     /// or one that starts like a generated secret (`udpchat`, digits, a
-    /// dash) but is not one, is [`Error::Secret`]; Argon2's own failure
-    /// (memory) is [`Error::Derive`].
+    /// dash) but is not one, is [`Error::Secret`]; a passphrase that starts
+    /// with `udpchat` otherwise is warned about (a typo in a generated
+    /// secret?); Argon2's own failure (memory) is [`Error::Derive`].
     pub fn from_text(text: &str) -> Result<Secret, Error> {
-        let text = text.trim();
+        // A byte order mark is how some editors (Windows' Notepad) start a
+        // UTF-8 file, not text: kept, it would make a passphrase of a
+        // generated secret, and another key.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
         if text.is_empty() {
             return Err(Error::Secret {
                 origin: None,
@@ -91,6 +94,16 @@ impl Secret {
         }
         if let Some(rest) = generated_rest(text) {
             return decode_generated(rest);
+        }
+        if starts_with_stem(text) {
+            // A passphrase may start so ("udpchatty"), but a generated
+            // secret typed with a space for its dash, or an l for its 1,
+            // does too, and would give another key without a word.
+            warn!(
+                "the secret starts with udpchat but is not a generated secret (udpchat1- and 52 \
+                 letters and digits): it is taken as a passphrase; if it was meant as a \
+                 generated secret, it has a typo"
+            );
         }
         Secret::from_passphrase(text)
     }
@@ -291,13 +304,11 @@ fn kind_of(metadata: &std::fs::Metadata) -> Option<&'static str> {
 /// generated secret (it starts with `udpchat`, digits and a dash, in any
 /// case); an error if it is one of another version.
 fn generated_rest(text: &str) -> Option<Result<&str, Error>> {
-    // Compared as bytes: a passphrase may have a multibyte character where
-    // the stem ends, and slicing the text there would panic.
-    let bytes = text.as_bytes();
-    let stem = bytes.get(..GENERATED_STEM.len())?;
-    if !stem.eq_ignore_ascii_case(GENERATED_STEM.as_bytes()) {
+    if !starts_with_stem(text) {
         return None;
     }
+    let bytes = text.as_bytes();
+    let stem = &bytes[..GENERATED_STEM.len()];
     let digits = bytes[stem.len()..]
         .iter()
         .take_while(|b| b.is_ascii_digit())
@@ -321,6 +332,15 @@ fn generated_rest(text: &str) -> Option<Result<&str, Error>> {
         origin: None,
         problem,
     }))
+}
+
+/// Whether `text` starts with `udpchat`, in any case, as every generated
+/// secret does. Compared as bytes: a passphrase may have a multibyte
+/// character where the stem ends, and slicing the text there would panic.
+fn starts_with_stem(text: &str) -> bool {
+    text.as_bytes()
+        .get(..GENERATED_STEM.len())
+        .is_some_and(|stem| stem.eq_ignore_ascii_case(GENERATED_STEM.as_bytes()))
 }
 
 /// The 52 base32 characters after the prefix, dashes and spaces aside.
@@ -433,6 +453,14 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_is_not_part_of_a_secret() {
+        // As Windows' Notepad saves a file: a BOM first, CRLF at the end.
+        let secret = Secret::generate().unwrap();
+        let saved = format!("\u{feff}{}\r\n", *secret.to_text());
+        assert_eq!(Secret::from_text(&saved).unwrap(), secret);
+    }
+
+    #[test]
     fn reads_the_protocol_documents_example() {
         let example = "udpchat1-AAAQ-EAYE-AUDA-OCAJ-BIFQ-YDIO-B4IB-CEQT-CQKR-MFYY-DENB-WHA5-DYPQ";
         let key: [u8; KEY_LEN] = std::array::from_fn(|i| i as u8);
@@ -534,6 +562,11 @@ mod tests {
             "7004f26970e8eb444fe87cefb5851701666ce7981c42fca3a5560a9a823c16fb"
         );
         assert_eq!(Secret::from_text("  correct horse battery staple\n").unwrap(), a);
+        // As Windows' Notepad saves a file: a BOM first, CRLF at the end.
+        assert_eq!(
+            Secret::from_text("\u{feff}correct horse battery staple\r\n").unwrap(),
+            a
+        );
         assert_ne!(Secret::from_text("correct horse battery stapler").unwrap(), a);
     }
 

@@ -50,7 +50,7 @@ pub(crate) enum Refusal {
     Elsewhere(SocketAddr),
     /// Sent this many milliseconds before it arrived (negative: after), by the two clocks.
     Clock(i128),
-    /// This many lines ahead of its sender's last: no chat sends that fast.
+    /// Numbered so far ahead that no chat can have got there: the number.
     Implausible(u64),
     /// Of a kind this udpchat does not know: ignored, not refused.
     UnknownKind(u8),
@@ -110,9 +110,9 @@ impl Refusal {
                 describe_age(*age),
                 crate::wire::open::TOLERANCE.as_secs()
             ),
-            Refusal::Implausible(ahead) => format!(
-                "datagram from {from} claims to be {ahead} lines ahead of its sender's last: \
-                 implausible (no chat sends that fast); not shown"
+            Refusal::Implausible(number) => format!(
+                "datagram from {from} is numbered {number}, further than its sender can have \
+                 gone: implausible (no chat sends that fast); not shown"
             ),
             Refusal::UnknownKind(kind) => format!(
                 "datagram from {from} is of a kind this udpchat does not know ({kind}): \
@@ -272,9 +272,14 @@ impl Telling {
 
 /// `3 min 20 s ago`, `in 2 h`: an age for a message, roughly.
 fn describe_age(age_ms: i128) -> String {
-    let secs = (age_ms.unsigned_abs() / 1000) as u64;
+    let ms = age_ms.unsigned_abs();
+    let secs = (ms / 1000) as u64;
+    // Tenths, rounded up, below two minutes: an age just beyond the
+    // tolerance reads as beyond it (60.1 s), never as the tolerance itself.
+    let tenths = ms.div_ceil(100);
     let amount = match secs {
-        0..120 => format!("{secs} s"),
+        _ if tenths < 1200 && !tenths.is_multiple_of(10) => format!("{}.{} s", tenths / 10, tenths % 10),
+        0..120 => format!("{} s", tenths / 10),
         120..7200 => format!("{} min", secs / 60),
         7200..172_800 => format!("{} h", secs / 3600),
         _ => format!("{} days", secs / 86_400),
@@ -340,6 +345,9 @@ mod tests {
     #[test]
     fn describes_ages_in_words() {
         assert_eq!(describe_age(3_000), "3 s ago");
+        // Just beyond the tolerance is told as beyond it, not as 60 s.
+        assert_eq!(describe_age(-60_001), "60.1 s in the future");
+        assert_eq!(describe_age(119_950), "120 s ago");
         assert_eq!(describe_age(-200_000), "3 min in the future");
         assert_eq!(describe_age(3 * 86_400_000), "3 days ago");
     }

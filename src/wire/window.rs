@@ -25,10 +25,7 @@ pub(crate) fn believable(elapsed: Duration) -> u64 {
 
 /// A sequence number further ahead than a chat could have gone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Implausible {
-    /// How far ahead of the last line seen it is.
-    pub ahead: u64,
-}
+pub(crate) struct Implausible;
 
 /// One sender session's window.
 #[derive(Debug)]
@@ -46,6 +43,8 @@ pub(crate) struct Window {
     first: u64,
     first_heard: Instant,
     slack: Duration,
+    /// Whether the session's end of input has come.
+    ended: bool,
 }
 
 impl Window {
@@ -63,6 +62,7 @@ impl Window {
             first: sequence,
             first_heard: now,
             slack,
+            ended: false,
         }
     }
 
@@ -96,9 +96,7 @@ impl Window {
     fn check(&self, sequence: u64, now: Instant) -> Result<(), Implausible> {
         let elapsed = now.saturating_duration_since(self.first_heard) + self.slack;
         if sequence.saturating_sub(self.first) > believable(elapsed) {
-            return Err(Implausible {
-                ahead: sequence.saturating_sub(self.next),
-            });
+            return Err(Implausible);
         }
         Ok(())
     }
@@ -124,13 +122,16 @@ impl Window {
         Ok((late.then_some(Event::Late), true))
     }
 
-    /// The session's input ended after `lines` lines: any not seen are lost.
-    pub fn end(&mut self, lines: u64, now: Instant) -> Result<Option<Event>, Implausible> {
+    /// The session's input ended after `lines` lines: any not seen are
+    /// lost. Also says whether this is the first end the session sent (a
+    /// repeated one, or a replay, is nothing new).
+    pub fn end(&mut self, lines: u64, now: Instant) -> Result<(Option<Event>, bool), Implausible> {
         self.check(lines, now)?;
         let missing = lines.saturating_sub(self.next);
         self.shift(missing);
         self.next = self.next.max(lines);
-        Ok((missing > 0).then_some(Event::Lost(missing)))
+        let first = !std::mem::replace(&mut self.ended, true);
+        Ok(((missing > 0).then_some(Event::Lost(missing)), first))
     }
 }
 
@@ -160,6 +161,22 @@ mod tests {
     }
 
     #[test]
+    fn the_window_is_the_last_1024_numbers_up_to_the_highest_seen() {
+        // docs/PROTOCOL.md's example: with 2,000 the highest, 977 is in
+        // the window and 976 is not.
+        let (mut window, now) = window();
+        window.take(2000, now).unwrap();
+        assert_eq!(
+            window.take(2000 - (WINDOW - 1), now),
+            Ok((Some(Event::Late), true))
+        );
+        assert_eq!(
+            window.take(2000 - WINDOW, now),
+            Ok((Some(Event::Duplicated), false))
+        );
+    }
+
+    #[test]
     fn shifting_the_window_keeps_every_bit_in_its_place() {
         for shift in [1, 5, 63, 64, 65, 127, 128, 200, 1023] {
             let (mut window, now) = window();
@@ -180,8 +197,8 @@ mod tests {
         let (mut window, now) = window();
         window.take(0, now).unwrap();
         let far = believable(Duration::ZERO) + 1;
-        assert_eq!(window.take(far, now), Err(Implausible { ahead: far - 1 }));
-        assert_eq!(window.take(u64::MAX - 1, now).unwrap_err().ahead, u64::MAX - 2);
+        assert_eq!(window.take(far, now), Err(Implausible));
+        assert_eq!(window.take(u64::MAX - 1, now), Err(Implausible));
         assert!(window.end(far, now).is_err());
         // Nothing moved: the next line is no loss, and the far one is
         // believed once the time to send it has passed.
@@ -194,9 +211,13 @@ mod tests {
     fn the_end_counts_the_lines_missing_up_to_it_and_late_ones_are_taken_back() {
         let (mut window, now) = window();
         window.take(0, now).unwrap();
-        assert_eq!(window.end(3, now), Ok(Some(Event::Lost(2))));
+        assert_eq!(window.end(3, now), Ok((Some(Event::Lost(2)), true)));
         assert_eq!(window.take(2, now), Ok((Some(Event::Late), true)));
-        assert_eq!(window.end(3, now), Ok(None));
+        assert_eq!(
+            window.end(3, now),
+            Ok((None, false)),
+            "a repeated end is nothing new"
+        );
     }
 
     #[test]
