@@ -311,27 +311,70 @@ mod tests {
     use crate::net;
     use crate::receive::drops;
 
-    /// Everything queued now: each datagram's drop count, and any the batch read from /proc.
-    fn take_all(inbox: &mut Inbox, socket: &UdpSocket) -> (Vec<Option<u32>>, Option<u32>) {
-        let (mut counts, mut from_proc) = (Vec::new(), None);
-        loop {
+    /// Takes every datagram up to and including `last`, waiting for it up
+    /// to `patience`: loopback hands a datagram to the receiving socket in
+    /// the kernel's own time, which under load comes after `send_to`
+    /// returns. Returns each datagram's drop count, the batches' total
+    /// from /proc, and whether `last` came (if not, everything queued was taken).
+    fn take_through(
+        inbox: &mut Inbox,
+        socket: &UdpSocket,
+        last: &[u8],
+        patience: std::time::Duration,
+    ) -> (Vec<Option<u32>>, Option<u32>, bool) {
+        let deadline = std::time::Instant::now() + patience;
+        let (mut counts, mut from_proc, mut seen) = (Vec::new(), None, false);
+        while !seen {
             match inbox.recv(socket, false, |datagram| {
                 counts.push(datagram.drops_so_far);
-                true
+                seen = datagram.payload == last;
+                !seen
             }) {
                 Ok(batch) => from_proc = from_proc.or(batch.drops_so_far),
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return (counts, from_proc),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    if std::time::Instant::now() >= deadline {
+                        return (counts, from_proc, false);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
                 Err(err) => panic!("{err}"),
             }
         }
+        (counts, from_proc, true)
     }
 
-    /// Overflows the smallest receive buffer with datagrams nobody is reading.
-    fn overflow(from: &UdpSocket, to: SocketAddr) {
+    /// Overflows the smallest receive buffer with datagrams nobody is
+    /// reading, waits until the kernel has counted a drop (loopback hands
+    /// datagrams over in the kernel's own time), takes what was queued, and
+    /// then a datagram sent after them all (a fence, sent again should one
+    /// still find the buffer full): everything before it has then been
+    /// handed over, kept or dropped. Returns the batches' total from /proc,
+    /// if one read it.
+    fn overflow_and_drain(inbox: &mut Inbox, socket: &UdpSocket, from: &UdpSocket) -> Option<u32> {
+        let to = socket.local_addr().unwrap();
+        let before = drops::total(socket).unwrap();
         for _ in 0..40 {
             from.send_to(&[b'x'; 200], to).unwrap();
         }
+        let deadline = std::time::Instant::now() + TEN_SECONDS;
+        while drops::total(socket).unwrap() == before {
+            assert!(std::time::Instant::now() < deadline, "a drop within 10 s");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let (_, mut from_proc, _) = take_through(inbox, socket, b"", std::time::Duration::ZERO);
+        for fence in 0..100u32 {
+            let fence = fence.to_be_bytes();
+            from.send_to(&fence, to).unwrap();
+            let (_, read, came) = take_through(inbox, socket, &fence, std::time::Duration::from_millis(200));
+            from_proc = from_proc.or(read);
+            if came {
+                return from_proc;
+            }
+        }
+        panic!("no fence got through in 100 tries");
     }
+
+    const TEN_SECONDS: std::time::Duration = std::time::Duration::from_secs(10);
 
     #[test]
     fn drop_counts_keep_arriving_with_datagrams_after_the_first_drop() {
@@ -344,22 +387,21 @@ mod tests {
         // Before any drop nothing carries a count, which is what leaves
         // nix's headers with no room for one.
         from.send_to(b"before", to).unwrap();
-        assert_eq!(take_all(&mut inbox, &socket).0, [None]);
+        let (counts, _, came) = take_through(&mut inbox, &socket, b"before", TEN_SECONDS);
+        assert!(came, "before, within 10 s");
+        assert_eq!(counts, [None]);
 
         // First drops: the datagram after them has its count cut off, so the
         // batch reads the total from /proc instead.
-        overflow(&from, to);
-        take_all(&mut inbox, &socket);
-        from.send_to(b"after", to).unwrap();
-        let (_, first) = take_all(&mut inbox, &socket);
+        let first = overflow_and_drain(&mut inbox, &socket, &from);
         let first = first.expect("the total after the first drops");
         assert!(first > 0);
 
         // Later drops come with the datagram after them again.
-        overflow(&from, to);
-        take_all(&mut inbox, &socket);
+        overflow_and_drain(&mut inbox, &socket, &from);
         from.send_to(b"after again", to).unwrap();
-        let (counts, from_proc) = take_all(&mut inbox, &socket);
+        let (counts, from_proc, came) = take_through(&mut inbox, &socket, b"after again", TEN_SECONDS);
+        assert!(came, "after again, within 10 s");
         let total = drops::total(&socket).unwrap();
         assert!(total > first);
         assert_eq!((counts, from_proc), (vec![Some(total)], None));
