@@ -66,7 +66,7 @@ pub enum Hears {
 
 impl Destination {
     /// The default local address for `peers`: port 2323 of every IPv4
-    /// address when all peers are IPv4, as the seed's script binds, else of
+    /// address when all peers are IPv4, as the article's script binds, else of
     /// every address (dual-stack, so IPv4 peers are still reached).
     pub fn default_bind(peers: &[SocketAddr]) -> SocketAddr {
         let any = if peers.iter().all(SocketAddr::is_ipv4) {
@@ -130,7 +130,7 @@ pub struct Config {
     pub send_interval: Option<Duration>,
     /// Do not send empty input lines (`--skip-empty`; the `udpchat` binary
     /// sets it at a terminal). An empty line is an empty datagram, which
-    /// `nc -u` and `socat` take for the end of the session: `nc -u` stops
+    /// `nc -u`, `ncat -u` and `socat` take for the end of their input: `nc -u` stops
     /// printing, `ncat -u` and `socat` exit. Off by default, so a file
     /// piped to another udpchat arrives with its empty lines.
     pub skip_empty: bool,
@@ -159,7 +159,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// The port the seed's script uses on both hosts, and so udpchat's by
+    /// The port the article's script uses on both hosts, and so udpchat's by
     /// default ([`Destination::default_bind`]).
     pub const DEFAULT_PORT: u16 = 2323;
 
@@ -181,7 +181,7 @@ impl Config {
     pub const MAX_RECV_BUFFER: usize = net::MAX_RECV_BUFFER;
 
     /// A chat with `peer`, listening on port 2323 of every local address of
-    /// the peer's IP family, as the seed's script does.
+    /// the peer's IP family, as the article's script does.
     pub fn new(peer: SocketAddr) -> Config {
         Config::peers(vec![peer], Destination::default_bind(&[peer]))
     }

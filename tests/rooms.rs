@@ -111,7 +111,7 @@ fn a_room_member_is_not_misled_by_a_peer_in_its_environment() {
     assert_eq!(code, Some(0), "{stderr}");
 }
 
-/// A plain UDP socket in the group on `lo`, as `socat` or the seed's script
+/// A plain UDP socket in the group on `lo`, as `socat` or the article's script
 /// would be: it sends to the group through the loopback interface.
 /// It shares the port as `socat`'s `reuseaddr` does.
 fn plain_member(room: SocketAddr) -> UdpSocket {

@@ -1,4 +1,4 @@
-//! Two people chat: the real binary, run twice as two processes, and the seed's turn-taking peer.
+//! Two people chat: the real binary, run twice as two processes, and the article's turn-taking peer.
 
 #![cfg(feature = "cli")]
 
@@ -27,7 +27,7 @@ fn two_processes_chat_both_ways_at_once() {
     assert_eq!(b.exit_code().0, Some(0));
 }
 
-/// The seed's script, in Rust: read a line, send it, then block until one
+/// The article's script, in Rust: read a line, send it, then block until one
 /// datagram arrives (1024 bytes at most), and only then send the next.
 fn turn_taking_peer(socket: &std::net::UdpSocket, to: std::net::SocketAddr, turns: &[&str]) -> Vec<String> {
     let mut heard = Vec::new();
@@ -41,23 +41,24 @@ fn turn_taking_peer(socket: &std::net::UdpSocket, to: std::net::SocketAddr, turn
 }
 
 #[test]
-fn talks_to_a_peer_that_takes_turns_like_the_seed_script() {
-    let seed = loopback_socket();
-    let mut chat = Udpchat::with_peer(&seed, &[]);
+fn talks_to_a_peer_that_takes_turns_like_the_articles_script() {
+    let article = loopback_socket();
+    let mut chat = Udpchat::with_peer(&article, &[]);
     let to = chat.bound_addr();
-    let seed_side = std::thread::spawn(move || turn_taking_peer(&seed, to, &["hi", "how are you?", "bye"]));
+    let article_side =
+        std::thread::spawn(move || turn_taking_peer(&article, to, &["hi", "how are you?", "bye"]));
     for (heard, reply) in [("hi", "hello"), ("how are you?", "fine"), ("bye", "see you")] {
         assert_eq!(chat.text_line(), heard);
         chat.send(format!("{reply}\n"));
     }
-    assert_eq!(seed_side.join().unwrap(), ["hello", "fine", "see you"]);
+    assert_eq!(article_side.join().unwrap(), ["hello", "fine", "see you"]);
     chat.close_stdin();
     assert_eq!(chat.exit_code().0, Some(0));
 }
 
-/// The seed's own Python code, where python3 is installed.
+/// The article's own Python code, where python3 is installed.
 #[cfg(unix)]
-const SEED_PY: &str = r#"
+const ARTICLE_PY: &str = r#"
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.1", 0))
@@ -71,13 +72,13 @@ for msg in ["hi from python", "second turn"]:
 
 #[test]
 #[cfg(unix)] // Wine, where the Windows build runs, has no Python
-fn talks_to_the_seed_python_script() {
+fn talks_to_the_articles_python_script() {
     use std::io::{BufRead, BufReader, Write};
     use std::process::{Command, Stdio};
 
     use common::TIMEOUT;
     let Ok(mut python) = Command::new("python3")
-        .args(["-c", SEED_PY])
+        .args(["-c", ARTICLE_PY])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

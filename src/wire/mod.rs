@@ -3,8 +3,8 @@
 //! This is the one seam between the socket and the two directions. The
 //! sender hands each line to a [`Sealer`] and sends what comes back; the
 //! receiver hands each datagram to an [`Opener`] and shows what comes back.
-//! Neither knows the format. In plain mode (the seed script's format, the
-//! default) both pass the bytes through as they are: no copy, no header, and
+//! Neither knows the format. In plain mode (the article's script's format,
+//! the default) both pass the bytes through as they are: no copy, no header, and
 //! one predictable branch per datagram. With a secret, lines are sealed
 //! (format 2: `format.rs` is its layout and kinds, `sealed.rs` the sealing,
 //! `open.rs` the receiver's rules, with `addressed.rs`, `sessions.rs`,

@@ -89,7 +89,7 @@ pub struct Args {
     /// Do not send the empty lines of a piped file
     ///
     /// An empty line is an empty datagram, which nc -u, ncat -u and socat
-    /// take for the end of the session. At a terminal an empty line is
+    /// take for the end of their input. At a terminal an empty line is
     /// never sent; from a pipe or file it is, unless this is given, so that
     /// another udpchat receives the file as it is.
     #[arg(long, hide_short_help = true)]
