@@ -30,8 +30,9 @@ pub struct ShutdownHandle {
 impl ShutdownHandle {
     /// Ends the chat as Ctrl-C does: pending output is flushed and
     /// [`Chat::run`] returns [`Ended::Interrupted`] promptly, even while the
-    /// sender is blocked reading its input. A [`Chat::lookup`] that waits
-    /// returns [`Error::Interrupted`]. Calling it again does nothing more.
+    /// sender is blocked reading its input. A `Chat::lookup` that waits
+    /// (feature `discover`) returns [`Error::Interrupted`]. Calling it again
+    /// does nothing more.
     pub fn interrupt(&self) {
         self.stop.request(Stop::Interrupted);
         #[cfg(feature = "discover")]
