@@ -406,7 +406,11 @@ mod linux {
             paired.each(|runs| median(runs.iter().map(|r| r.send_time.as_secs_f64()))),
             Unit::Seconds,
         );
-        table.ratio("bulk: receiver's CPU time (median)", paired.each(|r| cpu(r)), Unit::Seconds);
+        table.ratio(
+            "bulk: receiver's CPU time (median)",
+            paired.each(|r| cpu(r)),
+            Unit::Seconds,
+        );
         table.ratio(
             "peak RSS of the receiver (median)",
             paired.each(|runs| median(runs.iter().map(|r| r.peak_rss_kib as f64))),
@@ -420,7 +424,9 @@ mod linux {
             reliable.iter().map(|r| r.lines_per_s.round()).collect::<Vec<_>>(),
             plain.iter().map(|r| r.lines_per_s.round()).collect::<Vec<_>>(),
         ));
-        println!("\nReliable (--secret-file S --reliable; its time to send includes the acknowledgements) beside plain:\n");
+        println!(
+            "\nReliable (--secret-file S --reliable; its time to send includes the acknowledgements) beside plain:\n"
+        );
         print!("{}", table.render());
     }
 
@@ -1008,7 +1014,10 @@ mod linux {
                 run(&["ip", "netns", "add", name], None)?;
             }
             run(
-                &["ip", "-n", a, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", b],
+                &[
+                    "ip", "-n", a, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns",
+                    b,
+                ],
                 None,
             )?;
             for (ns, dev, ip) in [(a, "veth0", SENDER_IP), (b, "veth1", RECEIVER_IP)] {
@@ -1016,7 +1025,10 @@ mod linux {
                 // offload a veth carries up to 64 KiB as one packet, and the
                 // rule would drop 1 in 20 of those instead.
                 run(&["ip", "-n", ns, "link", "set", dev, "gso_max_segs", "1"], None)?;
-                run(&["ip", "-n", ns, "addr", "add", &format!("{ip}/24"), "dev", dev], None)?;
+                run(
+                    &["ip", "-n", ns, "addr", "add", &format!("{ip}/24"), "dev", dev],
+                    None,
+                )?;
                 run(&["ip", "-n", ns, "link", "set", dev, "up"], None)?;
                 run(&["ip", "-n", ns, "link", "set", "lo", "up"], None)?;
             }
@@ -1056,7 +1068,18 @@ mod linux {
         /// TCP port, those dropped.
         fn counters(&self) -> [u64; 4] {
             let listed = run(
-                &["ip", "netns", "exec", &self.names[1], "nft", "list", "chain", "inet", "udpchat_bench", "input"],
+                &[
+                    "ip",
+                    "netns",
+                    "exec",
+                    &self.names[1],
+                    "nft",
+                    "list",
+                    "chain",
+                    "inet",
+                    "udpchat_bench",
+                    "input",
+                ],
                 None,
             )
             .unwrap();
@@ -1080,7 +1103,11 @@ mod linux {
     fn run(args: &[&str], stdin: Option<&str>) -> Result<String, String> {
         let mut child = Command::new(args[0])
             .args(&args[1..])
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -1191,8 +1218,8 @@ mod linux {
     /// `count` lines of `file` from `udpchat --reliable` (secured) in the
     /// sender's namespace to a secured udpchat in the receiver's, directly
     /// or through [`relay`] (in the receiver's namespace; both ends then
-    /// name it with `--reachable-at`, as sealed datagrams name where they
-    /// were sent).
+    /// chat with it and name it with `--reachable-at`, as sealed datagrams
+    /// name where they were sent).
     fn lossy_udpchat(
         programs: &Programs,
         link: &Link,
@@ -1207,6 +1234,7 @@ mod linux {
         let mut receive = kind.command(programs, &at, &format!("{SENDER_IP}:9"), true);
         let mut send = kind.command(programs, &format!("{SENDER_IP}:0"), &at, false);
         let relay = through_relay.then(|| {
+            receive = kind.command(programs, &at, &relay_at, true);
             receive.args(["--reachable-at", &relay_at]);
             send = kind.command(programs, &format!("{SENDER_IP}:0"), &relay_at, false);
             send.args(["--reachable-at", &relay_at]);
@@ -1214,7 +1242,7 @@ mod linux {
             relay.args(["--relay", &relay_at, &at]);
             Endpoint::start(link.within(1, &relay), Stdio::null(), false)
         });
-        let receiver = Endpoint::start(link.within(1, &receive), Stdio::null(), true);
+        let mut receiver = Endpoint::start(link.within(1, &receive), Stdio::null(), true);
         let before = link.counters();
         let started = Instant::now();
         let mut sender = Endpoint::start(
@@ -1230,10 +1258,16 @@ mod linux {
         if !t.sender_ok {
             eprintln!("the udpchat sender failed:\n{stderr}");
         }
+        if !t.complete(count) {
+            receiver.interrupt();
+            eprintln!("the udpchat receiver, incomplete:\n{}", receiver.stderr_to_end());
+        }
         if let Some(mut relay) = relay {
             relay.interrupt();
             let told = relay.stderr_to_end();
-            t.relayed = told.lines().find_map(|l| l.strip_prefix("relay: ").map(str::to_owned));
+            t.relayed = told
+                .lines()
+                .find_map(|l| l.strip_prefix("relay: ").map(str::to_owned));
         }
         t
     }
@@ -1243,7 +1277,13 @@ mod linux {
     fn lossy_tcp(link: &Link, file: &Path, count: usize) -> Transfer {
         let at: SocketAddr = format!("{RECEIVER_IP}:{TCP_PORT}").parse().unwrap();
         let mut listen = Command::new("socat");
-        listen.args(["-d", "-d", "-u", &format!("TCP-LISTEN:{TCP_PORT},bind={RECEIVER_IP},reuseaddr"), "STDOUT"]);
+        listen.args([
+            "-d",
+            "-d",
+            "-u",
+            &format!("TCP-LISTEN:{TCP_PORT},bind={RECEIVER_IP},reuseaddr"),
+            "STDOUT",
+        ]);
         let receiver = Endpoint::start_when(link.within(1, &listen), Stdio::null(), true, |line| {
             line.contains("listening on").then_some(at)
         });
@@ -1293,7 +1333,14 @@ mod linux {
         let of = format!("of {runs}");
         let complete = |ts: &[Transfer]| ts.iter().filter(|t| t.complete(count)).count() as f64;
         let exited_0 = |ts: &[Transfer]| ts.iter().filter(|t| t.sender_ok).count() as f64;
-        let time = |ts: &[Transfer]| median(ts.iter().map(|t| t.time.as_secs_f64()));
+        // Only a complete transfer has a time to compare.
+        let time = |ts: &[Transfer]| {
+            median(
+                ts.iter()
+                    .filter(|t| t.complete(count))
+                    .map(|t| t.time.as_secs_f64()),
+            )
+        };
         let resent = |ts: &[Transfer]| median(ts.iter().filter_map(|t| t.resent).map(|r| r as f64));
         let packets = |ts: &[Transfer]| median(ts.iter().map(|t| t.packets as f64));
         let dropped = |ts: &[Transfer]| median(ts.iter().map(|t| t.dropped as f64));
@@ -1303,7 +1350,11 @@ mod linux {
             [complete(&direct), complete(&tcp)],
             &of,
         );
-        table.counts("lossy: runs whose sender exited 0", [exited_0(&direct), exited_0(&tcp)], &of);
+        table.counts(
+            "lossy: runs whose sender exited 0",
+            [exited_0(&direct), exited_0(&tcp)],
+            &of,
+        );
         table.ratio(
             &format!("lossy: time for {count} lines (median)"),
             [time(&direct), time(&tcp)],
@@ -1325,16 +1376,26 @@ mod linux {
             [complete(&relayed), f64::NAN],
             &of,
         );
-        table.counts("relay: runs whose sender exited 0", [exited_0(&relayed), f64::NAN], &of);
+        table.counts(
+            "relay: runs whose sender exited 0",
+            [exited_0(&relayed), f64::NAN],
+            &of,
+        );
         table.ratio(
-            &format!("relay: time for {count} lines (median; TCP without it)"),
+            &format!("relay: time for {count} lines (median; TCP: no relay)"),
             [time(&relayed), time(&tcp)],
             Unit::Seconds,
         );
         table.counts("relay: lines resent (median)", [resent(&relayed), f64::NAN], "");
         let seconds = |ts: &[Transfer]| {
             ts.iter()
-                .map(|t| show(t.time.as_secs_f64(), Unit::Seconds))
+                .map(|t| {
+                    let time = show(t.time.as_secs_f64(), Unit::Seconds);
+                    match t.complete(count) {
+                        true => time,
+                        false => format!("{time} (incomplete: {} of {count})", t.distinct),
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -1346,9 +1407,18 @@ mod linux {
         ));
         table.note(&format!(
             "sender's exit after its spawn (median): udpchat {}, through the relay {}, TCP {}",
-            show(median(direct.iter().map(|t| t.sender_exit.as_secs_f64())), Unit::Seconds),
-            show(median(relayed.iter().map(|t| t.sender_exit.as_secs_f64())), Unit::Seconds),
-            show(median(tcp.iter().map(|t| t.sender_exit.as_secs_f64())), Unit::Seconds),
+            show(
+                median(direct.iter().map(|t| t.sender_exit.as_secs_f64())),
+                Unit::Seconds
+            ),
+            show(
+                median(relayed.iter().map(|t| t.sender_exit.as_secs_f64())),
+                Unit::Seconds
+            ),
+            show(
+                median(tcp.iter().map(|t| t.sender_exit.as_secs_f64())),
+                Unit::Seconds
+            ),
         ));
         for (round, t) in relayed.iter().enumerate() {
             if let Some(relay) = &t.relayed {
