@@ -1486,8 +1486,9 @@ mod linux {
         let mut buf = vec![0u8; 65_536];
         loop {
             // Wait at most 1 ms while something is held, so nothing stays held.
-            if timed != !held.is_empty() {
-                timed = !held.is_empty();
+            let holding = !held.is_empty();
+            if timed != holding {
+                timed = holding;
                 let timeout = timed.then_some(Duration::from_millis(1));
                 socket.set_read_timeout(timeout).unwrap();
             }
