@@ -398,7 +398,7 @@ impl Outbox {
             }
             peer.delivered += 1;
             delivered += 1;
-            if !entry.resent {
+            if !entry.resent && !entry.held {
                 sample = Some(now.saturating_duration_since(entry.sent_at));
             }
             progressed = true;
