@@ -1,6 +1,6 @@
 //! Benchmark: the real `udpchat` binary against a minimal UDP chat and TCP, on loopback and a lossy link; prints tables.
 //!
-//! Run with `cargo run --release --example bench` (about a minute on 2 cores
+//! Run with `cargo run --release --example bench` (about two minutes on 2 cores
 //! once built), or add `-- --quick` for smaller runs while iterating, `--runs N`
 //! for N bulk runs of each, `--bulk-only` to skip the rest, `--reliable-only`
 //! for the `--reliable` rows alone (loopback bulk beside plain and secured,
