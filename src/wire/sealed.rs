@@ -222,7 +222,8 @@ mod tests {
     /// sequence 0, sent 1795515305050, to 192.168.1.5:2323) of session
     /// 0x0123456789abcdef: next 5, flags 0, one range [7, 8). The bodies
     /// are built by hand from the document's layouts, not by the code that
-    /// sends them, so that the two are checked against each other.
+    /// sends them, so that the two are checked against each other (the
+    /// acknowledgement's against `reliable::Ack`, both ways).
     #[test]
     fn seals_the_protocol_documents_reliable_test_vectors() {
         let key: [u8; 32] = std::array::from_fn(|i| i as u8);
@@ -265,6 +266,17 @@ mod tests {
         ]
         .concat();
         assert_eq!(ack_body.len(), 18 + 16);
+        // The code's acknowledgement is the document's, both ways.
+        let ack_said = crate::reliable::Ack {
+            session: 0x0123_4567_89ab_cdef,
+            next: 5,
+            ended: false,
+            held: vec![(7, 8)],
+        };
+        let mut encoded = Vec::new();
+        ack_said.encode(&mut encoded);
+        assert_eq!(encoded, ack_body);
+        assert_eq!(crate::reliable::Ack::decode(&ack_body), Some(ack_said));
         for (header, body, expected) in [
             (line, &line_body, RELIABLE_LINE_VECTOR),
             (end, &end_body, RELIABLE_END_VECTOR),
