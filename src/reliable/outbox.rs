@@ -587,11 +587,11 @@ impl Outbox {
     /// it is not delivered.
     fn give_up(&self, peer: &mut Peer) {
         let lines = peer.flight.len() as u64;
-        let text = self
-            .reliable
-            .keep_trying
-            .then(|| format!(": {}", quoted(peer.flight.iter())))
-            .unwrap_or_default();
+        let text = if self.reliable.keep_trying {
+            format!(": {}", quoted(peer.flight.iter()))
+        } else {
+            String::new()
+        };
         let mut given_up = Vec::new();
         for entry in peer.flight.drain(..) {
             push_number(&mut given_up, entry.input_line);
