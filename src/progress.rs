@@ -232,6 +232,7 @@ impl Progress {
     }
 
     /// Lines acknowledged: no longer pending.
+    #[cfg_attr(not(feature = "secure"), allow(dead_code))] // only a secured chat sends reliably
     pub(crate) fn delivered(&self, lines: u64) {
         if lines > 0 {
             self.counts.lines_delivered.fetch_add(lines, Ordering::Relaxed);
@@ -240,11 +241,13 @@ impl Progress {
     }
 
     /// Lines sent again.
+    #[cfg_attr(not(feature = "secure"), allow(dead_code))] // only a secured chat sends reliably
     pub(crate) fn resent(&self, lines: u64) {
         self.counts.lines_resent.fetch_add(lines, Ordering::Relaxed);
     }
 
     /// Lines counted not delivered without being sent (a peer given up).
+    #[cfg_attr(not(feature = "secure"), allow(dead_code))] // only a secured chat sends reliably
     pub(crate) fn not_delivered(&self, lines: u64) {
         self.counts
             .lines_not_delivered
@@ -252,17 +255,20 @@ impl Progress {
     }
 
     /// Lines sent, waiting for their acknowledgement.
+    #[cfg_attr(not(feature = "secure"), allow(dead_code))] // only a secured chat sends reliably
     pub(crate) fn pending(&self, lines: u64) {
         self.counts.lines_pending.fetch_add(lines, Ordering::Relaxed);
     }
 
     /// Lines that were pending, given up.
+    #[cfg_attr(not(feature = "secure"), allow(dead_code))] // only a secured chat sends reliably
     pub(crate) fn pending_given_up(&self, lines: u64) {
         self.counts.lines_pending.fetch_sub(lines, Ordering::Relaxed);
         self.not_delivered(lines);
     }
 
     /// The sender waits for acknowledgements, or no longer.
+    #[cfg_attr(not(feature = "secure"), allow(dead_code))] // only a secured chat sends reliably
     pub(crate) fn waiting(&self, waiting: bool) {
         self.counts.waiting_for_peer.store(waiting, Ordering::Relaxed);
     }
