@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use log::warn;
 
 use crate::progress::Progress;
-use crate::reliable::{Ack, Reliable, WINDOW_BYTES, WINDOW_LINES, push_number, ranges_text};
-use crate::summary::{Delivery, PeerDelivery, count};
+use crate::reliable::{Ack, Reliable, WINDOW_BYTES, WINDOW_LINES, push_number};
+use crate::summary::{Delivery, PeerDelivery, count, line_numbers};
 
 /// The retransmission timeout before any round trip was measured (RFC 6298
 /// says 1 s for the Internet; a LAN answers in well under a millisecond).
@@ -615,10 +615,10 @@ impl Outbox {
         let waited = humantime(self.reliable.give_up);
         if lines > 0 {
             warn!(
-                "NOT DELIVERED to {}: {} (lines {}), no acknowledgement for {waited}{text}",
+                "NOT DELIVERED to {}: {} ({}), no acknowledgement for {waited}{text}",
                 peer.addr,
                 count(lines, "line"),
-                ranges_text(&given_up)
+                line_numbers(&given_up)
             );
         } else {
             warn!(
