@@ -398,6 +398,10 @@ impl Outbox {
         let mut progressed = false;
         let mut delivered = 0;
         let mut sample = None;
+        // Lines that waited behind a resent one (held, or freed with it) took
+        // the hole's time, not a round trip: such an acknowledgement gives
+        // no sample (Karn's rule, widened to the lines behind a resend).
+        let mut waited = false;
         while let Some(entry) = peer.flight.front() {
             if entry.number >= ack.next {
                 break;
@@ -409,9 +413,8 @@ impl Outbox {
             }
             peer.delivered += 1;
             delivered += 1;
-            if !entry.resent {
-                sample = Some(now.saturating_duration_since(entry.sent_at));
-            }
+            waited |= entry.resent || entry.held;
+            sample = Some(now.saturating_duration_since(entry.sent_at));
             progressed = true;
         }
         self.progress.delivered(delivered);
@@ -424,7 +427,7 @@ impl Outbox {
             due = mark_held(peer, &ack.held);
         }
         if progressed {
-            if let Some(rtt) = sample {
+            if let Some(rtt) = sample.filter(|_| !waited) {
                 peer.rtt.sample(rtt);
             }
             if peer.told_pending && !peer.waiting() {
@@ -885,6 +888,23 @@ mod tests {
         assert_eq!(outbox.acknowledged(&addr(1), &ended), Acked::Taken);
         assert!(outbox.wait_until_done());
         assert!(outbox.report().peers[0].end_acknowledged);
+    }
+
+    #[test]
+    fn lines_freed_by_a_resend_give_no_round_trip_sample() {
+        let outbox = outbox(&[addr(1)], Duration::from_secs(30));
+        for n in 0..4 {
+            push(&outbox, n);
+        }
+        // 0 lost and resent; 1..4 held, then freed with it.
+        outbox.acknowledged(&addr(1), &ack(0, vec![(1, 4)]));
+        outbox.due(&mut outbox.lock(), Instant::now(), &mut Vec::new());
+        outbox.acknowledged(&addr(1), &ack(4, vec![]));
+        assert_eq!(outbox.lock().peers[0].rtt.smoothed, None);
+        // An acknowledgement of a line that waited for nothing is one.
+        push(&outbox, 4);
+        outbox.acknowledged(&addr(1), &ack(5, vec![]));
+        assert!(outbox.lock().peers[0].rtt.smoothed.is_some());
     }
 
     #[test]
