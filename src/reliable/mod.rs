@@ -150,22 +150,6 @@ impl Ack {
     }
 }
 
-/// `numbers` (ascending) as ranges of input line numbers: `2, 5-6`.
-pub(crate) fn ranges_text(ranges: &[std::ops::RangeInclusive<u64>]) -> String {
-    let mut text = String::new();
-    for (i, range) in ranges.iter().enumerate() {
-        if i > 0 {
-            text.push_str(", ");
-        }
-        if range.start() == range.end() {
-            text.push_str(&range.start().to_string());
-        } else {
-            text.push_str(&format!("{}-{}", range.start(), range.end()));
-        }
-    }
-    text
-}
-
 /// Adds `number` to ascending `ranges`, joining it to the last when it follows it.
 pub(crate) fn push_number(ranges: &mut Vec<std::ops::RangeInclusive<u64>>, number: u64) {
     match ranges.last_mut() {
@@ -215,8 +199,7 @@ mod tests {
         for n in [2, 5, 6, 7, 9] {
             push_number(&mut ranges, n);
         }
-        assert_eq!(ranges_text(&ranges), "2, 5-7, 9");
-        assert_eq!(ranges_text(&[]), "");
+        assert_eq!(ranges, vec![2..=2, 5..=7, 9..=9]);
     }
 
     #[test]

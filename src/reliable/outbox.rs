@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use log::warn;
 
 use crate::progress::Progress;
-use crate::reliable::{Ack, Reliable, WINDOW_BYTES, WINDOW_LINES, push_number, ranges_text};
-use crate::summary::{Delivery, PeerDelivery, count};
+use crate::reliable::{Ack, Reliable, WINDOW_BYTES, WINDOW_LINES, push_number};
+use crate::summary::{Delivery, PeerDelivery, count, line_numbers};
 
 /// The retransmission timeout before any round trip was measured (RFC 6298
 /// says 1 s for the Internet; a LAN answers in well under a millisecond).
@@ -32,6 +32,12 @@ const MAX_RTO: Duration = Duration::from_secs(2);
 /// A line this many below the highest one held is taken as lost, and resent
 /// at once (the duplicate-acknowledgement threshold of RFC 5681).
 const REORDERING: u64 = 3;
+/// At a terminal ([`Reliable::keep_trying`]), how long a typed line may wait
+/// for its acknowledgement before udpchat says it is pending: far more than
+/// a LAN's round trip, short enough for a person still looking.
+pub(crate) const PENDING_NOTICE: Duration = Duration::from_secs(1);
+/// Lines whose text a notice at a terminal quotes, at most.
+const QUOTED: usize = 3;
 
 /// The lines in flight, shared by the sender, receiver and resend threads.
 pub(crate) struct Outbox {
@@ -100,6 +106,8 @@ struct Peer {
     /// given something to acknowledge after it had nothing.
     last_progress: Instant,
     given_up: bool,
+    /// The pending notice was given for the lines waiting now.
+    told_pending: bool,
     end: End,
     /// Lines found lost by the acknowledgements, to resend at once.
     due: Vec<u64>,
@@ -116,6 +124,7 @@ struct Entry {
     input_line: u64,
     line: Arc<[u8]>,
     sent_at: Instant,
+    first_sent: Instant,
     /// Sent more than once: its acknowledgement is no round-trip sample (Karn).
     resent: bool,
     /// The receiver holds it (a selective acknowledgement said so).
@@ -178,6 +187,7 @@ impl Peer {
             timer: None,
             last_progress: now,
             given_up: false,
+            told_pending: false,
             end: End::NotSent,
             due: Vec::new(),
             held: 0,
@@ -295,6 +305,7 @@ impl Outbox {
                 input_line,
                 line: line.clone(),
                 sent_at: now,
+                first_sent: now,
                 resent: false,
                 held: false,
                 fast_resent: false,
@@ -387,6 +398,10 @@ impl Outbox {
         let mut progressed = false;
         let mut delivered = 0;
         let mut sample = None;
+        // Lines that waited behind a resent one (held, or freed with it) took
+        // the hole's time, not a round trip: such an acknowledgement gives
+        // no sample (Karn's rule, widened to the lines behind a resend).
+        let mut waited = false;
         while let Some(entry) = peer.flight.front() {
             if entry.number >= ack.next {
                 break;
@@ -398,9 +413,8 @@ impl Outbox {
             }
             peer.delivered += 1;
             delivered += 1;
-            if !entry.resent && !entry.held {
-                sample = Some(now.saturating_duration_since(entry.sent_at));
-            }
+            waited |= entry.resent || entry.held;
+            sample = Some(now.saturating_duration_since(entry.sent_at));
             progressed = true;
         }
         self.progress.delivered(delivered);
@@ -413,8 +427,14 @@ impl Outbox {
             due = mark_held(peer, &ack.held);
         }
         if progressed {
-            if let Some(rtt) = sample {
+            if let Some(rtt) = sample.filter(|_| !waited) {
                 peer.rtt.sample(rtt);
+            }
+            if peer.told_pending && !peer.waiting() {
+                peer.told_pending = false;
+                if self.reliable.keep_trying {
+                    warn!("{} acknowledged every line: delivered", peer.addr);
+                }
             }
             peer.last_progress = now;
             peer.backoff = 0;
@@ -540,8 +560,24 @@ impl Outbox {
                 peer.backoff = peer.backoff.saturating_add(1).min(8);
                 peer.timer = Some(now + peer.rtt.timeout(peer.backoff));
             }
-            let timer = peer.timer.unwrap_or(give_up_at);
-            let soonest = timer.min(give_up_at);
+            let mut soonest = peer.timer.unwrap_or(give_up_at).min(give_up_at);
+            // At a terminal, a typed line waiting too long is told as pending, once.
+            if self.reliable.keep_trying
+                && !peer.told_pending
+                && let Some(oldest) = peer.flight.front()
+            {
+                let notice_at = oldest.first_sent + PENDING_NOTICE;
+                if now >= notice_at {
+                    peer.told_pending = true;
+                    warn!(
+                        "not acknowledged yet by {}: {} (pending; udpchat keeps sending)",
+                        peer.addr,
+                        quoted(peer.flight.iter())
+                    );
+                } else {
+                    soonest = soonest.min(notice_at);
+                }
+            }
             next = Some(next.map_or(soonest, |next| next.min(soonest)));
         }
         if gave_up {
@@ -554,6 +590,11 @@ impl Outbox {
     /// it is not delivered.
     fn give_up(&self, peer: &mut Peer) {
         let lines = peer.flight.len() as u64;
+        let text = if self.reliable.keep_trying {
+            format!(": {}", quoted(peer.flight.iter()))
+        } else {
+            String::new()
+        };
         let mut given_up = Vec::new();
         for entry in peer.flight.drain(..) {
             push_number(&mut given_up, entry.input_line);
@@ -572,14 +613,15 @@ impl Outbox {
             peer.end = End::NotDelivered;
         }
         peer.given_up = true;
+        peer.told_pending = false;
         self.progress.pending_given_up(lines);
         let waited = humantime(self.reliable.give_up);
         if lines > 0 {
             warn!(
-                "{} not delivered to {}: no acknowledgement for {waited} (lines {})",
-                count(lines, "line"),
+                "NOT DELIVERED to {}: {} ({}), no acknowledgement for {waited}{text}",
                 peer.addr,
-                ranges_text(&given_up)
+                count(lines, "line"),
+                line_numbers(&given_up)
             );
         } else {
             warn!(
@@ -651,6 +693,26 @@ fn mark_held(peer: &mut Peer, held: &[(u64, u64)]) -> bool {
     }
     peer.held = count;
     due
+}
+
+/// The first lines of `entries`, quoted for a notice at a terminal (the
+/// user's own text, escaped all the same), with how many more there are.
+fn quoted<'a>(entries: impl ExactSizeIterator<Item = &'a Entry>) -> String {
+    let more = entries.len().saturating_sub(QUOTED);
+    let mut text = entries
+        .take(QUOTED)
+        .map(|entry| {
+            let line = crate::display::Style::sanitize_text(&entry.line);
+            let short: String = line.chars().take(40).collect();
+            let cut = if short.len() < line.len() { "..." } else { "" };
+            format!("\"{short}{cut}\"")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
 }
 
 /// Adds `number` to ascending, non-touching `ranges`, wherever it falls.
@@ -826,6 +888,23 @@ mod tests {
         assert_eq!(outbox.acknowledged(&addr(1), &ended), Acked::Taken);
         assert!(outbox.wait_until_done());
         assert!(outbox.report().peers[0].end_acknowledged);
+    }
+
+    #[test]
+    fn lines_freed_by_a_resend_give_no_round_trip_sample() {
+        let outbox = outbox(&[addr(1)], Duration::from_secs(30));
+        for n in 0..4 {
+            push(&outbox, n);
+        }
+        // 0 lost and resent; 1..4 held, then freed with it.
+        outbox.acknowledged(&addr(1), &ack(0, vec![(1, 4)]));
+        outbox.due(&mut outbox.lock(), Instant::now(), &mut Vec::new());
+        outbox.acknowledged(&addr(1), &ack(4, vec![]));
+        assert_eq!(outbox.lock().peers[0].rtt.smoothed, None);
+        // An acknowledgement of a line that waited for nothing is one.
+        push(&outbox, 4);
+        outbox.acknowledged(&addr(1), &ack(5, vec![]));
+        assert!(outbox.lock().peers[0].rtt.smoothed.is_some());
     }
 
     #[test]
