@@ -34,8 +34,8 @@ end = header(1, bytes(range(0x60, 0x78)), 0x0123456789ABCDEF,
 print("line:", sealed(line, b"hello").hex())
 print("end: ", sealed(end, b"").hex())
 
-# Reliable delivery: a kind-3 line and a kind-4 end carry `base` (u64) first
-# in their bodies; a kind-2 acknowledgement, sent back by the receiver in a
+# Reliable delivery: a kind-3 line and a kind-4 end carry `behind` (u16,
+# the sequence minus the sender's base) first in their bodies; a kind-2 acknowledgement, sent back by the receiver in a
 # session of its own, names the session it acknowledges, `next`, flags, and
 # the ranges held above `next`.
 reliable_line = header(3, bytes(range(0x80, 0x98)), 0x0123456789ABCDEF,
@@ -48,8 +48,8 @@ ranges = [(7, 8)]
 ack_body = (struct.pack(">QQBB", 0x0123456789ABCDEF, 5, 0, len(ranges))
             + b"".join(struct.pack(">QQ", first, end) for first, end in ranges))
 assert len(ack_body) == 18 + 16 * len(ranges)
-print("reliable line:", sealed(reliable_line, struct.pack(">Q", 5) + b"hello").hex())
-print("reliable end: ", sealed(reliable_end, struct.pack(">Q", 8)).hex())
+print("reliable line:", sealed(reliable_line, struct.pack(">H", 7 - 5) + b"hello").hex())
+print("reliable end: ", sealed(reliable_end, struct.pack(">H", 8 - 8)).hex())
 print("ack:          ", sealed(ack, ack_body).hex())
 
 try:

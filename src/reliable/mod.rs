@@ -29,8 +29,11 @@ pub(crate) const WINDOW_BYTES: usize = 4 << 20;
 /// Ranges of held lines an acknowledgement names, at most.
 pub(crate) const MAX_RANGES: usize = 32;
 
-/// The bytes a reliable line's body carries before the line: its `base`.
-pub(crate) const BASE_LEN: usize = 8;
+/// The bytes a reliable line's body carries before the line: `behind`, how
+/// far below its number the sender's base is (at most [`WINDOW_LINES`]), a
+/// big-endian u16. Two bytes, not the base's eight: a 60-byte line with
+/// eight more takes one more 64-byte ChaCha20 block to seal and to open.
+pub(crate) const BEHIND_LEN: usize = 2;
 
 /// Confirmed delivery, as a chat is asked for it
 /// ([`Config::reliable`](crate::Config::reliable)).

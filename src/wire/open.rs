@@ -19,7 +19,7 @@ use std::sync::Arc;
 use crate::Secret;
 use crate::reliable::deliveries::{Incoming, Taken};
 use crate::reliable::outbox::Acked;
-use crate::reliable::{Ack, BASE_LEN, Deliveries, Outbox, WINDOW_LINES};
+use crate::reliable::{Ack, BEHIND_LEN, Deliveries, Outbox, WINDOW_LINES};
 use crate::summary::{Secured, count};
 use crate::throttle::Throttle;
 use crate::wire::addressed::{Addressed, Recipient};
@@ -170,18 +170,21 @@ impl Opener {
         }
     }
 
-    /// A reliable line or end: its base must be at most its number, and
-    /// its number within the sender's window above its base.
+    /// A reliable line or end: how far behind it its sender's base is
+    /// must be within the sender's window, and not below line 0.
     fn reliable<'a>(&mut self, header: &Header, body: &'a mut [u8], from: &SocketAddr) -> Opened<'a> {
         let line = header.kind == Kind::RELIABLE_LINE;
         let body: &'a [u8] = body;
-        let Some((base, rest)) = body.split_first_chunk::<BASE_LEN>() else {
+        let Some((behind, rest)) = body.split_first_chunk::<BEHIND_LEN>() else {
             return self.refuse(from, Refusal::Implausible(header.sequence));
         };
-        let base = u64::from_be_bytes(*base);
-        let ahead = header.sequence.checked_sub(base);
+        let behind = u64::from(u16::from_be_bytes(*behind));
         let window = if line { WINDOW_LINES - 1 } else { WINDOW_LINES };
-        if ahead.is_none_or(|ahead| ahead > window) || (line && header.sequence == MAX_SEQUENCE) {
+        let base = header.sequence.checked_sub(behind);
+        let Some(base) = base.filter(|_| behind <= window) else {
+            return self.refuse(from, Refusal::Implausible(header.sequence));
+        };
+        if line && header.sequence == MAX_SEQUENCE {
             return self.refuse(from, Refusal::Implausible(header.sequence));
         }
         Opened::Reliable(Incoming {
