@@ -501,6 +501,29 @@ mod tests {
     }
 
     #[test]
+    fn a_reliable_line_opens_with_its_base_only_within_the_senders_window() {
+        let now = millis(SystemTime::now());
+        let mut opener = opener();
+        let line = |sequence: u64, behind: u16| {
+            let body = [&behind.to_be_bytes()[..], b"hi"].concat();
+            crafted(Kind::RELIABLE_LINE, 1, now, sequence, now, &body)
+        };
+        let Opened::Reliable(incoming) = open(&mut opener, &line(1030, 1023)) else {
+            panic!("a line 1,023 above its base opens");
+        };
+        assert_eq!((incoming.base, incoming.line), (7, Some(&b"hi"[..])));
+        for (sequence, behind) in [(1030, 1024), (3, 4)] {
+            assert_eq!(open(&mut opener, &line(sequence, behind)), Opened::Refused);
+        }
+        let end = crafted(Kind::RELIABLE_END, 1, now, 1030, now, &1024u16.to_be_bytes());
+        assert!(matches!(open(&mut opener, &end), Opened::Reliable(_)));
+        let short = crafted(Kind::RELIABLE_END, 1, now, 1030, now, &[0]);
+        assert_eq!(open(&mut opener, &short), Opened::Refused);
+        let garbled_ack = crafted(Kind::ACK, 1, now, 0, now, b"not an ack");
+        assert_eq!(open(&mut opener, &garbled_ack), Opened::Refused);
+    }
+
+    #[test]
     fn ignores_and_counts_a_kind_it_does_not_know_without_blaming_the_secret() {
         let now = millis(SystemTime::now());
         let mut opener = opener();
