@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests: loopback sockets, bounded waits, test data; the real binary, a terminal and namespaces.
+//! Helpers shared by the integration tests: loopback sockets, bounded waits, test data; the real binary, a terminal, namespaces and a relay.
 #![allow(dead_code, unused_imports)] // each test file uses its own subset
 
 use std::net::{SocketAddr, UdpSocket};
@@ -7,12 +7,13 @@ use std::time::Duration;
 mod netns;
 #[cfg(feature = "cli")]
 mod process;
+pub mod relay;
 #[cfg(feature = "cli")]
 pub mod sealing;
 #[cfg(feature = "cli")]
 mod tmux;
 
-pub use netns::Netns;
+pub use netns::{Netns, two_hosts};
 #[cfg(feature = "cli")]
 pub use process::*;
 #[cfg(feature = "cli")]
