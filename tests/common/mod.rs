@@ -26,7 +26,7 @@ pub fn in_ci() -> bool {
 }
 
 /// The one place that decides what a test does when this machine cannot run
-/// its real check (no tmux, not root, no `ip netns`, no `tc`, no ::1, no
+/// its real check (no tmux, not root, no `ip netns`, no `tc`, no `nft`, no ::1, no
 /// Wine...): in CI, whose setup (`.ci/run`) provides all of them, a missing
 /// one is a broken setup and the test fails, saying `why`, so that a green CI
 /// run means every test ran; elsewhere it prints `skipped: WHY` and the
