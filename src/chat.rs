@@ -2,6 +2,7 @@
 
 use std::io::{BufRead, Write};
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
 use std::thread::{self, Scope, ScopedJoinHandle};
 
 use log::{info, warn};
@@ -14,9 +15,11 @@ use crate::progress::Progress;
 use crate::receive::drops;
 use crate::receive::filter::SourceFilter;
 use crate::receive::{Received, Receiver};
+use crate::reliable::Outbox;
 use crate::send::Sender;
+use crate::send::resend;
 use crate::stop::{Coordinator, Stop, StopLine};
-use crate::summary::{Ended, Summary, count};
+use crate::summary::{Delivery, Ended, Summary, count};
 use crate::wire::{Opener, Sealer};
 
 /// Stops a running [`Chat`] from another thread or a signal handler.
@@ -147,6 +150,7 @@ impl Chat {
     /// Binds the endpoint's socket, or joins its room. Datagrams that arrive
     /// from now on wait in the kernel until [`run`](Chat::run) prints them.
     pub fn bind(config: Config) -> Result<Chat, Error> {
+        check_reliable(&config)?;
         let (socket, sending, member) = match &config.destination {
             Destination::Peers { peers, bind, .. } => {
                 if peers.is_empty() && !has_name(&config) {
@@ -381,12 +385,33 @@ impl Chat {
                 filter.heard()
             ),
         }
+        // Confirmed delivery: the lines in flight, and the thread that resends them.
+        let outbox = match (config.reliable, sealer.session()) {
+            (Some(reliable), Some(session)) if !config.recv_only => Some(Arc::new(Outbox::new(
+                session,
+                &send_to,
+                reliable,
+                progress.clone(),
+            ))),
+            _ => None,
+        };
+        if let Some(outbox) = &outbox {
+            let socket = sending.try_clone().map_err(Error::io("clone the socket"))?;
+            resend::start(outbox.clone(), sealer.twin(), socket, coordinator.line());
+        }
         let receiver = Receiver {
             socket: &socket,
             output,
             filter: &filter,
             style: config.display,
-            opener: opener(&config, &sealer, &local, &send_to, member.as_ref()),
+            opener: opener(
+                &config,
+                &sealer,
+                &local,
+                &send_to,
+                member.as_ref(),
+                outbox.clone(),
+            ),
             counts_drops,
             destinations: &send_to,
             progress: progress.clone(),
@@ -400,6 +425,7 @@ impl Chat {
             skip_empty: config.skip_empty,
             input,
             progress: progress.clone(),
+            outbox: outbox.clone(),
             stop: coordinator.line(),
         });
         let (reason, received) = thread::scope(|scope| -> Result<(Stop, Received), Error> {
@@ -409,6 +435,9 @@ impl Chat {
             }
             let reason = coordinator.wait(config.linger);
             coordinator.stop_all();
+            if let Some(outbox) = &outbox {
+                outbox.stop();
+            }
             net::wake_receiver(&socket);
             // A panic in the receiver was caught, and reported as the reason.
             let received = receiver.join().ok().flatten().unwrap_or_default();
@@ -427,8 +456,35 @@ impl Chat {
                 filter.heard().hosts()
             );
         }
-        outcome(reason, &progress, &received)
+        let delivery = outbox.map(|outbox| outbox.report());
+        outcome(reason, &progress, received, delivery)
     }
+}
+
+/// Confirmed delivery needs a secret, for its acknowledgements must be
+/// authenticated, and peers: a room has no list of members to confirm
+/// each line to.
+fn check_reliable(config: &Config) -> Result<(), Error> {
+    if config.reliable.is_none() {
+        return Ok(());
+    }
+    #[cfg(feature = "secure")]
+    let secured = config.secret.is_some();
+    #[cfg(not(feature = "secure"))]
+    let secured = false;
+    if !secured {
+        return Err(Error::Reliable(
+            "--reliable needs a secret (--secret-file or UDPCHAT_SECRET): acknowledgements \
+             must be authenticated, or anyone on the LAN could claim a line arrived",
+        ));
+    }
+    if !matches!(config.destination, Destination::Peers { .. }) {
+        return Err(Error::Reliable(
+            "--reliable is for chats with peers, not rooms: a room has no list of members \
+             to confirm each line to",
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the chat advertises a name (and so may bind before it has peers).
@@ -526,11 +582,17 @@ fn is_own_address(local: &SocketAddr, ip: std::net::IpAddr) -> bool {
 }
 
 /// What [`Chat::run`] returns once the chat has stopped for `reason`.
-fn outcome(reason: Stop, progress: &Progress, received: &Received) -> Result<Summary, Error> {
+fn outcome(
+    reason: Stop,
+    progress: &Progress,
+    received: Received,
+    delivery: Option<Delivery>,
+) -> Result<Summary, Error> {
     let ended = match reason {
         Stop::EndOfInput => Ended::EndOfInput,
         Stop::Interrupted => Ended::Interrupted,
         Stop::OutputClosed => Ended::OutputClosed,
+        Stop::GaveUp => Ended::GaveUp,
         Stop::Failed(err) => return Err(err),
     };
     Ok(Summary {
@@ -543,6 +605,7 @@ fn outcome(reason: Stop, progress: &Progress, received: &Received) -> Result<Sum
         datagrams_dropped: received.dropped,
         secured: received.secured,
         datagrams_refused: received.refused,
+        delivery,
     })
 }
 
@@ -601,6 +664,7 @@ fn opener(
     local: &SocketAddr,
     send_to: &[SocketAddr],
     member: Option<&Member>,
+    outbox: Option<Arc<Outbox>>,
 ) -> Opener {
     #[cfg(feature = "secure")]
     if let Some(secret) = &config.secret {
@@ -609,9 +673,13 @@ fn opener(
             Sealer::Plain => None,
         };
         let recipient = recipient(config, local, send_to, member);
-        return Opener::Sealed(Box::new(crate::wire::open::Opener::new(secret, own, recipient)));
+        let mut opener = crate::wire::open::Opener::new(secret, own, recipient);
+        if let Sealer::Sealed(sealer) = sealer {
+            opener = opener.acknowledging(sealer.twin(), outbox);
+        }
+        return Opener::Sealed(Box::new(opener));
     }
-    let _ = (config, sealer, local, send_to, member);
+    let _ = (config, sealer, local, send_to, member, outbox);
     Opener::Plain
 }
 

@@ -156,6 +156,12 @@ pub struct Config {
     /// `None`, the default, sends no mDNS at all.
     #[cfg(feature = "discover")]
     pub name: Option<String>,
+    /// Confirm the delivery of every line (`--reliable`): peers acknowledge
+    /// what they wrote, lost lines are sent again, the sender waits for a
+    /// peer that cannot keep up, and the [`Summary`](crate::Summary) says
+    /// which lines were not delivered. Needs a secret, and peers (not a
+    /// room). `None`, the default, sends each line once.
+    pub reliable: Option<crate::Reliable>,
 }
 
 impl Config {
@@ -230,6 +236,7 @@ impl Config {
             reachable_at: Vec::new(),
             #[cfg(feature = "discover")]
             name: None,
+            reliable: None,
         }
     }
 }

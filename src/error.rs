@@ -112,6 +112,12 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// Confirmed delivery asked for where it cannot be had: without a
+    /// secret (acknowledgements must be authenticated), or in a room (there
+    /// is no set of members to confirm each line to).
+    #[error("{0}")]
+    Reliable(&'static str),
+
     /// A secret that cannot be used, e.g. an empty one.
     #[error("invalid secret{}: {problem}", origin.as_ref().map(|origin| format!(" in {origin}")).unwrap_or_default())]
     Secret {

@@ -82,6 +82,7 @@ pub fn open(datagram: &[u8]) -> Option<Vec<u8>> {
     let from = SocketAddr::from(([192, 168, 1, 6], 2323));
     match opener.open(&mut datagram, &from, SystemTime::now()) {
         crate::wire::opened::Opened::Line(line, _) => Some(line.to_vec()),
+        crate::wire::opened::Opened::Reliable(incoming) => incoming.line.map(<[u8]>::to_vec),
         crate::wire::opened::Opened::Nothing(_) | crate::wire::opened::Opened::Refused => None,
     }
 }

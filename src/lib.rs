@@ -60,6 +60,7 @@ mod error;
 mod net;
 mod progress;
 mod receive;
+mod reliable;
 mod send;
 mod stop;
 mod summary;
@@ -82,6 +83,7 @@ pub use config::{Config, Destination, Hears};
 pub use error::{AddressProblem, Error, InterfaceProblem};
 pub use net::room::{Group, Interface};
 pub use progress::Progress;
-pub use summary::{Ended, Secured, Summary};
+pub use reliable::Reliable;
+pub use summary::{Delivery, Ended, PeerDelivery, Secured, Summary};
 #[cfg(feature = "secure")]
 pub use wire::secret::Secret;

@@ -1,7 +1,7 @@
 //! Live counts of a running chat: each written by the one thread that owns it, read by anyone at any time.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::receive::drops::{self, KernelCount};
 use crate::summary::{Ended, Summary};
@@ -54,6 +54,12 @@ struct Counts {
     datagrams_ignored: AtomicU64,
     datagrams_dropped: AtomicU64,
     datagrams_refused: AtomicU64,
+    // Confirmed delivery's, written by three threads.
+    lines_delivered: AtomicU64,
+    lines_resent: AtomicU64,
+    lines_not_delivered: AtomicU64,
+    lines_pending: AtomicU64,
+    waiting_for_peer: AtomicBool,
 }
 
 /// What became of a line of input.
@@ -130,6 +136,33 @@ impl Progress {
         self.counts.datagrams_refused.load(Ordering::Relaxed)
     }
 
+    /// Lines a peer acknowledged so far ([`Config::reliable`](crate::Config::reliable)),
+    /// added over the peers.
+    pub fn lines_delivered(&self) -> u64 {
+        self.counts.lines_delivered.load(Ordering::Relaxed)
+    }
+
+    /// Times a line was sent again so far, added over the peers.
+    pub fn lines_resent(&self) -> u64 {
+        self.counts.lines_resent.load(Ordering::Relaxed)
+    }
+
+    /// Lines given up as not delivered so far, added over the peers.
+    pub fn lines_not_delivered(&self) -> u64 {
+        self.counts.lines_not_delivered.load(Ordering::Relaxed)
+    }
+
+    /// Lines sent and not yet acknowledged, added over the peers.
+    pub fn lines_pending(&self) -> u64 {
+        self.counts.lines_pending.load(Ordering::Relaxed)
+    }
+
+    /// Whether the sender is waiting for its peers' acknowledgements now:
+    /// for room to send more, or for the last ones at the end of input.
+    pub fn waiting_for_peer(&self) -> bool {
+        self.counts.waiting_for_peer.load(Ordering::Relaxed)
+    }
+
     /// The counts as a [`Summary`] of a chat interrupted now, e.g. to say
     /// what a chat did when it must quit before it has ended. Drops are
     /// `Some` only where the system counts them, and are read from the
@@ -153,8 +186,10 @@ impl Progress {
             datagrams_ignored: self.datagrams_ignored(),
             datagrams_dropped: drops_counted.then_some(dropped),
             datagrams_refused: self.datagrams_refused(),
-            // The opener's counts are its own until the chat ends.
+            // The opener's counts are its own until the chat ends, and so
+            // are the per-peer ones of confirmed delivery.
             secured: None,
+            delivery: None,
         }
     }
 
@@ -194,6 +229,48 @@ impl Progress {
     /// The receiver's output took everything received so far.
     pub(crate) fn written(&self, received: u64) {
         self.counts.datagrams_written.store(received, Ordering::Relaxed);
+    }
+
+    /// Lines acknowledged: no longer pending.
+    #[cfg_attr(not(feature = "secure"), allow(dead_code))] // only a secured chat sends reliably
+    pub(crate) fn delivered(&self, lines: u64) {
+        if lines > 0 {
+            self.counts.lines_delivered.fetch_add(lines, Ordering::Relaxed);
+            self.counts.lines_pending.fetch_sub(lines, Ordering::Relaxed);
+        }
+    }
+
+    /// Lines sent again.
+    #[cfg_attr(not(feature = "secure"), allow(dead_code))] // only a secured chat sends reliably
+    pub(crate) fn resent(&self, lines: u64) {
+        self.counts.lines_resent.fetch_add(lines, Ordering::Relaxed);
+    }
+
+    /// Lines counted not delivered without being sent (a peer given up).
+    #[cfg_attr(not(feature = "secure"), allow(dead_code))] // only a secured chat sends reliably
+    pub(crate) fn not_delivered(&self, lines: u64) {
+        self.counts
+            .lines_not_delivered
+            .fetch_add(lines, Ordering::Relaxed);
+    }
+
+    /// Lines sent, waiting for their acknowledgement.
+    #[cfg_attr(not(feature = "secure"), allow(dead_code))] // only a secured chat sends reliably
+    pub(crate) fn pending(&self, lines: u64) {
+        self.counts.lines_pending.fetch_add(lines, Ordering::Relaxed);
+    }
+
+    /// Lines that were pending, given up.
+    #[cfg_attr(not(feature = "secure"), allow(dead_code))] // only a secured chat sends reliably
+    pub(crate) fn pending_given_up(&self, lines: u64) {
+        self.counts.lines_pending.fetch_sub(lines, Ordering::Relaxed);
+        self.not_delivered(lines);
+    }
+
+    /// The sender waits for acknowledgements, or no longer.
+    #[cfg_attr(not(feature = "secure"), allow(dead_code))] // only a secured chat sends reliably
+    pub(crate) fn waiting(&self, waiting: bool) {
+        self.counts.waiting_for_peer.store(waiting, Ordering::Relaxed);
     }
 
     /// The receiver learnt of more datagrams refused; `total` so far.

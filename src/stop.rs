@@ -21,6 +21,8 @@ pub(crate) enum Stop {
     Interrupted,
     /// The output's reader went away (`EPIPE`).
     OutputClosed,
+    /// Confirmed delivery gave up on every peer, for good.
+    GaveUp,
     /// Something failed.
     Failed(Error),
 }

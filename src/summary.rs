@@ -12,6 +12,9 @@ pub enum Ended {
     Interrupted,
     /// The output was closed by its reader (`EPIPE`).
     OutputClosed,
+    /// Confirmed delivery ([`Config::reliable`](crate::Config::reliable))
+    /// gave up on every peer, for good: the rest of the input was not read.
+    GaveUp,
 }
 
 /// What a finished chat did.
@@ -19,7 +22,7 @@ pub enum Ended {
 /// Its `Display` is one line for a log: `2 lines sent, 1 datagram received,
 /// 0 dropped by the kernel`. More counts may come: read its fields, it is
 /// made only by a chat.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Summary {
     /// Why it ended.
@@ -51,6 +54,100 @@ pub struct Summary {
     /// What a secured chat ([`Config::secret`](crate::Config)) noticed;
     /// `None` for a plain chat, which cannot tell.
     pub secured: Option<Secured>,
+    /// What confirmed delivery ([`Config::reliable`](crate::Config::reliable))
+    /// confirmed, per peer; `None` without it.
+    pub delivery: Option<Delivery>,
+}
+
+/// What confirmed delivery confirmed, per peer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Delivery {
+    /// One for each peer, in the order they were given.
+    pub peers: Vec<PeerDelivery>,
+    /// Acknowledgements refused: from an address the chat does not send to,
+    /// or acknowledging lines never sent.
+    pub acks_refused: u64,
+}
+
+/// What one peer acknowledged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerDelivery {
+    /// The peer, as lines were sent to it.
+    pub peer: std::net::SocketAddr,
+    /// Lines the peer acknowledged: it wrote them to its output.
+    pub lines_delivered: u64,
+    /// Times a line was sent again to the peer.
+    pub lines_resent: u64,
+    /// The input's line numbers (from 1) not acknowledged when the chat
+    /// gave up on the peer or ended.
+    pub not_delivered: Vec<std::ops::RangeInclusive<u64>>,
+    /// The peer acknowledged the end of input, after every line before it.
+    pub end_acknowledged: bool,
+}
+
+impl PeerDelivery {
+    /// Lines not delivered to this peer.
+    pub fn lines_not_delivered(&self) -> u64 {
+        self.not_delivered
+            .iter()
+            .map(|range| range.end() - range.start() + 1)
+            .sum()
+    }
+}
+
+impl Delivery {
+    /// Lines delivered, added over the peers.
+    pub fn lines_delivered(&self) -> u64 {
+        self.peers.iter().map(|peer| peer.lines_delivered).sum()
+    }
+
+    /// Lines sent again, added over the peers.
+    pub fn lines_resent(&self) -> u64 {
+        self.peers.iter().map(|peer| peer.lines_resent).sum()
+    }
+
+    /// Lines not delivered, added over the peers.
+    pub fn lines_not_delivered(&self) -> u64 {
+        self.peers.iter().map(PeerDelivery::lines_not_delivered).sum()
+    }
+
+    /// Whether every peer acknowledged every line and the end of input.
+    pub fn complete(&self) -> bool {
+        self.peers
+            .iter()
+            .all(|peer| peer.end_acknowledged && peer.not_delivered.is_empty())
+    }
+
+    /// One line per peer that did not acknowledge everything:
+    /// `3 of 10 lines not delivered to 127.0.0.1:4000 (lines 2, 5-6)`, or
+    /// that it did not acknowledge the end of input. `read` is the number
+    /// of lines read.
+    pub fn shortfalls(&self, read: u64) -> Vec<String> {
+        self.peers
+            .iter()
+            .filter_map(|peer| {
+                let missing = peer.lines_not_delivered();
+                if missing > 0 {
+                    let lines = if missing == 1 { "line" } else { "lines" };
+                    Some(format!(
+                        "{missing} of {} not delivered to {} ({lines} {})",
+                        count(read, "line"),
+                        peer.peer,
+                        crate::reliable::ranges_text(&peer.not_delivered)
+                    ))
+                } else if !peer.end_acknowledged {
+                    Some(format!(
+                        "{} did not acknowledge the end of input (every line was)",
+                        peer.peer
+                    ))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
 }
 
 /// What the receiver of a secured chat noticed besides the lines it showed.
@@ -125,6 +222,18 @@ impl fmt::Display for Summary {
                 )?;
             }
         }
+        if let Some(delivery) = &self.delivery {
+            write!(
+                f,
+                "; reliable: {} delivered, {} resent, {} not delivered",
+                delivery.lines_delivered(),
+                delivery.lines_resent(),
+                delivery.lines_not_delivered()
+            )?;
+            if delivery.acks_refused > 0 {
+                write!(f, ", {} refused", count(delivery.acks_refused, "acknowledgement"))?;
+            }
+        }
         Ok(())
     }
 }
@@ -157,6 +266,7 @@ mod tests {
             datagrams_dropped: Some(0),
             datagrams_refused: 0,
             secured: None,
+            delivery: None,
         };
         assert_eq!(
             summary.to_string(),
@@ -164,7 +274,7 @@ mod tests {
         );
         let skipped = Summary {
             lines_skipped: 2,
-            ..summary
+            ..summary.clone()
         };
         assert_eq!(
             skipped.to_string(),
@@ -172,7 +282,7 @@ mod tests {
         );
         let refused = Summary {
             datagrams_refused: 2,
-            ..summary
+            ..summary.clone()
         };
         assert!(
             refused

@@ -144,6 +144,18 @@ pub(crate) fn present(
             Outcome::Nothing
         }
         Opened::Refused => Outcome::Refused,
+        Opened::Reliable(incoming) => {
+            let taken = filter.with_name(from, |name| {
+                opener.deliver(incoming, from, |line| {
+                    style.push_named(line, from, name, labelled, arrived, out)
+                })
+            });
+            if taken.shown > 0 {
+                Outcome::Shown
+            } else {
+                Outcome::Nothing
+            }
+        }
     }
 }
 

@@ -253,6 +253,9 @@ impl<'a, W: Write> Receiving<'a, W> {
     pub fn end(mut self, stopped: Option<Stop>, inbox: &mut Inbox) -> Received {
         self.events.end(&self.style, &mut self.output.pending);
         let flushed = self.output.write(true);
+        if flushed.is_ok() {
+            self.opener.send_acks(self.socket);
+        }
         self.take_errors(inbox);
         self.received.refused = self.refusals.total();
         self.progress.refused(self.received.refused);
@@ -264,12 +267,15 @@ impl<'a, W: Write> Receiving<'a, W> {
         self.received
     }
 
-    /// Writes the lines pending (and with `flush`, flushes the output).
+    /// Writes the lines pending (and with `flush`, flushes the output),
+    /// then acknowledges the reliable lines written: only written lines
+    /// are acknowledged, so an output that blocks holds their senders back.
     fn write(&mut self, flush: bool) -> Next {
         if let Err(reason) = self.output.write(flush) {
             return Break(Some(reason));
         }
         self.progress.written(self.received.shown);
+        self.opener.send_acks(self.socket);
         Continue(())
     }
 

@@ -1,15 +1,18 @@
 //! Sender thread: reads input lines and sends each as one datagram to each peer, or to the room.
 
 pub(crate) mod lines;
+pub(crate) mod resend;
 mod state;
 
 use std::io::BufRead;
 use std::net::{SocketAddr, UdpSocket};
 use std::ops::ControlFlow::{Break, Continue};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Error;
 use crate::progress::Progress;
+use crate::reliable::Outbox;
 use crate::send::lines::LineReader;
 use crate::send::state::Sending;
 use crate::stop::{Stop, StopLine};
@@ -31,6 +34,8 @@ pub(crate) struct Sender<R> {
     /// ends, even while the sender is still blocked reading a terminal (it
     /// is not waited for then), which is why they are not simply returned.
     pub progress: Progress,
+    /// The lines in flight, when delivery is confirmed (`--reliable`).
+    pub outbox: Option<Arc<Outbox>>,
     pub stop: StopLine,
 }
 
@@ -55,9 +60,13 @@ impl<R: BufRead> Sender<R> {
             skip_empty,
             input,
             progress,
+            outbox,
             stop,
         } = self;
         let mut sending = Sending::new(socket, peers, sealer, interval, skip_empty, stop);
+        if let Some(outbox) = outbox {
+            sending = sending.reliably(outbox);
+        }
         let mut lines = LineReader::new(input, sending.limit());
         let stopped = loop {
             let line = match lines.next_line() {

@@ -9,13 +9,16 @@
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::ops::ControlFlow::{self, Break, Continue};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use log::{error, trace};
+use log::{debug, error, trace};
 
 use crate::net;
 use crate::progress::Sent;
+use crate::reliable::outbox::{self, Room};
+use crate::reliable::{BASE_LEN, Outbox};
 use crate::send::lines::Line;
 use crate::stop::{Stop, StopLine};
 use crate::summary::count;
@@ -39,7 +42,20 @@ pub(super) struct Sending {
     unsent: Unsent,
     /// What the kernel reported on the socket that may fail a send.
     reports: Reports,
+    /// Confirmed delivery's lines in flight, and what to send for a line.
+    reliable: Option<Reliably>,
     stop: StopLine,
+}
+
+/// What the sender keeps to send reliably (`--reliable`).
+struct Reliably {
+    outbox: Arc<Outbox>,
+    /// What to send for the line at hand, to each peer.
+    sends: Vec<outbox::Send>,
+    /// A reliable datagram's body, before it is sealed.
+    scratch: Vec<u8>,
+    /// Every peer was given up for good: the sender stops reading.
+    gave_up: bool,
 }
 
 impl Sending {
@@ -65,8 +81,23 @@ impl Sending {
             number: 0,
             unsent: Unsent::default(),
             reports: Reports::default(),
+            reliable: None,
             stop,
         }
+    }
+
+    /// The same, sending every line reliably through `outbox`: each line
+    /// waits for room in it, and its datagram carries the sender's base,
+    /// so the limit is that much less.
+    pub fn reliably(mut self, outbox: Arc<Outbox>) -> Sending {
+        self.limit = self.limit.saturating_sub(BASE_LEN);
+        self.reliable = Some(Reliably {
+            outbox,
+            sends: Vec::new(),
+            scratch: Vec::new(),
+            gave_up: false,
+        });
+        self
     }
 
     /// The largest line that fits in one datagram to every peer.
@@ -114,6 +145,9 @@ impl Sending {
                 return Break(());
             }
         }
+        if self.reliable.is_some() {
+            return self.send_reliably(bytes);
+        }
         match self.seal_and_send(bytes) {
             Ok(()) => {
                 trace!("line {} sent: {} bytes", self.number, bytes.len());
@@ -152,6 +186,38 @@ impl Sending {
         failed.map_or(Ok(()), Err)
     }
 
+    /// Puts `line` in the outbox once there is room, and sends it to every
+    /// peer not given up. A send that fails is left to the resend thread.
+    fn send_reliably(&mut self, line: &[u8]) -> ControlFlow<(), Sent> {
+        let Some(reliably) = &mut self.reliable else {
+            return Continue(Sent::Failed);
+        };
+        match reliably.outbox.wait_for_room(line.len()) {
+            Room::Ready => {}
+            Room::Stopping => return Break(()),
+            Room::NoPeerLeft => {
+                reliably.gave_up = true;
+                return Break(());
+            }
+        }
+        let number = self.sealer.next_line();
+        reliably
+            .outbox
+            .push(number, self.number, line, &mut reliably.sends);
+        for send in &reliably.sends {
+            if let Some(Ok(datagram)) = self.sealer.seal_reliable(send, &mut reliably.scratch)
+                && let Err(err) = self.reports.send(&self.socket, datagram, send.to)
+            {
+                debug!(
+                    "line {} to {}: {err}; it will be sent again",
+                    self.number, send.to
+                );
+            }
+        }
+        trace!("line {} sent reliably: {} bytes", self.number, line.len());
+        Continue(Sent::Bytes(line.len()))
+    }
+
     /// The line just read could not be sent, for `reason`.
     fn failed(&mut self, reason: String) {
         self.unsent.failed(self.number, reason);
@@ -163,6 +229,22 @@ impl Sending {
     /// one. Returns why it stopped.
     pub fn end(mut self, stopped: Option<Stop>) -> Option<Stop> {
         self.unsent.tell();
+        if let Some(mut reliably) = self.reliable.take() {
+            if reliably.gave_up {
+                return Some(Stop::GaveUp);
+            }
+            if matches!(stopped, Some(Stop::EndOfInput)) {
+                reliably.outbox.end(&mut reliably.sends);
+                for send in &reliably.sends {
+                    if let Some(Ok(end)) = self.sealer.seal_reliable(send, &mut reliably.scratch) {
+                        let _ = self.reports.send(&self.socket, end, send.to);
+                    }
+                }
+                // Until every peer acknowledged all, gave up, or the chat stops.
+                reliably.outbox.wait_until_done();
+            }
+            return stopped;
+        }
         if matches!(stopped, Some(Stop::EndOfInput)) {
             for &peer in &self.peers {
                 if let Some(Ok(end)) = self.sealer.end(&peer) {

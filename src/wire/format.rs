@@ -66,13 +66,20 @@ impl Kind {
     /// The end of the sender's input: no body; the sequence is the number
     /// of lines the session sent.
     pub const END: Kind = Kind(1);
-    /// Reserved for reliable delivery (an acknowledgement); not sent yet.
-    #[allow(dead_code)] // reserved in the registry; issue 22 sends it
+    /// An acknowledgement of reliable lines (see `src/reliable/`): the body
+    /// is an [`Ack`](crate::reliable::Ack); the sequence counts the
+    /// acknowledging session's acknowledgements.
     pub const ACK: Kind = Kind(2);
+    /// A line sent reliably: the body is the sender's base, 8 bytes, then
+    /// the line; the sequence is its number in the session, as for a line.
+    pub const RELIABLE_LINE: Kind = Kind(3);
+    /// The end of a reliable sender's input: the body is its base; the
+    /// sequence is the number of lines, as for an end.
+    pub const RELIABLE_END: Kind = Kind(4);
 
     /// Whether this udpchat knows what to do with the kind.
     pub fn is_known(self) -> bool {
-        self == Kind::LINE || self == Kind::END
+        self.0 <= Kind::RELIABLE_END.0
     }
 }
 

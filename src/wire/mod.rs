@@ -79,6 +79,54 @@ impl Sealer {
         }
     }
 
+    /// The bytes to send for a reliable line or end (`send`), sealed with
+    /// its base; `scratch` holds the body meanwhile. `None` for a plain
+    /// chat, which sends nothing reliably.
+    pub fn seal_reliable<'a>(
+        &'a mut self,
+        send: &crate::reliable::outbox::Send,
+        scratch: &mut Vec<u8>,
+    ) -> Option<io::Result<&'a [u8]>> {
+        match self {
+            Sealer::Plain => {
+                let _ = (send, scratch);
+                None
+            }
+            #[cfg(feature = "secure")]
+            Sealer::Sealed(sealer) => {
+                scratch.clear();
+                scratch.extend_from_slice(&send.base.to_be_bytes());
+                let kind = match &send.line {
+                    Some(line) => {
+                        scratch.extend_from_slice(line);
+                        format::Kind::RELIABLE_LINE
+                    }
+                    None => format::Kind::RELIABLE_END,
+                };
+                Some(sealer.seal(kind, send.number, scratch, &send.to))
+            }
+        }
+    }
+
+    /// The session lines are sealed in; `None` for a plain chat.
+    pub fn session(&self) -> Option<u64> {
+        match self {
+            Sealer::Plain => None,
+            #[cfg(feature = "secure")]
+            Sealer::Sealed(sealer) => Some(sealer.session()),
+        }
+    }
+
+    /// A sealer for the same session, for another thread (see
+    /// [`sealed::Sealer::twin`]); plain for a plain chat.
+    pub fn twin(&self) -> Sealer {
+        match self {
+            Sealer::Plain => Sealer::Plain,
+            #[cfg(feature = "secure")]
+            Sealer::Sealed(sealer) => Sealer::Sealed(Box::new(sealer.twin())),
+        }
+    }
+
     /// The datagram that tells `to` the input has ended, if the format has one.
     pub fn end(&mut self, to: &SocketAddr) -> Option<io::Result<&[u8]>> {
         match self {
@@ -133,6 +181,37 @@ impl Opener {
             }
             #[cfg(feature = "secure")]
             Opener::Sealed(opener) => opener.open(datagram, from, now),
+        }
+    }
+
+    /// Shows a reliable line or end in its session's order, through `show`.
+    #[inline]
+    pub fn deliver(
+        &mut self,
+        incoming: crate::reliable::deliveries::Incoming<'_>,
+        from: &SocketAddr,
+        show: impl FnMut(&[u8]),
+    ) -> crate::reliable::deliveries::Taken {
+        match self {
+            Opener::Plain => {
+                // A plain chat opens no reliable datagram.
+                let _ = (incoming, from, show);
+                Default::default()
+            }
+            #[cfg(feature = "secure")]
+            Opener::Sealed(opener) => opener.deliver(incoming, from, show),
+        }
+    }
+
+    /// Sends the acknowledgements due for what was written, through `socket`.
+    #[inline]
+    pub fn send_acks(&mut self, socket: &std::net::UdpSocket) {
+        match self {
+            Opener::Plain => {
+                let _ = socket;
+            }
+            #[cfg(feature = "secure")]
+            Opener::Sealed(opener) => opener.send_acks(socket),
         }
     }
 

@@ -13,13 +13,19 @@ use std::time::{Duration, Instant, SystemTime};
 use chacha20poly1305::XChaCha20Poly1305;
 use log::{debug, info};
 
+use std::net::UdpSocket;
+use std::sync::Arc;
+
 use crate::Secret;
+use crate::reliable::deliveries::{Incoming, Taken};
+use crate::reliable::outbox::Acked;
+use crate::reliable::{Ack, BASE_LEN, Deliveries, Outbox, WINDOW_LINES};
 use crate::summary::{Secured, count};
 use crate::throttle::Throttle;
 use crate::wire::addressed::{Addressed, Recipient};
 use crate::wire::format::{Foreign, Header, Kind, MAX_SEQUENCE};
 use crate::wire::opened::{Event, Opened};
-use crate::wire::sealed::{NotOpened, cipher, millis, open_in_place};
+use crate::wire::sealed::{NotOpened, Sealer, cipher, millis, open_in_place};
 use crate::wire::sessions::{MAX_SESSIONS, Sessions};
 use crate::wire::telling::{LINES_PER_SECOND, Refusal, Telling};
 use crate::wire::window::{Implausible, Window, believable};
@@ -48,6 +54,17 @@ pub(crate) struct Opener {
     telling: Telling,
     /// The budget of `-v` lines about senders' ends of input.
     ends_told: Throttle,
+    /// Reliable lines from every sender, shown in order, and what to acknowledge.
+    deliveries: Deliveries,
+    /// Seals the acknowledgements, in this chat's own session.
+    acker: Option<Sealer>,
+    /// This chat's own lines in flight, when it sends reliably: the
+    /// acknowledgements are for it.
+    outbox: Option<Arc<Outbox>>,
+    /// The budget of warnings about acknowledgements refused.
+    acks_told: Throttle,
+    /// An acknowledgement's body, encoded.
+    ack_body: Vec<u8>,
 }
 
 impl Opener {
@@ -64,7 +81,21 @@ impl Opener {
             counts: Secured::default(),
             telling: Telling::new(),
             ends_told: Throttle::per_second(LINES_PER_SECOND),
+            deliveries: Deliveries::default(),
+            acker: None,
+            outbox: None,
+            acks_told: Throttle::per_second(1),
+            ack_body: Vec::new(),
         }
+    }
+
+    /// Acknowledges reliable lines with datagrams sealed by `acker` (a
+    /// twin of the chat's sealer), and applies the acknowledgements that
+    /// come to `outbox`, if this chat sends reliably.
+    pub fn acknowledging(mut self, acker: Sealer, outbox: Option<Arc<Outbox>>) -> Opener {
+        self.acker = Some(acker);
+        self.outbox = outbox;
+        self
     }
 
     /// Opens `datagram` from `from`, received at `now`.
@@ -104,6 +135,11 @@ impl Opener {
         if header.sequence > MAX_SEQUENCE || (line && header.sequence == MAX_SEQUENCE) {
             return self.refuse(from, Refusal::Implausible(header.sequence));
         }
+        match header.kind {
+            Kind::ACK => return self.ack(&header, body, from),
+            Kind::RELIABLE_LINE | Kind::RELIABLE_END => return self.reliable(&header, body, from),
+            _ => {}
+        }
         let arrived = Instant::now();
         let knows_all_since = self.knows_all_since;
         let (window, forgot) = self.sessions.heard(header.session, || {
@@ -132,6 +168,91 @@ impl Opener {
         } else {
             Opened::Nothing(event)
         }
+    }
+
+    /// A reliable line or end: its base must be at most its number, and
+    /// its number within the sender's window above its base.
+    fn reliable<'a>(&mut self, header: &Header, body: &'a mut [u8], from: &SocketAddr) -> Opened<'a> {
+        let line = header.kind == Kind::RELIABLE_LINE;
+        let body: &'a [u8] = body;
+        let Some((base, rest)) = body.split_first_chunk::<BASE_LEN>() else {
+            return self.refuse(from, Refusal::Implausible(header.sequence));
+        };
+        let base = u64::from_be_bytes(*base);
+        let ahead = header.sequence.checked_sub(base);
+        let window = if line { WINDOW_LINES - 1 } else { WINDOW_LINES };
+        if ahead.is_none_or(|ahead| ahead > window) || (line && header.sequence == MAX_SEQUENCE) {
+            return self.refuse(from, Refusal::Implausible(header.sequence));
+        }
+        Opened::Reliable(Incoming {
+            session: header.session,
+            sequence: header.sequence,
+            base,
+            line: line.then_some(rest),
+        })
+    }
+
+    /// Shows `incoming` from `from` in its session's order, through `show`.
+    pub fn deliver(&mut self, incoming: Incoming<'_>, from: &SocketAddr, show: impl FnMut(&[u8])) -> Taken {
+        let taken = self.deliveries.take(incoming, *from, show);
+        if taken.repeat {
+            self.counts.lines_duplicated += 1;
+        }
+        taken
+    }
+
+    /// An acknowledgement: well formed, and for this chat's own lines in
+    /// flight, or refused.
+    fn ack<'a>(&mut self, header: &Header, body: &[u8], from: &SocketAddr) -> Opened<'a> {
+        let Some(ack) = Ack::decode(body) else {
+            return self.refuse(from, Refusal::Implausible(header.sequence));
+        };
+        let Some(outbox) = &self.outbox else {
+            debug!("{from} acknowledged lines this chat did not send reliably: ignored");
+            return Opened::Nothing(None);
+        };
+        match outbox.acknowledged(from, &ack) {
+            Acked::Taken => {}
+            Acked::OtherSession => debug!("{from} acknowledged lines of another session: ignored"),
+            Acked::Refused => {
+                if self.acks_told.allows(Instant::now()) {
+                    log::warn!(
+                        "refused an acknowledgement from {from}: it is not a peer, or it acknowledges                          lines never sent (up to line {} of {})",
+                        ack.next,
+                        outbox.lines_numbered()
+                    );
+                }
+            }
+        }
+        Opened::Nothing(None)
+    }
+
+    /// Sends the acknowledgements due, through `socket`: called once what
+    /// was shown is written.
+    pub fn send_acks(&mut self, socket: &UdpSocket) {
+        if !self.deliveries.has_acks() {
+            return;
+        }
+        let Opener {
+            deliveries,
+            acker,
+            ack_body,
+            ..
+        } = self;
+        let Some(acker) = acker else {
+            return;
+        };
+        deliveries.acks(|ack, to, sequence| {
+            ack.encode(ack_body);
+            match acker.seal(Kind::ACK, sequence, ack_body, &to) {
+                Ok(datagram) => {
+                    if let Err(err) = socket.send_to(datagram, to) {
+                        debug!("an acknowledgement to {to} was not sent: {err}");
+                    }
+                }
+                Err(err) => debug!("an acknowledgement to {to} was not sealed: {err}"),
+            }
+        });
     }
 
     /// A sender's first end of input, after `lines` lines: told at `-v`, a
@@ -379,7 +500,7 @@ mod tests {
     fn ignores_and_counts_a_kind_it_does_not_know_without_blaming_the_secret() {
         let now = millis(SystemTime::now());
         let mut opener = opener();
-        for kind in [2, 3, 200] {
+        for kind in [5, 6, 200] {
             let datagram = crafted(Kind(kind), 1, now, 0, now, b"body of a newer kind");
             assert_eq!(open(&mut opener, &datagram), Opened::Nothing(None));
         }
@@ -467,6 +588,10 @@ mod tests {
                     Opened::Nothing(event) => event,
                     Opened::Refused => {
                         refused += 1;
+                        None
+                    }
+                    Opened::Reliable(_) => {
+                        proptest::prop_assert!(kind == 3 || kind == 4);
                         None
                     }
                 };

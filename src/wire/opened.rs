@@ -26,4 +26,7 @@ pub(crate) enum Opened<'a> {
     /// Refused (not authentic, not for this chat, sent too long ago,
     /// implausible): counted and told, never shown.
     Refused,
+    /// A line or an end sent reliably: shown in its session's order by
+    /// [`Opener::deliver`](crate::wire::Opener::deliver).
+    Reliable(crate::reliable::deliveries::Incoming<'a>),
 }

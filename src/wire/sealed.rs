@@ -118,6 +118,21 @@ impl Sealer {
         })
     }
 
+    /// A sealer for the same session, with nonces and a buffer of its own,
+    /// for another thread: the resend thread, or the receiver's
+    /// acknowledgements. Its `next_line` is not shared: only the sender
+    /// thread numbers lines.
+    pub fn twin(&self) -> Sealer {
+        Sealer {
+            cipher: self.cipher.clone(),
+            session: self.session,
+            started: self.started,
+            next_line: 0,
+            nonces: Nonces::new(),
+            datagram: Vec::new(),
+        }
+    }
+
     /// This sender's session: a receiver that sees it come back knows the
     /// datagram for its own.
     pub fn session(&self) -> u64 {

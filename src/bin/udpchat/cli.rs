@@ -12,7 +12,7 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, ArgGroup, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use ipnet::IpNet;
 use udpchat::display::{Format, Style, Timestamps};
-use udpchat::{Config, Destination, Error, Group, Hears, Interface, Secret};
+use udpchat::{Config, Destination, Error, Group, Hears, Interface, Reliable, Secret};
 
 use crate::addr::{HostPort, Peer};
 
@@ -292,6 +292,29 @@ pub struct Args {
     /// instead.
     #[arg(long, value_name = "PATH", help_heading = "Secured chats")]
     pub secret_file: Option<std::path::PathBuf>,
+
+    /// Resend lost lines; name any not delivered
+    ///
+    /// Each peer acknowledges the lines it wrote; lost lines are sent again,
+    /// a peer that cannot keep up makes udpchat wait, and lines a peer never
+    /// acknowledged are named, with status 1. Needs a secret; only the
+    /// sender needs the flag. Not in rooms.
+    #[arg(long, help_heading = "Secured chats")]
+    pub reliable: bool,
+
+    /// With --reliable, how long a peer may acknowledge nothing before its lines are given up
+    ///
+    /// Default: 30s; at least 100ms. With piped input a peer given up stays
+    /// given up; at a terminal each new line tries it again.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        help_heading = "Secured chats",
+        requires = "reliable",
+        value_parser = parse_give_up,
+        hide_short_help = true
+    )]
+    pub give_up: Option<Duration>,
 
     /// In a secured chat, an address senders reach this chat at through NAT,
     /// a port forward or a relay (a sealed line names where it was sent, and
@@ -638,6 +661,9 @@ impl Args {
         config.send_interval = self.rate;
         config.skip_empty = self.skip_empty;
         config.name = self.name.clone();
+        config.reliable = self
+            .reliable
+            .then(|| Reliable::new().giving_up_after(self.give_up.unwrap_or(Reliable::DEFAULT_GIVE_UP)));
         Ok(config)
     }
 
@@ -892,6 +918,15 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
             };
             format!("{what}: a duration is a number with a unit, e.g. 2s, 500ms or 1m 30s, or of seconds, e.g. 1.5")
         })
+}
+
+/// `--give-up`: a duration from 100 ms to a year.
+fn parse_give_up(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration < Reliable::MIN_GIVE_UP {
+        return Err("at least 100ms: a peer needs a few round trips to answer".into());
+    }
+    Ok(duration.min(Reliable::MAX_GIVE_UP))
 }
 
 /// The warning for a `--recv-buffer` the system granted far less of.

@@ -20,9 +20,14 @@ pub const INTERRUPTED: u8 = 130;
 pub const TABLE: &[(u8, &str)] = &[
     (
         SUCCESS,
-        "the input ended (or stdout was closed) and every line was sent",
+        "the input ended (or stdout was closed) and every line was sent; with \
+         --reliable, every line and the end of input were acknowledged by every peer",
     ),
-    (FAILURE, "a runtime error, or some lines could not be sent"),
+    (
+        FAILURE,
+        "a runtime error, or some lines could not be sent; with --reliable, \
+         some were not acknowledged (not delivered)",
+    ),
     (USAGE, "a usage error"),
     (
         INTERRUPTED,
@@ -48,6 +53,7 @@ pub fn of_error(err: &Error) -> ExitCode {
             | Error::SecretFile { .. }
             | Error::RecvBufferRange(_)
             | Error::InvalidName { .. }
+            | Error::Reliable(_)
     );
     ExitCode::from(if usage { USAGE } else { FAILURE })
 }
@@ -56,7 +62,11 @@ pub fn of_error(err: &Error) -> ExitCode {
 pub fn of_summary(summary: &Summary) -> ExitCode {
     ExitCode::from(match summary.ended {
         Ended::Interrupted => INTERRUPTED,
+        Ended::GaveUp => FAILURE,
         _ if summary.lines_not_sent > 0 => FAILURE,
+        // Input that ended must have been delivered; output closed ends
+        // the chat before that is known, as it does without --reliable.
+        Ended::EndOfInput if summary.delivery.as_ref().is_some_and(|d| !d.complete()) => FAILURE,
         Ended::EndOfInput | Ended::OutputClosed => SUCCESS,
     })
 }

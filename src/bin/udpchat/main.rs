@@ -98,6 +98,10 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     // Enter on an empty line sends nothing, as in other chat programs: an
     // empty datagram would end a netcat or socat peer's session.
     config.skip_empty |= interactive;
+    // At a terminal, each typed line gives a peer given up a fresh chance.
+    config.reliable = config
+        .reliable
+        .map(|reliable| reliable.keeping_trying(interactive));
     let secured = config.secret.is_some();
     let peers = match &config.destination {
         Destination::Peers { peers, .. } => Some(peers.clone()),
@@ -143,6 +147,17 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
         && summary.ended != Ended::Interrupted
     {
         report(format_args!("{not_sent}"));
+    }
+    if let Some(delivery) = &summary.delivery {
+        let read = summary.lines_sent + summary.lines_not_sent;
+        for shortfall in delivery.shortfalls(read) {
+            report(format_args!("{shortfall}"));
+        }
+        if summary.ended == Ended::GaveUp {
+            report(format_args!(
+                "gave up on every peer: the rest of the input was not read"
+            ));
+        }
     }
     Ok(exit::of_summary(&summary))
 }

@@ -1,0 +1,324 @@
+//! The receiver's side of confirmed delivery: each sender session's lines shown once and in order, the lines held until the gap before them fills, and what to acknowledge.
+//!
+//! The receiver thread hands every opened reliable line or end here, and
+//! after it has written its output asks for the acknowledgements
+//! ([`Deliveries::acks`]): a line is acknowledged only once it was written,
+//! so a receiver whose output blocks stops acknowledging, and its sender
+//! waits. Memory is bounded: [`MAX_SESSIONS`] sessions, [`WINDOW_LINES`]
+//! lines held per session and [`MAX_HELD_BYTES`] in all.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+
+use crate::reliable::{Ack, MAX_RANGES, WINDOW_LINES};
+
+/// Sender sessions followed at once; a new one beyond pushes out the one
+/// that moved forward least recently.
+pub(crate) const MAX_SESSIONS: usize = 256;
+
+/// Bytes of lines held (received after a gap) across all sessions.
+pub(crate) const MAX_HELD_BYTES: usize = 8 << 20;
+
+/// A reliable datagram, opened.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Incoming<'a> {
+    pub session: u64,
+    /// The line's number, or for the end of input the number of lines.
+    pub sequence: u64,
+    /// Every line below it was acknowledged or given up by the sender.
+    pub base: u64,
+    /// The line; `None` for the end of input.
+    pub line: Option<&'a [u8]>,
+}
+
+/// Every session's deliveries.
+#[derive(Default)]
+pub(crate) struct Deliveries {
+    sessions: HashMap<u64, Session>,
+    held_bytes: usize,
+    /// Sessions with something to acknowledge since the last acknowledgements.
+    dirty: Vec<u64>,
+    /// Counts events, to know which session moved least recently.
+    tick: u64,
+    /// Acknowledgements made so far: the next one's sequence number.
+    acks_made: u64,
+}
+
+struct Session {
+    /// The next line to show: every line below it was shown (or given up by the sender).
+    next: u64,
+    held: BTreeMap<u64, Box<[u8]>>,
+    /// The number of lines, once the end of input came.
+    end: Option<u64>,
+    /// Where acknowledgements go: the source of the latest datagram that
+    /// moved the session forward, so that a replay from elsewhere cannot
+    /// send them away.
+    ack_to: SocketAddr,
+    dirty: bool,
+    moved: u64,
+}
+
+/// What became of a reliable datagram.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Taken {
+    /// Lines shown for it: itself and the held lines it freed.
+    pub shown: u64,
+    /// A line shown already, or an end taken already: shown nothing, acknowledged again.
+    pub repeat: bool,
+}
+
+impl Deliveries {
+    /// Takes `incoming` from `from`: shows through `show` every line that is
+    /// next in its session, holds a line that came early, and notes what to
+    /// acknowledge.
+    pub fn take(&mut self, incoming: Incoming<'_>, from: SocketAddr, mut show: impl FnMut(&[u8])) -> Taken {
+        self.tick += 1;
+        if !self.sessions.contains_key(&incoming.session) {
+            if self.sessions.len() >= MAX_SESSIONS {
+                self.forget_stalest();
+            }
+            self.sessions.insert(
+                incoming.session,
+                Session {
+                    // A receiver that starts in the middle of a session (it
+                    // restarted) begins where the sender still resends.
+                    next: incoming.base,
+                    held: BTreeMap::new(),
+                    end: None,
+                    ack_to: from,
+                    dirty: false,
+                    moved: self.tick,
+                },
+            );
+        }
+        let session = self.sessions.get_mut(&incoming.session).expect("inserted");
+        let mut taken = Taken::default();
+        let mut moved = false;
+        if incoming.base > session.next {
+            // The sender gave up the lines below its base (or an earlier
+            // run of this receiver acknowledged them): show what is held
+            // of them, and go on from the base.
+            let below: Vec<u64> = session.held.range(..incoming.base).map(|(&n, _)| n).collect();
+            for number in below {
+                let line = session.held.remove(&number).expect("listed");
+                self.held_bytes -= line.len();
+                show(&line);
+                taken.shown += 1;
+            }
+            session.next = incoming.base;
+            moved = true;
+        }
+        match incoming.line {
+            Some(line) => {
+                let sequence = incoming.sequence;
+                if sequence < session.next || session.held.contains_key(&sequence) {
+                    taken.repeat = true;
+                } else if sequence == session.next {
+                    show(line);
+                    taken.shown += 1;
+                    session.next += 1;
+                    moved = true;
+                } else if sequence - session.next < WINDOW_LINES
+                    && self.held_bytes + line.len() <= MAX_HELD_BYTES
+                {
+                    self.held_bytes += line.len();
+                    session.held.insert(sequence, line.into());
+                    moved = true;
+                }
+                // Else it is neither shown nor acknowledged: its sender resends it.
+            }
+            None => {
+                if session.end == Some(incoming.sequence) {
+                    taken.repeat = true;
+                } else if incoming.sequence >= session.next {
+                    session.end = Some(incoming.sequence);
+                    moved = true;
+                }
+            }
+        }
+        // The lines held that are next now.
+        while let Some(line) = session.held.remove(&session.next) {
+            self.held_bytes -= line.len();
+            show(&line);
+            taken.shown += 1;
+            session.next += 1;
+        }
+        if moved {
+            session.ack_to = from;
+            session.moved = self.tick;
+        }
+        if !session.dirty {
+            session.dirty = true;
+            self.dirty.push(incoming.session);
+        }
+        taken
+    }
+
+    /// Pushes out the session that moved forward least recently, with
+    /// what it held: if its sender goes on, it starts again at the base.
+    fn forget_stalest(&mut self) {
+        let Some((&stalest, _)) = self.sessions.iter().min_by_key(|(_, session)| session.moved) else {
+            return;
+        };
+        if let Some(session) = self.sessions.remove(&stalest) {
+            self.held_bytes -= session.held.values().map(|line| line.len()).sum::<usize>();
+        }
+        self.dirty.retain(|&session| session != stalest);
+    }
+
+    /// Whether any session has something to acknowledge.
+    pub fn has_acks(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
+    /// The acknowledgement for each session with something new, with where
+    /// it goes and its sequence number; to be called once what was shown is
+    /// written.
+    pub fn acks(&mut self, mut send: impl FnMut(&Ack, SocketAddr, u64)) {
+        let mut ack = Ack {
+            session: 0,
+            next: 0,
+            ended: false,
+            held: Vec::new(),
+        };
+        for id in self.dirty.drain(..) {
+            let Some(session) = self.sessions.get_mut(&id) else {
+                continue;
+            };
+            session.dirty = false;
+            ack.session = id;
+            ack.next = session.next;
+            ack.ended = session.end == Some(session.next);
+            ack.held.clear();
+            for &number in session.held.keys() {
+                let ranges = ack.held.len();
+                match ack.held.last_mut() {
+                    Some((_, end)) if *end == number => *end += 1,
+                    _ if ranges == MAX_RANGES => break,
+                    _ => ack.held.push((number, number + 1)),
+                }
+            }
+            send(&ack, session.ack_to, self.acks_made);
+            self.acks_made += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn line(sequence: u64, base: u64, text: &str) -> Incoming<'_> {
+        Incoming {
+            session: 1,
+            sequence,
+            base,
+            line: Some(text.as_bytes()),
+        }
+    }
+
+    fn take(deliveries: &mut Deliveries, incoming: Incoming<'_>, shown: &mut Vec<String>) -> Taken {
+        deliveries.take(incoming, from(9), |line| {
+            shown.push(String::from_utf8(line.to_vec()).unwrap())
+        })
+    }
+
+    fn acks(deliveries: &mut Deliveries) -> Vec<(Ack, SocketAddr)> {
+        let mut acks = Vec::new();
+        deliveries.acks(|ack, to, _| acks.push((ack.clone(), to)));
+        acks
+    }
+
+    #[test]
+    fn shows_each_line_once_and_in_order_and_acknowledges_what_it_holds() {
+        let mut deliveries = Deliveries::default();
+        let mut shown = Vec::new();
+        for (sequence, text) in [(0, "a"), (2, "c"), (3, "d"), (2, "c"), (1, "b"), (0, "a")] {
+            take(&mut deliveries, line(sequence, 0, text), &mut shown);
+            if sequence == 3 {
+                let first = acks(&mut deliveries);
+                assert_eq!((first[0].0.next, first[0].0.held.clone()), (1, vec![(2, 4)]));
+            }
+        }
+        assert_eq!(shown, ["a", "b", "c", "d"]);
+        let last = acks(&mut deliveries);
+        assert_eq!((last[0].0.next, last[0].0.held.len()), (4, 0));
+        assert!(acks(&mut deliveries).is_empty(), "nothing new");
+        // A repeat is acknowledged again: its acknowledgement may have been lost.
+        assert!(take(&mut deliveries, line(1, 0, "b"), &mut shown).repeat);
+        assert_eq!(acks(&mut deliveries).len(), 1);
+    }
+
+    #[test]
+    fn the_end_is_acknowledged_once_every_line_before_it_was_shown() {
+        let mut deliveries = Deliveries::default();
+        let mut shown = Vec::new();
+        take(&mut deliveries, line(1, 0, "b"), &mut shown);
+        let end = Incoming {
+            session: 1,
+            sequence: 2,
+            base: 0,
+            line: None,
+        };
+        deliveries.take(end, from(9), |_| {});
+        assert!(!acks(&mut deliveries)[0].0.ended);
+        take(&mut deliveries, line(0, 0, "a"), &mut shown);
+        assert!(acks(&mut deliveries)[0].0.ended);
+    }
+
+    #[test]
+    fn a_receiver_that_starts_late_begins_at_the_base_and_a_base_moved_up_skips_the_gap() {
+        let mut deliveries = Deliveries::default();
+        let mut shown = Vec::new();
+        take(&mut deliveries, line(12, 10, "m"), &mut shown);
+        assert!(shown.is_empty());
+        take(&mut deliveries, line(10, 10, "k"), &mut shown);
+        assert_eq!(shown, ["k"]);
+        // The sender gave up 11: its base moves past it.
+        take(&mut deliveries, line(13, 12, "n"), &mut shown);
+        assert_eq!(shown, ["k", "m", "n"]);
+    }
+
+    #[test]
+    fn acknowledgements_go_where_the_session_last_moved_forward_from() {
+        let mut deliveries = Deliveries::default();
+        deliveries.take(line(0, 0, "a"), from(1), |_| {});
+        // A replay of line 0 from elsewhere moves nothing.
+        deliveries.take(line(0, 0, "a"), from(2), |_| {});
+        assert_eq!(acks(&mut deliveries)[0].1, from(1));
+        deliveries.take(line(1, 0, "b"), from(3), |_| {});
+        assert_eq!(acks(&mut deliveries)[0].1, from(3));
+    }
+
+    #[test]
+    fn memory_stays_bounded_whatever_the_senders_send() {
+        let mut deliveries = Deliveries::default();
+        let big = "x".repeat(60_000);
+        for session in 0..(MAX_SESSIONS as u64 * 2) {
+            for sequence in 1..WINDOW_LINES + 5 {
+                let incoming = Incoming {
+                    session,
+                    sequence,
+                    base: 0,
+                    line: Some(big.as_bytes()),
+                };
+                deliveries.take(incoming, from(9), |_| panic!("line 0 never came"));
+            }
+            assert!(deliveries.sessions.len() <= MAX_SESSIONS);
+            assert!(deliveries.held_bytes <= MAX_HELD_BYTES);
+            let held: usize = deliveries
+                .sessions
+                .values()
+                .map(|session| session.held.values().map(|line| line.len()).sum::<usize>())
+                .sum();
+            assert_eq!(held, deliveries.held_bytes);
+        }
+        let acks = acks(&mut deliveries);
+        assert!(acks.len() <= MAX_SESSIONS);
+        assert!(acks.iter().all(|(ack, _)| ack.held.len() <= MAX_RANGES));
+    }
+}

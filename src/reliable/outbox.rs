@@ -1,0 +1,854 @@
+//! The sender's side of confirmed delivery: the lines in flight to each peer, the acknowledgements that take them out, the retransmission timer, and giving up.
+//!
+//! Three threads share it, behind one mutex: the sender thread puts each
+//! line in (waiting for room: that is the flow control), the receiver
+//! thread applies each acknowledgement, and the resend thread
+//! ([`Outbox::run_timers`]) sleeps until the earliest deadline, resends
+//! what is due and gives up on a silent peer. Nothing seals or sends while
+//! the lock is held: the outbox hands out what to send, and the caller
+//! seals it. With nothing in flight the resend thread waits on the condition
+//! variable with no timeout: an idle chat makes no wakeups.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use log::warn;
+
+use crate::progress::Progress;
+use crate::reliable::{Ack, Reliable, WINDOW_BYTES, WINDOW_LINES, push_number, ranges_text};
+use crate::summary::{Delivery, PeerDelivery, count};
+
+/// The retransmission timeout before any round trip was measured (RFC 6298
+/// says 1 s for the Internet; a LAN answers in well under a millisecond).
+const INITIAL_RTO: Duration = Duration::from_millis(200);
+/// The least retransmission timeout: a LAN's round trip plus a receiver's
+/// scheduling delay, with room (RFC 6298 says 1 s for the Internet).
+const MIN_RTO: Duration = Duration::from_millis(30);
+/// The greatest retransmission timeout, backed off or not.
+const MAX_RTO: Duration = Duration::from_secs(2);
+/// A line this many below the highest one held is taken as lost, and resent
+/// at once (the duplicate-acknowledgement threshold of RFC 5681).
+const REORDERING: u64 = 3;
+
+/// The lines in flight, shared by the sender, receiver and resend threads.
+pub(crate) struct Outbox {
+    state: Mutex<State>,
+    changed: Condvar,
+    /// The session the lines are sealed in: acknowledgements name it.
+    session: u64,
+    reliable: Reliable,
+    progress: Progress,
+}
+
+/// What to send for a line or an end, to one peer.
+#[derive(Clone, Debug)]
+pub(crate) struct Send {
+    pub to: SocketAddr,
+    /// The lowest line the sender still resends to this peer.
+    pub base: u64,
+    /// The line's number, or for the end of input the number of lines.
+    pub number: u64,
+    /// The line; `None` for the end of input.
+    pub line: Option<Arc<[u8]>>,
+}
+
+/// Whether the sender may put the next line in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Room {
+    Ready,
+    /// The chat is stopping.
+    Stopping,
+    /// Every peer was given up, for good: no line can be delivered.
+    NoPeerLeft,
+}
+
+/// What became of an acknowledgement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Acked {
+    /// Taken (it may have said nothing new).
+    Taken,
+    /// For another session than this chat's: an earlier run's, or another chat's. Ignored.
+    OtherSession,
+    /// Refused and counted: from an address this chat does not send to, or
+    /// acknowledging lines never sent or an end not sent.
+    Refused,
+}
+
+struct State {
+    peers: Vec<Peer>,
+    /// Lines numbered so far: every line numbered below it was put in.
+    numbered: u64,
+    /// The number of lines, once the input ended.
+    ended: Option<u64>,
+    stopping: bool,
+    acks_refused: u64,
+}
+
+struct Peer {
+    addr: SocketAddr,
+    flight: VecDeque<Entry>,
+    bytes: usize,
+    rtt: Rtt,
+    /// Consecutive timeouts without progress: the timeout doubles with each.
+    backoff: u32,
+    /// The retransmission timer, running while something waits.
+    timer: Option<Instant>,
+    /// When the peer last acknowledged something new, or when it was last
+    /// given something to acknowledge after it had nothing.
+    last_progress: Instant,
+    given_up: bool,
+    end: End,
+    /// Lines found lost by the acknowledgements, to resend at once.
+    due: Vec<u64>,
+    /// Entries marked held by the last acknowledgement.
+    held: usize,
+    delivered: u64,
+    resent: u64,
+    not_delivered: Vec<RangeInclusive<u64>>,
+}
+
+struct Entry {
+    number: u64,
+    /// The input's line number, from 1, for the report.
+    input_line: u64,
+    line: Arc<[u8]>,
+    sent_at: Instant,
+    /// Sent more than once: its acknowledgement is no round-trip sample (Karn).
+    resent: bool,
+    /// The receiver holds it (a selective acknowledgement said so).
+    held: bool,
+    /// Resent already for being below a held line, this round.
+    fast_resent: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    NotSent,
+    Pending { sent_at: Instant },
+    Acked,
+    NotDelivered,
+}
+
+/// Round-trip estimates, RFC 6298.
+struct Rtt {
+    smoothed: Option<Duration>,
+    variation: Duration,
+}
+
+impl Rtt {
+    fn sample(&mut self, rtt: Duration) {
+        match self.smoothed {
+            None => {
+                self.smoothed = Some(rtt);
+                self.variation = rtt / 2;
+            }
+            Some(smoothed) => {
+                let deviation = smoothed.abs_diff(rtt);
+                self.variation = (self.variation * 3 + deviation) / 4;
+                self.smoothed = Some((smoothed * 7 + rtt) / 8);
+            }
+        }
+    }
+
+    fn timeout(&self, backoff: u32) -> Duration {
+        let base = match self.smoothed {
+            None => INITIAL_RTO,
+            Some(smoothed) => smoothed + self.variation * 4,
+        };
+        base.clamp(MIN_RTO, MAX_RTO)
+            .saturating_mul(1 << backoff.min(8))
+            .min(MAX_RTO)
+    }
+}
+
+impl Peer {
+    fn new(addr: SocketAddr, now: Instant) -> Peer {
+        Peer {
+            addr,
+            flight: VecDeque::new(),
+            bytes: 0,
+            rtt: Rtt {
+                smoothed: None,
+                variation: Duration::ZERO,
+            },
+            backoff: 0,
+            timer: None,
+            last_progress: now,
+            given_up: false,
+            end: End::NotSent,
+            due: Vec::new(),
+            held: 0,
+            delivered: 0,
+            resent: 0,
+            not_delivered: Vec::new(),
+        }
+    }
+
+    /// Whether lines or the end wait for this peer's acknowledgement.
+    fn waiting(&self) -> bool {
+        !self.flight.is_empty() || matches!(self.end, End::Pending { .. })
+    }
+
+    fn has_room(&self, len: usize) -> bool {
+        self.given_up || (self.flight.len() < WINDOW_LINES as usize && self.bytes + len <= WINDOW_BYTES)
+    }
+
+    fn base(&self, numbered: u64) -> u64 {
+        self.flight.front().map_or(numbered, |entry| entry.number)
+    }
+
+    fn done(&self) -> bool {
+        self.given_up || (self.flight.is_empty() && self.end == End::Acked)
+    }
+}
+
+impl Outbox {
+    /// An empty outbox for lines sealed in `session` and sent to `peers`.
+    pub fn new(session: u64, peers: &[SocketAddr], reliable: Reliable, progress: Progress) -> Outbox {
+        let now = Instant::now();
+        let mut unique: Vec<SocketAddr> = Vec::new();
+        for &peer in peers {
+            if !unique.contains(&peer) {
+                unique.push(peer);
+            }
+        }
+        Outbox {
+            state: Mutex::new(State {
+                peers: unique.into_iter().map(|addr| Peer::new(addr, now)).collect(),
+                numbered: 0,
+                ended: None,
+                stopping: false,
+                acks_refused: 0,
+            }),
+            changed: Condvar::new(),
+            session,
+            reliable,
+            progress,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere stops the chat; what is left here is still whole.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits until every peer has room for a line of `len` bytes.
+    pub fn wait_for_room(&self, len: usize) -> Room {
+        let mut state = self.lock();
+        loop {
+            if state.stopping {
+                return Room::Stopping;
+            }
+            if !self.reliable.keep_trying && state.peers.iter().all(|peer| peer.given_up) {
+                return Room::NoPeerLeft;
+            }
+            if state.peers.iter().all(|peer| peer.has_room(len)) {
+                return Room::Ready;
+            }
+            self.progress.waiting(true);
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            self.progress.waiting(false);
+        }
+    }
+
+    /// Puts line `number` (the input's line `input_line`) in, and fills
+    /// `sends` with what to send to each peer. A peer given up for good
+    /// gets nothing: the line counts as not delivered to it.
+    pub fn push(&self, number: u64, input_line: u64, line: &[u8], sends: &mut Vec<Send>) {
+        sends.clear();
+        let line: Arc<[u8]> = Arc::from(line);
+        let now = Instant::now();
+        let mut state = self.lock();
+        state.numbered = number + 1;
+        let mut start_timer = false;
+        for peer in &mut state.peers {
+            if peer.given_up {
+                if !self.reliable.keep_trying {
+                    push_number(&mut peer.not_delivered, input_line);
+                    self.progress.not_delivered(1);
+                    continue;
+                }
+                peer.given_up = false;
+            }
+            if !peer.waiting() {
+                peer.last_progress = now;
+            }
+            if peer.timer.is_none() {
+                peer.timer = Some(now + peer.rtt.timeout(peer.backoff));
+                start_timer = true;
+            }
+            sends.push(Send {
+                to: peer.addr,
+                base: peer.base(number),
+                number,
+                line: Some(line.clone()),
+            });
+            peer.bytes += line.len();
+            peer.flight.push_back(Entry {
+                number,
+                input_line,
+                line: line.clone(),
+                sent_at: now,
+                resent: false,
+                held: false,
+                fast_resent: false,
+            });
+            self.progress.pending(1);
+        }
+        drop(state);
+        if start_timer {
+            self.changed.notify_all();
+        }
+    }
+
+    /// The input ended: fills `sends` with the end of input for every peer
+    /// still waited for.
+    pub fn end(&self, sends: &mut Vec<Send>) {
+        sends.clear();
+        let now = Instant::now();
+        let mut state = self.lock();
+        let lines = state.numbered;
+        state.ended = Some(lines);
+        for peer in &mut state.peers {
+            if peer.given_up && !self.reliable.keep_trying {
+                peer.end = End::NotDelivered;
+                continue;
+            }
+            peer.given_up = false;
+            if !peer.waiting() {
+                peer.last_progress = now;
+            }
+            peer.end = End::Pending { sent_at: now };
+            if peer.timer.is_none() {
+                peer.timer = Some(now + peer.rtt.timeout(peer.backoff));
+            }
+            sends.push(Send {
+                to: peer.addr,
+                base: peer.base(lines),
+                number: lines,
+                line: None,
+            });
+        }
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    /// Waits until every peer acknowledged every line and the end, or was
+    /// given up, or the chat stops. True when every peer acknowledged all.
+    pub fn wait_until_done(&self) -> bool {
+        let mut state = self.lock();
+        loop {
+            if state.peers.iter().all(Peer::done) {
+                return state.peers.iter().all(|peer| !peer.given_up);
+            }
+            if state.stopping {
+                return false;
+            }
+            self.progress.waiting(true);
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            self.progress.waiting(false);
+        }
+    }
+
+    /// The chat is stopping: every wait ends, and the resend thread returns.
+    pub fn stop(&self) {
+        self.lock().stopping = true;
+        self.changed.notify_all();
+    }
+
+    /// An acknowledgement from `from`, authenticated by the wire.
+    pub fn acknowledged(&self, from: &SocketAddr, ack: &Ack) -> Acked {
+        if ack.session != self.session {
+            return Acked::OtherSession;
+        }
+        let now = Instant::now();
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let numbered = state.numbered;
+        let ended = state.ended;
+        let Some(peer) = state.peers.iter_mut().find(|peer| peer.addr == *from) else {
+            state.acks_refused += 1;
+            return Acked::Refused;
+        };
+        let beyond = ack.next > numbered || ack.held.last().is_some_and(|&(_, end)| end > numbered);
+        if beyond || (ack.ended && ended != Some(ack.next)) {
+            state.acks_refused += 1;
+            return Acked::Refused;
+        }
+        let mut progressed = false;
+        let mut delivered = 0;
+        let mut sample = None;
+        while let Some(entry) = peer.flight.front() {
+            if entry.number >= ack.next {
+                break;
+            }
+            let entry = peer.flight.pop_front().expect("a front entry");
+            peer.bytes -= entry.line.len();
+            if entry.held {
+                peer.held -= 1;
+            }
+            peer.delivered += 1;
+            delivered += 1;
+            if !entry.resent {
+                sample = Some(now.saturating_duration_since(entry.sent_at));
+            }
+            progressed = true;
+        }
+        self.progress.delivered(delivered);
+        if ack.ended && peer.flight.is_empty() && matches!(peer.end, End::Pending { .. }) {
+            peer.end = End::Acked;
+            progressed = true;
+        }
+        let mut due = false;
+        if !ack.held.is_empty() || peer.held > 0 {
+            due = mark_held(peer, &ack.held);
+        }
+        if progressed {
+            if let Some(rtt) = sample {
+                peer.rtt.sample(rtt);
+            }
+            peer.last_progress = now;
+            peer.backoff = 0;
+            peer.timer = peer.waiting().then(|| now + peer.rtt.timeout(0));
+        }
+        drop(guard);
+        if progressed || due {
+            self.changed.notify_all();
+        }
+        Acked::Taken
+    }
+
+    /// The resend thread's loop: sleeps until the earliest deadline (or,
+    /// with nothing in flight, until woken), resends what is due through
+    /// `send`, gives up on peers silent for too long, and returns when the
+    /// chat stops.
+    pub fn run_timers(&self, mut send: impl FnMut(&Send)) {
+        let mut sends = Vec::new();
+        let mut state = self.lock();
+        loop {
+            if state.stopping {
+                return;
+            }
+            let now = Instant::now();
+            let next = self.due(&mut state, now, &mut sends);
+            if !sends.is_empty() {
+                drop(state);
+                for resend in sends.drain(..) {
+                    send(&resend);
+                }
+                state = self.lock();
+                continue;
+            }
+            state = match next {
+                None => self
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Some(deadline) => {
+                    let wait = deadline.saturating_duration_since(now);
+                    match self.changed.wait_timeout(state, wait) {
+                        Ok((state, _)) => state,
+                        Err(poisoned) => poisoned.into_inner().0,
+                    }
+                }
+            };
+        }
+    }
+
+    /// Fills `sends` with what is due at `now`, gives up on silent peers,
+    /// and returns the next deadline, if anything waits.
+    fn due(&self, state: &mut State, now: Instant, sends: &mut Vec<Send>) -> Option<Instant> {
+        let numbered = state.numbered;
+        let ended = state.ended;
+        let mut next: Option<Instant> = None;
+        let mut gave_up = false;
+        for peer in &mut state.peers {
+            if !peer.waiting() {
+                continue;
+            }
+            let give_up_at = peer.last_progress + self.reliable.give_up;
+            if now >= give_up_at {
+                self.give_up(peer);
+                gave_up = true;
+                continue;
+            }
+            let base = peer.base(numbered);
+            // Lines the acknowledgements found lost: at once.
+            for number in peer.due.drain(..) {
+                let Some(entry) = peer.flight.iter_mut().find(|entry| entry.number == number) else {
+                    continue;
+                };
+                entry.sent_at = now;
+                entry.resent = true;
+                peer.resent += 1;
+                self.progress.resent(1);
+                sends.push(Send {
+                    to: peer.addr,
+                    base,
+                    number,
+                    line: Some(entry.line.clone()),
+                });
+            }
+            if let Some(timer) = peer.timer
+                && now >= timer
+            {
+                // The first timeout since progress resends every line that
+                // timed out and is not held (a burst lost); later ones only
+                // the earliest, as a probe, each twice as late.
+                let timeout = peer.rtt.timeout(peer.backoff);
+                let probe_only = peer.backoff > 0;
+                for entry in peer.flight.iter_mut() {
+                    if entry.held || now.saturating_duration_since(entry.sent_at) < timeout {
+                        continue;
+                    }
+                    entry.sent_at = now;
+                    entry.resent = true;
+                    entry.fast_resent = false;
+                    peer.resent += 1;
+                    self.progress.resent(1);
+                    sends.push(Send {
+                        to: peer.addr,
+                        base,
+                        number: entry.number,
+                        line: Some(entry.line.clone()),
+                    });
+                    if probe_only {
+                        break;
+                    }
+                }
+                if let End::Pending { sent_at } = peer.end
+                    && peer.flight.is_empty()
+                    && now.saturating_duration_since(sent_at) >= timeout
+                {
+                    peer.end = End::Pending { sent_at: now };
+                    sends.push(Send {
+                        to: peer.addr,
+                        base,
+                        number: ended.unwrap_or(numbered),
+                        line: None,
+                    });
+                }
+                peer.backoff = peer.backoff.saturating_add(1).min(8);
+                peer.timer = Some(now + peer.rtt.timeout(peer.backoff));
+            }
+            let timer = peer.timer.unwrap_or(give_up_at);
+            let soonest = timer.min(give_up_at);
+            next = Some(next.map_or(soonest, |next| next.min(soonest)));
+        }
+        if gave_up {
+            self.changed.notify_all();
+        }
+        next
+    }
+
+    /// `peer` acknowledged nothing new for the give-up time: what waits for
+    /// it is not delivered.
+    fn give_up(&self, peer: &mut Peer) {
+        let lines = peer.flight.len() as u64;
+        let mut given_up = Vec::new();
+        for entry in peer.flight.drain(..) {
+            push_number(&mut given_up, entry.input_line);
+        }
+        for range in &given_up {
+            for number in range.clone() {
+                push_number(&mut peer.not_delivered, number);
+            }
+        }
+        peer.bytes = 0;
+        peer.held = 0;
+        peer.due.clear();
+        peer.timer = None;
+        peer.backoff = 0;
+        if matches!(peer.end, End::Pending { .. }) {
+            peer.end = End::NotDelivered;
+        }
+        peer.given_up = true;
+        self.progress.pending_given_up(lines);
+        let waited = humantime(self.reliable.give_up);
+        if lines > 0 {
+            warn!(
+                "{} not delivered to {}: no acknowledgement for {waited} (lines {})",
+                count(lines, "line"),
+                peer.addr,
+                ranges_text(&given_up)
+            );
+        } else {
+            warn!(
+                "the end of input not acknowledged by {}: no acknowledgement for {waited}",
+                peer.addr
+            );
+        }
+    }
+
+    /// What became of every line, per peer, once the chat has stopped:
+    /// lines still in flight count as not delivered.
+    pub fn report(&self) -> Delivery {
+        let state = self.lock();
+        let peers = state
+            .peers
+            .iter()
+            .map(|peer| {
+                let mut not_delivered = peer.not_delivered.clone();
+                let mut waiting: Vec<u64> = peer.flight.iter().map(|entry| entry.input_line).collect();
+                waiting.sort_unstable();
+                for number in waiting {
+                    insert_number(&mut not_delivered, number);
+                }
+                PeerDelivery {
+                    peer: peer.addr,
+                    lines_delivered: peer.delivered,
+                    lines_resent: peer.resent,
+                    not_delivered,
+                    end_acknowledged: peer.end == End::Acked,
+                }
+            })
+            .collect();
+        Delivery {
+            peers,
+            acks_refused: state.acks_refused,
+        }
+    }
+
+    /// Lines numbered so far: every acknowledgement is below it.
+    pub fn lines_numbered(&self) -> u64 {
+        self.lock().numbered
+    }
+}
+
+/// Marks the entries `held` names as held, and those far enough below the
+/// highest held as due at once. Returns whether any became due.
+fn mark_held(peer: &mut Peer, held: &[(u64, u64)]) -> bool {
+    let highest = held.last().map(|&(_, end)| end - 1);
+    let mut ranges = held.iter().peekable();
+    let mut count = 0;
+    let mut due = false;
+    for entry in peer.flight.iter_mut() {
+        while ranges.peek().is_some_and(|&&(_, end)| end <= entry.number) {
+            ranges.next();
+        }
+        entry.held = ranges
+            .peek()
+            .is_some_and(|&&(first, end)| (first..end).contains(&entry.number));
+        if entry.held {
+            count += 1;
+        } else if let Some(highest) = highest
+            && entry.number + REORDERING <= highest
+            && !entry.fast_resent
+        {
+            entry.fast_resent = true;
+            peer.due.push(entry.number);
+            due = true;
+        }
+    }
+    peer.held = count;
+    due
+}
+
+/// Adds `number` to ascending, non-touching `ranges`, wherever it falls.
+fn insert_number(ranges: &mut Vec<RangeInclusive<u64>>, number: u64) {
+    if ranges.last().is_none_or(|last| number > *last.end()) {
+        push_number(ranges, number);
+        return;
+    }
+    if ranges.iter().any(|range| range.contains(&number)) {
+        return;
+    }
+    let mut numbers: Vec<u64> = ranges.iter().flat_map(|range| range.clone()).collect();
+    numbers.push(number);
+    numbers.sort_unstable();
+    ranges.clear();
+    for number in numbers {
+        push_number(ranges, number);
+    }
+}
+
+/// A duration as `--give-up` takes it: `30s`, `1.5s`, `250ms`.
+pub(crate) fn humantime(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{}s", duration.as_secs())
+    } else if duration < Duration::from_secs(1) {
+        format!("{}ms", duration.as_millis())
+    } else {
+        format!("{:.1}s", duration.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn outbox(peers: &[SocketAddr], give_up: Duration) -> Outbox {
+        Outbox::new(
+            7,
+            peers,
+            Reliable::new().giving_up_after(give_up),
+            Progress::new(false, None),
+        )
+    }
+
+    fn push(outbox: &Outbox, number: u64) -> Vec<Send> {
+        let mut sends = Vec::new();
+        outbox.push(number, number + 1, format!("{number}").as_bytes(), &mut sends);
+        sends
+    }
+
+    fn ack(next: u64, held: Vec<(u64, u64)>) -> Ack {
+        Ack {
+            session: 7,
+            next,
+            ended: false,
+            held,
+        }
+    }
+
+    #[test]
+    fn an_acknowledgement_takes_lines_out_and_counts_them_delivered() {
+        let outbox = outbox(&[addr(1)], Duration::from_secs(30));
+        for n in 0..5 {
+            assert_eq!(push(&outbox, n)[0].base, 0);
+        }
+        assert_eq!(outbox.acknowledged(&addr(1), &ack(3, vec![])), Acked::Taken);
+        assert_eq!(push(&outbox, 5)[0].base, 3);
+        let report = outbox.report();
+        assert_eq!(report.peers[0].lines_delivered, 3);
+        assert_eq!(report.peers[0].not_delivered, vec![4..=6]);
+    }
+
+    #[test]
+    fn refuses_acks_for_lines_never_sent_from_strangers_and_ignores_other_sessions() {
+        let outbox = outbox(&[addr(1)], Duration::from_secs(30));
+        push(&outbox, 0);
+        assert_eq!(outbox.acknowledged(&addr(1), &ack(2, vec![])), Acked::Refused);
+        assert_eq!(
+            outbox.acknowledged(&addr(1), &ack(0, vec![(1, 9)])),
+            Acked::Refused
+        );
+        assert_eq!(outbox.acknowledged(&addr(2), &ack(1, vec![])), Acked::Refused);
+        let mut ended = ack(1, vec![]);
+        ended.ended = true;
+        assert_eq!(
+            outbox.acknowledged(&addr(1), &ended),
+            Acked::Refused,
+            "no end was sent"
+        );
+        let mut other = ack(1, vec![]);
+        other.session = 8;
+        assert_eq!(outbox.acknowledged(&addr(1), &other), Acked::OtherSession);
+        let report = outbox.report();
+        assert_eq!((report.acks_refused, report.peers[0].lines_delivered), (4, 0));
+    }
+
+    #[test]
+    fn a_hole_below_held_lines_is_resent_at_once_and_held_lines_are_not() {
+        let outbox = outbox(&[addr(1)], Duration::from_secs(30));
+        for n in 0..8 {
+            push(&outbox, n);
+        }
+        // 0 and 1 lost, 2..8 held.
+        outbox.acknowledged(&addr(1), &ack(0, vec![(2, 8)]));
+        let mut sends = Vec::new();
+        let mut state = outbox.lock();
+        outbox.due(&mut state, Instant::now(), &mut sends);
+        let resent: Vec<u64> = sends.iter().map(|send| send.number).collect();
+        assert_eq!(resent, vec![0, 1]);
+        // The timer, once it fires, resends neither the held lines nor...
+        sends.clear();
+        outbox.due(&mut state, Instant::now() + MAX_RTO, &mut sends);
+        let resent: Vec<u64> = sends.iter().map(|send| send.number).collect();
+        assert_eq!(resent, vec![0, 1], "the held lines wait");
+    }
+
+    #[test]
+    fn gives_up_after_the_time_without_progress_and_names_the_lines() {
+        let outbox = outbox(&[addr(1), addr(2)], Duration::from_millis(100));
+        for n in 0..3 {
+            push(&outbox, n);
+        }
+        outbox.acknowledged(&addr(2), &ack(3, vec![]));
+        let mut sends = Vec::new();
+        let later = Instant::now() + Duration::from_secs(1);
+        outbox.due(&mut outbox.lock(), later, &mut sends);
+        assert_eq!(outbox.wait_for_room(1), Room::Ready, "peer 2 is left");
+        // Later lines to the peer given up count at once, without being sent.
+        let mut sends = push(&outbox, 3);
+        assert_eq!(sends.len(), 1);
+        assert_eq!(sends[0].to, addr(2));
+        let report = outbox.report();
+        assert_eq!(report.peers[0].not_delivered, vec![1..=4]);
+        assert_eq!(report.peers[1].not_delivered, vec![4..=4]);
+        outbox.due(&mut outbox.lock(), later + Duration::from_secs(1), &mut sends);
+        assert_eq!(outbox.wait_for_room(1), Room::NoPeerLeft);
+    }
+
+    #[test]
+    fn a_full_window_waits_and_an_idle_outbox_has_no_deadline() {
+        let outbox = outbox(&[addr(1)], Duration::from_secs(30));
+        assert_eq!(
+            outbox.due(&mut outbox.lock(), Instant::now(), &mut Vec::new()),
+            None
+        );
+        for n in 0..WINDOW_LINES {
+            push(&outbox, n);
+        }
+        assert!(!outbox.lock().peers[0].has_room(1));
+        outbox.acknowledged(&addr(1), &ack(WINDOW_LINES, vec![]));
+        assert_eq!(outbox.wait_for_room(1), Room::Ready);
+        assert_eq!(
+            outbox.due(&mut outbox.lock(), Instant::now(), &mut Vec::new()),
+            None
+        );
+    }
+
+    #[test]
+    fn the_end_is_done_only_once_acknowledged() {
+        let outbox = outbox(&[addr(1)], Duration::from_secs(30));
+        push(&outbox, 0);
+        let mut sends = Vec::new();
+        outbox.end(&mut sends);
+        assert_eq!((sends[0].number, sends[0].line.is_none()), (1, true));
+        outbox.acknowledged(&addr(1), &ack(1, vec![]));
+        assert!(!outbox.lock().peers[0].done());
+        let mut ended = ack(1, vec![]);
+        ended.ended = true;
+        assert_eq!(outbox.acknowledged(&addr(1), &ended), Acked::Taken);
+        assert!(outbox.wait_until_done());
+        assert!(outbox.report().peers[0].end_acknowledged);
+    }
+
+    #[test]
+    fn ranges_take_numbers_in_any_order() {
+        let mut ranges = vec![1..=2, 6..=6];
+        insert_number(&mut ranges, 4);
+        insert_number(&mut ranges, 3);
+        insert_number(&mut ranges, 9);
+        assert_eq!(ranges, vec![1..=4, 6..=6, 9..=9]);
+    }
+
+    #[test]
+    fn the_timeout_follows_the_round_trip_within_its_bounds() {
+        let mut rtt = Rtt {
+            smoothed: None,
+            variation: Duration::ZERO,
+        };
+        assert_eq!(rtt.timeout(0), INITIAL_RTO);
+        rtt.sample(Duration::from_micros(100));
+        assert_eq!(rtt.timeout(0), MIN_RTO);
+        assert_eq!(rtt.timeout(1), MIN_RTO * 2);
+        assert_eq!(rtt.timeout(40), MAX_RTO);
+        rtt.sample(Duration::from_secs(10));
+        assert_eq!(rtt.timeout(0), MAX_RTO);
+    }
+}
