@@ -585,14 +585,14 @@ fn other_versions_and_kinds_are_told_as_what_they_are_not_blamed_on_the_secret()
     let mut version_3 = key.line(1, now_ms(), 0, to, "from the future");
     version_3[0] = 3;
     let mut newer_kind = sealing::Fields {
-        kind: 2,
+        kind: 200,
         session: 7,
         started: now_ms(),
         sequence: 0,
         sent: now_ms(),
         to,
     };
-    for datagram in [version_1, version_3, key.seal(&newer_kind, b"an acknowledgement")] {
+    for datagram in [version_1, version_3, key.seal(&newer_kind, b"a newer kind")] {
         peer.send_to(&datagram, to).unwrap();
     }
     newer_kind.kind = 0;
@@ -604,7 +604,7 @@ fn other_versions_and_kinds_are_told_as_what_they_are_not_blamed_on_the_secret()
     for told in [
         "is from an older udpchat (secured format 1), which this one does not speak: upgrade it",
         "is in secured format version 3, which this udpchat does not speak (a newer udpchat?)",
-        "is of a kind this udpchat does not know (2): a newer udpchat? ignored",
+        "is of a kind this udpchat does not know (200): a newer udpchat? ignored",
         "2 datagrams rejected, 1 datagram of a kind this udpchat does not know ignored",
     ] {
         assert!(stderr.contains(told), "{told}\n{stderr}");

@@ -32,6 +32,12 @@ const MAX_RTO: Duration = Duration::from_secs(2);
 /// A line this many below the highest one held is taken as lost, and resent
 /// at once (the duplicate-acknowledgement threshold of RFC 5681).
 const REORDERING: u64 = 3;
+/// At a terminal ([`Reliable::keep_trying`]), how long a typed line may wait
+/// for its acknowledgement before udpchat says it is pending: far more than
+/// a LAN's round trip, short enough for a person still looking.
+pub(crate) const PENDING_NOTICE: Duration = Duration::from_secs(1);
+/// Lines whose text a notice at a terminal quotes, at most.
+const QUOTED: usize = 3;
 
 /// The lines in flight, shared by the sender, receiver and resend threads.
 pub(crate) struct Outbox {
@@ -100,6 +106,8 @@ struct Peer {
     /// given something to acknowledge after it had nothing.
     last_progress: Instant,
     given_up: bool,
+    /// The pending notice was given for the lines waiting now.
+    told_pending: bool,
     end: End,
     /// Lines found lost by the acknowledgements, to resend at once.
     due: Vec<u64>,
@@ -116,6 +124,7 @@ struct Entry {
     input_line: u64,
     line: Arc<[u8]>,
     sent_at: Instant,
+    first_sent: Instant,
     /// Sent more than once: its acknowledgement is no round-trip sample (Karn).
     resent: bool,
     /// The receiver holds it (a selective acknowledgement said so).
@@ -178,6 +187,7 @@ impl Peer {
             timer: None,
             last_progress: now,
             given_up: false,
+            told_pending: false,
             end: End::NotSent,
             due: Vec::new(),
             held: 0,
@@ -295,6 +305,7 @@ impl Outbox {
                 input_line,
                 line: line.clone(),
                 sent_at: now,
+                first_sent: now,
                 resent: false,
                 held: false,
                 fast_resent: false,
@@ -415,6 +426,12 @@ impl Outbox {
         if progressed {
             if let Some(rtt) = sample {
                 peer.rtt.sample(rtt);
+            }
+            if peer.told_pending && !peer.waiting() {
+                peer.told_pending = false;
+                if self.reliable.keep_trying {
+                    warn!("{} acknowledged every line: delivered", peer.addr);
+                }
             }
             peer.last_progress = now;
             peer.backoff = 0;
@@ -540,8 +557,24 @@ impl Outbox {
                 peer.backoff = peer.backoff.saturating_add(1).min(8);
                 peer.timer = Some(now + peer.rtt.timeout(peer.backoff));
             }
-            let timer = peer.timer.unwrap_or(give_up_at);
-            let soonest = timer.min(give_up_at);
+            let mut soonest = peer.timer.unwrap_or(give_up_at).min(give_up_at);
+            // At a terminal, a typed line waiting too long is told as pending, once.
+            if self.reliable.keep_trying
+                && !peer.told_pending
+                && let Some(oldest) = peer.flight.front()
+            {
+                let notice_at = oldest.first_sent + PENDING_NOTICE;
+                if now >= notice_at {
+                    peer.told_pending = true;
+                    warn!(
+                        "not acknowledged yet by {}: {} (pending; udpchat keeps sending)",
+                        peer.addr,
+                        quoted(peer.flight.iter())
+                    );
+                } else {
+                    soonest = soonest.min(notice_at);
+                }
+            }
             next = Some(next.map_or(soonest, |next| next.min(soonest)));
         }
         if gave_up {
@@ -554,6 +587,11 @@ impl Outbox {
     /// it is not delivered.
     fn give_up(&self, peer: &mut Peer) {
         let lines = peer.flight.len() as u64;
+        let text = if self.reliable.keep_trying {
+            format!(": {}", quoted(peer.flight.iter()))
+        } else {
+            String::new()
+        };
         let mut given_up = Vec::new();
         for entry in peer.flight.drain(..) {
             push_number(&mut given_up, entry.input_line);
@@ -572,13 +610,14 @@ impl Outbox {
             peer.end = End::NotDelivered;
         }
         peer.given_up = true;
+        peer.told_pending = false;
         self.progress.pending_given_up(lines);
         let waited = humantime(self.reliable.give_up);
         if lines > 0 {
             warn!(
-                "{} not delivered to {}: no acknowledgement for {waited} (lines {})",
-                count(lines, "line"),
+                "NOT DELIVERED to {}: {} (lines {}), no acknowledgement for {waited}{text}",
                 peer.addr,
+                count(lines, "line"),
                 ranges_text(&given_up)
             );
         } else {
@@ -651,6 +690,26 @@ fn mark_held(peer: &mut Peer, held: &[(u64, u64)]) -> bool {
     }
     peer.held = count;
     due
+}
+
+/// The first lines of `entries`, quoted for a notice at a terminal (the
+/// user's own text, escaped all the same), with how many more there are.
+fn quoted<'a>(entries: impl ExactSizeIterator<Item = &'a Entry>) -> String {
+    let more = entries.len().saturating_sub(QUOTED);
+    let mut text = entries
+        .take(QUOTED)
+        .map(|entry| {
+            let line = crate::display::Style::sanitize_text(&entry.line);
+            let short: String = line.chars().take(40).collect();
+            let cut = if short.len() < line.len() { "..." } else { "" };
+            format!("\"{short}{cut}\"")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
 }
 
 /// Adds `number` to ascending, non-touching `ranges`, wherever it falls.

@@ -109,7 +109,7 @@ pub struct Args {
     #[arg(long)]
     pub accept_any: bool,
 
-    /// Label each received line with its time (clock or rfc3339)
+    /// Label received lines with a time (clock, rfc3339)
     ///
     /// The local time: 10:15:03 (clock, the default), or with
     /// --timestamps=rfc3339 (the = is needed) 2026-11-24T10:15:03.120+01:00.

@@ -128,7 +128,11 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     let summary = if interactive {
         terminal::run(chat, &args.prompt_names(secured))?
     } else if meter::wanted(args.quiet > 0, args.recv_only) {
-        let input = meter::start(BufReader::with_capacity(64 * 1024, io::stdin()), chat.progress());
+        let input = meter::start(
+            BufReader::with_capacity(64 * 1024, io::stdin()),
+            chat.progress(),
+            args.reliable,
+        );
         // Received lines share the terminal with the bar when stdout is one.
         let ran = if io::stdout().is_terminal() {
             chat.run(input, meter::AroundTheBar(io::stdout()))

@@ -4,13 +4,17 @@
 //! terminal handling are what `pv` users expect, and better than a
 //! hand-drawn line), from the reads of the input itself: the sender's own
 //! reads move it, so an input that waits (a `tail -f`) never wakes anything,
-//! and no timer thread runs.
+//! and no timer thread runs. With `--reliable` the sender also waits for its
+//! peers, without reading: then indicatif's ticker redraws the line a few
+//! times a second, for it to say so (the chat is not idle then).
 
 use std::io::{self, BufRead, IsTerminal, Read};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::fmt;
+
+use indicatif::{HumanDuration, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use udpchat::Progress;
 
 /// Redraws per second at most: enough to see it move, few enough to cost nothing.
@@ -33,21 +37,44 @@ pub fn wanted(quiet: bool, recv_only: bool) -> bool {
 /// Starts the bar for `input` (stdin), sized by what is left of it when it
 /// is a regular file, and returns `input` wrapped so that reading it moves
 /// the bar. `progress` gives the lines sent.
-pub fn start<R: BufRead>(input: R, progress: Progress) -> Metered<R> {
+pub fn start<R: BufRead>(input: R, progress: Progress, reliable: bool) -> Metered<R> {
     let total = regular_file_left();
     let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(REDRAWS_PER_SECOND));
     let template = if total.is_some() {
-        "{msg}, {bytes}/{total_bytes} ({percent}%), {bytes_per_sec}, {eta} left"
+        "{msg}{waiting}, {bytes}/{total_bytes} ({percent}%), {bytes_per_sec}{left}"
     } else {
-        "{msg}, {bytes}, {bytes_per_sec}"
+        "{msg}{waiting}, {bytes}, {bytes_per_sec}"
     };
-    bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let waiting = progress.clone();
+    let no_estimate = progress.clone();
+    let style = ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("waiting", move |_: &ProgressState, out: &mut dyn fmt::Write| {
+            if waiting.waiting_for_peer() {
+                let _ = write!(
+                    out,
+                    ", waiting for the peer to acknowledge {}",
+                    crate::words::count(waiting.lines_pending(), "line")
+                );
+            }
+        })
+        // While it waits for its peer, no time left can be told.
+        .with_key("left", move |state: &ProgressState, out: &mut dyn fmt::Write| {
+            if !no_estimate.waiting_for_peer() {
+                let _ = write!(out, ", {:#} left", HumanDuration(state.eta()));
+            }
+        });
+    bar.set_style(style);
     bar.set_message("sending: 0 lines");
+    if reliable {
+        bar.enable_steady_tick(Duration::from_millis(1000 / u64::from(REDRAWS_PER_SECOND)));
+    }
     let _ = SHOWN.set(bar.clone());
     Metered {
         input,
         bar,
         progress,
+        reliable,
         read: 0,
         reported: 0,
         last_report: Instant::now(),
@@ -111,6 +138,8 @@ pub struct Metered<R> {
     input: R,
     bar: ProgressBar,
     progress: Progress,
+    /// The chat waits for acknowledgements after the input ends: the line stays till then.
+    reliable: bool,
     read: u64,
     reported: u64,
     last_report: Instant,
@@ -132,8 +161,13 @@ impl<R> Metered<R> {
         self.bar.set_position(self.read);
         let lines = self.progress.lines_sent();
         let elapsed = self.bar.elapsed().max(Duration::from_millis(1)).as_secs_f64();
+        let delivered = if self.reliable {
+            format!(", {} delivered", self.progress.lines_delivered())
+        } else {
+            String::new()
+        };
         self.bar.set_message(format!(
-            "sent {} ({:.0}/s)",
+            "sent {} ({:.0}/s){delivered}",
             crate::words::count(lines, "line"),
             lines as f64 / elapsed
         ));
@@ -144,7 +178,7 @@ impl<R: Read> Read for Metered<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.input.read(buf)?;
         self.read += n as u64;
-        if n == 0 {
+        if n == 0 && !self.reliable {
             clear();
         } else {
             self.report_if_due();
@@ -155,8 +189,9 @@ impl<R: Read> Read for Metered<R> {
 
 impl<R: BufRead> BufRead for Metered<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        // At the end of input the bar goes: the chat's last words follow.
-        if self.input.fill_buf()?.is_empty() {
+        // At the end of input the bar goes: the chat's last words follow
+        // (with --reliable, once the peers acknowledged: it says it waits).
+        if self.input.fill_buf()?.is_empty() && !self.reliable {
             clear();
         }
         self.input.fill_buf()
