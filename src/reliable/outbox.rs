@@ -409,7 +409,8 @@ impl Outbox {
             }
             peer.delivered += 1;
             delivered += 1;
-            if !entry.resent {
+            // A held line waited behind a hole for `next`: no round-trip sample.
+            if !entry.resent && !entry.held {
                 sample = Some(now.saturating_duration_since(entry.sent_at));
             }
             progressed = true;
