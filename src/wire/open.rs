@@ -217,7 +217,7 @@ impl Opener {
             Acked::Refused => {
                 if self.acks_told.allows(Instant::now()) {
                     log::warn!(
-                        "refused an acknowledgement from {from}: it is not a peer, or it acknowledges                          lines never sent (up to line {} of {})",
+                        "refused an acknowledgement from {from}: it is not a peer, or it acknowledges lines never sent (up to line {} of {})",
                         ack.next,
                         outbox.lines_numbered()
                     );
