@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -359,8 +359,12 @@ fn a_stalled_receiver_makes_the_sender_wait_with_bounded_memory_then_gets_everyt
     use nix::sys::signal::Signal;
     use std::sync::atomic::Ordering;
     let key = Key::new();
-    const LINES: u64 = 20_000;
-    let lines = numbered(LINES);
+    // 100 bytes a line, so that the buffers between the feeder and the
+    // sender hold far fewer lines than the input.
+    let lines: Vec<String> = numbered(20_000)
+        .into_iter()
+        .map(|line| format!("{line} {}", "x".repeat(51)))
+        .collect();
     let from = free_addr();
     let (mut receiver, to) = receiver(&key, "127.0.0.1:0", &from, &[]);
     let mut sender = Udpchat::start(&["--reliable", "--secret-file", key.file.path(), "-b", &from, &to]);
@@ -381,7 +385,7 @@ fn a_stalled_receiver_makes_the_sender_wait_with_bounded_memory_then_gets_everyt
     eprintln!("{context}");
     assert_eq!(code, Some(0), "{context}");
     assert_once_in_order(&everything_shown(&mut receiver), &lines, &context);
-    // At most 1,024 lines in flight, plus what the pipe (64 KiB, 1,365
+    // At most 1,024 lines in flight, plus what the pipe (64 KiB, 655
     // lines) and the sender's input buffer (64 KiB) hold: far from all.
     assert!(read_ahead < 4_000, "{context}");
     assert!(memory.peak_kib < 64 * 1024, "{context}");
@@ -424,6 +428,81 @@ fn an_absent_peer_is_given_up_and_its_lines_named_not_delivered() {
     }
     assert_eq!(numbers, (0..10).collect(), "{tries} tries");
     assert!((10..=80).contains(&tries), "{tries} tries");
+}
+
+#[test]
+fn an_end_of_input_no_peer_acknowledged_is_a_failure_too() {
+    let key = Key::new();
+    let silent = loopback_socket();
+    let away = silent.local_addr().unwrap().to_string();
+    let input = InputFile::new(&[]);
+    let mut sender = sender(&key, "127.0.0.1:0", &[&away], &["--give-up", "1s"], &input);
+    let (code, stderr) = sender.exit_code();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{away} did not acknowledge the end of input")),
+        "{stderr}"
+    );
+    let mut buffer = [0; 2048];
+    let len = silent.recv(&mut buffer).unwrap();
+    assert_eq!(buffer[sealing::AT_KIND], sealing::RELIABLE_END);
+    assert_eq!(sealing::sequence_of(&buffer[..len]), 0);
+}
+
+/// A library chat that sends reliably to a library chat that receives, and
+/// to a socket that never answers: its `Summary` says what each acknowledged.
+#[test]
+fn a_library_chat_reports_what_each_peer_acknowledged() {
+    use std::io::{BufRead, BufReader};
+    use udpchat::{Chat, Config, Reliable, Secret};
+    let key = Key::new();
+    let secret = || Some(Secret::from_file(&key.file.0).unwrap());
+    let lines = numbered(200);
+    let sender_addr: SocketAddr = free_addr().parse().unwrap();
+    let mut config = Config::peers(vec![sender_addr], "127.0.0.1:0".parse().unwrap());
+    config.secret = secret();
+    config.recv_only = true;
+    let receiver = Chat::bind(config).unwrap();
+    let receiver_addr = receiver.local_addr();
+    let stop = receiver.shutdown_handle();
+    let (screen, output) = std::io::pipe().unwrap();
+    let receiving = std::thread::spawn(move || receiver.run(std::io::empty(), output));
+
+    let silent = loopback_socket();
+    let silent_addr = silent.local_addr().unwrap();
+    let mut config = Config::peers(vec![receiver_addr, silent_addr], sender_addr);
+    config.secret = secret();
+    config.reliable = Some(Reliable::new().giving_up_after(Duration::from_secs(1)));
+    let sender = Chat::bind(config).unwrap();
+    let input: String = lines.iter().map(|line| format!("{line}\n")).collect();
+    let summary = sender.run(std::io::Cursor::new(input), std::io::sink()).unwrap();
+
+    let shown: Vec<Vec<u8>> = BufReader::new(screen)
+        .lines()
+        .take(lines.len())
+        .map(|line| line.unwrap().into_bytes())
+        .collect();
+    stop.interrupt();
+    receiving.join().unwrap().unwrap();
+    assert_once_in_order(&shown, &lines, "the library receiver");
+    let delivery = summary.delivery.expect("a reliable chat's delivery");
+    let [received, away] = &delivery.peers[..] else {
+        panic!("two peers: {delivery:?}");
+    };
+    assert_eq!(received.peer, receiver_addr);
+    assert_eq!(received.lines_delivered, 200, "{delivery:?}");
+    assert!(received.not_delivered.is_empty(), "{delivery:?}");
+    assert!(received.end_acknowledged, "{delivery:?}");
+    assert_eq!(away.peer, silent_addr);
+    assert_eq!(away.lines_delivered, 0, "{delivery:?}");
+    assert_eq!(away.not_delivered, vec![1..=200], "{delivery:?}");
+    assert!(!away.end_acknowledged, "{delivery:?}");
+    assert_eq!(
+        (delivery.lines_delivered(), delivery.lines_not_delivered()),
+        (200, 200)
+    );
+    assert_eq!(delivery.acks_refused, 0);
+    assert!(!delivery.complete());
 }
 
 #[test]
@@ -522,11 +601,13 @@ fn acknowledgements_of_lines_never_sent_or_from_another_address_are_not_believed
     );
     let counts = delivery(&stderr);
     assert_eq!((counts.delivered, counts.not_delivered), (5, 5), "{stderr}");
-    // The -v summary counts what it refused.
+    // Each is refused, and counted in the -v summary; the first is told.
+    assert!(stderr.contains(", 5 acknowledgements refused"), "{stderr}");
+    let stranger = stranger.local_addr().unwrap();
     assert!(
-        stderr
-            .lines()
-            .any(|line| line.contains("acknowledgement") && line.contains("refused")),
+        stderr.contains(&format!(
+            "warning: refused an acknowledgement from {stranger}: it is not a peer, or it acknowledges lines never sent"
+        )),
         "{stderr}"
     );
 }
