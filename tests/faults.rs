@@ -9,7 +9,7 @@ mod common;
 use std::net::UdpSocket;
 use std::time::Instant;
 
-use common::{Netns, TIMEOUT, Udpchat, free_port};
+use common::{TIMEOUT, Udpchat, free_port, two_hosts};
 use nix::sys::signal::Signal;
 
 /// Warnings that `addr` is not listening, in `stderr`.
@@ -148,94 +148,6 @@ fn every_line_piped_to_a_peer_that_is_not_listening_is_sent_whatever_the_timing(
             }
         }
         let _ = std::fs::remove_file(&file);
-    }
-}
-
-/// Two namespaces, A (10.99.1.1) and B (10.99.1.2), joined by a veth pair
-/// whose neighbours are set by hand, so no datagram waits for ARP (the ARP
-/// queue drops silently, which would blur what is counted). `None` where
-/// namespaces cannot be made (see [`common::skip_or_fail`]).
-fn two_hosts(a_setup: &[&[&str]]) -> Option<(Netns, Netns)> {
-    let b = Netns::new(&[&["link", "set", "lo", "up"]])?;
-    let veth = [
-        "link",
-        "add",
-        "va",
-        "address",
-        "02:00:00:00:99:01",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "vb",
-        "address",
-        "02:00:00:00:99:02",
-        "netns",
-        b.name(),
-    ];
-    let mut setup: Vec<&[&str]> = vec![
-        &["link", "set", "lo", "up"],
-        &veth,
-        &["addr", "add", "10.99.1.1/24", "dev", "va"],
-        &["link", "set", "va", "up"],
-        &[
-            "neigh",
-            "add",
-            "10.99.1.2",
-            "lladdr",
-            "02:00:00:00:99:02",
-            "dev",
-            "va",
-            "nud",
-            "permanent",
-        ],
-    ];
-    setup.extend_from_slice(a_setup);
-    let a = Netns::new(&setup)?;
-    for args in [
-        &["addr", "add", "10.99.1.2/24", "dev", "vb"][..],
-        &["link", "set", "vb", "up"],
-        &[
-            "neigh",
-            "add",
-            "10.99.1.1",
-            "lladdr",
-            "02:00:00:00:99:01",
-            "dev",
-            "vb",
-            "nud",
-            "permanent",
-        ],
-    ] {
-        if !b.ip(args) {
-            common::skip_or_fail(format_args!(
-                "cannot set up the second namespace (ip {})",
-                args.join(" ")
-            ));
-            return None;
-        }
-    }
-    // Until the kernel has seen the carrier (its link watch may take a
-    // second), the link's queue drops every datagram without a word.
-    wait_until_up(&a, "va");
-    wait_until_up(&b, "vb");
-    Some((a, b))
-}
-
-/// Waits until `ip link` says `dev` is up (operationally, carrier seen).
-fn wait_until_up(netns: &Netns, dev: &str) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let output = netns
-            .command("ip")
-            .args(["-o", "link", "show", dev])
-            .output()
-            .unwrap();
-        if String::from_utf8_lossy(&output.stdout).contains("state UP") {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{dev} never came up");
-        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 

@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests: loopback sockets, bounded waits, test data; the real binary, a terminal and namespaces.
+//! Helpers shared by the integration tests: loopback sockets, bounded waits, test data; the real binary, a terminal, namespaces and a relay.
 #![allow(dead_code, unused_imports)] // each test file uses its own subset
 
 use std::net::{SocketAddr, UdpSocket};
@@ -7,12 +7,13 @@ use std::time::Duration;
 mod netns;
 #[cfg(feature = "cli")]
 mod process;
+pub mod relay;
 #[cfg(feature = "cli")]
 pub mod sealing;
 #[cfg(feature = "cli")]
 mod tmux;
 
-pub use netns::Netns;
+pub use netns::{Netns, two_hosts};
 #[cfg(feature = "cli")]
 pub use process::*;
 #[cfg(feature = "cli")]
@@ -25,7 +26,7 @@ pub fn in_ci() -> bool {
 }
 
 /// The one place that decides what a test does when this machine cannot run
-/// its real check (no tmux, not root, no `ip netns`, no `tc`, no ::1, no
+/// its real check (no tmux, not root, no `ip netns`, no `tc`, no `nft`, no ::1, no
 /// Wine...): in CI, whose setup (`.ci/run`) provides all of them, a missing
 /// one is a broken setup and the test fails, saying `why`, so that a green CI
 /// run means every test ran; elsewhere it prints `skipped: WHY` and the

@@ -1,8 +1,9 @@
 //! Network namespaces a test makes itself, so broadcasts and multicasts never reach a real network.
 
 use std::process::{Command, Stdio};
+use std::time::Instant;
 
-use super::{skip_or_fail, unique_number};
+use super::{TIMEOUT, skip_or_fail, unique_number};
 
 /// A network namespace made for one test, with only the interfaces the test
 /// adds, so that broadcasts and multicasts never reach a real network. It is
@@ -96,5 +97,94 @@ impl Drop for Netns {
             .stdin(Stdio::null())
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// Two namespaces, A (10.99.1.1) and B (10.99.1.2), joined by a veth pair
+/// (`va` in A, `vb` in B) whose neighbours are set by hand, so no datagram
+/// waits for ARP (the ARP queue drops silently, which would blur what is
+/// counted). `a_setup` is run in A once the pair is there. `None` where
+/// namespaces cannot be made (see [`skip_or_fail`]).
+pub fn two_hosts(a_setup: &[&[&str]]) -> Option<(Netns, Netns)> {
+    let b = Netns::new(&[&["link", "set", "lo", "up"]])?;
+    let veth = [
+        "link",
+        "add",
+        "va",
+        "address",
+        "02:00:00:00:99:01",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "vb",
+        "address",
+        "02:00:00:00:99:02",
+        "netns",
+        b.name(),
+    ];
+    let mut setup: Vec<&[&str]> = vec![
+        &["link", "set", "lo", "up"],
+        &veth,
+        &["addr", "add", "10.99.1.1/24", "dev", "va"],
+        &["link", "set", "va", "up"],
+        &[
+            "neigh",
+            "add",
+            "10.99.1.2",
+            "lladdr",
+            "02:00:00:00:99:02",
+            "dev",
+            "va",
+            "nud",
+            "permanent",
+        ],
+    ];
+    setup.extend_from_slice(a_setup);
+    let a = Netns::new(&setup)?;
+    for args in [
+        &["addr", "add", "10.99.1.2/24", "dev", "vb"][..],
+        &["link", "set", "vb", "up"],
+        &[
+            "neigh",
+            "add",
+            "10.99.1.1",
+            "lladdr",
+            "02:00:00:00:99:01",
+            "dev",
+            "vb",
+            "nud",
+            "permanent",
+        ],
+    ] {
+        if !b.ip(args) {
+            skip_or_fail(format_args!(
+                "cannot set up the second namespace (ip {})",
+                args.join(" ")
+            ));
+            return None;
+        }
+    }
+    // Until the kernel has seen the carrier (its link watch may take a
+    // second), the link's queue drops every datagram without a word.
+    wait_until_up(&a, "va");
+    wait_until_up(&b, "vb");
+    Some((a, b))
+}
+
+/// Waits until `ip link` says `dev` is up (operationally, carrier seen).
+fn wait_until_up(netns: &Netns, dev: &str) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let output = netns
+            .command("ip")
+            .args(["-o", "link", "show", dev])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&output.stdout).contains("state UP") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{dev} never came up");
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }

@@ -349,6 +349,30 @@ impl Udpchat {
         self.child.wait_timeout(timeout).unwrap().is_some()
     }
 
+    /// Kills udpchat at once (SIGKILL) and waits for it. What it printed
+    /// before stays readable: [`rest_of_stdout`](Self::rest_of_stdout).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Every line on stdout not taken yet, to its end, once udpchat has
+    /// exited (its pipe closes when it does); fails the test if stdout is
+    /// still open after [`TIMEOUT`].
+    pub fn rest_of_stdout(&self) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + TIMEOUT;
+        let mut lines = Vec::new();
+        loop {
+            match self.stdout.recv_deadline(deadline) {
+                Ok(line) => lines.push(line),
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return lines,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    panic!("stdout still open after {TIMEOUT:?}; stderr:\n{}", self.stderr())
+                }
+            }
+        }
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()

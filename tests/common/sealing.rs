@@ -18,6 +18,12 @@ pub const OVERHEAD: usize = 93;
 /// Kinds: a line, the end of input.
 pub const LINE: u8 = 0;
 pub const END: u8 = 1;
+/// Kinds of reliable delivery (`--reliable`): an acknowledgement, a line
+/// that asks for one (its body `base`, then the line), the end of such input
+/// (its body `base`).
+pub const ACK: u8 = 2;
+pub const RELIABLE_LINE: u8 = 3;
+pub const RELIABLE_END: u8 = 4;
 
 /// A 32-byte key, and the secret file that holds it as udpchat writes one.
 pub struct Key {
@@ -80,6 +86,37 @@ impl Key {
         };
         self.seal(&fields, body.as_bytes())
     }
+
+    /// Acknowledgement `sequence` of the chat whose session is `session`
+    /// (begun at `started`), sent now to `to`, with `body` (see [`ack_body`]).
+    pub fn ack(&self, session: u64, started: u64, sequence: u64, to: SocketAddr, body: &[u8]) -> Vec<u8> {
+        let fields = Fields {
+            kind: ACK,
+            session,
+            started,
+            sequence,
+            sent: now_ms(),
+            to,
+        };
+        self.seal(&fields, body)
+    }
+}
+
+/// An acknowledgement's body, as docs/PROTOCOL.md lays it out: the session
+/// acknowledged, `next` (every line below it was written), whether the end
+/// of input was taken too, and the ranges held above `next` (first
+/// inclusive, end exclusive). Any values, sensible or not: the tests decide.
+pub fn ack_body(acked: u64, next: u64, end_taken: bool, ranges: &[(u64, u64)]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(18 + 16 * ranges.len());
+    body.extend_from_slice(&acked.to_be_bytes());
+    body.extend_from_slice(&next.to_be_bytes());
+    body.push(u8::from(end_taken));
+    body.push(u8::try_from(ranges.len()).expect("at most 255 ranges"));
+    for (first, end) in ranges {
+        body.extend_from_slice(&first.to_be_bytes());
+        body.extend_from_slice(&end.to_be_bytes());
+    }
+    body
 }
 
 /// The header's fields.
@@ -101,6 +138,11 @@ pub fn now_ms() -> u64 {
 /// A sealed datagram's sequence number, in the clear in its header.
 pub fn sequence_of(datagram: &[u8]) -> u64 {
     u64::from_be_bytes(datagram[AT_SEQUENCE..AT_SEQUENCE + 8].try_into().unwrap())
+}
+
+/// A sealed datagram's session, in the clear in its header.
+pub fn session_of(datagram: &[u8]) -> u64 {
+    u64::from_be_bytes(datagram[AT_SESSION..AT_SESSION + 8].try_into().unwrap())
 }
 
 /// RFC 4648 base32, no padding.
