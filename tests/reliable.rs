@@ -817,3 +817,120 @@ fn of_two_peers_only_the_absent_ones_lines_are_named_not_delivered() {
     assert_eq!(not_delivered_to(&stderr, &present_addr), None, "{stderr}");
     assert_eq!(delivery(&stderr).not_delivered, 200, "{stderr}");
 }
+
+/// At a terminal a typed line that waits is told pending, and NOT DELIVERED
+/// when the sender gives up, on the screen (no stderr to read); the next
+/// line gives the peer a fresh chance, and its acknowledgement is told.
+#[test]
+#[cfg(unix)]
+fn at_a_terminal_a_waiting_line_is_told_pending_then_not_delivered_and_the_next_one_delivered() {
+    use common::{Pane, Tmux};
+    let key = Key::new();
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap();
+    let chat_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let (bind, to) = (chat_addr.to_string(), peer_addr.to_string());
+    let args = [
+        "--secret-file",
+        key.file.path(),
+        "--reliable",
+        "--give-up",
+        "2s",
+        "-b",
+        &bind,
+        &to,
+    ];
+    let pane = Pane {
+        stderr_on_screen: true,
+        ..Pane::default()
+    };
+    let Some(tmux) = Tmux::start_with(&args, &[], &pane) else {
+        return;
+    };
+    tmux.wait_for("the prompt", |screen| {
+        screen.contains(&format!("to {to} (secured)>"))
+    });
+    tmux.type_text("first words");
+    tmux.press(&["Enter"]);
+    // The peer takes the line and says nothing.
+    let (first, _) = recv(&peer);
+    assert_eq!(first[sealing::AT_KIND], sealing::RELIABLE_LINE);
+    tmux.wait_for("the pending notice", |screen| {
+        screen.contains(&format!("not acknowledged yet by {to}: \"first words\" (pending"))
+    });
+    tmux.wait_for("the notice that it was not delivered", |screen| {
+        screen.contains(&format!("NOT DELIVERED to {to}: 1 line (line 1)"))
+            && screen.contains("\"first words\"")
+    });
+    // The next line is sent to the peer given up all the same.
+    tmux.type_text("second try");
+    tmux.press(&["Enter"]);
+    let second = loop {
+        let (datagram, _) = recv(&peer);
+        if sealing::sequence_of(&datagram) == 1 {
+            break datagram;
+        }
+    };
+    tmux.wait_for("the second line pending", |screen| {
+        screen.contains("\"second try\" (pending")
+    });
+    let body = ack_body(sealing::session_of(&second), 2, false, &[]);
+    peer.send_to(
+        &key.ack(unique_number(), now_ms(), 0, chat_addr, &body),
+        chat_addr,
+    )
+    .unwrap();
+    tmux.wait_for("the notice that it was delivered", |screen| {
+        screen.contains(&format!("{to} acknowledged every line: delivered"))
+    });
+    tmux.press(&["C-c"]);
+    assert_eq!(tmux.exit_status().0, 130);
+}
+
+/// Piped input with stderr at a terminal: while the receiver is stopped the
+/// progress line says the sender waits for it; continued, every line
+/// arrives and the sender exits 0.
+#[test]
+#[cfg(target_os = "linux")]
+fn the_progress_line_says_when_the_sender_waits_for_a_stopped_peer() {
+    use common::{Pane, Tmux};
+    use nix::sys::signal::Signal;
+    let key = Key::new();
+    let sender_port = free_port();
+    let (mut receiver, bound) = receiver(&key, "127.0.0.1:0", &format!("127.0.0.1:{sender_port}"), &[]);
+    receiver.signal(Signal::SIGSTOP);
+    let input = InputFile::new(&numbered(20_000));
+    let bind = format!("127.0.0.1:{sender_port}");
+    let args = [
+        "--secret-file",
+        key.file.path(),
+        "--reliable",
+        "-b",
+        &bind,
+        &bound,
+    ];
+    let before = format!("exec < {}", input.0.to_str().unwrap());
+    let pane = Pane {
+        before: &before,
+        stderr_on_screen: true,
+        ..Pane::default()
+    };
+    let Some(tmux) = Tmux::start_with(&args, &[], &pane) else {
+        receiver.signal(Signal::SIGCONT);
+        return;
+    };
+    let waiting = tmux.wait_for("the progress line waiting", |screen| {
+        screen.contains("waiting for the peer to acknowledge 1024 lines")
+    });
+    assert!(
+        !waiting.contains(" left"),
+        "no time left while it waits:\n{waiting}"
+    );
+    receiver.signal(Signal::SIGCONT);
+    assert_eq!(tmux.exit_status().0, 0, "{}", tmux.screen());
+    let mut received = 0;
+    while received < 20_000 {
+        receiver.line();
+        received += 1;
+    }
+}
