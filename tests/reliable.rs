@@ -897,7 +897,7 @@ fn the_progress_line_says_when_the_sender_waits_for_a_stopped_peer() {
     use nix::sys::signal::Signal;
     let key = Key::new();
     let sender_port = free_port();
-    let (mut receiver, bound) = receiver(&key, "127.0.0.1:0", &format!("127.0.0.1:{sender_port}"), &[]);
+    let (receiver, bound) = receiver(&key, "127.0.0.1:0", &format!("127.0.0.1:{sender_port}"), &[]);
     receiver.signal(Signal::SIGSTOP);
     let input = InputFile::new(&numbered(20_000));
     let bind = format!("127.0.0.1:{sender_port}");
