@@ -34,6 +34,24 @@ end = header(1, bytes(range(0x60, 0x78)), 0x0123456789ABCDEF,
 print("line:", sealed(line, b"hello").hex())
 print("end: ", sealed(end, b"").hex())
 
+# Reliable delivery: a kind-3 line and a kind-4 end carry `behind` (u16,
+# the sequence minus the sender's base) first in their bodies; a kind-2 acknowledgement, sent back by the receiver in a
+# session of its own, names the session it acknowledges, `next`, flags, and
+# the ranges held above `next`.
+reliable_line = header(3, bytes(range(0x80, 0x98)), 0x0123456789ABCDEF,
+                       1795515303000, 7, 1795515305000, "192.168.1.6", 2323)
+reliable_end = header(4, bytes(range(0xA0, 0xB8)), 0x0123456789ABCDEF,
+                      1795515303000, 8, 1795515306000, "192.168.1.6", 2323)
+ack = header(2, bytes(range(0xC0, 0xD8)), 0xFEDCBA9876543210,
+             1795515302000, 0, 1795515305050, "192.168.1.5", 2323)
+ranges = [(7, 8)]
+ack_body = (struct.pack(">QQBB", 0x0123456789ABCDEF, 5, 0, len(ranges))
+            + b"".join(struct.pack(">QQ", first, end) for first, end in ranges))
+assert len(ack_body) == 18 + 16 * len(ranges)
+print("reliable line:", sealed(reliable_line, struct.pack(">H", 7 - 5) + b"hello").hex())
+print("reliable end: ", sealed(reliable_end, struct.pack(">H", 8 - 8)).hex())
+print("ack:          ", sealed(ack, ack_body).hex())
+
 try:
     from argon2.low_level import Type, hash_secret_raw
 except ImportError:

@@ -1,9 +1,11 @@
-//! Benchmark: the real `udpchat` binary against a minimal UDP chat, on loopback; prints a table.
+//! Benchmark: the real `udpchat` binary against a minimal UDP chat and TCP, on loopback and a lossy link; prints tables.
 //!
-//! Run with `cargo run --release --example bench` (about 30 s on 2 cores once
-//! built), or add `-- --quick` for smaller runs while iterating (about 10 s), `--runs N`
-//! for N bulk runs of each, `--bulk-only` to skip the rest. It builds the
-//! `udpchat` binary of the same profile first; `UDPCHAT_BIN=path` runs another one.
+//! Run with `cargo run --release --example bench` (about two minutes on 2 cores
+//! once built), or add `-- --quick` for smaller runs while iterating, `--runs N`
+//! for N bulk runs of each, `--bulk-only` to skip the rest, `--reliable-only`
+//! for the `--reliable` rows alone (loopback bulk beside plain and secured,
+//! then the lossy link). It builds the `udpchat` binary of the same profile
+//! first; `UDPCHAT_BIN=path` runs another one.
 //!
 //! The reference is written below (`reference`): one `send_to` per input line,
 //! one `recv` per datagram into a buffered stdout that is flushed when the
@@ -12,7 +14,13 @@
 //! as separate processes in the same run, alternating, so a busy machine slows
 //! both alike. A second table puts a secured chat (a generated secret, in
 //! `UDPCHAT_SECRET`) beside a plain one, and times the start-up of one whose
-//! secret is a passphrase (Argon2id). Linux only: it reads `/proc`.
+//! secret is a passphrase (Argon2id). A third puts a reliable chat
+//! (`--secret-file S --reliable`) beside the plain one. The last sends 100,000
+//! lines across a link that drops 1 datagram or segment in 20 (two network
+//! namespaces, a veth pair, an nftables rule; root, `ip`, `nft` and `socat`
+//! needed, else skipped with the reason), with `udpchat --reliable` and with
+//! TCP (`socat`), and once more through a relay written below (`relay`) that
+//! also duplicates and reorders. Linux only: it reads `/proc`.
 
 #[cfg(target_os = "linux")]
 fn main() {
@@ -31,8 +39,10 @@ mod linux {
     use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
     use std::net::{SocketAddr, UdpSocket};
     use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
     use std::path::{Path, PathBuf};
-    use std::process::{Child, ChildStdin, Command, Stdio};
+    use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::{Arc, Mutex};
     use std::thread;
     use std::time::{Duration, Instant};
@@ -57,6 +67,10 @@ mod linux {
         latency_gap: Duration,
         idle: Duration,
         repeats: usize,
+        /// Lines sent across the lossy link, and rounds of it (udpchat, TCP,
+        /// udpchat through the relay in each).
+        lossy_lines: usize,
+        lossy_runs: usize,
     }
 
     const FULL: Plan = Plan {
@@ -66,6 +80,8 @@ mod linux {
         latency_gap: Duration::from_millis(4),
         idle: Duration::from_secs(10),
         repeats: 9,
+        lossy_lines: 100_000,
+        lossy_runs: 3,
     };
 
     const QUICK: Plan = Plan {
@@ -75,6 +91,8 @@ mod linux {
         latency_gap: Duration::from_millis(4),
         idle: Duration::from_secs(2),
         repeats: 3,
+        lossy_lines: 100_000,
+        lossy_runs: 1,
     };
 
     pub fn main() {
@@ -85,6 +103,9 @@ mod linux {
                 &args[2],
                 args.get(3).map(String::as_str) == Some("--recv-only"),
             );
+        }
+        if args.first().map(String::as_str) == Some("--relay") {
+            relay(&args[1], &args[2]);
         }
         let mut plan = if args.iter().any(|a| a == "--quick") {
             QUICK
@@ -99,26 +120,35 @@ mod linux {
         {
             plan.bulk_runs = runs.parse().expect("--runs takes a number");
         }
-        let bulk_only = args.iter().any(|a| a == "--bulk-only");
+        // `--reliable-only`: the bulk runs of plain, secured and reliable
+        // chats, and the lossy link; nothing else, not even the reference.
+        let reliable_only = args.iter().any(|a| a == "--reliable-only");
+        let bulk_only = args.iter().any(|a| a == "--bulk-only") && !reliable_only;
         let plan = &plan;
         let programs = Programs::find();
         println!("{}", machine());
         println!("udpchat: {}", programs.udpchat.display());
 
-        let dir = std::env::temp_dir().join(format!("udpchat-bench-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("lines.txt");
+        let scratch = Scratch::new();
+        let file = scratch.0.join("lines.txt");
         write_lines(&file, plan.bulk_lines);
 
         let secret = udpchat::Secret::generate().unwrap().to_text().to_string();
+        // The reliable chat reads the same secret from a file, as the issue runs it.
+        let secret_file = scratch.0.join("secret");
+        write_secret(&secret_file, &secret);
         let mut table = Table::new(["udpchat", "reference"]);
         let kinds = [Kind::Udpchat, Kind::Reference];
 
         // 1 and 4: bulk, and the receiver's peak RSS after it.
         let mut bulk: [Vec<Bulk>; 2] = Default::default();
         let mut secured_bulk = Vec::new();
+        let mut reliable_bulk = Vec::new();
         for run in 0..plan.bulk_runs {
             for (i, kind) in kinds.iter().enumerate() {
+                if reliable_only && *kind == Kind::Reference {
+                    continue;
+                }
                 let result = run_bulk(*kind, &programs, &file, plan.bulk_lines);
                 eprintln!("bulk run {} {:9}: {result:?}", run + 1, kind.name());
                 bulk[i].push(result);
@@ -127,9 +157,20 @@ mod linux {
                 let result = run_bulk(Kind::Secured(&secret), &programs, &file, plan.bulk_lines);
                 eprintln!("bulk run {} secured  : {result:?}", run + 1);
                 secured_bulk.push(result);
+                let result = run_bulk(Kind::Reliable(&secret_file), &programs, &file, plan.bulk_lines);
+                eprintln!("bulk run {} reliable : {result:?}", run + 1);
+                reliable_bulk.push(result);
             }
         }
-        fs::remove_dir_all(&dir).unwrap();
+        if reliable_only {
+            println!(
+                "\n{} bulk runs of {} lines; {} rounds of {} lines on the lossy link\n",
+                plan.bulk_runs, plan.bulk_lines, plan.lossy_runs, plan.lossy_lines
+            );
+            print_reliable(&reliable_bulk, &bulk[0], &secured_bulk, plan.bulk_lines);
+            print_lossy(&programs, plan, &scratch.0, &secret_file);
+            return;
+        }
         let n = plan.bulk_lines;
         let runs = plan.bulk_runs;
         table.counts(
@@ -299,6 +340,94 @@ mod linux {
         print!("{}", table.render());
         println!("\nSecured (a generated secret; start-up: a passphrase) beside plain:\n");
         print!("{}", secured.render());
+        print_reliable(&reliable_bulk, &bulk[0], &secured_bulk, n);
+        print_lossy(&programs, plan, &scratch.0, &secret_file);
+    }
+
+    /// The bench's files, removed at the end, whichever way it ends.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new() -> Scratch {
+            let dir = std::env::temp_dir().join(format!("udpchat-bench-{}", std::process::id()));
+            fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A secret file only its owner may read: udpchat warns about any other.
+    fn write_secret(path: &Path, secret: &str) {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .unwrap();
+        writeln!(file, "{secret}").unwrap();
+    }
+
+    /// The reliable chat's table: beside the plain chat of the same runs,
+    /// with the secured chat's (what sealing alone costs) in notes.
+    fn print_reliable(reliable: &[Bulk], plain: &[Bulk], secured: &[Bulk], n: usize) {
+        let mut table = Table::new(["reliable", "plain"]);
+        let runs = plain.len();
+        let paired = [reliable, plain];
+        table.counts(
+            &format!("bulk: runs with all {n} lines delivered"),
+            paired.each(|runs| runs.iter().filter(|r| r.lost == 0).count() as f64),
+            &format!("of {runs}"),
+        );
+        table.counts(
+            "bulk: runs whose sender exited 0",
+            paired.each(|runs| runs.iter().filter(|r| r.sender_ok).count() as f64),
+            &format!("of {runs}"),
+        );
+        table.counts(
+            "bulk: lines resent, worst run",
+            paired.each(|runs| runs.iter().filter_map(|r| r.resent).max().unwrap_or(0) as f64),
+            "",
+        );
+        table.counts(
+            "bulk: lines reordered, worst run",
+            paired.each(|runs| runs.iter().map(|r| r.reordered).max().unwrap_or(0) as f64),
+            "",
+        );
+        let rate = |runs: &[Bulk]| median(runs.iter().map(|r| r.lines_per_s));
+        let cpu = |runs: &[Bulk]| median(runs.iter().map(|r| r.receiver_cpu.as_secs_f64()));
+        table.ratio("bulk: lines/s (median)", paired.each(|r| rate(r)), Unit::Rate);
+        table.ratio(
+            "bulk: time to send all lines (median)",
+            paired.each(|runs| median(runs.iter().map(|r| r.send_time.as_secs_f64()))),
+            Unit::Seconds,
+        );
+        table.ratio(
+            "bulk: receiver's CPU time (median)",
+            paired.each(|r| cpu(r)),
+            Unit::Seconds,
+        );
+        table.ratio(
+            "peak RSS of the receiver (median)",
+            paired.each(|runs| median(runs.iter().map(|r| r.peak_rss_kib as f64))),
+            Unit::KiB,
+        );
+        table.note(&format!(
+            "reliable beside secured (the same runs): lines/s {:.2}x, receiver's CPU time {:.2}x; \
+             reliable lines/s per run {:?}, plain {:?}",
+            rate(reliable) / rate(secured),
+            cpu(reliable) / cpu(secured),
+            reliable.iter().map(|r| r.lines_per_s.round()).collect::<Vec<_>>(),
+            plain.iter().map(|r| r.lines_per_s.round()).collect::<Vec<_>>(),
+        ));
+        println!(
+            "\nReliable (--secret-file S --reliable; its time to send includes the acknowledgements) beside plain:\n"
+        );
+        print!("{}", table.render());
     }
 
     /// `12 µs more than`, `3 µs less than`: a difference in latency, in words.
@@ -330,6 +459,9 @@ mod linux {
         Secured(&'a str),
         /// udpchat with a passphrase: its key takes Argon2id.
         Passphrase,
+        /// udpchat with this secret file, the sender with `--reliable` (the
+        /// receiver needs no flag: every secured udpchat acknowledges).
+        Reliable(&'a Path),
     }
 
     impl Kind<'_> {
@@ -339,13 +471,14 @@ mod linux {
                 Kind::Reference => "reference",
                 Kind::Secured(_) => "secured",
                 Kind::Passphrase => "passphrase",
+                Kind::Reliable(_) => "reliable",
             }
         }
 
         /// The command for an endpoint bound to `bind` that sends to `peer`.
         fn command(self, programs: &Programs, bind: &str, peer: &str, recv_only: bool) -> Command {
             let mut command = match self {
-                Kind::Udpchat | Kind::Secured(_) | Kind::Passphrase => {
+                Kind::Udpchat | Kind::Secured(_) | Kind::Passphrase | Kind::Reliable(_) => {
                     let mut command = Command::new(&programs.udpchat);
                     command.args(["-v", "-b", bind]);
                     command
@@ -355,6 +488,13 @@ mod linux {
                     match self {
                         Kind::Secured(secret) => command.env("UDPCHAT_SECRET", secret),
                         Kind::Passphrase => command.env("UDPCHAT_SECRET", "correct horse battery staple"),
+                        Kind::Reliable(file) => {
+                            command.arg("--secret-file").arg(file);
+                            if !recv_only {
+                                command.arg("--reliable");
+                            }
+                            &mut command
+                        }
                         _ => &mut command,
                     };
                     command
@@ -451,12 +591,28 @@ mod linux {
         /// From `spawn` to its report of a bound socket on stderr.
         startup: Duration,
         stderr: Arc<Mutex<String>>,
+        /// Its stderr's lines as they come, disconnected at the end of stderr.
+        stderr_lines: Receiver<String>,
         /// Batches of (line number, time read) from its stdout, when read.
         lines: Receiver<Vec<(usize, Instant)>>,
     }
 
     impl Endpoint {
-        fn start(mut command: Command, stdin: Stdio, read_stdout: bool) -> Endpoint {
+        fn start(command: Command, stdin: Stdio, read_stdout: bool) -> Endpoint {
+            Endpoint::start_when(command, stdin, read_stdout, |line| {
+                let rest = line.split("bound ").nth(1)?;
+                rest.split([',', '\n']).next()?.parse().ok()
+            })
+        }
+
+        /// Starts `command` and waits for the stderr line from which `ready`
+        /// takes the address it receives on.
+        fn start_when(
+            mut command: Command,
+            stdin: Stdio,
+            read_stdout: bool,
+            ready: impl Fn(&str) -> Option<SocketAddr>,
+        ) -> Endpoint {
             command.stdin(stdin).stderr(Stdio::piped());
             command.stdout(if read_stdout {
                 Stdio::piped()
@@ -481,8 +637,8 @@ mod linux {
                 let line = stderr_lines
                     .recv_deadline(deadline)
                     .unwrap_or_else(|_| panic!("no bound address; stderr: {}", stderr.lock().unwrap()));
-                if let Some(rest) = line.split("bound ").nth(1) {
-                    break rest.split([',', '\n']).next().unwrap().parse().unwrap();
+                if let Some(addr) = ready(&line) {
+                    break addr;
                 }
             };
             let startup = spawned.elapsed();
@@ -496,8 +652,16 @@ mod linux {
                 addr,
                 startup,
                 stderr,
+                stderr_lines,
                 lines,
             }
+        }
+
+        /// All it wrote to stderr, once it has exited and the pipe is read to its end.
+        fn stderr_to_end(&self) -> String {
+            let deadline = Instant::now() + TIMEOUT;
+            while self.stderr_lines.recv_deadline(deadline).is_ok() {}
+            self.stderr.lock().unwrap().clone()
         }
 
         fn pid(&self) -> u32 {
@@ -572,6 +736,10 @@ mod linux {
         peak_rss_kib: u64,
         receiver_cpu: Duration,
         reported_drops: Option<u64>,
+        /// The sender's exit status was 0 (reliable: everything acknowledged).
+        sender_ok: bool,
+        /// Lines resent, from a reliable sender's `-v` summary.
+        resent: Option<u64>,
     }
 
     /// One bulk run: a receiver, then a sender reading `file`, timed from the
@@ -593,6 +761,7 @@ mod linux {
         let (mut delivered, mut reordered, mut highest) = (0, 0, None);
         let mut last = started;
         let mut send_time = None;
+        let mut status = None;
         // All lines, or a second of silence after the sender is done.
         let mut quiet_since = None;
         while delivered < count {
@@ -611,8 +780,11 @@ mod linux {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    if send_time.is_none() && sender.child.try_wait().unwrap().is_some() {
+                    if send_time.is_none()
+                        && let Some(exited) = sender.child.try_wait().unwrap()
+                    {
                         send_time = Some(started.elapsed());
+                        status = Some(exited);
                     }
                     if send_time.is_some() {
                         let since = *quiet_since.get_or_insert_with(Instant::now);
@@ -626,9 +798,10 @@ mod linux {
             }
         }
         let send_time = send_time.unwrap_or_else(|| {
-            sender.child.wait().unwrap();
+            status = Some(sender.child.wait().unwrap());
             started.elapsed()
         });
+        let sender_stderr = sender.stderr_to_end();
         let peak_rss_kib = proc_status(receiver.pid(), "VmHWM");
         let receiver_cpu = usage(receiver.pid()).0;
         receiver.interrupt();
@@ -641,7 +814,17 @@ mod linux {
             peak_rss_kib,
             receiver_cpu,
             reported_drops: reported_drops(&stderr),
+            sender_ok: status.is_some_and(|s| s.success()),
+            resent: summary_count(&sender_stderr, "resent"),
         }
+    }
+
+    /// The number before ` {word}` in udpchat's `-v` summary (`, 12 resent,`), if any.
+    fn summary_count(stderr: &str, word: &str) -> Option<u64> {
+        let marker = format!(" {word}");
+        let line = stderr.lines().rev().find(|l| l.contains(&marker))?;
+        let before = line.split(&marker).next()?;
+        before.rsplit([' ', '(']).next()?.replace(',', "").parse().ok()
     }
 
     /// The kernel's drop count in udpchat's `-v` summary at exit, if any.
@@ -783,6 +966,573 @@ mod linux {
         (startup, eof, sigint)
     }
 
+    /// Where the lossy link's endpoints are, in their namespaces.
+    const SENDER_IP: &str = "10.200.0.1";
+    const RECEIVER_IP: &str = "10.200.0.2";
+    const UDP_PORT: u16 = 5000;
+    const TCP_PORT: u16 = 5001;
+    const RELAY_PORT: u16 = 5002;
+    /// The link drops 1 datagram or segment in this many, at random.
+    const DROP_ONE_IN: u32 = 20;
+    /// Bound on one transfer across the lossy link (udpchat gives up after 30 s).
+    const LOSSY_TIMEOUT: Duration = Duration::from_secs(120);
+
+    /// Two network namespaces, the sender's and the receiver's, joined by a
+    /// veth pair; on the receiver's side an nftables rule drops 1 in
+    /// [`DROP_ONE_IN`] of the UDP datagrams and TCP segments to the
+    /// receivers' ports, at random. Deleted when dropped.
+    struct Link {
+        names: [String; 2],
+    }
+
+    impl Link {
+        /// The link, or why it cannot be made here.
+        fn make() -> Result<Link, String> {
+            if !nix::unistd::geteuid().is_root() {
+                return Err("not root (network namespaces and nftables need it)".to_owned());
+            }
+            for (tool, arg, package) in [
+                ("ip", "-V", "iproute2"),
+                ("nft", "--version", "nftables"),
+                ("socat", "-V", "socat, the TCP side"),
+            ] {
+                let found = Command::new(tool)
+                    .arg(arg)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+                if !found.is_ok_and(|s| s.success()) {
+                    return Err(format!("no {tool} ({package}) to run"));
+                }
+            }
+            let pid = std::process::id();
+            let link = Link {
+                names: ["sender", "receiver"].map(|side| format!("udpchat-bench-{pid}-{side}")),
+            };
+            let [a, b] = &link.names;
+            for name in [a, b] {
+                run(&["ip", "netns", "add", name], None)?;
+            }
+            run(
+                &[
+                    "ip", "-n", a, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns",
+                    b,
+                ],
+                None,
+            )?;
+            for (ns, dev, ip) in [(a, "veth0", SENDER_IP), (b, "veth1", RECEIVER_IP)] {
+                // One TCP segment per packet, as on a wire: with segmentation
+                // offload a veth carries up to 64 KiB as one packet, and the
+                // rule would drop 1 in 20 of those instead.
+                run(&["ip", "-n", ns, "link", "set", dev, "gso_max_segs", "1"], None)?;
+                run(
+                    &["ip", "-n", ns, "addr", "add", &format!("{ip}/24"), "dev", dev],
+                    None,
+                )?;
+                run(&["ip", "-n", ns, "link", "set", dev, "up"], None)?;
+                run(&["ip", "-n", ns, "link", "set", "lo", "up"], None)?;
+            }
+            // A counter before each drop, so each run can say what it lost.
+            let rules = format!(
+                "table inet udpchat_bench {{
+                    chain input {{
+                        type filter hook input priority 0; policy accept;
+                        udp dport {UDP_PORT} counter
+                        udp dport {UDP_PORT} numgen random mod {DROP_ONE_IN} == 0 counter drop
+                        tcp dport {TCP_PORT} counter
+                        tcp dport {TCP_PORT} numgen random mod {DROP_ONE_IN} == 0 counter drop
+                    }}
+                }}"
+            );
+            run(&["ip", "netns", "exec", b, "nft", "-f", "-"], Some(&rules))?;
+            Ok(link)
+        }
+
+        /// `command` run in the sender's (0) or the receiver's (1) namespace.
+        fn within(&self, side: usize, command: &Command) -> Command {
+            let mut wrapped = Command::new("ip");
+            wrapped
+                .args(["netns", "exec", &self.names[side]])
+                .arg(command.get_program())
+                .args(command.get_args());
+            for (key, value) in command.get_envs() {
+                match value {
+                    Some(value) => wrapped.env(key, value),
+                    None => wrapped.env_remove(key),
+                };
+            }
+            wrapped
+        }
+
+        /// The rule's counters: packets to the UDP port, those dropped, to the
+        /// TCP port, those dropped.
+        fn counters(&self) -> [u64; 4] {
+            let listed = run(
+                &[
+                    "ip",
+                    "netns",
+                    "exec",
+                    &self.names[1],
+                    "nft",
+                    "list",
+                    "chain",
+                    "inet",
+                    "udpchat_bench",
+                    "input",
+                ],
+                None,
+            )
+            .unwrap();
+            let mut counts = listed.lines().filter_map(|l| {
+                let rest = l.split("counter packets ").nth(1)?;
+                rest.split(' ').next()?.parse().ok()
+            });
+            [(); 4].map(|_| counts.next().unwrap_or(0))
+        }
+    }
+
+    impl Drop for Link {
+        fn drop(&mut self) {
+            for name in &self.names {
+                let _ = run(&["ip", "netns", "del", name], None);
+            }
+        }
+    }
+
+    /// Runs a command to its end; its stdout, or what went wrong.
+    fn run(args: &[&str], stdin: Option<&str>) -> Result<String, String> {
+        let mut child = Command::new(args[0])
+            .args(&args[1..])
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|err| format!("{}: {err}", args.join(" ")))?;
+        if let Some(text) = stdin {
+            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        }
+        let output = child.wait_with_output().unwrap();
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(format!(
+                "{}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ))
+        }
+    }
+
+    /// One transfer of a file across the lossy link.
+    #[derive(Debug, Default)]
+    struct Transfer {
+        /// From the sender's spawn to the last new line on the receiver's stdout.
+        time: Duration,
+        /// Lines shown, the distinct ones among them, and those shown after a
+        /// line numbered higher.
+        shown: usize,
+        distinct: usize,
+        out_of_order: usize,
+        /// From the sender's spawn to its exit; whether it exited 0.
+        sender_exit: Duration,
+        sender_ok: bool,
+        /// Lines resent, from udpchat's `-v` summary.
+        resent: Option<u64>,
+        /// Packets to the receiver's port in this run, and those dropped.
+        packets: u64,
+        dropped: u64,
+        /// What the relay did, when there was one.
+        relayed: Option<String>,
+    }
+
+    impl Transfer {
+        fn complete(&self, count: usize) -> bool {
+            self.shown == count && self.distinct == count && self.out_of_order == 0
+        }
+    }
+
+    /// Reads the receiver's lines until all came and the sender exited, or
+    /// the sender exited and a second passed without a line, or the
+    /// receiver's stdout ended; bounded by [`LOSSY_TIMEOUT`].
+    fn await_transfer(receiver: &Endpoint, sender: &mut Child, started: Instant, count: usize) -> Transfer {
+        let mut seen = vec![false; count];
+        let mut t = Transfer::default();
+        let mut highest = None;
+        let mut exited: Option<(Duration, ExitStatus)> = None;
+        let mut quiet_since = None;
+        loop {
+            if exited.is_none()
+                && let Some(status) = sender.try_wait().unwrap()
+            {
+                exited = Some((started.elapsed(), status));
+            }
+            if t.distinct == count && exited.is_some() {
+                break;
+            }
+            match receiver.lines.recv_timeout(Duration::from_millis(20)) {
+                Ok(batch) => {
+                    quiet_since = None;
+                    for (seq, at) in batch {
+                        t.shown += 1;
+                        if seq < count && !std::mem::replace(&mut seen[seq], true) {
+                            t.distinct += 1;
+                            t.time = at - started;
+                        }
+                        if highest.is_some_and(|h| seq <= h) {
+                            t.out_of_order += 1;
+                        }
+                        highest = highest.max(Some(seq));
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if exited.is_some() {
+                        let since = *quiet_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() > Duration::from_secs(1) {
+                            break;
+                        }
+                    }
+                    if started.elapsed() > LOSSY_TIMEOUT {
+                        eprintln!("transfer did not end in {LOSSY_TIMEOUT:?}: stopped");
+                        break;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let (sender_exit, status) = exited.unwrap_or_else(|| {
+            // SIGINT, not SIGKILL: udpchat still prints its summary.
+            if started.elapsed() > LOSSY_TIMEOUT {
+                let _ = kill(Pid::from_raw(sender.id() as i32), Signal::SIGINT);
+            }
+            let status = sender.wait().unwrap();
+            (started.elapsed(), status)
+        });
+        t.sender_exit = sender_exit;
+        t.sender_ok = status.success();
+        t
+    }
+
+    /// `count` lines of `file` from `udpchat --reliable` (secured) in the
+    /// sender's namespace to a secured udpchat in the receiver's, directly
+    /// or through [`relay`] (in the receiver's namespace; both ends then
+    /// chat with it and name it with `--reachable-at`, as sealed datagrams
+    /// name where they were sent).
+    fn lossy_udpchat(
+        programs: &Programs,
+        link: &Link,
+        file: &Path,
+        secret_file: &Path,
+        count: usize,
+        through_relay: bool,
+    ) -> Transfer {
+        let kind = Kind::Reliable(secret_file);
+        let at = format!("{RECEIVER_IP}:{UDP_PORT}");
+        let relay_at = format!("{RECEIVER_IP}:{RELAY_PORT}");
+        let mut receive = kind.command(programs, &at, &format!("{SENDER_IP}:9"), true);
+        let mut send = kind.command(programs, &format!("{SENDER_IP}:0"), &at, false);
+        let relay = through_relay.then(|| {
+            receive = kind.command(programs, &at, &relay_at, true);
+            receive.args(["--reachable-at", &relay_at]);
+            send = kind.command(programs, &format!("{SENDER_IP}:0"), &relay_at, false);
+            send.args(["--reachable-at", &relay_at]);
+            let mut relay = Command::new(&programs.bench);
+            relay.args(["--relay", &relay_at, &at]);
+            Endpoint::start(link.within(1, &relay), Stdio::null(), false)
+        });
+        let mut receiver = Endpoint::start(link.within(1, &receive), Stdio::null(), true);
+        let before = link.counters();
+        let started = Instant::now();
+        let mut sender = Endpoint::start(
+            link.within(0, &send),
+            Stdio::from(File::open(file).unwrap()),
+            false,
+        );
+        let mut t = await_transfer(&receiver, &mut sender.child, started, count);
+        let after = link.counters();
+        (t.packets, t.dropped) = (after[0] - before[0], after[1] - before[1]);
+        let stderr = sender.stderr_to_end();
+        t.resent = summary_count(&stderr, "resent");
+        if !t.sender_ok {
+            eprintln!("the udpchat sender failed:\n{stderr}");
+        }
+        if !t.complete(count) {
+            receiver.interrupt();
+            eprintln!("the udpchat receiver, incomplete:\n{}", receiver.stderr_to_end());
+        }
+        if let Some(mut relay) = relay {
+            relay.interrupt();
+            let told = relay.stderr_to_end();
+            t.relayed = told
+                .lines()
+                .find_map(|l| l.strip_prefix("relay: ").map(str::to_owned));
+        }
+        t
+    }
+
+    /// The same file through TCP on the same link: `socat -u OPEN:FILE
+    /// TCP:...` in the sender's namespace to `socat -u TCP-LISTEN:... STDOUT`.
+    fn lossy_tcp(link: &Link, file: &Path, count: usize) -> Transfer {
+        let at: SocketAddr = format!("{RECEIVER_IP}:{TCP_PORT}").parse().unwrap();
+        let mut listen = Command::new("socat");
+        listen.args([
+            "-d",
+            "-d",
+            "-u",
+            &format!("TCP-LISTEN:{TCP_PORT},bind={RECEIVER_IP},reuseaddr"),
+            "STDOUT",
+        ]);
+        let receiver = Endpoint::start_when(link.within(1, &listen), Stdio::null(), true, |line| {
+            line.contains("listening on").then_some(at)
+        });
+        let before = link.counters();
+        let started = Instant::now();
+        let mut send = Command::new("socat");
+        send.arg("-u")
+            .arg(format!("OPEN:{},rdonly", file.display()))
+            .arg(format!("TCP:{at}"));
+        let mut sender = link
+            .within(0, &send)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut t = await_transfer(&receiver, &mut sender, started, count);
+        let after = link.counters();
+        (t.packets, t.dropped) = (after[2] - before[2], after[3] - before[3]);
+        t
+    }
+
+    /// The lossy-link table: udpchat --reliable against TCP, in the same rounds.
+    fn print_lossy(programs: &Programs, plan: &Plan, dir: &Path, secret_file: &Path) {
+        let link = match Link::make() {
+            Ok(link) => link,
+            Err(why) => {
+                println!("\nLossy link: skipped: {why}");
+                return;
+            }
+        };
+        let count = plan.lossy_lines;
+        let file = dir.join("lossy.txt");
+        write_lines(&file, count);
+        let (mut direct, mut tcp, mut relayed) = (Vec::new(), Vec::new(), Vec::new());
+        for run in 1..=plan.lossy_runs {
+            let t = lossy_udpchat(programs, &link, &file, secret_file, count, false);
+            eprintln!("lossy run {run} udpchat: {t:?}");
+            direct.push(t);
+            let t = lossy_tcp(&link, &file, count);
+            eprintln!("lossy run {run} TCP    : {t:?}");
+            tcp.push(t);
+            let t = lossy_udpchat(programs, &link, &file, secret_file, count, true);
+            eprintln!("lossy run {run} relay  : {t:?}");
+            relayed.push(t);
+        }
+        let runs = plan.lossy_runs;
+        let of = format!("of {runs}");
+        let complete = |ts: &[Transfer]| ts.iter().filter(|t| t.complete(count)).count() as f64;
+        let exited_0 = |ts: &[Transfer]| ts.iter().filter(|t| t.sender_ok).count() as f64;
+        // Only a complete transfer has a time to compare.
+        let time = |ts: &[Transfer]| {
+            median(
+                ts.iter()
+                    .filter(|t| t.complete(count))
+                    .map(|t| t.time.as_secs_f64()),
+            )
+        };
+        let resent = |ts: &[Transfer]| median(ts.iter().filter_map(|t| t.resent).map(|r| r as f64));
+        let packets = |ts: &[Transfer]| median(ts.iter().map(|t| t.packets as f64));
+        let dropped = |ts: &[Transfer]| median(ts.iter().map(|t| t.dropped as f64));
+        let mut table = Table::new(["udpchat", "TCP"]);
+        table.counts(
+            &format!("lossy: runs with all {count} lines, once each, in order"),
+            [complete(&direct), complete(&tcp)],
+            &of,
+        );
+        table.counts(
+            "lossy: runs whose sender exited 0",
+            [exited_0(&direct), exited_0(&tcp)],
+            &of,
+        );
+        table.ratio(
+            &format!("lossy: time for {count} lines (median)"),
+            [time(&direct), time(&tcp)],
+            Unit::Seconds,
+        );
+        table.counts(
+            "lossy: packets to the receiver (median)",
+            [packets(&direct), packets(&tcp)],
+            "",
+        );
+        table.counts(
+            "lossy: packets dropped by the rule (median)",
+            [dropped(&direct), dropped(&tcp)],
+            "",
+        );
+        table.counts("lossy: lines resent (median)", [resent(&direct), f64::NAN], "");
+        table.counts(
+            &format!("relay: runs with all {count} lines, once each, in order"),
+            [complete(&relayed), f64::NAN],
+            &of,
+        );
+        table.counts(
+            "relay: runs whose sender exited 0",
+            [exited_0(&relayed), f64::NAN],
+            &of,
+        );
+        table.ratio(
+            &format!("relay: time for {count} lines (median; TCP: no relay)"),
+            [time(&relayed), time(&tcp)],
+            Unit::Seconds,
+        );
+        table.counts("relay: lines resent (median)", [resent(&relayed), f64::NAN], "");
+        let seconds = |ts: &[Transfer]| {
+            ts.iter()
+                .map(|t| {
+                    let time = show(t.time.as_secs_f64(), Unit::Seconds);
+                    match t.complete(count) {
+                        true => time,
+                        false => format!("{time} (incomplete: {} of {count})", t.distinct),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        table.note(&format!(
+            "times per round: udpchat {}; TCP {}; udpchat through the relay {}",
+            seconds(&direct),
+            seconds(&tcp),
+            seconds(&relayed)
+        ));
+        table.note(&format!(
+            "sender's exit after its spawn (median): udpchat {}, through the relay {}, TCP {}",
+            show(
+                median(direct.iter().map(|t| t.sender_exit.as_secs_f64())),
+                Unit::Seconds
+            ),
+            show(
+                median(relayed.iter().map(|t| t.sender_exit.as_secs_f64())),
+                Unit::Seconds
+            ),
+            show(
+                median(tcp.iter().map(|t| t.sender_exit.as_secs_f64())),
+                Unit::Seconds
+            ),
+        ));
+        for (round, t) in relayed.iter().enumerate() {
+            if let Some(relay) = &t.relayed {
+                table.note(&format!("relay, round {}: {relay}", round + 1));
+            }
+        }
+        println!(
+            "\nA link dropping 1 in {DROP_ONE_IN} (nftables, receiver's side; veth between two \
+             namespaces): udpchat --reliable (secured) against TCP (socat), {runs} rounds:\n"
+        );
+        print!("{}", table.render());
+    }
+
+    /// What the relay did, for its report when it is interrupted.
+    static RELAY_FORWARDED: AtomicU64 = AtomicU64::new(0);
+    static RELAY_DUPLICATED: AtomicU64 = AtomicU64::new(0);
+    static RELAY_REORDERED: AtomicU64 = AtomicU64::new(0);
+
+    /// The relay of the lossy run: `bench --relay BIND TARGET`. What comes
+    /// from TARGET goes to whoever last sent from elsewhere, the rest to
+    /// TARGET; both ways, 1 datagram in 20 is sent twice and 1 in 20 is held
+    /// back until 1 to 8 later ones have gone (or nothing came for 1 ms).
+    /// On SIGINT it says what it did on stderr, and exits.
+    fn relay(bind: &str, target: &str) -> ! {
+        use socket2::{Domain, Protocol, Socket, Type};
+        ctrlc::set_handler(|| {
+            eprintln!(
+                "relay: {} forwarded, {} duplicated, {} reordered",
+                RELAY_FORWARDED.load(Ordering::Relaxed),
+                RELAY_DUPLICATED.load(Ordering::Relaxed),
+                RELAY_REORDERED.load(Ordering::Relaxed)
+            );
+            std::process::exit(0);
+        })
+        .unwrap();
+        let bind: SocketAddr = bind.parse().unwrap();
+        let target: SocketAddr = target.parse().unwrap();
+        let socket = Socket::new(Domain::for_address(bind), Type::DGRAM, Some(Protocol::UDP)).unwrap();
+        socket.set_recv_buffer_size(RECV_BUFFER).unwrap();
+        socket.set_send_buffer_size(RECV_BUFFER).unwrap();
+        socket.bind(&bind.into()).unwrap();
+        let socket = UdpSocket::from(socket);
+        eprintln!("bound {}", socket.local_addr().unwrap());
+        // xorshift64, seeded by the clock: the mangling need not repeat.
+        let mut state = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            | 1;
+        let mut below = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let send = |data: &[u8], to: SocketAddr| {
+            // A peer not (yet) listening is the link's business, not the relay's.
+            let _ = socket.send_to(data, to);
+            RELAY_FORWARDED.fetch_add(1, Ordering::Relaxed);
+        };
+        let mut client = None;
+        let mut sent = 0u64;
+        let mut held: std::collections::VecDeque<(Vec<u8>, SocketAddr, u64)> = Default::default();
+        let mut timed = false;
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            // Wait at most 1 ms while something is held, so nothing stays held.
+            let holding = !held.is_empty();
+            if timed != holding {
+                timed = holding;
+                let timeout = timed.then_some(Duration::from_millis(1));
+                socket.set_read_timeout(timeout).unwrap();
+            }
+            match socket.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    let to = if from == target {
+                        match client {
+                            Some(client) => client,
+                            None => continue,
+                        }
+                    } else {
+                        client = Some(from);
+                        target
+                    };
+                    let data = &buf[..n];
+                    if below(20) == 0 {
+                        held.push_back((data.to_vec(), to, sent + 1 + below(8)));
+                        RELAY_REORDERED.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        send(data, to);
+                        sent += 1;
+                        if below(20) == 0 {
+                            send(data, to);
+                            RELAY_DUPLICATED.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    while let Some(i) = held.iter().position(|h| h.2 <= sent) {
+                        let (data, to, _) = held.remove(i).unwrap();
+                        send(&data, to);
+                    }
+                }
+                Err(err) if matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    for (data, to, _) in held.drain(..) {
+                        send(&data, to);
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => {}
+                Err(err) => panic!("relay: {err}"),
+            }
+        }
+    }
+
     /// CPU time and voluntary context switches of every thread of `pid`.
     fn usage(pid: u32) -> (Duration, u64) {
         let mut cpu = Duration::ZERO;
@@ -918,8 +1668,15 @@ mod linux {
                 .push([label.to_owned(), show(ours, unit), show(theirs, unit), ratio]);
         }
 
+        /// Counts; a count that does not apply to a column is NaN, shown `-`.
         fn counts(&mut self, label: &str, [ours, theirs]: [f64; 2], suffix: &str) {
-            let show = |v: f64| format!("{v} {suffix}").trim_end().to_owned();
+            let show = |v: f64| {
+                if v.is_finite() {
+                    format!("{v} {suffix}").trim_end().to_owned()
+                } else {
+                    "-".to_owned()
+                }
+            };
             self.rows
                 .push([label.to_owned(), show(ours), show(theirs), String::new()]);
         }

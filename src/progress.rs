@@ -1,7 +1,7 @@
 //! Live counts of a running chat: each written by the one thread that owns it, read by anyone at any time.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::receive::drops::{self, KernelCount};
 use crate::summary::{Ended, Summary};
@@ -60,6 +60,21 @@ struct Counts {
     lines_not_delivered: AtomicU64,
     lines_pending: AtomicU64,
     waiting_for_peer: AtomicBool,
+    waiting_hook: WaitingHook,
+}
+
+/// Called each time the sender starts to wait for its peers.
+#[derive(Default)]
+struct WaitingHook(OnceLock<Box<dyn Fn() + Send + Sync>>);
+
+impl std::fmt::Debug for WaitingHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "WaitingHook(set)"
+        } else {
+            "WaitingHook"
+        })
+    }
 }
 
 /// What became of a line of input.
@@ -161,6 +176,15 @@ impl Progress {
     /// for room to send more, or for the last ones at the end of input.
     pub fn waiting_for_peer(&self) -> bool {
         self.counts.waiting_for_peer.load(Ordering::Relaxed)
+    }
+
+    /// Calls `hook` each time the sender starts to wait for its peers'
+    /// acknowledgements ([`waiting_for_peer`](Self::waiting_for_peer) turns
+    /// true), from the thread that waits: e.g. to redraw a progress line
+    /// while no input is read, without a timer running the rest of the time.
+    /// It must not block. Only the first hook set is kept.
+    pub fn on_waiting(&self, hook: impl Fn() + Send + Sync + 'static) {
+        let _ = self.counts.waiting_hook.0.set(Box::new(hook));
     }
 
     /// The counts as a [`Summary`] of a chat interrupted now, e.g. to say
@@ -271,6 +295,9 @@ impl Progress {
     #[cfg_attr(not(feature = "secure"), allow(dead_code))] // only a secured chat sends reliably
     pub(crate) fn waiting(&self, waiting: bool) {
         self.counts.waiting_for_peer.store(waiting, Ordering::Relaxed);
+        if waiting && let Some(hook) = self.counts.waiting_hook.0.get() {
+            hook();
+        }
     }
 
     /// The receiver learnt of more datagrams refused; `total` so far.

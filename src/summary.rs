@@ -130,12 +130,11 @@ impl Delivery {
             .filter_map(|peer| {
                 let missing = peer.lines_not_delivered();
                 if missing > 0 {
-                    let lines = if missing == 1 { "line" } else { "lines" };
                     Some(format!(
-                        "{missing} of {} not delivered to {} ({lines} {})",
+                        "{missing} of {} not delivered to {} ({})",
                         count(read, "line"),
                         peer.peer,
-                        crate::reliable::ranges_text(&peer.not_delivered)
+                        line_numbers(&peer.not_delivered)
                     ))
                 } else if !peer.end_acknowledged {
                     Some(format!(
@@ -238,6 +237,23 @@ impl fmt::Display for Summary {
     }
 }
 
+/// Input line numbers, ascending, as ranges: `line 2`, `lines 2, 5-6`.
+pub(crate) fn line_numbers(ranges: &[std::ops::RangeInclusive<u64>]) -> String {
+    let single = ranges.len() == 1 && ranges[0].start() == ranges[0].end();
+    let mut text = String::from(if single { "line " } else { "lines " });
+    for (i, range) in ranges.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        if range.start() == range.end() {
+            text.push_str(&range.start().to_string());
+        } else {
+            text.push_str(&format!("{}-{}", range.start(), range.end()));
+        }
+    }
+    text
+}
+
 /// `1 datagram`, `2 datagrams`: a number and what it counts, read as English.
 pub(crate) fn count(number: u64, noun: &str) -> String {
     if number == 1 {
@@ -290,5 +306,7 @@ mod tests {
                 .ends_with(", 2 sent but refused (a peer not listening or unreachable)")
         );
         assert_eq!(summary.not_sent().as_deref(), Some("1 of 2 lines not sent"));
+        assert_eq!(line_numbers(&[2..=2]), "line 2");
+        assert_eq!(line_numbers(&[2..=2, 5..=7, 9..=9]), "lines 2, 5-7, 9");
     }
 }

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use log::warn;
 
 use crate::progress::Progress;
-use crate::reliable::{Ack, Reliable, WINDOW_BYTES, WINDOW_LINES, push_number, ranges_text};
-use crate::summary::{Delivery, PeerDelivery, count};
+use crate::reliable::{Ack, Reliable, WINDOW_BYTES, WINDOW_LINES, push_number};
+use crate::summary::{Delivery, PeerDelivery, count, line_numbers};
 
 /// The retransmission timeout before any round trip was measured (RFC 6298
 /// says 1 s for the Internet; a LAN answers in well under a millisecond).
@@ -32,6 +32,9 @@ const MAX_RTO: Duration = Duration::from_secs(2);
 /// A line this many below the highest one held is taken as lost, and resent
 /// at once (the duplicate-acknowledgement threshold of RFC 5681).
 const REORDERING: u64 = 3;
+/// A sender that waited for room waits until this many lines of room are
+/// free, so that it is woken once per batch of acknowledgements, not per line.
+const LOW_WATER: usize = 64;
 /// At a terminal ([`Reliable::keep_trying`]), how long a typed line may wait
 /// for its acknowledgement before udpchat says it is pending: far more than
 /// a LAN's round trip, short enough for a person still looking.
@@ -42,7 +45,10 @@ const QUOTED: usize = 3;
 /// The lines in flight, shared by the sender, receiver and resend threads.
 pub(crate) struct Outbox {
     state: Mutex<State>,
-    changed: Condvar,
+    /// The sender waits on it for room, or for the last acknowledgements.
+    room: Condvar,
+    /// The resend thread waits on it for an earlier deadline.
+    timers: Condvar,
     /// The session the lines are sealed in: acknowledgements name it.
     session: u64,
     reliable: Reliable,
@@ -90,6 +96,8 @@ struct State {
     /// The number of lines, once the input ended.
     ended: Option<u64>,
     stopping: bool,
+    /// The sender waits on `room`: only then do acknowledgements wake it.
+    sender_waits: bool,
     acks_refused: u64,
 }
 
@@ -129,8 +137,8 @@ struct Entry {
     resent: bool,
     /// The receiver holds it (a selective acknowledgement said so).
     held: bool,
-    /// Resent already for being below a held line, this round.
-    fast_resent: bool,
+    /// Found lost by an acknowledgement, and not resent since.
+    marked_lost: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,8 +210,12 @@ impl Peer {
         !self.flight.is_empty() || matches!(self.end, End::Pending { .. })
     }
 
-    fn has_room(&self, len: usize) -> bool {
-        self.given_up || (self.flight.len() < WINDOW_LINES as usize && self.bytes + len <= WINDOW_BYTES)
+    /// Whether a line of `len` bytes fits, with `slack` lines (and as many
+    /// 64 KiB) to spare.
+    fn has_room(&self, len: usize, slack: usize) -> bool {
+        self.given_up
+            || (self.flight.len() + slack < WINDOW_LINES as usize
+                && self.bytes + len + slack * 1024 <= WINDOW_BYTES)
     }
 
     fn base(&self, numbered: u64) -> u64 {
@@ -231,9 +243,11 @@ impl Outbox {
                 numbered: 0,
                 ended: None,
                 stopping: false,
+                sender_waits: false,
                 acks_refused: 0,
             }),
-            changed: Condvar::new(),
+            room: Condvar::new(),
+            timers: Condvar::new(),
             session,
             reliable,
             progress,
@@ -255,15 +269,21 @@ impl Outbox {
             if !self.reliable.keep_trying && state.peers.iter().all(|peer| peer.given_up) {
                 return Room::NoPeerLeft;
             }
-            if state.peers.iter().all(|peer| peer.has_room(len)) {
+            // Once it had to wait, it waits for a batch of room.
+            let slack = if state.sender_waits { LOW_WATER } else { 0 };
+            if state.peers.iter().all(|peer| peer.has_room(len, slack)) {
+                state.sender_waits = false;
+                self.progress.waiting(false);
                 return Room::Ready;
             }
-            self.progress.waiting(true);
+            if !state.sender_waits {
+                state.sender_waits = true;
+                self.progress.waiting(true);
+            }
             state = self
-                .changed
+                .room
                 .wait(state)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            self.progress.waiting(false);
         }
     }
 
@@ -308,13 +328,13 @@ impl Outbox {
                 first_sent: now,
                 resent: false,
                 held: false,
-                fast_resent: false,
+                marked_lost: false,
             });
             self.progress.pending(1);
         }
         drop(state);
         if start_timer {
-            self.changed.notify_all();
+            self.timers.notify_one();
         }
     }
 
@@ -347,7 +367,7 @@ impl Outbox {
             });
         }
         drop(state);
-        self.changed.notify_all();
+        self.timers.notify_one();
     }
 
     /// Waits until every peer acknowledged every line and the end, or was
@@ -361,19 +381,22 @@ impl Outbox {
             if state.stopping {
                 return false;
             }
-            self.progress.waiting(true);
+            if !state.sender_waits {
+                state.sender_waits = true;
+                self.progress.waiting(true);
+            }
             state = self
-                .changed
+                .room
                 .wait(state)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            self.progress.waiting(false);
         }
     }
 
     /// The chat is stopping: every wait ends, and the resend thread returns.
     pub fn stop(&self) {
         self.lock().stopping = true;
-        self.changed.notify_all();
+        self.room.notify_all();
+        self.timers.notify_all();
     }
 
     /// An acknowledgement from `from`, authenticated by the wire.
@@ -398,6 +421,12 @@ impl Outbox {
         let mut progressed = false;
         let mut delivered = 0;
         let mut sample = None;
+        // Lines that waited behind a resent one (held, or freed with it) took
+        // the hole's time, not a round trip: such an acknowledgement gives
+        // no sample (Karn's rule, widened to the lines behind a resend).
+        let mut waited = false;
+        // When the latest line known to have arrived was sent.
+        let mut latest_arrived: Option<Instant> = None;
         while let Some(entry) = peer.flight.front() {
             if entry.number >= ack.next {
                 break;
@@ -409,10 +438,9 @@ impl Outbox {
             }
             peer.delivered += 1;
             delivered += 1;
-            // A held line waited behind a hole for `next`: no round-trip sample.
-            if !entry.resent && !entry.held {
-                sample = Some(now.saturating_duration_since(entry.sent_at));
-            }
+            waited |= entry.resent || entry.held;
+            sample = Some(now.saturating_duration_since(entry.sent_at));
+            latest_arrived = latest_arrived.max(Some(entry.sent_at));
             progressed = true;
         }
         self.progress.delivered(delivered);
@@ -422,10 +450,10 @@ impl Outbox {
         }
         let mut due = false;
         if !ack.held.is_empty() || peer.held > 0 {
-            due = mark_held(peer, &ack.held);
+            due = mark_held(peer, &ack.held, latest_arrived);
         }
         if progressed {
-            if let Some(rtt) = sample {
+            if let Some(rtt) = sample.filter(|_| !waited) {
                 peer.rtt.sample(rtt);
             }
             if peer.told_pending && !peer.waiting() {
@@ -438,9 +466,15 @@ impl Outbox {
             peer.backoff = 0;
             peer.timer = peer.waiting().then(|| now + peer.rtt.timeout(0));
         }
+        let wake_sender = progressed && state.sender_waits;
         drop(guard);
-        if progressed || due {
-            self.changed.notify_all();
+        // The resend thread only when something is due now: progress only
+        // moves its deadline later, and it finds that out when it wakes.
+        if due {
+            self.timers.notify_one();
+        }
+        if wake_sender {
+            self.room.notify_one();
         }
         Acked::Taken
     }
@@ -468,12 +502,12 @@ impl Outbox {
             }
             state = match next {
                 None => self
-                    .changed
+                    .timers
                     .wait(state)
                     .unwrap_or_else(|poisoned| poisoned.into_inner()),
                 Some(deadline) => {
                     let wait = deadline.saturating_duration_since(now);
-                    match self.changed.wait_timeout(state, wait) {
+                    match self.timers.wait_timeout(state, wait) {
                         Ok((state, _)) => state,
                         Err(poisoned) => poisoned.into_inner().0,
                     }
@@ -502,9 +536,15 @@ impl Outbox {
             let base = peer.base(numbered);
             // Lines the acknowledgements found lost: at once.
             for number in peer.due.drain(..) {
-                let Some(entry) = peer.flight.iter_mut().find(|entry| entry.number == number) else {
+                // The flight holds consecutive numbers from its front.
+                let at = number.checked_sub(base).and_then(|at| usize::try_from(at).ok());
+                let Some(entry) = at.and_then(|at| peer.flight.get_mut(at)) else {
                     continue;
                 };
+                if !entry.marked_lost {
+                    continue;
+                }
+                entry.marked_lost = false;
                 entry.sent_at = now;
                 entry.resent = true;
                 peer.resent += 1;
@@ -530,7 +570,7 @@ impl Outbox {
                     }
                     entry.sent_at = now;
                     entry.resent = true;
-                    entry.fast_resent = false;
+                    entry.marked_lost = false;
                     peer.resent += 1;
                     self.progress.resent(1);
                     sends.push(Send {
@@ -579,7 +619,7 @@ impl Outbox {
             next = Some(next.map_or(soonest, |next| next.min(soonest)));
         }
         if gave_up {
-            self.changed.notify_all();
+            self.room.notify_all();
         }
         next
     }
@@ -616,10 +656,10 @@ impl Outbox {
         let waited = humantime(self.reliable.give_up);
         if lines > 0 {
             warn!(
-                "NOT DELIVERED to {}: {} (lines {}), no acknowledgement for {waited}{text}",
+                "NOT DELIVERED to {}: {} ({}), no acknowledgement for {waited}{text}",
                 peer.addr,
                 count(lines, "line"),
-                ranges_text(&given_up)
+                line_numbers(&given_up)
             );
         } else {
             warn!(
@@ -664,13 +704,17 @@ impl Outbox {
     }
 }
 
-/// Marks the entries `held` names as held, and those far enough below the
-/// highest held as due at once. Returns whether any became due.
-fn mark_held(peer: &mut Peer, held: &[(u64, u64)]) -> bool {
+/// Marks the entries `held` names as held, and as lost, due at once, those
+/// that both lie [`REORDERING`] lines below the highest held (reordering
+/// is told from loss by count) and were sent, or last resent, no later than
+/// a line that arrived (RFC 8985's rule by time: a resend lost again is
+/// found so too, once a line sent after it arrives, without the timer).
+/// `latest_arrived` is when the latest line taken out by this
+/// acknowledgement was sent. Returns whether any became due.
+fn mark_held(peer: &mut Peer, held: &[(u64, u64)], mut latest_arrived: Option<Instant>) -> bool {
     let highest = held.last().map(|&(_, end)| end - 1);
     let mut ranges = held.iter().peekable();
     let mut count = 0;
-    let mut due = false;
     for entry in peer.flight.iter_mut() {
         while ranges.peek().is_some_and(|&&(_, end)| end <= entry.number) {
             ranges.next();
@@ -680,16 +724,24 @@ fn mark_held(peer: &mut Peer, held: &[(u64, u64)]) -> bool {
             .is_some_and(|&&(first, end)| (first..end).contains(&entry.number));
         if entry.held {
             count += 1;
-        } else if let Some(highest) = highest
-            && entry.number + REORDERING <= highest
-            && !entry.fast_resent
-        {
-            entry.fast_resent = true;
+            latest_arrived = latest_arrived.max(Some(entry.sent_at));
+        }
+    }
+    peer.held = count;
+    let (Some(highest), Some(latest_arrived)) = (highest, latest_arrived) else {
+        return false;
+    };
+    let mut due = false;
+    for entry in peer.flight.iter_mut() {
+        if entry.number + REORDERING > highest {
+            break;
+        }
+        if !entry.held && !entry.marked_lost && entry.sent_at <= latest_arrived {
+            entry.marked_lost = true;
             peer.due.push(entry.number);
             due = true;
         }
     }
-    peer.held = count;
     due
 }
 
@@ -819,6 +871,7 @@ mod tests {
         }
         // 0 and 1 lost, 2..8 held.
         outbox.acknowledged(&addr(1), &ack(0, vec![(2, 8)]));
+        assert_eq!(outbox.lock().peers[0].due, vec![0, 1]);
         let mut sends = Vec::new();
         let mut state = outbox.lock();
         outbox.due(&mut state, Instant::now(), &mut sends);
@@ -829,6 +882,27 @@ mod tests {
         outbox.due(&mut state, Instant::now() + MAX_RTO, &mut sends);
         let resent: Vec<u64> = sends.iter().map(|send| send.number).collect();
         assert_eq!(resent, vec![0, 1], "the held lines wait");
+    }
+
+    #[test]
+    fn a_resend_lost_again_is_found_once_a_line_sent_after_it_arrives() {
+        let outbox = outbox(&[addr(1)], Duration::from_secs(30));
+        for n in 0..8 {
+            push(&outbox, n);
+        }
+        outbox.acknowledged(&addr(1), &ack(0, vec![(1, 8)]));
+        let mut sends = Vec::new();
+        outbox.due(&mut outbox.lock(), Instant::now(), &mut sends);
+        assert_eq!(sends.len(), 1, "line 0 resent");
+        // The same acknowledgement again says nothing new about line 0.
+        outbox.acknowledged(&addr(1), &ack(0, vec![(1, 8)]));
+        assert!(outbox.lock().peers[0].due.is_empty());
+        // Lines sent after the resend arrive, line 0 not: lost again.
+        for n in 8..12 {
+            push(&outbox, n);
+        }
+        outbox.acknowledged(&addr(1), &ack(0, vec![(1, 12)]));
+        assert_eq!(outbox.lock().peers[0].due, vec![0]);
     }
 
     #[test]
@@ -863,7 +937,7 @@ mod tests {
         for n in 0..WINDOW_LINES {
             push(&outbox, n);
         }
-        assert!(!outbox.lock().peers[0].has_room(1));
+        assert!(!outbox.lock().peers[0].has_room(1, 0));
         outbox.acknowledged(&addr(1), &ack(WINDOW_LINES, vec![]));
         assert_eq!(outbox.wait_for_room(1), Room::Ready);
         assert_eq!(
@@ -886,6 +960,23 @@ mod tests {
         assert_eq!(outbox.acknowledged(&addr(1), &ended), Acked::Taken);
         assert!(outbox.wait_until_done());
         assert!(outbox.report().peers[0].end_acknowledged);
+    }
+
+    #[test]
+    fn lines_freed_by_a_resend_give_no_round_trip_sample() {
+        let outbox = outbox(&[addr(1)], Duration::from_secs(30));
+        for n in 0..4 {
+            push(&outbox, n);
+        }
+        // 0 lost and resent; 1..4 held, then freed with it.
+        outbox.acknowledged(&addr(1), &ack(0, vec![(1, 4)]));
+        outbox.due(&mut outbox.lock(), Instant::now(), &mut Vec::new());
+        outbox.acknowledged(&addr(1), &ack(4, vec![]));
+        assert_eq!(outbox.lock().peers[0].rtt.smoothed, None);
+        // An acknowledgement of a line that waited for nothing is one.
+        push(&outbox, 4);
+        outbox.acknowledged(&addr(1), &ack(5, vec![]));
+        assert!(outbox.lock().peers[0].rtt.smoothed.is_some());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use log::{debug, error, trace};
 use crate::net;
 use crate::progress::Sent;
 use crate::reliable::outbox::{self, Room};
-use crate::reliable::{BASE_LEN, Outbox};
+use crate::reliable::{BEHIND_LEN, Outbox};
 use crate::send::lines::Line;
 use crate::stop::{Stop, StopLine};
 use crate::summary::count;
@@ -90,7 +90,7 @@ impl Sending {
     /// waits for room in it, and its datagram carries the sender's base,
     /// so the limit is that much less.
     pub fn reliably(mut self, outbox: Arc<Outbox>) -> Sending {
-        self.limit = self.limit.saturating_sub(BASE_LEN);
+        self.limit = self.limit.saturating_sub(BEHIND_LEN);
         self.reliable = Some(Reliably {
             outbox,
             sends: Vec::new(),

@@ -95,7 +95,9 @@ impl Sealer {
             #[cfg(feature = "secure")]
             Sealer::Sealed(sealer) => {
                 scratch.clear();
-                scratch.extend_from_slice(&send.base.to_be_bytes());
+                // The outbox keeps a line's number within the window above its base.
+                let behind = u16::try_from(send.number - send.base).unwrap_or(u16::MAX);
+                scratch.extend_from_slice(&behind.to_be_bytes());
                 let kind = match &send.line {
                     Some(line) => {
                         scratch.extend_from_slice(line);

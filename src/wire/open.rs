@@ -19,7 +19,7 @@ use std::sync::Arc;
 use crate::Secret;
 use crate::reliable::deliveries::{Incoming, Taken};
 use crate::reliable::outbox::Acked;
-use crate::reliable::{Ack, BASE_LEN, Deliveries, Outbox, WINDOW_LINES};
+use crate::reliable::{Ack, BEHIND_LEN, Deliveries, Outbox, WINDOW_LINES};
 use crate::summary::{Secured, count};
 use crate::throttle::Throttle;
 use crate::wire::addressed::{Addressed, Recipient};
@@ -170,18 +170,21 @@ impl Opener {
         }
     }
 
-    /// A reliable line or end: its base must be at most its number, and
-    /// its number within the sender's window above its base.
+    /// A reliable line or end: how far behind it its sender's base is
+    /// must be within the sender's window, and not below line 0.
     fn reliable<'a>(&mut self, header: &Header, body: &'a mut [u8], from: &SocketAddr) -> Opened<'a> {
         let line = header.kind == Kind::RELIABLE_LINE;
         let body: &'a [u8] = body;
-        let Some((base, rest)) = body.split_first_chunk::<BASE_LEN>() else {
+        let Some((behind, rest)) = body.split_first_chunk::<BEHIND_LEN>() else {
             return self.refuse(from, Refusal::Implausible(header.sequence));
         };
-        let base = u64::from_be_bytes(*base);
-        let ahead = header.sequence.checked_sub(base);
+        let behind = u64::from(u16::from_be_bytes(*behind));
         let window = if line { WINDOW_LINES - 1 } else { WINDOW_LINES };
-        if ahead.is_none_or(|ahead| ahead > window) || (line && header.sequence == MAX_SEQUENCE) {
+        let base = header.sequence.checked_sub(behind);
+        let Some(base) = base.filter(|_| behind <= window) else {
+            return self.refuse(from, Refusal::Implausible(header.sequence));
+        };
+        if line && header.sequence == MAX_SEQUENCE {
             return self.refuse(from, Refusal::Implausible(header.sequence));
         }
         Opened::Reliable(Incoming {
@@ -217,7 +220,8 @@ impl Opener {
             Acked::Refused => {
                 if self.acks_told.allows(Instant::now()) {
                     log::warn!(
-                        "refused an acknowledgement from {from}: it is not a peer, or it acknowledges lines never sent (up to line {} of {})",
+                        "refused an acknowledgement from {from}: it is not a peer, or it acknowledges \
+                         lines never sent (up to line {} of {})",
                         ack.next,
                         outbox.lines_numbered()
                     );
@@ -494,6 +498,29 @@ mod tests {
         assert_eq!(open(&mut opener, &next), Opened::Line(b"1", None));
         let counts = opener.finish();
         assert_eq!((counts.lines_lost, counts.datagrams_rejected), (0, 8));
+    }
+
+    #[test]
+    fn a_reliable_line_opens_with_its_base_only_within_the_senders_window() {
+        let now = millis(SystemTime::now());
+        let mut opener = opener();
+        let line = |sequence: u64, behind: u16| {
+            let body = [&behind.to_be_bytes()[..], b"hi"].concat();
+            crafted(Kind::RELIABLE_LINE, 1, now, sequence, now, &body)
+        };
+        let Opened::Reliable(incoming) = open(&mut opener, &line(1030, 1023)) else {
+            panic!("a line 1,023 above its base opens");
+        };
+        assert_eq!((incoming.base, incoming.line), (7, Some(&b"hi"[..])));
+        for (sequence, behind) in [(1030, 1024), (3, 4)] {
+            assert_eq!(open(&mut opener, &line(sequence, behind)), Opened::Refused);
+        }
+        let end = crafted(Kind::RELIABLE_END, 1, now, 1030, now, &1024u16.to_be_bytes());
+        assert!(matches!(open(&mut opener, &end), Opened::Reliable(_)));
+        let short = crafted(Kind::RELIABLE_END, 1, now, 1030, now, &[0]);
+        assert_eq!(open(&mut opener, &short), Opened::Refused);
+        let garbled_ack = crafted(Kind::ACK, 1, now, 0, now, b"not an ack");
+        assert_eq!(open(&mut opener, &garbled_ack), Opened::Refused);
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! hand-drawn line), from the reads of the input itself: the sender's own
 //! reads move it, so an input that waits (a `tail -f`) never wakes anything,
 //! and no timer thread runs. With `--reliable` the sender also waits for its
-//! peers, without reading: then indicatif's ticker redraws the line a few
-//! times a second, for it to say so (the chat is not idle then).
+//! peers, without reading: each time it starts to, a thread of the meter's
+//! is woken to redraw the line a few times a second until the wait ends,
+//! for it to say so; the rest of the time that thread sleeps on a channel.
 
 use std::io::{self, BufRead, IsTerminal, Read};
 use std::sync::OnceLock;
@@ -67,7 +68,7 @@ pub fn start<R: BufRead>(input: R, progress: Progress, reliable: bool) -> Metere
     bar.set_style(style);
     bar.set_message("sending: 0 lines");
     if reliable {
-        bar.enable_steady_tick(Duration::from_millis(1000 / u64::from(REDRAWS_PER_SECOND)));
+        redraw_while_waiting(&bar, &progress);
     }
     let _ = SHOWN.set(bar.clone());
     Metered {
@@ -79,6 +80,27 @@ pub fn start<R: BufRead>(input: R, progress: Progress, reliable: bool) -> Metere
         reported: 0,
         last_report: Instant::now(),
     }
+}
+
+/// Redraws `bar` while the sender waits for its peers: a thread that sleeps
+/// on a channel until [`Progress::on_waiting`] wakes it, then redraws a few
+/// times a second until the wait ends, and once more after.
+fn redraw_while_waiting(bar: &ProgressBar, progress: &Progress) {
+    let (wake, woken) = crossbeam_channel::bounded::<()>(1);
+    progress.on_waiting(move || {
+        let _ = wake.try_send(());
+    });
+    let (bar, progress) = (bar.clone(), progress.clone());
+    let interval = Duration::from_millis(1000 / u64::from(REDRAWS_PER_SECOND));
+    let _ = std::thread::Builder::new().name("meter".into()).spawn(move || {
+        while woken.recv().is_ok() {
+            while progress.waiting_for_peer() && !bar.is_finished() {
+                bar.tick();
+                std::thread::sleep(interval);
+            }
+            bar.tick();
+        }
+    });
 }
 
 /// Clears the bar, if one was shown: at the end of input, and before the
