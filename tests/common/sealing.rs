@@ -19,8 +19,8 @@ pub const OVERHEAD: usize = 93;
 pub const LINE: u8 = 0;
 pub const END: u8 = 1;
 /// Kinds of reliable delivery (`--reliable`): an acknowledgement, a line
-/// that asks for one (its body `base`, then the line), the end of such input
-/// (its body `base`).
+/// that asks for one (its body `behind`, then the line), the end of such
+/// input (its body `behind`).
 pub const ACK: u8 = 2;
 pub const RELIABLE_LINE: u8 = 3;
 pub const RELIABLE_END: u8 = 4;
@@ -88,8 +88,8 @@ impl Key {
     }
 
     /// Reliable line `sequence` of `session` (begun at `started`), sent now
-    /// to `to`: its body is `base` (the lowest line its sender still
-    /// resends), then the line.
+    /// to `to`, with `base` the lowest line its sender still resends: its
+    /// body is `behind` (`sequence - base`, 2 bytes), then the line.
     pub fn reliable_line(
         &self,
         session: u64,
@@ -107,13 +107,13 @@ impl Key {
             sent: now_ms(),
             to,
         };
-        let mut body = base.to_be_bytes().to_vec();
+        let mut body = behind(sequence, base).to_vec();
         body.extend_from_slice(line.as_bytes());
         self.seal(&fields, &body)
     }
 
     /// The end of `session`'s reliable input after `lines` lines, sent now
-    /// to `to`; its body is `base`.
+    /// to `to`; its body is `behind` (`lines - base`, 2 bytes).
     pub fn reliable_end(&self, session: u64, started: u64, lines: u64, base: u64, to: SocketAddr) -> Vec<u8> {
         let fields = Fields {
             kind: RELIABLE_END,
@@ -123,7 +123,7 @@ impl Key {
             sent: now_ms(),
             to,
         };
-        self.seal(&fields, &base.to_be_bytes())
+        self.seal(&fields, &behind(lines, base))
     }
 
     /// The body of a datagram sealed with this key, or `None` if it does
@@ -193,6 +193,13 @@ pub fn now_ms() -> u64 {
 /// A sealed datagram's sequence number, in the clear in its header.
 pub fn sequence_of(datagram: &[u8]) -> u64 {
     u64::from_be_bytes(datagram[AT_SEQUENCE..AT_SEQUENCE + 8].try_into().unwrap())
+}
+
+/// A reliable datagram's `behind`: how far below its sequence the base is.
+fn behind(sequence: u64, base: u64) -> [u8; 2] {
+    u16::try_from(sequence - base)
+        .expect("a base at most 1,024 behind")
+        .to_be_bytes()
 }
 
 /// An acknowledgement's body, read: see [`ack_body`].
