@@ -659,6 +659,68 @@ fn acknowledgements_of_lines_never_sent_or_from_another_address_are_not_believed
     );
 }
 
+/// The receiver's side, on the wire: the test's socket sends sealed
+/// reliable datagrams as a sender would, and reads each acknowledgement.
+/// Every datagram is acknowledged at once, also one that shows nothing: a
+/// repeat (its sender missed the acknowledgement), a line held behind a
+/// gap, the end of input, and the end again.
+#[test]
+fn a_receiver_acknowledges_every_reliable_datagram_even_one_that_shows_nothing() {
+    use sealing::{Ack, read_ack};
+    let key = Key::new();
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let (mut receiver, to) = receiver(&key, "127.0.0.1:0", &peer_addr, &[]);
+    let to: SocketAddr = to.parse().unwrap();
+    let (session, started) = (now_ms() ^ unique_number().rotate_left(40), now_ms() - 1_000);
+    let mut acks = 0;
+    let mut expect_ack = |next: u64, end_taken: bool, ranges: Vec<(u64, u64)>, after: &str| {
+        let mut buffer = vec![0; 2048];
+        let (len, from) = loop {
+            match peer.recv_from(&mut buffer) {
+                Ok(got) => break got,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(err) => panic!("no acknowledgement after {after} within {TIMEOUT:?}: {err}"),
+            }
+        };
+        let datagram = &buffer[..len];
+        assert_eq!(from, to, "after {after}");
+        assert_eq!(datagram[sealing::AT_KIND], sealing::ACK, "after {after}");
+        assert_eq!(sealing::sequence_of(datagram), acks, "after {after}");
+        acks += 1;
+        let body = key.open(datagram).expect("sealed with the key");
+        let ack = read_ack(&body).unwrap_or_else(|| panic!("after {after}: {body:?}"));
+        let expected = Ack {
+            acked: session,
+            next,
+            end_taken,
+            ranges,
+        };
+        assert_eq!(ack, expected, "after {after}");
+    };
+    let line = |sequence: u64, text: &str| key.reliable_line(session, started, sequence, 0, to, text);
+
+    peer.send_to(&line(0, "first"), to).unwrap();
+    expect_ack(1, false, vec![], "line 0");
+    assert_eq!(receiver.text_line(), "first");
+    peer.send_to(&line(0, "first"), to).unwrap();
+    expect_ack(1, false, vec![], "line 0 again");
+    peer.send_to(&line(2, "third"), to).unwrap();
+    expect_ack(1, false, vec![(2, 3)], "line 2, held");
+    peer.send_to(&line(1, "second"), to).unwrap();
+    expect_ack(3, false, vec![], "line 1");
+    assert_eq!(receiver.text_line(), "second");
+    assert_eq!(receiver.text_line(), "third");
+    let end = key.reliable_end(session, started, 3, 0, to);
+    peer.send_to(&end, to).unwrap();
+    expect_ack(3, true, vec![], "the end");
+    peer.send_to(&end, to).unwrap();
+    expect_ack(3, true, vec![], "the end again");
+    // Nothing was shown twice.
+    receiver.kill();
+    assert_eq!(receiver.rest_of_stdout(), Vec::<Vec<u8>>::new());
+}
+
 /// Checks that udpchat `args` is a usage error (status 2) told in one line
 /// that contains `says` (clap adds its usage and a pointer to --help).
 #[track_caller]

@@ -19,8 +19,8 @@ pub const OVERHEAD: usize = 93;
 pub const LINE: u8 = 0;
 pub const END: u8 = 1;
 /// Kinds of reliable delivery (`--reliable`): an acknowledgement, a line
-/// that asks for one (its body `base`, then the line), the end of such input
-/// (its body `base`).
+/// that asks for one (its body `behind`, then the line), the end of such
+/// input (its body `behind`).
 pub const ACK: u8 = 2;
 pub const RELIABLE_LINE: u8 = 3;
 pub const RELIABLE_END: u8 = 4;
@@ -87,6 +87,61 @@ impl Key {
         self.seal(&fields, body.as_bytes())
     }
 
+    /// Reliable line `sequence` of `session` (begun at `started`), sent now
+    /// to `to`, with `base` the lowest line its sender still resends: its
+    /// body is `behind` (`sequence - base`, 2 bytes), then the line.
+    pub fn reliable_line(
+        &self,
+        session: u64,
+        started: u64,
+        sequence: u64,
+        base: u64,
+        to: SocketAddr,
+        line: &str,
+    ) -> Vec<u8> {
+        let fields = Fields {
+            kind: RELIABLE_LINE,
+            session,
+            started,
+            sequence,
+            sent: now_ms(),
+            to,
+        };
+        let mut body = behind(sequence, base).to_vec();
+        body.extend_from_slice(line.as_bytes());
+        self.seal(&fields, &body)
+    }
+
+    /// The end of `session`'s reliable input after `lines` lines, sent now
+    /// to `to`; its body is `behind` (`lines - base`, 2 bytes).
+    pub fn reliable_end(&self, session: u64, started: u64, lines: u64, base: u64, to: SocketAddr) -> Vec<u8> {
+        let fields = Fields {
+            kind: RELIABLE_END,
+            session,
+            started,
+            sequence: lines,
+            sent: now_ms(),
+            to,
+        };
+        self.seal(&fields, &behind(lines, base))
+    }
+
+    /// The body of a datagram sealed with this key, or `None` if it does
+    /// not open (another key, or changed on the way).
+    pub fn open(&self, datagram: &[u8]) -> Option<Vec<u8>> {
+        if datagram.len() < OVERHEAD {
+            return None;
+        }
+        let (header, rest) = datagram.split_at(HEADER_LEN);
+        let (text, tag) = rest.split_at(rest.len() - 16);
+        let nonce = XNonce::try_from(&header[3..27]).ok()?;
+        let mut body = text.to_vec();
+        self.cipher
+            .decrypt_inout_detached(&nonce, header, body.as_mut_slice().into(), tag.try_into().ok()?)
+            .ok()?;
+        Some(body)
+    }
+
     /// Acknowledgement `sequence` of the chat whose session is `session`
     /// (begun at `started`), sent now to `to`, with `body` (see [`ack_body`]).
     pub fn ack(&self, session: u64, started: u64, sequence: u64, to: SocketAddr, body: &[u8]) -> Vec<u8> {
@@ -138,6 +193,39 @@ pub fn now_ms() -> u64 {
 /// A sealed datagram's sequence number, in the clear in its header.
 pub fn sequence_of(datagram: &[u8]) -> u64 {
     u64::from_be_bytes(datagram[AT_SEQUENCE..AT_SEQUENCE + 8].try_into().unwrap())
+}
+
+/// A reliable datagram's `behind`: how far below its sequence the base is.
+fn behind(sequence: u64, base: u64) -> [u8; 2] {
+    u16::try_from(sequence - base)
+        .expect("a base at most 1,024 behind")
+        .to_be_bytes()
+}
+
+/// An acknowledgement's body, read: see [`ack_body`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ack {
+    pub acked: u64,
+    pub next: u64,
+    pub end_taken: bool,
+    pub ranges: Vec<(u64, u64)>,
+}
+
+/// Reads an acknowledgement's body, or `None` if it is not laid out as
+/// docs/PROTOCOL.md says (its length must match its count of ranges).
+pub fn read_ack(body: &[u8]) -> Option<Ack> {
+    let number = |at: usize| u64::from_be_bytes(body[at..at + 8].try_into().unwrap());
+    if body.len() < 18 || body.len() != 18 + 16 * usize::from(body[17]) {
+        return None;
+    }
+    Some(Ack {
+        acked: number(0),
+        next: number(8),
+        end_taken: body[16] & 1 == 1,
+        ranges: (0..usize::from(body[17]))
+            .map(|i| (number(18 + 16 * i), number(26 + 16 * i)))
+            .collect(),
+    })
 }
 
 /// A sealed datagram's session, in the clear in its header.
