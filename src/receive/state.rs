@@ -61,6 +61,8 @@ pub(super) struct Receiving<'a, W> {
     sources: Sources,
     /// A datagram found the chat stopping: no more are taken.
     stopping: bool,
+    /// A write of the output failed: what it held is not acknowledged.
+    output_failed: bool,
     /// A chat without a secret looks at what it shows for datagrams a
     /// secured udpchat sends, until it has told of one.
     watching_for_sealed: bool,
@@ -103,6 +105,7 @@ impl<'a, W: Write> Receiving<'a, W> {
             strangers: StrangerLog::new(filter.heard()),
             sources: Sources::default(),
             stopping: false,
+            output_failed: false,
             watching_for_sealed,
             progress,
             stop,
@@ -111,9 +114,12 @@ impl<'a, W: Write> Receiving<'a, W> {
 
     /// Whether everything received so far is on the output: only then may
     /// the next receive block, for a line must reach a pipe or file within
-    /// milliseconds, not when a buffer fills.
+    /// milliseconds, not when a buffer fills. Acknowledgements due count as
+    /// unwritten too: a repeat, a held line or an end shows nothing, and
+    /// where a receive does not tell that the queue is drained (all but
+    /// Linux), only a receive that does not wait leads to sending them.
     pub fn all_written(&self) -> bool {
-        self.output.pending.is_empty()
+        self.output.pending.is_empty() && !self.opener.has_acks()
     }
 
     /// A datagram taken from the socket: judged, opened, appended to the
@@ -252,8 +258,8 @@ impl<'a, W: Write> Receiving<'a, W> {
     /// receiver stopped it or the output failed.
     pub fn end(mut self, stopped: Option<Stop>, inbox: &mut Inbox) -> Received {
         self.events.end(&self.style, &mut self.output.pending);
-        let flushed = self.output.write(true);
-        if flushed.is_ok() {
+        let flushed = self.write_output(true);
+        if !self.output_failed {
             self.opener.send_acks(self.socket);
         }
         self.take_errors(inbox);
@@ -271,12 +277,26 @@ impl<'a, W: Write> Receiving<'a, W> {
     /// then acknowledges the reliable lines written: only written lines
     /// are acknowledged, so an output that blocks holds their senders back.
     fn write(&mut self, flush: bool) -> Next {
-        if let Err(reason) = self.output.write(flush) {
+        if let Err(reason) = self.write_output(flush) {
             return Break(Some(reason));
         }
         self.progress.written(self.received.shown);
         self.opener.send_acks(self.socket);
         Continue(())
+    }
+
+    /// Writes the output, telling the opener (whose chat may send reliably:
+    /// no acknowledgement is taken meanwhile) when it starts and ends. Once
+    /// a write failed, nothing more is acknowledged: what it held was not
+    /// written.
+    fn write_output(&mut self, flush: bool) -> Result<(), Stop> {
+        self.opener.writing(true);
+        let written = self.output.write(flush);
+        self.opener.writing(false);
+        if written.is_err() {
+            self.output_failed = true;
+        }
+        written
     }
 
     /// Takes the errors queued on the socket (Linux) into the refusals;

@@ -35,6 +35,10 @@ const REORDERING: u64 = 3;
 /// A sender that waited for room waits until this many lines of room are
 /// free, so that it is woken once per batch of acknowledgements, not per line.
 const LOW_WATER: usize = 64;
+/// After its receiver thread wrote its output, how long the sender waits
+/// before it may give a peer up: the acknowledgements that came meanwhile
+/// are waiting on the socket.
+const GRACE_AFTER_WRITE: Duration = Duration::from_millis(100);
 /// At a terminal ([`Reliable::keep_trying`]), how long a typed line may wait
 /// for its acknowledgement before udpchat says it is pending: far more than
 /// a LAN's round trip, short enough for a person still looking.
@@ -98,10 +102,20 @@ struct State {
     stopping: bool,
     /// The sender waits on `room`: only then do acknowledgements wake it.
     sender_waits: bool,
+    /// The receiver thread is writing its output, and when it last finished.
+    writing: bool,
+    written_at: Instant,
+    /// Warnings to log once the lock is released (stderr may block).
+    notices: Vec<String>,
     acks_refused: u64,
 }
 
 struct Peer {
+    /// Where its lines are sent, as the socket takes it (IPv4-mapped on a
+    /// dual-stack socket).
+    send_to: SocketAddr,
+    /// The same, canonical (IPv4 as IPv4): as acknowledgements come from
+    /// it, and as it is named.
     addr: SocketAddr,
     flight: VecDeque<Entry>,
     bytes: usize,
@@ -182,9 +196,10 @@ impl Rtt {
 }
 
 impl Peer {
-    fn new(addr: SocketAddr, now: Instant) -> Peer {
+    fn new(send_to: SocketAddr, now: Instant) -> Peer {
         Peer {
-            addr,
+            send_to,
+            addr: crate::net::canonical(send_to),
             flight: VecDeque::new(),
             bytes: 0,
             rtt: Rtt {
@@ -233,7 +248,10 @@ impl Outbox {
         let now = Instant::now();
         let mut unique: Vec<SocketAddr> = Vec::new();
         for &peer in peers {
-            if !unique.contains(&peer) {
+            if !unique
+                .iter()
+                .any(|&known| crate::net::canonical(known) == crate::net::canonical(peer))
+            {
                 unique.push(peer);
             }
         }
@@ -244,6 +262,9 @@ impl Outbox {
                 ended: None,
                 stopping: false,
                 sender_waits: false,
+                writing: false,
+                written_at: now,
+                notices: Vec::new(),
                 acks_refused: 0,
             }),
             room: Condvar::new(),
@@ -264,16 +285,17 @@ impl Outbox {
         let mut state = self.lock();
         loop {
             if state.stopping {
+                self.stop_waiting(&mut state);
                 return Room::Stopping;
             }
             if !self.reliable.keep_trying && state.peers.iter().all(|peer| peer.given_up) {
+                self.stop_waiting(&mut state);
                 return Room::NoPeerLeft;
             }
             // Once it had to wait, it waits for a batch of room.
             let slack = if state.sender_waits { LOW_WATER } else { 0 };
             if state.peers.iter().all(|peer| peer.has_room(len, slack)) {
-                state.sender_waits = false;
-                self.progress.waiting(false);
+                self.stop_waiting(&mut state);
                 return Room::Ready;
             }
             if !state.sender_waits {
@@ -314,7 +336,7 @@ impl Outbox {
                 start_timer = true;
             }
             sends.push(Send {
-                to: peer.addr,
+                to: peer.send_to,
                 base: peer.base(number),
                 number,
                 line: Some(line.clone()),
@@ -360,7 +382,7 @@ impl Outbox {
                 peer.timer = Some(now + peer.rtt.timeout(peer.backoff));
             }
             sends.push(Send {
-                to: peer.addr,
+                to: peer.send_to,
                 base: peer.base(lines),
                 number: lines,
                 line: None,
@@ -376,9 +398,11 @@ impl Outbox {
         let mut state = self.lock();
         loop {
             if state.peers.iter().all(Peer::done) {
+                self.stop_waiting(&mut state);
                 return state.peers.iter().all(|peer| !peer.given_up);
             }
             if state.stopping {
+                self.stop_waiting(&mut state);
                 return false;
             }
             if !state.sender_waits {
@@ -389,6 +413,26 @@ impl Outbox {
                 .room
                 .wait(state)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    /// The sender no longer waits (if it did).
+    fn stop_waiting(&self, state: &mut State) {
+        if state.sender_waits {
+            state.sender_waits = false;
+            self.progress.waiting(false);
+        }
+    }
+
+    /// The receiver thread writes its output (`true`), or has written it.
+    /// While it writes it takes no acknowledgement, so none of its peers is
+    /// given up meanwhile (its own output blocked is no sign of theirs), and
+    /// after it the acknowledgements that waited get a moment to be taken.
+    pub fn writing(&self, writing: bool) {
+        let mut state = self.lock();
+        state.writing = writing;
+        if !writing {
+            state.written_at = Instant::now();
         }
     }
 
@@ -419,6 +463,7 @@ impl Outbox {
             return Acked::Refused;
         }
         let mut progressed = false;
+        let mut delivered_notice = None;
         let mut delivered = 0;
         let mut sample = None;
         // Lines that waited behind a resent one (held, or freed with it) took
@@ -459,7 +504,7 @@ impl Outbox {
             if peer.told_pending && !peer.waiting() {
                 peer.told_pending = false;
                 if self.reliable.keep_trying {
-                    warn!("{} acknowledged every line: delivered", peer.addr);
+                    delivered_notice = Some(format!("{} acknowledged every line: delivered", peer.addr));
                 }
             }
             peer.last_progress = now;
@@ -468,6 +513,9 @@ impl Outbox {
         }
         let wake_sender = progressed && state.sender_waits;
         drop(guard);
+        if let Some(notice) = delivered_notice {
+            warn!("{notice}");
+        }
         // The resend thread only when something is due now: progress only
         // moves its deadline later, and it finds that out when it wakes.
         if due {
@@ -492,8 +540,14 @@ impl Outbox {
             }
             let now = Instant::now();
             let next = self.due(&mut state, now, &mut sends);
-            if !sends.is_empty() {
+            if !sends.is_empty() || !state.notices.is_empty() {
+                // Logged without the lock: stderr may block, and the
+                // sender and receiver must not wait behind it.
+                let notices = std::mem::take(&mut state.notices);
                 drop(state);
+                for notice in notices {
+                    warn!("{notice}");
+                }
                 for resend in sends.drain(..) {
                     send(&resend);
                 }
@@ -521,17 +575,25 @@ impl Outbox {
     fn due(&self, state: &mut State, now: Instant, sends: &mut Vec<Send>) -> Option<Instant> {
         let numbered = state.numbered;
         let ended = state.ended;
+        // Not while the receiver writes, nor just after: acknowledgements
+        // may be waiting for it to be taken.
+        let can_give_up = !state.writing && now >= state.written_at + GRACE_AFTER_WRITE;
         let mut next: Option<Instant> = None;
         let mut gave_up = false;
         for peer in &mut state.peers {
             if !peer.waiting() {
                 continue;
             }
-            let give_up_at = peer.last_progress + self.reliable.give_up;
+            let mut give_up_at = peer.last_progress + self.reliable.give_up;
             if now >= give_up_at {
-                self.give_up(peer);
-                gave_up = true;
-                continue;
+                if can_give_up {
+                    let notice = self.give_up(peer);
+                    state.notices.push(notice);
+                    gave_up = true;
+                    continue;
+                }
+                // Asked again a little later.
+                give_up_at = now + GRACE_AFTER_WRITE;
             }
             let base = peer.base(numbered);
             // Lines the acknowledgements found lost: at once.
@@ -550,7 +612,7 @@ impl Outbox {
                 peer.resent += 1;
                 self.progress.resent(1);
                 sends.push(Send {
-                    to: peer.addr,
+                    to: peer.send_to,
                     base,
                     number,
                     line: Some(entry.line.clone()),
@@ -574,7 +636,7 @@ impl Outbox {
                     peer.resent += 1;
                     self.progress.resent(1);
                     sends.push(Send {
-                        to: peer.addr,
+                        to: peer.send_to,
                         base,
                         number: entry.number,
                         line: Some(entry.line.clone()),
@@ -589,7 +651,7 @@ impl Outbox {
                 {
                     peer.end = End::Pending { sent_at: now };
                     sends.push(Send {
-                        to: peer.addr,
+                        to: peer.send_to,
                         base,
                         number: ended.unwrap_or(numbered),
                         line: None,
@@ -607,11 +669,11 @@ impl Outbox {
                 let notice_at = oldest.first_sent + PENDING_NOTICE;
                 if now >= notice_at {
                     peer.told_pending = true;
-                    warn!(
+                    state.notices.push(format!(
                         "not acknowledged yet by {}: {} (pending; udpchat keeps sending)",
                         peer.addr,
                         quoted(peer.flight.iter())
-                    );
+                    ));
                 } else {
                     soonest = soonest.min(notice_at);
                 }
@@ -625,8 +687,8 @@ impl Outbox {
     }
 
     /// `peer` acknowledged nothing new for the give-up time: what waits for
-    /// it is not delivered.
-    fn give_up(&self, peer: &mut Peer) {
+    /// it is not delivered. Returns the warning that says so.
+    fn give_up(&self, peer: &mut Peer) -> String {
         let lines = peer.flight.len() as u64;
         let text = if self.reliable.keep_trying {
             format!(": {}", quoted(peer.flight.iter()))
@@ -655,17 +717,17 @@ impl Outbox {
         self.progress.pending_given_up(lines);
         let waited = humantime(self.reliable.give_up);
         if lines > 0 {
-            warn!(
+            format!(
                 "NOT DELIVERED to {}: {} ({}), no acknowledgement for {waited}{text}",
                 peer.addr,
                 count(lines, "line"),
                 line_numbers(&given_up)
-            );
+            )
         } else {
-            warn!(
+            format!(
                 "the end of input not acknowledged by {}: no acknowledgement for {waited}",
                 peer.addr
-            );
+            )
         }
     }
 
@@ -861,6 +923,36 @@ mod tests {
         assert_eq!(outbox.acknowledged(&addr(1), &other), Acked::OtherSession);
         let report = outbox.report();
         assert_eq!((report.acks_refused, report.peers[0].lines_delivered), (4, 0));
+    }
+
+    #[test]
+    fn a_peer_sent_to_as_ipv4_mapped_is_the_ipv4_address_acknowledgements_come_from() {
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:1".parse().unwrap();
+        let outbox = outbox(&[mapped, addr(1)], Duration::from_secs(30));
+        assert_eq!(outbox.lock().peers.len(), 1, "one peer, written two ways");
+        assert_eq!(push(&outbox, 0)[0].to, mapped, "sent as the socket takes it");
+        assert_eq!(outbox.acknowledged(&addr(1), &ack(1, vec![])), Acked::Taken);
+        assert_eq!(outbox.report().peers[0].peer, addr(1));
+    }
+
+    #[test]
+    fn no_peer_is_given_up_while_the_receiver_writes_nor_just_after() {
+        let outbox = outbox(&[addr(1)], Duration::from_millis(100));
+        push(&outbox, 0);
+        let later = Instant::now() + Duration::from_secs(1);
+        outbox.writing(true);
+        let mut sends = Vec::new();
+        let next = outbox.due(&mut outbox.lock(), later, &mut sends);
+        assert!(!outbox.lock().peers[0].given_up);
+        assert!(
+            next.is_some_and(|next| next > later),
+            "asked again later, not at once"
+        );
+        outbox.writing(false);
+        outbox.due(&mut outbox.lock(), Instant::now(), &mut sends);
+        assert!(!outbox.lock().peers[0].given_up, "a moment for what waited");
+        outbox.due(&mut outbox.lock(), later, &mut sends);
+        assert!(outbox.lock().peers[0].given_up);
     }
 
     #[test]

@@ -217,6 +217,27 @@ impl Opener {
         }
     }
 
+    /// The receiver thread writes its output (`true`), or has written it.
+    #[inline]
+    pub fn writing(&self, writing: bool) {
+        match self {
+            Opener::Plain => {
+                let _ = writing;
+            }
+            #[cfg(feature = "secure")]
+            Opener::Sealed(opener) => opener.writing(writing),
+        }
+    }
+
+    /// Whether acknowledgements wait to be sent.
+    pub fn has_acks(&self) -> bool {
+        match self {
+            Opener::Plain => false,
+            #[cfg(feature = "secure")]
+            Opener::Sealed(opener) => opener.has_acks(),
+        }
+    }
+
     /// Whether [`open`](Self::open) needs the time of arrival.
     pub fn needs_time(&self) -> bool {
         !matches!(self, Opener::Plain)

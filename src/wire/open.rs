@@ -231,6 +231,20 @@ impl Opener {
         Opened::Nothing(None)
     }
 
+    /// The receiver thread writes its output, or has written it: this
+    /// chat's own outbox takes no acknowledgement meanwhile (see
+    /// [`Outbox::writing`]).
+    pub fn writing(&self, writing: bool) {
+        if let Some(outbox) = &self.outbox {
+            outbox.writing(writing);
+        }
+    }
+
+    /// Whether acknowledgements wait to be sent.
+    pub fn has_acks(&self) -> bool {
+        self.deliveries.has_acks()
+    }
+
     /// Sends the acknowledgements due, through `socket`: called once what
     /// was shown is written.
     pub fn send_acks(&mut self, socket: &UdpSocket) {
