@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Netns, TIMEOUT, Udpchat, skip_or_fail, unique_number};
+use common::{Netns, TIMEOUT, Udpchat, skip_or_fail, unique_number, wait_until_up};
 use crossbeam_channel::Receiver;
 use nix::sys::signal::Signal;
 use wait_timeout::ChildExt;
@@ -63,23 +63,6 @@ fn two_hosts() -> Option<TwoHosts> {
     wait_until_up(&a, "va");
     wait_until_up(&b, "vb");
     Some(TwoHosts { a, b })
-}
-
-/// Waits until `ip link` says `dev` is up (carrier seen).
-fn wait_until_up(netns: &Netns, dev: &str) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let output = netns
-            .command("ip")
-            .args(["-o", "link", "show", dev])
-            .output()
-            .unwrap();
-        if String::from_utf8_lossy(&output.stdout).contains("state UP") {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{dev} never came up");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// Runs `udpchat ARGS` to its end in `netns`; returns status, stdout, stderr and how long it took.

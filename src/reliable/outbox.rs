@@ -240,6 +240,75 @@ impl Peer {
     fn done(&self) -> bool {
         self.given_up || (self.flight.is_empty() && self.end == End::Acked)
     }
+
+    /// Resends, at once, the lines the acknowledgements found lost (and not
+    /// resent since). Returns how many.
+    fn resend_found_lost(&mut self, base: u64, now: Instant, sends: &mut Vec<Send>) -> u64 {
+        let mut resent = 0;
+        for number in self.due.drain(..) {
+            // The flight holds consecutive numbers from its front.
+            let at = number.checked_sub(base).and_then(|at| usize::try_from(at).ok());
+            let Some(entry) = at.and_then(|at| self.flight.get_mut(at)) else {
+                continue;
+            };
+            if entry.marked_lost {
+                sends.push(entry.resend(self.send_to, base, now));
+                resent += 1;
+            }
+        }
+        resent
+    }
+
+    /// The retransmission timer fired: the first time since progress it
+    /// resends every line that timed out and is not held (a burst lost);
+    /// later times only the earliest, as a probe; the end (numbered
+    /// `lines`) when no line waits; and each time the timeout doubles.
+    /// Returns how many lines it resent.
+    fn timer_fired(&mut self, base: u64, lines: u64, now: Instant, sends: &mut Vec<Send>) -> u64 {
+        let timeout = self.rtt.timeout(self.backoff);
+        let probe_only = self.backoff > 0;
+        let mut resent = 0;
+        for entry in self.flight.iter_mut() {
+            if entry.held || now.saturating_duration_since(entry.sent_at) < timeout {
+                continue;
+            }
+            sends.push(entry.resend(self.send_to, base, now));
+            resent += 1;
+            if probe_only {
+                break;
+            }
+        }
+        if let End::Pending { sent_at } = self.end
+            && self.flight.is_empty()
+            && now.saturating_duration_since(sent_at) >= timeout
+        {
+            self.end = End::Pending { sent_at: now };
+            sends.push(Send {
+                to: self.send_to,
+                base,
+                number: lines,
+                line: None,
+            });
+        }
+        self.backoff = self.backoff.saturating_add(1).min(8);
+        self.timer = Some(now + self.rtt.timeout(self.backoff));
+        resent
+    }
+}
+
+impl Entry {
+    /// The line sent again, now, to `to` whose base is `base`.
+    fn resend(&mut self, to: SocketAddr, base: u64, now: Instant) -> Send {
+        self.sent_at = now;
+        self.resent = true;
+        self.marked_lost = false;
+        Send {
+            to,
+            base,
+            number: self.number,
+            line: Some(self.line.clone()),
+        }
+    }
 }
 
 impl Outbox {
@@ -596,70 +665,12 @@ impl Outbox {
                 give_up_at = now + GRACE_AFTER_WRITE;
             }
             let base = peer.base(numbered);
-            // Lines the acknowledgements found lost: at once.
-            for number in peer.due.drain(..) {
-                // The flight holds consecutive numbers from its front.
-                let at = number.checked_sub(base).and_then(|at| usize::try_from(at).ok());
-                let Some(entry) = at.and_then(|at| peer.flight.get_mut(at)) else {
-                    continue;
-                };
-                if !entry.marked_lost {
-                    continue;
-                }
-                entry.marked_lost = false;
-                entry.sent_at = now;
-                entry.resent = true;
-                peer.resent += 1;
-                self.progress.resent(1);
-                sends.push(Send {
-                    to: peer.send_to,
-                    base,
-                    number,
-                    line: Some(entry.line.clone()),
-                });
+            let mut resent = peer.resend_found_lost(base, now, sends);
+            if peer.timer.is_some_and(|timer| now >= timer) {
+                resent += peer.timer_fired(base, ended.unwrap_or(numbered), now, sends);
             }
-            if let Some(timer) = peer.timer
-                && now >= timer
-            {
-                // The first timeout since progress resends every line that
-                // timed out and is not held (a burst lost); later ones only
-                // the earliest, as a probe, each twice as late.
-                let timeout = peer.rtt.timeout(peer.backoff);
-                let probe_only = peer.backoff > 0;
-                for entry in peer.flight.iter_mut() {
-                    if entry.held || now.saturating_duration_since(entry.sent_at) < timeout {
-                        continue;
-                    }
-                    entry.sent_at = now;
-                    entry.resent = true;
-                    entry.marked_lost = false;
-                    peer.resent += 1;
-                    self.progress.resent(1);
-                    sends.push(Send {
-                        to: peer.send_to,
-                        base,
-                        number: entry.number,
-                        line: Some(entry.line.clone()),
-                    });
-                    if probe_only {
-                        break;
-                    }
-                }
-                if let End::Pending { sent_at } = peer.end
-                    && peer.flight.is_empty()
-                    && now.saturating_duration_since(sent_at) >= timeout
-                {
-                    peer.end = End::Pending { sent_at: now };
-                    sends.push(Send {
-                        to: peer.send_to,
-                        base,
-                        number: ended.unwrap_or(numbered),
-                        line: None,
-                    });
-                }
-                peer.backoff = peer.backoff.saturating_add(1).min(8);
-                peer.timer = Some(now + peer.rtt.timeout(peer.backoff));
-            }
+            peer.resent += resent;
+            self.progress.resent(resent);
             let mut soonest = peer.timer.unwrap_or(give_up_at).min(give_up_at);
             // At a terminal, a typed line waiting too long is told as pending, once.
             if self.reliable.keep_trying
@@ -879,6 +890,13 @@ mod tests {
         sends
     }
 
+    /// Puts lines `numbers` in, one after the other.
+    fn push_all(outbox: &Outbox, numbers: std::ops::Range<u64>) {
+        for number in numbers {
+            push(outbox, number);
+        }
+    }
+
     fn ack(next: u64, held: Vec<(u64, u64)>) -> Ack {
         Ack {
             session: 7,
@@ -958,9 +976,7 @@ mod tests {
     #[test]
     fn a_hole_below_held_lines_is_resent_at_once_and_held_lines_are_not() {
         let outbox = outbox(&[addr(1)], Duration::from_secs(30));
-        for n in 0..8 {
-            push(&outbox, n);
-        }
+        push_all(&outbox, 0..8);
         // 0 and 1 lost, 2..8 held.
         outbox.acknowledged(&addr(1), &ack(0, vec![(2, 8)]));
         assert_eq!(outbox.lock().peers[0].due, vec![0, 1]);
@@ -979,9 +995,7 @@ mod tests {
     #[test]
     fn a_resend_lost_again_is_found_once_a_line_sent_after_it_arrives() {
         let outbox = outbox(&[addr(1)], Duration::from_secs(30));
-        for n in 0..8 {
-            push(&outbox, n);
-        }
+        push_all(&outbox, 0..8);
         outbox.acknowledged(&addr(1), &ack(0, vec![(1, 8)]));
         let mut sends = Vec::new();
         outbox.due(&mut outbox.lock(), Instant::now(), &mut sends);
@@ -990,9 +1004,7 @@ mod tests {
         outbox.acknowledged(&addr(1), &ack(0, vec![(1, 8)]));
         assert!(outbox.lock().peers[0].due.is_empty());
         // Lines sent after the resend arrive, line 0 not: lost again.
-        for n in 8..12 {
-            push(&outbox, n);
-        }
+        push_all(&outbox, 8..12);
         outbox.acknowledged(&addr(1), &ack(0, vec![(1, 12)]));
         assert_eq!(outbox.lock().peers[0].due, vec![0]);
     }
@@ -1000,9 +1012,7 @@ mod tests {
     #[test]
     fn gives_up_after_the_time_without_progress_and_names_the_lines() {
         let outbox = outbox(&[addr(1), addr(2)], Duration::from_millis(100));
-        for n in 0..3 {
-            push(&outbox, n);
-        }
+        push_all(&outbox, 0..3);
         outbox.acknowledged(&addr(2), &ack(3, vec![]));
         let mut sends = Vec::new();
         let later = Instant::now() + Duration::from_secs(1);
@@ -1026,9 +1036,7 @@ mod tests {
             outbox.due(&mut outbox.lock(), Instant::now(), &mut Vec::new()),
             None
         );
-        for n in 0..WINDOW_LINES {
-            push(&outbox, n);
-        }
+        push_all(&outbox, 0..WINDOW_LINES);
         assert!(!outbox.lock().peers[0].has_room(1, 0));
         outbox.acknowledged(&addr(1), &ack(WINDOW_LINES, vec![]));
         assert_eq!(outbox.wait_for_room(1), Room::Ready);
@@ -1057,9 +1065,7 @@ mod tests {
     #[test]
     fn lines_freed_by_a_resend_give_no_round_trip_sample() {
         let outbox = outbox(&[addr(1)], Duration::from_secs(30));
-        for n in 0..4 {
-            push(&outbox, n);
-        }
+        push_all(&outbox, 0..4);
         // 0 lost and resent; 1..4 held, then freed with it.
         outbox.acknowledged(&addr(1), &ack(0, vec![(1, 4)]));
         outbox.due(&mut outbox.lock(), Instant::now(), &mut Vec::new());

@@ -13,7 +13,7 @@ pub mod sealing;
 #[cfg(feature = "cli")]
 mod tmux;
 
-pub use netns::{Netns, two_hosts};
+pub use netns::{Netns, two_hosts, wait_until_up};
 #[cfg(feature = "cli")]
 pub use process::*;
 #[cfg(feature = "cli")]

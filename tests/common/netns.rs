@@ -173,7 +173,7 @@ pub fn two_hosts(a_setup: &[&[&str]]) -> Option<(Netns, Netns)> {
 }
 
 /// Waits until `ip link` says `dev` is up (operationally, carrier seen).
-fn wait_until_up(netns: &Netns, dev: &str) {
+pub fn wait_until_up(netns: &Netns, dev: &str) {
     let deadline = Instant::now() + TIMEOUT;
     loop {
         let output = netns
