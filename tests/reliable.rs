@@ -659,13 +659,56 @@ fn acknowledgements_of_lines_never_sent_or_from_another_address_are_not_believed
     );
 }
 
+/// The sender's side, on the wire: a file piped in is at hand all at once,
+/// so only its last line asks for its acknowledgement at once (the
+/// ACK_NOW flag): a receiver may wait to acknowledge the others together.
+/// A line resent asks too, for no later line is sure to follow it.
+#[test]
+fn a_sender_asks_for_an_acknowledgement_at_once_where_its_input_pauses_and_when_it_resends() {
+    let key = Key::new();
+    let peer = loopback_socket();
+    let peer_addr = peer.local_addr().unwrap().to_string();
+    let input = InputFile::new(&numbered(100));
+    let mut sender = sender(&key, "127.0.0.1:0", &[&peer_addr], &["--give-up", "1s"], &input);
+    let mut first_flags = std::collections::BTreeMap::new();
+    let mut resent_flags = Vec::new();
+    for _ in 0..10_000 {
+        let (datagram, _) = recv(&peer);
+        if datagram[sealing::AT_KIND] != sealing::RELIABLE_LINE {
+            continue;
+        }
+        let flagged = datagram[sealing::AT_FLAGS] & sealing::ACK_NOW != 0;
+        match first_flags.entry(sealing::sequence_of(&datagram)) {
+            std::collections::btree_map::Entry::Vacant(first) => {
+                first.insert(flagged);
+            }
+            std::collections::btree_map::Entry::Occupied(_) => resent_flags.push(flagged),
+        }
+        if first_flags.len() == 100 && resent_flags.len() >= 2 {
+            break;
+        }
+    }
+    let flagged: Vec<u64> = first_flags
+        .iter()
+        .filter(|(_, flagged)| **flagged)
+        .map(|(number, _)| *number)
+        .collect();
+    assert_eq!(flagged, [99], "only the last line of the input asks at once");
+    assert!(resent_flags.iter().all(|&flagged| flagged), "{resent_flags:?}");
+    let (code, stderr) = finish(&mut sender);
+    assert_eq!(code, Some(1), "nothing was acknowledged: {stderr}");
+}
+
 /// The receiver's side, on the wire: the test's socket sends sealed
 /// reliable datagrams as a sender would, and reads each acknowledgement.
-/// Every datagram is acknowledged at once, also one that shows nothing: a
-/// repeat (its sender missed the acknowledgement), a line held behind a
-/// gap, the end of input, and the end again.
+/// Lines in order without the ACK_NOW flag are acknowledged together,
+/// once 64 of them were written (so the first acknowledgement covers all
+/// 64), and so is a duplicate of one; anything else is acknowledged at
+/// once, also a datagram that shows nothing: a flagged line, a resend (its
+/// sender missed the acknowledgement), a line held behind a gap, the line
+/// that fills the gap, the end of input, and the end again.
 #[test]
-fn a_receiver_acknowledges_every_reliable_datagram_even_one_that_shows_nothing() {
+fn a_receiver_acknowledges_lines_in_order_together_and_anything_else_at_once() {
     use sealing::{Ack, read_ack};
     let key = Key::new();
     let peer = loopback_socket();
@@ -698,24 +741,37 @@ fn a_receiver_acknowledges_every_reliable_datagram_even_one_that_shows_nothing()
         };
         assert_eq!(ack, expected, "after {after}");
     };
-    let line = |sequence: u64, text: &str| key.reliable_line(session, started, sequence, 0, to, text);
+    let line = |sequence: u64, text: &str, ack_now: bool| {
+        key.reliable_line(session, started, sequence, 0, to, text, ack_now)
+    };
 
-    peer.send_to(&line(0, "first"), to).unwrap();
-    expect_ack(1, false, vec![], "line 0");
-    assert_eq!(receiver.text_line(), "first");
-    peer.send_to(&line(0, "first"), to).unwrap();
-    expect_ack(1, false, vec![], "line 0 again");
-    peer.send_to(&line(2, "third"), to).unwrap();
-    expect_ack(1, false, vec![(2, 3)], "line 2, held");
-    peer.send_to(&line(1, "second"), to).unwrap();
-    expect_ack(3, false, vec![], "line 1");
+    for sequence in 0..64 {
+        peer.send_to(&line(sequence, &format!("line {sequence}"), false), to)
+            .unwrap();
+    }
+    expect_ack(64, false, vec![], "64 lines in order");
+    for sequence in 0..64 {
+        assert_eq!(receiver.text_line(), format!("line {sequence}"));
+    }
+    peer.send_to(&line(64, "flagged", true), to).unwrap();
+    expect_ack(65, false, vec![], "a flagged line");
+    assert_eq!(receiver.text_line(), "flagged");
+    // The network's duplicate waits with the lines in order; a resend
+    // (which asks) does not.
+    peer.send_to(&line(64, "flagged", false), to).unwrap();
+    peer.send_to(&line(64, "flagged", true), to).unwrap();
+    expect_ack(65, false, vec![], "line 64 again, twice");
+    peer.send_to(&line(66, "third", false), to).unwrap();
+    expect_ack(65, false, vec![(66, 67)], "line 66, held");
+    peer.send_to(&line(65, "second", false), to).unwrap();
+    expect_ack(67, false, vec![], "line 65");
     assert_eq!(receiver.text_line(), "second");
     assert_eq!(receiver.text_line(), "third");
-    let end = key.reliable_end(session, started, 3, 0, to);
+    let end = key.reliable_end(session, started, 67, 0, to);
     peer.send_to(&end, to).unwrap();
-    expect_ack(3, true, vec![], "the end");
+    expect_ack(67, true, vec![], "the end");
     peer.send_to(&end, to).unwrap();
-    expect_ack(3, true, vec![], "the end again");
+    expect_ack(67, true, vec![], "the end again");
     // Nothing was shown twice.
     receiver.kill();
     assert_eq!(receiver.rest_of_stdout(), Vec::<Vec<u8>>::new());

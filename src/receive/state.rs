@@ -23,6 +23,7 @@ use crate::receive::filter::{SourceFilter, StrangerLog, Verdict};
 use crate::receive::inbox::{Batch, Datagram, Inbox};
 use crate::receive::refusals::Refusals;
 use crate::receive::{Outcome, Received, Receiver, describe, present};
+use crate::reliable::deliveries::Acks;
 use crate::stop::{Stop, StopLine};
 use crate::wire::{self, Opener};
 
@@ -260,7 +261,7 @@ impl<'a, W: Write> Receiving<'a, W> {
         self.events.end(&self.style, &mut self.output.pending);
         let flushed = self.write_output(true);
         if !self.output_failed {
-            self.opener.send_acks(self.socket);
+            self.opener.send_acks(self.socket, Acks::All);
         }
         self.take_errors(inbox);
         self.received.refused = self.refusals.total();
@@ -281,7 +282,7 @@ impl<'a, W: Write> Receiving<'a, W> {
             return Break(Some(reason));
         }
         self.progress.written(self.received.shown);
-        self.opener.send_acks(self.socket);
+        self.opener.send_acks(self.socket, Acks::Due);
         Continue(())
     }
 

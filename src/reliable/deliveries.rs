@@ -1,11 +1,16 @@
-//! The receiver's side of confirmed delivery: each sender session's lines shown once and in order, the lines held until the gap before them fills, and what to acknowledge.
+//! The receiver's side of confirmed delivery: each sender session's lines shown once and in order, the lines held until the gap before them fills, and what to acknowledge when.
 //!
 //! The receiver thread hands every opened reliable line or end here, and
-//! after it has written its output asks for the acknowledgements
+//! after it has written its output asks for the acknowledgements due
 //! ([`Deliveries::acks`]): a line is acknowledged only once it was written,
 //! so a receiver whose output blocks stops acknowledging, and its sender
-//! waits. Memory is bounded: [`MAX_SESSIONS`] sessions, [`WINDOW_LINES`]
-//! lines held per session and [`MAX_HELD_BYTES`] in all.
+//! waits. Lines taken in order are acknowledged together, every
+//! [`ACK_EVERY_LINES`] lines or [`ACK_EVERY_BYTES`], and the network's
+//! duplicates of them with them; anything else (a line its sender flagged
+//! [`ACK_NOW`](crate::wire::format::ACK_NOW), as every resend is, a line out
+//! of order, an end) makes its session's acknowledgement due at once.
+//! Memory is bounded: [`MAX_SESSIONS`] sessions, [`WINDOW_LINES`] lines held
+//! per session and [`MAX_HELD_BYTES`] in all.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -19,6 +24,25 @@ pub(crate) const MAX_SESSIONS: usize = 256;
 /// Bytes of lines held (received after a gap) across all sessions.
 pub(crate) const MAX_HELD_BYTES: usize = 8 << 20;
 
+/// Lines taken in order, without [`ACK_NOW`](crate::wire::format::ACK_NOW),
+/// that a session's acknowledgement may wait for: one acknowledgement per
+/// written batch cost a bulk transfer a datagram each way per 8 lines
+/// (examples/bench.rs). A sixteenth of the window, so its sender never
+/// waits for room on this count alone.
+pub(crate) const ACK_EVERY_LINES: u64 = 64;
+
+/// The same in bytes: a sixteenth of the sender's window in bytes.
+pub(crate) const ACK_EVERY_BYTES: usize = crate::reliable::WINDOW_BYTES / 16;
+
+/// Which acknowledgements to make.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Acks {
+    /// Those due now.
+    Due,
+    /// Every one owed: the chat ends, and nothing will make them due.
+    All,
+}
+
 /// A reliable datagram, opened.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Incoming<'a> {
@@ -29,6 +53,8 @@ pub(crate) struct Incoming<'a> {
     pub base: u64,
     /// The line; `None` for the end of input.
     pub line: Option<&'a [u8]>,
+    /// Its sender asked for the acknowledgement at once.
+    pub ack_now: bool,
 }
 
 /// Every session's deliveries.
@@ -38,6 +64,8 @@ pub(crate) struct Deliveries {
     held_bytes: usize,
     /// Sessions with something to acknowledge since the last acknowledgements.
     dirty: Vec<u64>,
+    /// How many of them are due: their acknowledgement goes after the next write.
+    due: usize,
     /// Counts events, to know which session moved least recently.
     tick: u64,
     /// Acknowledgements made so far: the next one's sequence number.
@@ -54,7 +82,13 @@ struct Session {
     /// moved the session forward, so that a replay from elsewhere cannot
     /// send them away.
     ack_to: SocketAddr,
+    /// In `Deliveries::dirty`.
     dirty: bool,
+    /// Its acknowledgement goes out after the next write.
+    due: bool,
+    /// Lines and bytes taken in order since its last acknowledgement.
+    owed_lines: u64,
+    owed_bytes: usize,
     moved: u64,
 }
 
@@ -87,6 +121,9 @@ impl Deliveries {
                     end: None,
                     ack_to: from,
                     dirty: false,
+                    due: false,
+                    owed_lines: 0,
+                    owed_bytes: 0,
                     moved: self.tick,
                 },
             );
@@ -94,6 +131,15 @@ impl Deliveries {
         let session = self.sessions.get_mut(&incoming.session).expect("inserted");
         let mut taken = Taken::default();
         let mut moved = false;
+        // The common case, which may wait to be acknowledged with the next
+        // lines: the next line, or a repeat, not asked for at once, in a
+        // session that holds nothing. A repeat without `ACK_NOW` is the
+        // network's duplicate: every resend asks.
+        let in_order = incoming.line.is_some()
+            && incoming.sequence <= session.next
+            && incoming.base <= session.next
+            && session.held.is_empty();
+        let quiet = in_order && !incoming.ack_now;
         if incoming.base > session.next {
             // The sender gave up the lines below its base (or an earlier
             // run of this receiver acknowledged them): show what is held
@@ -151,6 +197,19 @@ impl Deliveries {
             session.dirty = true;
             self.dirty.push(incoming.session);
         }
+        let due = if !quiet {
+            true
+        } else if taken.repeat {
+            false
+        } else {
+            session.owed_lines += 1;
+            session.owed_bytes += incoming.line.map_or(0, <[u8]>::len);
+            session.owed_lines >= ACK_EVERY_LINES || session.owed_bytes >= ACK_EVERY_BYTES
+        };
+        if due && !session.due {
+            session.due = true;
+            self.due += 1;
+        }
         taken
     }
 
@@ -162,31 +221,51 @@ impl Deliveries {
         };
         if let Some(session) = self.sessions.remove(&stalest) {
             self.held_bytes -= session.held.values().map(|line| line.len()).sum::<usize>();
+            if session.due {
+                self.due -= 1;
+            }
         }
         self.dirty.retain(|&session| session != stalest);
     }
 
-    /// Whether any session has something to acknowledge.
+    /// Whether an acknowledgement is due.
     pub fn has_acks(&self) -> bool {
-        !self.dirty.is_empty()
+        self.due > 0
     }
 
-    /// The acknowledgement for each session with something new, with where
-    /// it goes and its sequence number; to be called once what was shown is
-    /// written.
-    pub fn acks(&mut self, mut send: impl FnMut(&Ack, SocketAddr, u64)) {
+    /// The acknowledgement for each session whose acknowledgement is due
+    /// (or with [`Acks::All`], owed), with where it goes and its sequence
+    /// number; to be called once what was shown is written.
+    pub fn acks(&mut self, which: Acks, mut send: impl FnMut(&Ack, SocketAddr, u64)) {
+        let all = which == Acks::All;
         let mut ack = Ack {
             session: 0,
             next: 0,
             ended: false,
             held: Vec::new(),
         };
-        for id in self.dirty.drain(..) {
-            let Some(session) = self.sessions.get_mut(&id) else {
-                continue;
+        let Deliveries {
+            sessions,
+            dirty,
+            due,
+            acks_made,
+            ..
+        } = self;
+        dirty.retain(|id| {
+            let Some(session) = sessions.get_mut(id) else {
+                return false;
             };
+            if !(session.due || all) {
+                return true;
+            }
+            if session.due {
+                *due -= 1;
+            }
             session.dirty = false;
-            ack.session = id;
+            session.due = false;
+            session.owed_lines = 0;
+            session.owed_bytes = 0;
+            ack.session = *id;
             ack.next = session.next;
             ack.ended = session.end == Some(session.next);
             ack.held.clear();
@@ -198,9 +277,10 @@ impl Deliveries {
                     _ => ack.held.push((number, number + 1)),
                 }
             }
-            send(&ack, session.ack_to, self.acks_made);
-            self.acks_made += 1;
-        }
+            send(&ack, session.ack_to, *acks_made);
+            *acks_made += 1;
+            false
+        });
     }
 }
 
@@ -218,6 +298,7 @@ mod tests {
             sequence,
             base,
             line: Some(text.as_bytes()),
+            ack_now: false,
         }
     }
 
@@ -229,7 +310,7 @@ mod tests {
 
     fn acks(deliveries: &mut Deliveries) -> Vec<(Ack, SocketAddr)> {
         let mut acks = Vec::new();
-        deliveries.acks(|ack, to, _| acks.push((ack.clone(), to)));
+        deliveries.acks(Acks::Due, |ack, to, _| acks.push((ack.clone(), to)));
         acks
     }
 
@@ -248,8 +329,12 @@ mod tests {
         let last = acks(&mut deliveries);
         assert_eq!((last[0].0.next, last[0].0.held.len()), (4, 0));
         assert!(acks(&mut deliveries).is_empty(), "nothing new");
-        // A repeat is acknowledged again: its acknowledgement may have been lost.
-        assert!(take(&mut deliveries, line(1, 0, "b"), &mut shown).repeat);
+        // A line resent is acknowledged again: its acknowledgement may have been lost.
+        let resent = Incoming {
+            ack_now: true,
+            ..line(1, 0, "b")
+        };
+        assert!(take(&mut deliveries, resent, &mut shown).repeat);
         assert_eq!(acks(&mut deliveries).len(), 1);
     }
 
@@ -263,6 +348,7 @@ mod tests {
             sequence: 2,
             base: 0,
             line: None,
+            ack_now: false,
         };
         deliveries.take(end, from(9), |_| {});
         assert!(!acks(&mut deliveries)[0].0.ended);
@@ -287,11 +373,91 @@ mod tests {
     fn acknowledgements_go_where_the_session_last_moved_forward_from() {
         let mut deliveries = Deliveries::default();
         deliveries.take(line(0, 0, "a"), from(1), |_| {});
-        // A replay of line 0 from elsewhere moves nothing.
-        deliveries.take(line(0, 0, "a"), from(2), |_| {});
+        // A replay of line 0 (resent, so asking) from elsewhere moves nothing.
+        let replay = Incoming {
+            ack_now: true,
+            ..line(0, 0, "a")
+        };
+        deliveries.take(replay, from(2), |_| {});
         assert_eq!(acks(&mut deliveries)[0].1, from(1));
-        deliveries.take(line(1, 0, "b"), from(3), |_| {});
+        let flagged = Incoming {
+            ack_now: true,
+            ..line(1, 0, "b")
+        };
+        deliveries.take(flagged, from(3), |_| {});
         assert_eq!(acks(&mut deliveries)[0].1, from(3));
+    }
+
+    #[test]
+    fn lines_in_order_are_acknowledged_together_and_a_flagged_line_at_once() {
+        let mut deliveries = Deliveries::default();
+        let mut shown = Vec::new();
+        for sequence in 0..ACK_EVERY_LINES - 1 {
+            take(&mut deliveries, line(sequence, 0, "x"), &mut shown);
+            assert!(!deliveries.has_acks(), "line {sequence} waits for more");
+        }
+        assert!(acks(&mut deliveries).is_empty());
+        take(&mut deliveries, line(ACK_EVERY_LINES - 1, 0, "x"), &mut shown);
+        assert!(deliveries.has_acks());
+        assert_eq!(acks(&mut deliveries)[0].0.next, ACK_EVERY_LINES);
+        // The count starts again; a flagged line makes it due at once.
+        take(&mut deliveries, line(ACK_EVERY_LINES, 0, "x"), &mut shown);
+        assert!(!deliveries.has_acks());
+        let flagged = Incoming {
+            ack_now: true,
+            ..line(ACK_EVERY_LINES + 1, 0, "y")
+        };
+        take(&mut deliveries, flagged, &mut shown);
+        assert!(deliveries.has_acks());
+        assert_eq!(acks(&mut deliveries)[0].0.next, ACK_EVERY_LINES + 2);
+        assert_eq!(shown.len() as u64, ACK_EVERY_LINES + 2);
+    }
+
+    #[test]
+    fn big_lines_are_acknowledged_by_bytes_and_the_last_acknowledgements_flush_what_is_owed() {
+        let mut deliveries = Deliveries::default();
+        let big = "x".repeat(60_000);
+        let lines = ACK_EVERY_BYTES.div_ceil(big.len()) as u64;
+        for sequence in 0..lines {
+            assert!(!deliveries.has_acks());
+            deliveries.take(line(sequence, 0, &big), from(9), |_| {});
+        }
+        assert!(deliveries.has_acks(), "{lines} lines of 60,000 bytes");
+        assert_eq!(acks(&mut deliveries)[0].0.next, lines);
+        deliveries.take(line(lines, 0, "z"), from(9), |_| {});
+        assert!(acks(&mut deliveries).is_empty());
+        let mut flushed = Vec::new();
+        deliveries.acks(Acks::All, |ack, _, _| flushed.push(ack.next));
+        assert_eq!(flushed, [lines + 1]);
+    }
+
+    #[test]
+    fn a_line_out_of_order_a_resend_and_an_end_are_acknowledged_at_once_a_duplicate_with_the_rest() {
+        let mut shown = Vec::new();
+        let end = Incoming {
+            line: None,
+            ..line(1, 0, "")
+        };
+        for incoming in [line(1, 0, "b"), end] {
+            let mut deliveries = Deliveries::default();
+            deliveries.take(incoming, from(9), |_| {});
+            assert!(deliveries.has_acks());
+        }
+        let mut deliveries = Deliveries::default();
+        take(&mut deliveries, line(0, 0, "a"), &mut shown);
+        assert!(!deliveries.has_acks());
+        assert!(take(&mut deliveries, line(0, 0, "a"), &mut shown).repeat);
+        assert!(!deliveries.has_acks(), "the network's duplicate");
+        let resent = Incoming {
+            ack_now: true,
+            ..line(0, 0, "a")
+        };
+        assert!(take(&mut deliveries, resent, &mut shown).repeat);
+        assert!(
+            deliveries.has_acks(),
+            "a resend: the acknowledgement may have been lost"
+        );
+        assert_eq!(shown, ["a"]);
     }
 
     #[test]
@@ -305,6 +471,7 @@ mod tests {
                     sequence,
                     base: 0,
                     line: Some(big.as_bytes()),
+                    ack_now: false,
                 };
                 deliveries.take(incoming, from(9), |_| panic!("line 0 never came"));
             }

@@ -69,6 +69,11 @@ pub(crate) struct Send {
     pub number: u64,
     /// The line; `None` for the end of input.
     pub line: Option<Arc<[u8]>>,
+    /// Ask for the acknowledgement at once
+    /// ([`ACK_NOW`](crate::wire::format::ACK_NOW)): the sender may send
+    /// nothing more for a while, and without it the receiver may wait for
+    /// more lines to acknowledge them together.
+    pub ack_now: bool,
 }
 
 /// Whether the sender may put the next line in.
@@ -225,6 +230,15 @@ impl Peer {
         !self.flight.is_empty() || matches!(self.end, End::Pending { .. })
     }
 
+    /// Whether the window is nearly full: a line the size of the largest
+    /// datagram, with a batch of room to spare, would not fit. The sender
+    /// may soon have to wait for room, so each line asks for its
+    /// acknowledgement at once: no receiver waits for more lines that
+    /// cannot come.
+    fn nearly_full(&self) -> bool {
+        !self.has_room(usize::from(u16::MAX), LOW_WATER)
+    }
+
     /// Whether a line of `len` bytes fits, with `slack` lines (and as many
     /// 64 KiB) to spare.
     fn has_room(&self, len: usize, slack: usize) -> bool {
@@ -288,6 +302,7 @@ impl Peer {
                 base,
                 number: lines,
                 line: None,
+                ack_now: true,
             });
         }
         self.backoff = self.backoff.saturating_add(1).min(8);
@@ -307,6 +322,8 @@ impl Entry {
             base,
             number: self.number,
             line: Some(self.line.clone()),
+            // The timer fired or a loss was found: no later line is sure to come.
+            ack_now: true,
         }
     }
 }
@@ -380,8 +397,10 @@ impl Outbox {
 
     /// Puts line `number` (the input's line `input_line`) in, and fills
     /// `sends` with what to send to each peer. A peer given up for good
-    /// gets nothing: the line counts as not delivered to it.
-    pub fn push(&self, number: u64, input_line: u64, line: &[u8], sends: &mut Vec<Send>) {
+    /// gets nothing: the line counts as not delivered to it. Unless
+    /// `more_follows` (the next line is at hand and no pace holds it back),
+    /// each copy asks for its acknowledgement at once.
+    pub fn push(&self, number: u64, input_line: u64, line: &[u8], more_follows: bool, sends: &mut Vec<Send>) {
         sends.clear();
         let line: Arc<[u8]> = Arc::from(line);
         let now = Instant::now();
@@ -404,12 +423,7 @@ impl Outbox {
                 peer.timer = Some(now + peer.rtt.timeout(peer.backoff));
                 start_timer = true;
             }
-            sends.push(Send {
-                to: peer.send_to,
-                base: peer.base(number),
-                number,
-                line: Some(line.clone()),
-            });
+            let base = peer.base(number);
             peer.bytes += line.len();
             peer.flight.push_back(Entry {
                 number,
@@ -420,6 +434,13 @@ impl Outbox {
                 resent: false,
                 held: false,
                 marked_lost: false,
+            });
+            sends.push(Send {
+                to: peer.send_to,
+                base,
+                number,
+                line: Some(line.clone()),
+                ack_now: !more_follows || peer.nearly_full(),
             });
             self.progress.pending(1);
         }
@@ -455,6 +476,7 @@ impl Outbox {
                 base: peer.base(lines),
                 number: lines,
                 line: None,
+                ack_now: true,
             });
         }
         drop(state);
@@ -886,8 +908,33 @@ mod tests {
 
     fn push(outbox: &Outbox, number: u64) -> Vec<Send> {
         let mut sends = Vec::new();
-        outbox.push(number, number + 1, format!("{number}").as_bytes(), &mut sends);
+        outbox.push(
+            number,
+            number + 1,
+            format!("{number}").as_bytes(),
+            true,
+            &mut sends,
+        );
         sends
+    }
+
+    #[test]
+    fn a_line_asks_for_its_acknowledgement_at_once_when_no_line_may_follow_soon() {
+        let outbox = outbox(&[addr(1)], Duration::from_secs(30));
+        let mut sends = Vec::new();
+        outbox.push(0, 1, b"typed", false, &mut sends);
+        assert!(sends[0].ack_now, "nothing more at hand");
+        assert!(!push(&outbox, 1)[0].ack_now, "more at hand");
+        // Near the window's end each line asks: the sender may have to wait.
+        let batch_short = WINDOW_LINES - LOW_WATER as u64;
+        push_all(&outbox, 2..batch_short - 2);
+        assert!(!push(&outbox, batch_short - 2)[0].ack_now);
+        assert!(push(&outbox, batch_short - 1)[0].ack_now);
+        // Resends always ask.
+        outbox.acknowledged(&addr(1), &ack(0, vec![(5, 9)]));
+        let mut resent = Vec::new();
+        outbox.lock().peers[0].resend_found_lost(0, Instant::now(), &mut resent);
+        assert!(!resent.is_empty() && resent.iter().all(|send| send.ack_now));
     }
 
     /// Puts lines `numbers` in, one after the other.

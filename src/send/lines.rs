@@ -19,6 +19,18 @@ pub(crate) struct LineReader<R> {
     limit: usize,
     /// Bytes the last line took from the input, its line end included.
     read: usize,
+    /// Input was left in the buffer after the last line.
+    more_at_hand: bool,
+}
+
+/// A line read, and what the input holds after it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct LineRead<'a> {
+    pub line: Line<'a>,
+    /// Input was left in the buffer: the next line (or its start) is at
+    /// hand, and reading it will not wait. When not, it may: a person
+    /// types, a pipe's writer is slow.
+    pub more_at_hand: bool,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -29,6 +41,7 @@ impl<R: BufRead> LineReader<R> {
             line: Vec::new(),
             limit,
             read: 0,
+            more_at_hand: false,
         }
     }
 
@@ -40,7 +53,7 @@ impl<R: BufRead> LineReader<R> {
 
     /// The next line, or `None` at the end of input. A last line without a
     /// final newline is still a line.
-    pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+    pub fn next_line(&mut self) -> io::Result<Option<LineRead<'_>>> {
         self.line.clear();
         // Bytes kept: the line up to the limit plus room for "\r\n".
         let keep = self.limit.saturating_add(2);
@@ -61,6 +74,7 @@ impl<R: BufRead> LineReader<R> {
                 Some(i) => (i + 1, true),
                 None => (available.len(), false),
             };
+            self.more_at_hand = taken < available.len();
             let chunk = &available[..taken];
             if found {
                 // The byte before '\n' may sit at the end of the previous chunk.
@@ -90,10 +104,15 @@ impl<R: BufRead> LineReader<R> {
             (true, _) => 1,
         };
         let len = total - terminator;
-        if len > self.limit {
-            return Ok(Some(Line::TooLong(len)));
-        }
-        Ok(Some(Line::Fits(&self.line[..len])))
+        let line = if len > self.limit {
+            Line::TooLong(len)
+        } else {
+            Line::Fits(&self.line[..len])
+        };
+        Ok(Some(LineRead {
+            line,
+            more_at_hand: self.more_at_hand,
+        }))
     }
 }
 
@@ -108,8 +127,8 @@ pub(crate) mod tests {
     fn lines(input: &[u8], capacity: usize, limit: usize) -> Vec<Result<Vec<u8>, usize>> {
         let mut reader = LineReader::new(BufReader::with_capacity(capacity, input), limit);
         let mut out = Vec::new();
-        while let Some(line) = reader.next_line().unwrap() {
-            out.push(match line {
+        while let Some(read) = reader.next_line().unwrap() {
+            out.push(match read.line {
                 Line::Fits(bytes) => Ok(bytes.to_vec()),
                 Line::TooLong(len) => Err(len),
             });
@@ -118,12 +137,20 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn reads_lines_with_or_without_a_final_newline() {
+    fn reads_lines_with_or_without_a_final_newline_and_tells_when_more_is_at_hand() {
         let mut lines = LineReader::new(&b"hi\r\n\nlast, no newline"[..], 100);
-        assert_eq!(lines.next_line().unwrap(), Some(Line::Fits(b"hi")));
-        assert_eq!(lines.next_line().unwrap(), Some(Line::Fits(b"")));
-        assert_eq!(lines.next_line().unwrap(), Some(Line::Fits(b"last, no newline")));
+        let read = |line, more_at_hand| Some(LineRead { line, more_at_hand });
+        assert_eq!(lines.next_line().unwrap(), read(Line::Fits(b"hi"), true));
+        assert_eq!(lines.next_line().unwrap(), read(Line::Fits(b""), true));
+        assert_eq!(
+            lines.next_line().unwrap(),
+            read(Line::Fits(b"last, no newline"), false)
+        );
         assert_eq!(lines.next_line().unwrap(), None);
+        // A buffer that ends with the line: the next read may wait.
+        let mut lines = LineReader::new(BufReader::with_capacity(3, &b"ab\ncd\n"[..]), 100);
+        assert_eq!(lines.next_line().unwrap(), read(Line::Fits(b"ab"), false));
+        assert_eq!(lines.next_line().unwrap(), read(Line::Fits(b"cd"), false));
     }
 
     #[test]
@@ -188,7 +215,7 @@ pub(crate) mod tests {
         };
         let mut reader = LineReader::new(BufReader::with_capacity(2, input), 10);
         let mut got = Vec::new();
-        while let Some(line) = reader.next_line().unwrap() {
+        while let Some(LineRead { line, .. }) = reader.next_line().unwrap() {
             assert!(matches!(line, Line::Fits(_)), "{line:?}");
             if let Line::Fits(bytes) = line {
                 got.push(bytes.to_vec());

@@ -69,8 +69,8 @@ impl<R: BufRead> Sender<R> {
         }
         let mut lines = LineReader::new(input, sending.limit());
         let stopped = loop {
-            let line = match lines.next_line() {
-                Ok(Some(line)) => line,
+            let read = match lines.next_line() {
+                Ok(Some(read)) => read,
                 Ok(None) => break Some(Stop::EndOfInput),
                 Err(source) => {
                     break Some(Stop::Failed(Error::Io {
@@ -79,7 +79,7 @@ impl<R: BufRead> Sender<R> {
                     }));
                 }
             };
-            let sent = match sending.line(line) {
+            let sent = match sending.line(read.line, read.more_at_hand) {
                 Continue(sent) => sent,
                 Break(()) => break None,
             };

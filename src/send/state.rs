@@ -105,7 +105,8 @@ impl Sending {
         self.limit
     }
 
-    /// A line was read: it waits for its turn, is sealed and sent to every
+    /// A line was read (`more_at_hand`: the input has the next one
+    /// buffered): it waits for its turn, is sealed and sent to every
     /// peer. Continues with what became of it: the bytes sent, a line that
     /// could not be sent (counted and told, see [`Unsent`]), or an empty
     /// line skipped; breaks when the chat is stopping.
@@ -115,14 +116,14 @@ impl Sending {
     /// were one function: called out of line they cost about 30 instructions
     /// a line more (callgrind: 690 a line against 660).
     #[inline(always)]
-    pub fn line(&mut self, line: Line<'_>) -> ControlFlow<(), Sent> {
+    pub fn line(&mut self, line: Line<'_>, more_at_hand: bool) -> ControlFlow<(), Sent> {
         if self.stop.is_stopping() {
             return Break(());
         }
         self.number += 1;
         let sent = match line {
             Line::Fits([]) if self.skip_empty => Sent::Skipped,
-            Line::Fits(bytes) => self.fits(bytes)?,
+            Line::Fits(bytes) => self.fits(bytes, more_at_hand)?,
             Line::TooLong(len) => {
                 let kind = self.sealer.kind();
                 self.failed(format!(
@@ -138,7 +139,7 @@ impl Sending {
 
     /// A line that fits a datagram: sent in its turn, as [`line`](Self::line) says.
     #[inline(always)]
-    fn fits(&mut self, bytes: &[u8]) -> ControlFlow<(), Sent> {
+    fn fits(&mut self, bytes: &[u8], more_at_hand: bool) -> ControlFlow<(), Sent> {
         if let Some(pacer) = &mut self.pacer {
             pacer.wait();
             if self.stop.is_stopping() {
@@ -146,7 +147,8 @@ impl Sending {
             }
         }
         if self.reliable.is_some() {
-            return self.send_reliably(bytes);
+            // A paced line is followed by the next only after a pause.
+            return self.send_reliably(bytes, more_at_hand && self.pacer.is_none());
         }
         match self.seal_and_send(bytes) {
             Ok(()) => {
@@ -188,7 +190,10 @@ impl Sending {
 
     /// Puts `line` in the outbox once there is room, and sends it to every
     /// peer not given up. A send that fails is left to the resend thread.
-    fn send_reliably(&mut self, line: &[u8]) -> ControlFlow<(), Sent> {
+    /// Unless `more_follows` at once, the line asks for its acknowledgement
+    /// at once: a receiver may otherwise wait for more lines to acknowledge
+    /// them together.
+    fn send_reliably(&mut self, line: &[u8], more_follows: bool) -> ControlFlow<(), Sent> {
         let Some(reliably) = &mut self.reliable else {
             return Continue(Sent::Failed);
         };
@@ -203,7 +208,7 @@ impl Sending {
         let number = self.sealer.next_line();
         reliably
             .outbox
-            .push(number, self.number, line, &mut reliably.sends);
+            .push(number, self.number, line, more_follows, &mut reliably.sends);
         for send in &reliably.sends {
             if let Some(Ok(datagram)) = self.sealer.seal_reliable(send, &mut reliably.scratch)
                 && let Err(err) = self.reports.send(&self.socket, datagram, send.to)

@@ -4,7 +4,7 @@
 //! offset  size  field (big-endian)                 authenticated  encrypted
 //!      0     1  version: 2                              yes
 //!      1     1  kind (see Kind)                         yes
-//!      2     1  flags: none defined, sent as 0          yes
+//!      2     1  flags: ACK_NOW on a reliable line, else 0  yes
 //!      3    24  nonce, random                           yes
 //!     27     8  session: random, per run                yes
 //!     35     8  session start, ms since 1970            yes
@@ -48,6 +48,12 @@ pub(crate) const TAG_LEN: usize = 16;
 /// What sealing adds to a body.
 pub(crate) const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
 
+/// The one flag defined, on a reliable line (kind 3): acknowledge it at
+/// once, for its sender may send nothing more for a while. Without it a
+/// receiver may acknowledge the line with later ones (see
+/// `reliable::deliveries`).
+pub(crate) const ACK_NOW: u8 = 0x01;
+
 /// The highest sequence number a datagram may carry: 2^53 − 1, which no
 /// chat reaches (285 years at a million lines a second), and which a JSON
 /// reader's double still holds exactly.
@@ -87,7 +93,8 @@ impl Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Header {
     pub kind: Kind,
-    /// Reserved: sent as 0, and bits a receiver does not know are ignored.
+    /// [`ACK_NOW`] on a reliable line; no other bit is defined: sent as
+    /// 0, and bits a receiver does not know are ignored.
     pub flags: u8,
     pub nonce: [u8; NONCE_LEN],
     pub session: u64,

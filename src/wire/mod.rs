@@ -10,7 +10,7 @@
 //! `open.rs` the receiver's rules, with `addressed.rs`, `sessions.rs`,
 //! `window.rs` and `telling.rs` for their parts).
 //!
-//! Every kind of sealed datagram goes through [`sealed::Sealer::seal`] on
+//! Every kind of sealed datagram goes through [`sealed::Sealer::seal_flagged`] on
 //! the way out and [`open::Opener::open`] on the way in: a new kind (an
 //! acknowledgement, say) is a constant in [`format::Kind`], a method here
 //! for the sender, and a branch in `open` where the kind is looked at.
@@ -36,6 +36,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
+use crate::reliable::deliveries::Acks;
 use crate::summary::Secured;
 #[allow(unused_imports)] // for the plain receiver's hint that a peer seals its lines
 pub(crate) use crate::wire::format::looks_sealed;
@@ -98,14 +99,15 @@ impl Sealer {
                 // The outbox keeps a line's number within the window above its base.
                 let behind = u16::try_from(send.number - send.base).unwrap_or(u16::MAX);
                 scratch.extend_from_slice(&behind.to_be_bytes());
-                let kind = match &send.line {
+                let (kind, flags) = match &send.line {
                     Some(line) => {
                         scratch.extend_from_slice(line);
-                        format::Kind::RELIABLE_LINE
+                        let flags = if send.ack_now { format::ACK_NOW } else { 0 };
+                        (format::Kind::RELIABLE_LINE, flags)
                     }
-                    None => format::Kind::RELIABLE_END,
+                    None => (format::Kind::RELIABLE_END, 0),
                 };
-                Some(sealer.seal(kind, send.number, scratch, &send.to))
+                Some(sealer.seal_flagged(kind, flags, send.number, scratch, &send.to))
             }
         }
     }
@@ -205,15 +207,15 @@ impl Opener {
         }
     }
 
-    /// Sends the acknowledgements due for what was written, through `socket`.
+    /// Sends the acknowledgements due (or owed) for what was written, through `socket`.
     #[inline]
-    pub fn send_acks(&mut self, socket: &std::net::UdpSocket) {
+    pub fn send_acks(&mut self, socket: &std::net::UdpSocket, which: Acks) {
         match self {
             Opener::Plain => {
-                let _ = socket;
+                let _ = (socket, which);
             }
             #[cfg(feature = "secure")]
-            Opener::Sealed(opener) => opener.send_acks(socket),
+            Opener::Sealed(opener) => opener.send_acks(socket, which),
         }
     }
 

@@ -17,13 +17,13 @@ use std::net::UdpSocket;
 use std::sync::Arc;
 
 use crate::Secret;
-use crate::reliable::deliveries::{Incoming, Taken};
+use crate::reliable::deliveries::{Acks, Incoming, Taken};
 use crate::reliable::outbox::Acked;
 use crate::reliable::{Ack, BEHIND_LEN, Deliveries, Outbox, WINDOW_LINES};
 use crate::summary::{Secured, count};
 use crate::throttle::Throttle;
 use crate::wire::addressed::{Addressed, Recipient};
-use crate::wire::format::{Foreign, Header, Kind, MAX_SEQUENCE};
+use crate::wire::format::{ACK_NOW, Foreign, Header, Kind, MAX_SEQUENCE};
 use crate::wire::opened::{Event, Opened};
 use crate::wire::sealed::{NotOpened, Sealer, cipher, millis, open_in_place};
 use crate::wire::sessions::{MAX_SESSIONS, Sessions};
@@ -192,6 +192,7 @@ impl Opener {
             sequence: header.sequence,
             base,
             line: line.then_some(rest),
+            ack_now: header.flags & ACK_NOW != 0,
         })
     }
 
@@ -245,10 +246,10 @@ impl Opener {
         self.deliveries.has_acks()
     }
 
-    /// Sends the acknowledgements due, through `socket`: called once what
-    /// was shown is written.
-    pub fn send_acks(&mut self, socket: &UdpSocket) {
-        if !self.deliveries.has_acks() {
+    /// Sends the acknowledgements due (or owed), through `socket`: called
+    /// once what was shown is written.
+    pub fn send_acks(&mut self, socket: &UdpSocket, which: Acks) {
+        if which == Acks::Due && !self.deliveries.has_acks() {
             return;
         }
         let Opener {
@@ -260,7 +261,7 @@ impl Opener {
         let Some(acker) = acker else {
             return;
         };
-        deliveries.acks(|ack, to, sequence| {
+        deliveries.acks(which, |ack, to, sequence| {
             ack.encode(ack_body);
             match acker.seal(Kind::ACK, sequence, ack_body, &to) {
                 Ok(datagram) => {

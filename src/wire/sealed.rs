@@ -148,11 +148,23 @@ impl Sealer {
     }
 
     /// The datagram of `kind` numbered `sequence`, with `body`, for `to`:
-    /// sealed now, with a fresh nonce. Every kind goes through here.
+    /// sealed now, with a fresh nonce.
     pub fn seal(&mut self, kind: Kind, sequence: u64, body: &[u8], to: &SocketAddr) -> io::Result<&[u8]> {
+        self.seal_flagged(kind, 0, sequence, body, to)
+    }
+
+    /// The same with header `flags`. Every kind goes through here.
+    pub fn seal_flagged(
+        &mut self,
+        kind: Kind,
+        flags: u8,
+        sequence: u64,
+        body: &[u8],
+        to: &SocketAddr,
+    ) -> io::Result<&[u8]> {
         let header = Header {
             kind,
-            flags: 0,
+            flags,
             nonce: self.nonces.next()?,
             session: self.session,
             started: self.started,

@@ -10,6 +10,7 @@ use super::{SecretFile, unique_number};
 
 /// Byte offsets of docs/PROTOCOL.md's layout, read by the tests' relays.
 pub const AT_KIND: usize = 1;
+pub const AT_FLAGS: usize = 2;
 pub const AT_SESSION: usize = 27;
 pub const AT_SEQUENCE: usize = 43;
 pub const HEADER_LEN: usize = 77;
@@ -24,6 +25,8 @@ pub const END: u8 = 1;
 pub const ACK: u8 = 2;
 pub const RELIABLE_LINE: u8 = 3;
 pub const RELIABLE_END: u8 = 4;
+/// The header flag of a reliable line that asks for its acknowledgement at once.
+pub const ACK_NOW: u8 = 1;
 
 /// A 32-byte key, and the secret file that holds it as udpchat writes one.
 pub struct Key {
@@ -47,6 +50,11 @@ impl Key {
 
     /// The datagram `fields` describe, sealed.
     pub fn seal(&self, fields: &Fields, body: &[u8]) -> Vec<u8> {
+        self.seal_flagged(fields, 0, body)
+    }
+
+    /// The same with header `flags`.
+    pub fn seal_flagged(&self, fields: &Fields, flags: u8, body: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; 24];
         nonce[..8].copy_from_slice(&unique_number().to_be_bytes());
         nonce[8..16].copy_from_slice(&now_ms().to_be_bytes());
@@ -55,7 +63,7 @@ impl Key {
             IpAddr::V4(v4) => v4.to_ipv6_mapped(),
             IpAddr::V6(v6) => v6,
         };
-        let mut out = vec![2, fields.kind, 0];
+        let mut out = vec![2, fields.kind, flags];
         out.extend_from_slice(&nonce);
         for field in [fields.session, fields.started, fields.sequence, fields.sent] {
             out.extend_from_slice(&field.to_be_bytes());
@@ -89,7 +97,9 @@ impl Key {
 
     /// Reliable line `sequence` of `session` (begun at `started`), sent now
     /// to `to`, with `base` the lowest line its sender still resends: its
-    /// body is `behind` (`sequence - base`, 2 bytes), then the line.
+    /// body is `behind` (`sequence - base`, 2 bytes), then the line. With
+    /// `ack_now` it asks for its acknowledgement at once.
+    #[allow(clippy::too_many_arguments)]
     pub fn reliable_line(
         &self,
         session: u64,
@@ -98,6 +108,7 @@ impl Key {
         base: u64,
         to: SocketAddr,
         line: &str,
+        ack_now: bool,
     ) -> Vec<u8> {
         let fields = Fields {
             kind: RELIABLE_LINE,
@@ -109,7 +120,8 @@ impl Key {
         };
         let mut body = behind(sequence, base).to_vec();
         body.extend_from_slice(line.as_bytes());
-        self.seal(&fields, &body)
+        let flags = if ack_now { ACK_NOW } else { 0 };
+        self.seal_flagged(&fields, flags, &body)
     }
 
     /// The end of `session`'s reliable input after `lines` lines, sent now
