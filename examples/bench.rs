@@ -19,8 +19,10 @@
 //! lines across a link that drops 1 datagram or segment in 20 (two network
 //! namespaces, a veth pair, an nftables rule; root, `ip`, `nft` and `socat`
 //! needed, else skipped with the reason), with `udpchat --reliable` and with
-//! TCP (`socat`), and once more through a relay written below (`relay`) that
-//! also duplicates and reorders. Linux only: it reads `/proc`.
+//! TCP (`socat`), and once more each through a relay: udpchat's written
+//! below (`relay`), which also duplicates and reorders, TCP's a `socat` that
+//! only relays (a byte stream cannot be duplicated or reordered), so both
+//! pay for the hop. Linux only: it reads `/proc`.
 
 #[cfg(target_os = "linux")]
 fn main() {
@@ -972,6 +974,8 @@ mod linux {
     const UDP_PORT: u16 = 5000;
     const TCP_PORT: u16 = 5001;
     const RELAY_PORT: u16 = 5002;
+    /// Where TCP's relay listens (`socat`, in the receiver's namespace).
+    const TCP_RELAY_PORT: u16 = 5003;
     /// The link drops 1 datagram or segment in this many, at random.
     const DROP_ONE_IN: u32 = 20;
     /// Bound on one transfer across the lossy link (udpchat gives up after 30 s).
@@ -1023,8 +1027,12 @@ mod linux {
             for (ns, dev, ip) in [(a, "veth0", SENDER_IP), (b, "veth1", RECEIVER_IP)] {
                 // One TCP segment per packet, as on a wire: with segmentation
                 // offload a veth carries up to 64 KiB as one packet, and the
-                // rule would drop 1 in 20 of those instead.
+                // rule would drop 1 in 20 of those instead. The same on the
+                // receiver's loopback, which a relay's traffic to the
+                // receiver crosses (and the rule with it), at a wire's MTU.
                 run(&["ip", "-n", ns, "link", "set", dev, "gso_max_segs", "1"], None)?;
+                run(&["ip", "-n", ns, "link", "set", "lo", "gso_max_segs", "1"], None)?;
+                run(&["ip", "-n", ns, "link", "set", "lo", "mtu", "1500"], None)?;
                 run(
                     &["ip", "-n", ns, "addr", "add", &format!("{ip}/24"), "dev", dev],
                     None,
@@ -1274,9 +1282,14 @@ mod linux {
     }
 
     /// The same file through TCP on the same link: `socat -u OPEN:FILE
-    /// TCP:...` in the sender's namespace to `socat -u TCP-LISTEN:... STDOUT`.
-    fn lossy_tcp(link: &Link, file: &Path, count: usize) -> Transfer {
+    /// TCP:...` in the sender's namespace to `socat -u TCP-LISTEN:... STDOUT`,
+    /// directly or through a relay as udpchat's is: `socat TCP-LISTEN:...
+    /// TCP:...` in the receiver's namespace, whose traffic to the receiver
+    /// crosses the drop rule. A byte stream cannot be duplicated or
+    /// reordered by a relay, so this one only relays: its cost is the hop's.
+    fn lossy_tcp(link: &Link, file: &Path, count: usize, through_relay: bool) -> Transfer {
         let at: SocketAddr = format!("{RECEIVER_IP}:{TCP_PORT}").parse().unwrap();
+        let relay_at: SocketAddr = format!("{RECEIVER_IP}:{TCP_RELAY_PORT}").parse().unwrap();
         let mut listen = Command::new("socat");
         listen.args([
             "-d",
@@ -1288,12 +1301,24 @@ mod linux {
         let receiver = Endpoint::start_when(link.within(1, &listen), Stdio::null(), true, |line| {
             line.contains("listening on").then_some(at)
         });
+        let relay = through_relay.then(|| {
+            let mut relay = Command::new("socat");
+            relay
+                .args(["-d", "-d"])
+                .arg(format!(
+                    "TCP-LISTEN:{TCP_RELAY_PORT},bind={RECEIVER_IP},reuseaddr"
+                ))
+                .arg(format!("TCP:{at}"));
+            Endpoint::start_when(link.within(1, &relay), Stdio::null(), false, |line| {
+                line.contains("listening on").then_some(relay_at)
+            })
+        });
         let before = link.counters();
         let started = Instant::now();
         let mut send = Command::new("socat");
         send.arg("-u")
             .arg(format!("OPEN:{},rdonly", file.display()))
-            .arg(format!("TCP:{at}"));
+            .arg(format!("TCP:{}", if through_relay { relay_at } else { at }));
         let mut sender = link
             .within(0, &send)
             .stdin(Stdio::null())
@@ -1303,6 +1328,7 @@ mod linux {
         let mut t = await_transfer(&receiver, &mut sender, started, count);
         let after = link.counters();
         (t.packets, t.dropped) = (after[2] - before[2], after[3] - before[3]);
+        drop(relay);
         t
     }
 
@@ -1318,17 +1344,21 @@ mod linux {
         let count = plan.lossy_lines;
         let file = dir.join("lossy.txt");
         write_lines(&file, count);
-        let (mut direct, mut tcp, mut relayed) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut direct, mut tcp, mut relayed, mut tcp_relayed) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for run in 1..=plan.lossy_runs {
             let t = lossy_udpchat(programs, &link, &file, secret_file, count, false);
             eprintln!("lossy run {run} udpchat: {t:?}");
             direct.push(t);
-            let t = lossy_tcp(&link, &file, count);
+            let t = lossy_tcp(&link, &file, count, false);
             eprintln!("lossy run {run} TCP    : {t:?}");
             tcp.push(t);
             let t = lossy_udpchat(programs, &link, &file, secret_file, count, true);
             eprintln!("lossy run {run} relay  : {t:?}");
             relayed.push(t);
+            let t = lossy_tcp(&link, &file, count, true);
+            eprintln!("lossy run {run} TCP relay: {t:?}");
+            tcp_relayed.push(t);
         }
         let runs = plan.lossy_runs;
         let of = format!("of {runs}");
@@ -1374,16 +1404,21 @@ mod linux {
         table.counts("lossy: lines resent (median)", [resent(&direct), f64::NAN], "");
         table.counts(
             &format!("relay: runs with all {count} lines, once each, in order"),
-            [complete(&relayed), f64::NAN],
+            [complete(&relayed), complete(&tcp_relayed)],
             &of,
         );
         table.counts(
             "relay: runs whose sender exited 0",
-            [exited_0(&relayed), f64::NAN],
+            [exited_0(&relayed), exited_0(&tcp_relayed)],
             &of,
         );
         table.ratio(
-            &format!("relay: time for {count} lines (median; TCP: no relay)"),
+            &format!("relay: time for {count} lines (median; TCP's relay only relays)"),
+            [time(&relayed), time(&tcp_relayed)],
+            Unit::Seconds,
+        );
+        table.ratio(
+            "relay: udpchat's time against TCP's with no relay",
             [time(&relayed), time(&tcp)],
             Unit::Seconds,
         );
@@ -1401,10 +1436,11 @@ mod linux {
                 .join(", ")
         };
         table.note(&format!(
-            "times per round: udpchat {}; TCP {}; udpchat through the relay {}",
+            "times per round: udpchat {}; TCP {}; udpchat through the relay {}; TCP through its relay {}",
             seconds(&direct),
             seconds(&tcp),
-            seconds(&relayed)
+            seconds(&relayed),
+            seconds(&tcp_relayed)
         ));
         table.note(&format!(
             "sender's exit after its spawn (median): udpchat {}, through the relay {}, TCP {}",
