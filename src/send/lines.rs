@@ -19,7 +19,7 @@ pub(crate) struct LineReader<R> {
     limit: usize,
     /// Bytes the last line took from the input, its line end included.
     read: usize,
-    /// Input was left in the buffer after the last line.
+    /// The buffer held the whole next line after the last one.
     more_at_hand: bool,
 }
 
@@ -27,9 +27,9 @@ pub(crate) struct LineReader<R> {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct LineRead<'a> {
     pub line: Line<'a>,
-    /// Input was left in the buffer: the next line (or its start) is at
-    /// hand, and reading it will not wait. When not, it may: a person
-    /// types, a pipe's writer is slow.
+    /// The buffer holds the whole next line: reading it will not wait.
+    /// When not, it may: a person types, a pipe's writer is slow or wrote
+    /// a block that ends mid-line.
     pub more_at_hand: bool,
 }
 
@@ -74,7 +74,9 @@ impl<R: BufRead> LineReader<R> {
                 Some(i) => (i + 1, true),
                 None => (available.len(), false),
             };
-            self.more_at_hand = taken < available.len();
+            // The next line is whole in the buffer: a writer's block cut
+            // mid-line leaves the rest to a read that may wait.
+            self.more_at_hand = available[taken..].contains(&b'\n');
             let chunk = &available[..taken];
             if found {
                 // The byte before '\n' may sit at the end of the previous chunk.
@@ -141,16 +143,20 @@ pub(crate) mod tests {
         let mut lines = LineReader::new(&b"hi\r\n\nlast, no newline"[..], 100);
         let read = |line, more_at_hand| Some(LineRead { line, more_at_hand });
         assert_eq!(lines.next_line().unwrap(), read(Line::Fits(b"hi"), true));
-        assert_eq!(lines.next_line().unwrap(), read(Line::Fits(b""), true));
+        // The next line is in the buffer, but not whole.
+        assert_eq!(lines.next_line().unwrap(), read(Line::Fits(b""), false));
         assert_eq!(
             lines.next_line().unwrap(),
             read(Line::Fits(b"last, no newline"), false)
         );
         assert_eq!(lines.next_line().unwrap(), None);
-        // A buffer that ends with the line: the next read may wait.
+        // A buffer that ends with the line, or holds the next one cut: the next read may wait.
         let mut lines = LineReader::new(BufReader::with_capacity(3, &b"ab\ncd\n"[..]), 100);
         assert_eq!(lines.next_line().unwrap(), read(Line::Fits(b"ab"), false));
         assert_eq!(lines.next_line().unwrap(), read(Line::Fits(b"cd"), false));
+        let mut lines = LineReader::new(BufReader::with_capacity(4, &b"a\nb\ncd\n"[..]), 100);
+        assert_eq!(lines.next_line().unwrap(), read(Line::Fits(b"a"), true));
+        assert_eq!(lines.next_line().unwrap(), read(Line::Fits(b"b"), false));
     }
 
     #[test]
