@@ -699,16 +699,33 @@ fn a_sender_asks_for_an_acknowledgement_at_once_where_its_input_pauses_and_when_
     assert_eq!(code, Some(1), "nothing was acknowledged: {stderr}");
 }
 
+/// Waits until every thread of process `pid` is stopped (SIGSTOP taken).
+fn wait_until_stopped(pid: u32) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let state = stat.rsplit(") ").next().and_then(|rest| rest.chars().next());
+        if state == Some('T') {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{pid} not stopped: {stat}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// The receiver's side, on the wire: the test's socket sends sealed
 /// reliable datagrams as a sender would, and reads each acknowledgement.
-/// Lines in order without the ACK_NOW flag are acknowledged together,
-/// once 64 of them were written (so the first acknowledgement covers all
-/// 64), and so is a duplicate of one; anything else is acknowledged at
-/// once, also a datagram that shows nothing: a flagged line, a resend (its
-/// sender missed the acknowledgement), a line held behind a gap, the line
-/// that fills the gap, the end of input, and the end again.
+/// Lines in order without the ACK_NOW flag are acknowledged together: 64
+/// of them, queued while the receiver is stopped and written in two
+/// chunks (its output's is 64 KiB), get one acknowledgement, after the
+/// second. A line alone gets its own once the socket is quiet. Anything
+/// else is acknowledged at once, also a datagram that shows nothing: a
+/// flagged line, a resend (its sender missed the acknowledgement), a line
+/// held behind a gap, the line that fills the gap, the end of input, and
+/// the end again.
 #[test]
 fn a_receiver_acknowledges_lines_in_order_together_and_anything_else_at_once() {
+    use nix::sys::signal::Signal;
     use sealing::{Ack, read_ack};
     let key = Key::new();
     let peer = loopback_socket();
@@ -745,33 +762,37 @@ fn a_receiver_acknowledges_lines_in_order_together_and_anything_else_at_once() {
         key.reliable_line(session, started, sequence, 0, to, text, ack_now)
     };
 
+    let long = "x".repeat(1_200);
+    receiver.signal(Signal::SIGSTOP);
+    wait_until_stopped(receiver.pid());
     for sequence in 0..64 {
-        peer.send_to(&line(sequence, &format!("line {sequence}"), false), to)
+        peer.send_to(&line(sequence, &format!("{sequence} {long}"), false), to)
             .unwrap();
     }
+    receiver.signal(Signal::SIGCONT);
     expect_ack(64, false, vec![], "64 lines in order");
     for sequence in 0..64 {
-        assert_eq!(receiver.text_line(), format!("line {sequence}"));
+        assert_eq!(receiver.text_line(), format!("{sequence} {long}"));
     }
-    peer.send_to(&line(64, "flagged", true), to).unwrap();
-    expect_ack(65, false, vec![], "a flagged line");
+    peer.send_to(&line(64, "alone", false), to).unwrap();
+    expect_ack(65, false, vec![], "a line alone, then nothing");
+    assert_eq!(receiver.text_line(), "alone");
+    peer.send_to(&line(65, "flagged", true), to).unwrap();
+    expect_ack(66, false, vec![], "a flagged line");
     assert_eq!(receiver.text_line(), "flagged");
-    // The network's duplicate waits with the lines in order; a resend
-    // (which asks) does not.
-    peer.send_to(&line(64, "flagged", false), to).unwrap();
-    peer.send_to(&line(64, "flagged", true), to).unwrap();
-    expect_ack(65, false, vec![], "line 64 again, twice");
-    peer.send_to(&line(66, "third", false), to).unwrap();
-    expect_ack(65, false, vec![(66, 67)], "line 66, held");
-    peer.send_to(&line(65, "second", false), to).unwrap();
-    expect_ack(67, false, vec![], "line 65");
+    peer.send_to(&line(65, "flagged", true), to).unwrap();
+    expect_ack(66, false, vec![], "line 65 resent");
+    peer.send_to(&line(67, "third", false), to).unwrap();
+    expect_ack(66, false, vec![(67, 68)], "line 67, held");
+    peer.send_to(&line(66, "second", false), to).unwrap();
+    expect_ack(68, false, vec![], "line 66");
     assert_eq!(receiver.text_line(), "second");
     assert_eq!(receiver.text_line(), "third");
-    let end = key.reliable_end(session, started, 67, 0, to);
+    let end = key.reliable_end(session, started, 68, 0, to);
     peer.send_to(&end, to).unwrap();
-    expect_ack(67, true, vec![], "the end");
+    expect_ack(68, true, vec![], "the end");
     peer.send_to(&end, to).unwrap();
-    expect_ack(67, true, vec![], "the end again");
+    expect_ack(68, true, vec![], "the end again");
     // Nothing was shown twice.
     receiver.kill();
     assert_eq!(receiver.rest_of_stdout(), Vec::<Vec<u8>>::new());

@@ -65,9 +65,13 @@ impl<W: Write> Receiver<'_, W> {
         let mut receiving = Receiving::new(self);
         let stopped_by_itself = loop {
             let wait = receiving.all_written();
+            if wait {
+                receiving.bound_the_wait();
+            }
             let taken = inbox.recv(socket, wait, |datagram| receiving.datagram(datagram));
             let next = match taken {
                 Ok(batch) => receiving.batch(batch),
+                Err(err) if wait && receiving.wait_is_bounded() && is_timeout(&err) => receiving.quiet(),
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => receiving.drained(),
                 Err(err) => receiving.failed(err, &mut inbox),
             };
@@ -77,6 +81,12 @@ impl<W: Write> Receiver<'_, W> {
         };
         receiving.end(stopped_by_itself, &mut inbox)
     }
+}
+
+/// A receive that waited with a bound ended for it: `EAGAIN` on Unix,
+/// `WSAETIMEDOUT` on Windows.
+fn is_timeout(err: &io::Error) -> bool {
+    matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
 /// What became of one datagram.

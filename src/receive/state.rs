@@ -23,7 +23,7 @@ use crate::receive::filter::{SourceFilter, StrangerLog, Verdict};
 use crate::receive::inbox::{Batch, Datagram, Inbox};
 use crate::receive::refusals::Refusals;
 use crate::receive::{Outcome, Received, Receiver, describe, present};
-use crate::reliable::deliveries::Acks;
+use crate::reliable::deliveries::{ACK_DELAY, Acks};
 use crate::stop::{Stop, StopLine};
 use crate::wire::{self, Opener};
 
@@ -64,6 +64,9 @@ pub(super) struct Receiving<'a, W> {
     stopping: bool,
     /// A write of the output failed: what it held is not acknowledged.
     output_failed: bool,
+    /// A receive that waits gives up after [`ACK_DELAY`]: acknowledgements
+    /// are owed (the socket's read timeout is set).
+    wait_bounded: bool,
     /// A chat without a secret looks at what it shows for datagrams a
     /// secured udpchat sends, until it has told of one.
     watching_for_sealed: bool,
@@ -107,6 +110,7 @@ impl<'a, W: Write> Receiving<'a, W> {
             sources: Sources::default(),
             stopping: false,
             output_failed: false,
+            wait_bounded: false,
             watching_for_sealed,
             progress,
             stop,
@@ -121,6 +125,37 @@ impl<'a, W: Write> Receiving<'a, W> {
     /// Linux), only a receive that does not wait leads to sending them.
     pub fn all_written(&self) -> bool {
         self.output.pending.is_empty() && !self.opener.has_acks()
+    }
+
+    /// Before a receive that waits: while acknowledgements are owed, not
+    /// yet due (lines in order, to be acknowledged with the next ones), it
+    /// waits at most [`ACK_DELAY`]; else without bound, so that an idle
+    /// chat never wakes. The socket's read timeout changes only when that
+    /// does.
+    pub fn bound_the_wait(&mut self) {
+        // Once a write failed nothing more is acknowledged.
+        let owed = self.opener.owes_acks() && !self.output_failed;
+        if owed == self.wait_bounded {
+            return;
+        }
+        match self.socket.set_read_timeout(owed.then_some(ACK_DELAY)) {
+            Ok(()) => self.wait_bounded = owed,
+            Err(err) => debug!("cannot bound the wait for the acknowledgements owed: {err}"),
+        }
+    }
+
+    /// Whether a receive that waits gives up after [`ACK_DELAY`].
+    pub fn wait_is_bounded(&self) -> bool {
+        self.wait_bounded
+    }
+
+    /// A receive waited [`ACK_DELAY`] for nothing: the acknowledgements
+    /// owed go now, for no line may come to make them due.
+    pub fn quiet(&mut self) -> Next {
+        if !self.output_failed {
+            self.opener.send_acks(self.socket, Acks::All);
+        }
+        Continue(())
     }
 
     /// A datagram taken from the socket: judged, opened, appended to the

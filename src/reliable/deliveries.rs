@@ -34,6 +34,14 @@ pub(crate) const ACK_EVERY_LINES: u64 = 64;
 /// The same in bytes: a sixteenth of the sender's window in bytes.
 pub(crate) const ACK_EVERY_BYTES: usize = crate::reliable::WINDOW_BYTES / 16;
 
+/// How long acknowledgements owed (not yet due) wait for more lines: a
+/// receiver whose socket stays quiet this long sends them. Below the
+/// sender's least retransmission timeout (30 ms), so that no line is resent
+/// for want of them: a line whose sender could not tell that none would
+/// follow (a skipped empty line, a full receive queue that dropped the
+/// lines that asked).
+pub(crate) const ACK_DELAY: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Which acknowledgements to make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Acks {
@@ -138,7 +146,8 @@ impl Deliveries {
         let in_order = incoming.line.is_some()
             && incoming.sequence <= session.next
             && incoming.base <= session.next
-            && session.held.is_empty();
+            && session.held.is_empty()
+            && session.end.is_none();
         let quiet = in_order && !incoming.ack_now;
         if incoming.base > session.next {
             // The sender gave up the lines below its base (or an earlier
@@ -171,7 +180,8 @@ impl Deliveries {
                     session.held.insert(sequence, line.into());
                     moved = true;
                 }
-                // Else it is neither shown nor acknowledged: its sender resends it.
+                // Else it is neither shown nor held: its sender resends it.
+                // (The acknowledgement it makes due says nothing new.)
             }
             None => {
                 if session.end == Some(incoming.sequence) {
@@ -231,6 +241,11 @@ impl Deliveries {
     /// Whether an acknowledgement is due.
     pub fn has_acks(&self) -> bool {
         self.due > 0
+    }
+
+    /// Whether an acknowledgement is owed, due or not.
+    pub fn owes_acks(&self) -> bool {
+        !self.dirty.is_empty()
     }
 
     /// The acknowledgement for each session whose acknowledgement is due
@@ -485,6 +500,10 @@ mod tests {
             assert_eq!(held, deliveries.held_bytes);
         }
         let acks = acks(&mut deliveries);
+        assert!(
+            !deliveries.has_acks(),
+            "the count of sessions due follows those pushed out"
+        );
         assert!(acks.len() <= MAX_SESSIONS);
         assert!(acks.iter().all(|(ack, _)| ack.held.len() <= MAX_RANGES));
     }

@@ -240,7 +240,7 @@ impl Peer {
     }
 
     /// Whether a line of `len` bytes fits, with `slack` lines (and as many
-    /// 64 KiB) to spare.
+    /// KiB) to spare.
     fn has_room(&self, len: usize, slack: usize) -> bool {
         self.given_up
             || (self.flight.len() + slack < WINDOW_LINES as usize

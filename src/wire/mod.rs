@@ -231,12 +231,21 @@ impl Opener {
         }
     }
 
-    /// Whether acknowledgements wait to be sent.
+    /// Whether acknowledgements are due.
     pub fn has_acks(&self) -> bool {
         match self {
             Opener::Plain => false,
             #[cfg(feature = "secure")]
             Opener::Sealed(opener) => opener.has_acks(),
+        }
+    }
+
+    /// Whether acknowledgements are owed, due or not.
+    pub fn owes_acks(&self) -> bool {
+        match self {
+            Opener::Plain => false,
+            #[cfg(feature = "secure")]
+            Opener::Sealed(opener) => opener.owes_acks(),
         }
     }
 

@@ -241,9 +241,14 @@ impl Opener {
         }
     }
 
-    /// Whether acknowledgements wait to be sent.
+    /// Whether acknowledgements are due.
     pub fn has_acks(&self) -> bool {
         self.deliveries.has_acks()
+    }
+
+    /// Whether acknowledgements are owed, due or not.
+    pub fn owes_acks(&self) -> bool {
+        self.deliveries.owes_acks()
     }
 
     /// Sends the acknowledgements due (or owed), through `socket`: called
