@@ -699,7 +699,9 @@ fn a_sender_asks_for_an_acknowledgement_at_once_where_its_input_pauses_and_when_
     assert_eq!(code, Some(1), "nothing was acknowledged: {stderr}");
 }
 
-/// Waits until every thread of process `pid` is stopped (SIGSTOP taken).
+/// Waits until every thread of process `pid` is stopped (SIGSTOP taken),
+/// as Linux's /proc tells.
+#[cfg(target_os = "linux")]
 fn wait_until_stopped(pid: u32) {
     let deadline = Instant::now() + TIMEOUT;
     loop {
@@ -722,8 +724,9 @@ fn wait_until_stopped(pid: u32) {
 /// else is acknowledged at once, also a datagram that shows nothing: a
 /// flagged line, a resend (its sender missed the acknowledgement), a line
 /// held behind a gap, the line that fills the gap, the end of input, and
-/// the end again.
+/// the end again. (Linux: the receiver is stopped, and /proc tells when.)
 #[test]
+#[cfg(target_os = "linux")]
 fn a_receiver_acknowledges_lines_in_order_together_and_anything_else_at_once() {
     use nix::sys::signal::Signal;
     use sealing::{Ack, read_ack};
