@@ -961,32 +961,33 @@ fn of_two_peers_only_the_absent_ones_lines_are_named_not_delivered() {
 }
 
 /// At a terminal a typed line that waits is told pending, and NOT DELIVERED
-/// when the sender gives up, on the screen (no stderr to read); the next
-/// line gives the peer a fresh chance, and its acknowledgement is told.
+/// when the sender gives up, on the screen even with stderr sent elsewhere
+/// and every log level off (no stderr to read); meanwhile lines flow both
+/// ways; the next line gives the peer a fresh chance, and its
+/// acknowledgement is told.
 #[test]
 #[cfg(unix)]
 fn at_a_terminal_a_waiting_line_is_told_pending_then_not_delivered_and_the_next_one_delivered() {
-    use common::{Pane, Tmux};
+    use common::Tmux;
     let key = Key::new();
     let peer = loopback_socket();
     let peer_addr = peer.local_addr().unwrap();
     let chat_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let (bind, to) = (chat_addr.to_string(), peer_addr.to_string());
+    // Long enough for the steps between the pending notice (at 1 s) and the
+    // give-up, however slow the machine.
     let args = [
         "--secret-file",
         key.file.path(),
         "--reliable",
         "--give-up",
-        "2s",
+        "6s",
         "-b",
         &bind,
         &to,
     ];
-    let pane = Pane {
-        stderr_on_screen: true,
-        ..Pane::default()
-    };
-    let Some(tmux) = Tmux::start_with(&args, &[], &pane) else {
+    // stderr goes to a file, and RUST_LOG=off silences every log line there.
+    let Some(tmux) = Tmux::start(&args, &[("RUST_LOG", "off")]) else {
         return;
     };
     tmux.wait_for("the prompt", |screen| {
@@ -997,26 +998,34 @@ fn at_a_terminal_a_waiting_line_is_told_pending_then_not_delivered_and_the_next_
     // The peer takes the line and says nothing.
     let (first, _) = recv(&peer);
     assert_eq!(first[sealing::AT_KIND], sealing::RELIABLE_LINE);
+    let session = sealing::session_of(&first);
     tmux.wait_for("the pending notice", |screen| {
         screen.contains(&format!("not acknowledged yet by {to}: \"first words\" (pending"))
     });
-    tmux.wait_for("the notice that it was not delivered", |screen| {
-        screen.contains(&format!("NOT DELIVERED to {to}: 1 line (line 1)"))
-            && screen.contains("\"first words\"")
+    // Lines flow both ways while it waits: the peer's line is shown, and a
+    // line typed now is sent.
+    peer.send_to(
+        &key.line(unique_number(), now_ms(), 0, chat_addr, "the peer talks"),
+        chat_addr,
+    )
+    .unwrap();
+    tmux.wait_for("the peer's line", |screen| screen.contains("the peer talks"));
+    tmux.type_text("meanwhile");
+    tmux.press(&["Enter"]);
+    let meanwhile = next_line_numbered(&peer, 1);
+    assert_eq!(key.open(&meanwhile).unwrap()[2..], *b"meanwhile");
+    tmux.wait_for("the notice that neither line was delivered", |screen| {
+        screen.contains(&format!("NOT DELIVERED to {to}: 2 lines (lines 1-2)"))
+            && screen.contains("\"first words\", \"meanwhile\"")
     });
     // The next line is sent to the peer given up all the same.
     tmux.type_text("second try");
     tmux.press(&["Enter"]);
-    let second = loop {
-        let (datagram, _) = recv(&peer);
-        if sealing::sequence_of(&datagram) == 1 {
-            break datagram;
-        }
-    };
+    next_line_numbered(&peer, 2);
     tmux.wait_for("the second line pending", |screen| {
         screen.contains("\"second try\" (pending")
     });
-    let body = ack_body(sealing::session_of(&second), 2, false, &[]);
+    let body = ack_body(session, 3, false, &[]);
     peer.send_to(
         &key.ack(unique_number(), now_ms(), 0, chat_addr, &body),
         chat_addr,
@@ -1027,6 +1036,20 @@ fn at_a_terminal_a_waiting_line_is_told_pending_then_not_delivered_and_the_next_
     });
     tmux.press(&["C-c"]);
     assert_eq!(tmux.exit_status().0, 130);
+    // Nothing reached the log file: the notices were the screen's alone.
+    assert!(!tmux.stderr().contains("pending"), "{}", tmux.stderr());
+}
+
+/// The first datagram `peer` receives that carries line `number` (resends
+/// of earlier lines are passed over).
+#[cfg(unix)]
+fn next_line_numbered(peer: &UdpSocket, number: u64) -> Vec<u8> {
+    loop {
+        let (datagram, _) = recv(peer);
+        if sealing::sequence_of(&datagram) == number {
+            return datagram;
+        }
+    }
 }
 
 /// Piped input with stderr at a terminal: while the receiver is stopped the

@@ -60,6 +60,12 @@ impl Reliable {
     pub const MIN_GIVE_UP: Duration = Duration::from_millis(100);
     /// The longest time to give up: a year (longer is taken as this).
     pub const MAX_GIVE_UP: Duration = Duration::from_secs(365 * 24 * 3600);
+    /// The `log` target of the notices about delivery (a line pending, not
+    /// delivered, or every line delivered after all), logged as warnings.
+    /// They are part of the chat, not diagnostics: a front end that shows
+    /// the chat may show them with it, whatever its log level and wherever
+    /// its log goes (udpchat's line editor does).
+    pub const NOTICE_TARGET: &'static str = "udpchat::delivery";
 
     /// Gives up after 30 s, and for good.
     pub fn new() -> Reliable {

@@ -605,7 +605,7 @@ impl Outbox {
         let wake_sender = progressed && state.sender_waits;
         drop(guard);
         if let Some(notice) = delivered_notice {
-            warn!("{notice}");
+            warn!(target: Reliable::NOTICE_TARGET, "{notice}");
         }
         // The resend thread only when something is due now: progress only
         // moves its deadline later, and it finds that out when it wakes.
@@ -637,7 +637,7 @@ impl Outbox {
                 let notices = std::mem::take(&mut state.notices);
                 drop(state);
                 for notice in notices {
-                    warn!("{notice}");
+                    warn!(target: Reliable::NOTICE_TARGET, "{notice}");
                 }
                 for resend in sends.drain(..) {
                     send(&resend);

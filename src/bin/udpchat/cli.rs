@@ -342,7 +342,8 @@ pub struct Args {
     /// Say less on stderr: -q errors only, -qq nothing
     ///
     /// -qq prints no log messages: a fatal error and the final "N of M lines
-    /// not sent" still print. -q also hides the progress line.
+    /// not sent" still print, and at a terminal so do the notices of
+    /// --reliable (pending, NOT DELIVERED). -q also hides the progress line.
     #[arg(short, long, action = ArgAction::Count)]
     pub quiet: u8,
 
@@ -724,46 +725,11 @@ impl Args {
             2 => LevelFilter::Debug,
             3.. => LevelFilter::Trace,
         };
-        let color = self.color.resolve_color(io::stderr().is_terminal());
-        env_logger::Builder::new()
-            .filter_level(level)
-            .parse_env("RUST_LOG")
-            // Above the input line while a line editor runs, else stderr.
-            .target(env_logger::Target::Pipe(Box::new(AroundTheMeter)))
-            // We decide about colour ourselves; env_logger must not strip it.
-            .write_style(if color {
-                env_logger::WriteStyle::Always
-            } else {
-                env_logger::WriteStyle::Never
-            })
-            .format(move |out, record| {
-                let (level, sgr) = match record.level() {
-                    log::Level::Error => ("error", "\x1b[1;31m"),
-                    log::Level::Warn => ("warning", "\x1b[1;33m"),
-                    other => (&*other.as_str().to_lowercase(), ""),
-                };
-                if color && !sgr.is_empty() {
-                    writeln!(out, "udpchat: {sgr}{level}\x1b[0m: {}", record.args())
-                } else {
-                    writeln!(out, "udpchat: {level}: {}", record.args())
-                }
-            })
-            .init();
-    }
-}
-
-/// Log lines go to the terminal front end's output (above the input line
-/// while a line editor runs, else stderr), with the progress line, if one
-/// is shown, taken off the screen meanwhile.
-struct AroundTheMeter;
-
-impl Write for AroundTheMeter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        crate::meter::suspended(|| crate::terminal::LogOutput.write(buf))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        crate::terminal::LogOutput.flush()
+        crate::logging::init(crate::logging::Logging {
+            level,
+            stderr_color: self.color.resolve_color(io::stderr().is_terminal()),
+            stdout_color: self.color.resolve_color(io::stdout().is_terminal()),
+        });
     }
 }
 

@@ -6,6 +6,7 @@ mod demo;
 mod exit;
 mod help;
 mod hints;
+mod logging;
 mod meter;
 mod names;
 mod preflight;

@@ -72,7 +72,7 @@ mod screen;
 mod suspend;
 mod width;
 
-pub use logs::LogOutput;
+pub use logs::{LogOutput, Notice, show_notice};
 
 use editor::{EditorInput, Hooks};
 use logs::LogsAbove;
@@ -158,7 +158,7 @@ fn run_editor(chat: Chat, peer: &str) -> Result<Summary, Error> {
             op: "start the printer thread",
             source,
         })?;
-    let logs = io::stderr().is_terminal().then(|| LogsAbove::start(&screen));
+    let logs = LogsAbove::start(&screen, io::stderr().is_terminal());
     let input = EditorInput {
         editor,
         prompt,
