@@ -582,12 +582,23 @@ fn a_restarted_receiver_gets_every_line_the_first_one_did_not_show() {
     let starts_at = lines.len() - second_shown.len();
     assert!(starts_at <= first_shown.len(), "a gap; {context}");
     assert_once_in_order(&second_shown, &lines[starts_at..], &context);
-    assert_eq!(delivery(&stderr).not_delivered, 0, "{context}");
+    // The sender's count stays exact across the restart: each line counts
+    // delivered once, whichever receiver acknowledged it, and never twice.
+    let counts = delivery(&stderr);
+    assert_eq!((counts.delivered, counts.not_delivered), (LINES, 0), "{context}");
+    // A line both showed reached two sockets, so it was sent twice at
+    // least: once more than its first send, which is not counted resent.
+    // (How many more depends on timing: the first's death loses a burst,
+    // retried as the timer backs off.)
+    let shown_twice = (first_shown.len() - starts_at) as u64;
+    assert!(
+        counts.resent >= shown_twice,
+        "{shown_twice} lines shown twice, {counts:?}; {context}"
+    );
     eprintln!(
-        "the first receiver showed {}, the second {}: {} shown twice across the restart",
+        "the first receiver showed {}, the second {}: {shown_twice} shown twice across the restart; {counts:?}",
         first_shown.len(),
         second_shown.len(),
-        first_shown.len() - starts_at
     );
 }
 
