@@ -518,6 +518,8 @@ fn a_library_chat_reports_what_each_peer_acknowledged() {
     config.secret = secret();
     config.reliable = Some(Reliable::new().giving_up_after(Duration::from_secs(1)));
     let sender = Chat::bind(config).unwrap();
+    // The live counts a progress bar reads while the chat runs.
+    let progress = sender.progress();
     let input: String = lines.iter().map(|line| format!("{line}\n")).collect();
     let summary = sender.run(std::io::Cursor::new(input), std::io::sink()).unwrap();
 
@@ -544,6 +546,29 @@ fn a_library_chat_reports_what_each_peer_acknowledged() {
     );
     assert_eq!(delivery.acks_refused, 0);
     assert!(!delivery.complete());
+    // Once the chat has ended, the live counts are the summary's, added
+    // over the peers: a progress bar ends on what the summary says. Nothing
+    // is left pending (each line was acknowledged or given up) and the
+    // sender no longer waits.
+    let live = (
+        progress.lines_delivered(),
+        progress.lines_resent(),
+        progress.lines_not_delivered(),
+    );
+    let summed = (
+        delivery.lines_delivered(),
+        delivery.lines_resent(),
+        delivery.lines_not_delivered(),
+    );
+    assert_eq!(
+        live, summed,
+        "live (delivered, resent, not delivered); {delivery:?}"
+    );
+    // Resent is not 0 == 0: the absent peer's lines were tried again when
+    // the first timer fired (200 ms), long before it was given up (1 s).
+    assert!(away.lines_resent > 0, "{delivery:?}");
+    assert_eq!(progress.lines_pending(), 0, "{delivery:?}");
+    assert!(!progress.waiting_for_peer());
 }
 
 // Not on Windows: there (under Wine at least) a killed process's port
@@ -1052,6 +1077,8 @@ fn the_progress_line_says_when_the_sender_waits_for_a_stopped_peer() {
     let sender_port = free_port();
     let (receiver, bound) = receiver(&key, "127.0.0.1:0", &format!("127.0.0.1:{sender_port}"), &[]);
     receiver.signal(Signal::SIGSTOP);
+    // Stopped before the sender starts: it acknowledges nothing at all.
+    wait_until_stopped(receiver.pid());
     let input = InputFile::new(&numbered(20_000));
     let bind = format!("127.0.0.1:{sender_port}");
     let args = [
@@ -1063,10 +1090,12 @@ fn the_progress_line_says_when_the_sender_waits_for_a_stopped_peer() {
         &bound,
     ];
     let before = format!("exec < {}", input.0.to_str().unwrap());
+    // Wide enough that the progress line is one row: at 100 columns it
+    // wraps, and a long count or rate would cut the text waited for.
     let pane = Pane {
         before: &before,
         stderr_on_screen: true,
-        ..Pane::default()
+        size: Some((200, 30)),
     };
     let Some(tmux) = Tmux::start_with(&args, &[], &pane) else {
         receiver.signal(Signal::SIGCONT);
@@ -1078,6 +1107,13 @@ fn the_progress_line_says_when_the_sender_waits_for_a_stopped_peer() {
     assert!(
         !waiting.contains(" left"),
         "no time left while it waits:\n{waiting}"
+    );
+    // The line counts the lines delivered too, none here: the message
+    // with them is set as the input is read (every 16 KiB), and the
+    // sender read 46 KiB before its window of 1,024 lines was full.
+    assert!(
+        waiting.contains(", 0 delivered, waiting for the peer to acknowledge 1024 lines"),
+        "the delivered count on the progress line:\n{waiting}"
     );
     receiver.signal(Signal::SIGCONT);
     assert_eq!(tmux.exit_status().0, 0, "{}", tmux.screen());
