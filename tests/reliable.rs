@@ -50,10 +50,22 @@ impl Drop for InputFile {
 /// `udpchat --recv-only` holding `key`, bound to `bind`, hearing `peer`;
 /// and the address it bound, once it has.
 fn receiver(key: &Key, bind: &str, peer: &str, flags: &[&str]) -> (Udpchat, String) {
+    receiver_with(key, bind, peer, flags, |_| {})
+}
+
+/// Like [`receiver`], letting the caller adjust the command first (e.g.
+/// give it an output of its own).
+fn receiver_with(
+    key: &Key,
+    bind: &str,
+    peer: &str,
+    flags: &[&str],
+    adjust: impl FnOnce(&mut std::process::Command),
+) -> (Udpchat, String) {
     let mut args = vec!["--recv-only", "--secret-file", key.file.path(), "-b", bind];
     args.extend_from_slice(flags);
     args.push(peer);
-    let chat = Udpchat::start(&args);
+    let chat = Udpchat::start_with(&args, adjust);
     let bound = chat.bound_addr().to_string();
     (chat, bound)
 }
@@ -426,6 +438,145 @@ fn a_stalled_receiver_makes_the_sender_wait_with_bounded_memory_then_gets_everyt
     assert_eq!(delivery(&stderr).not_delivered, 0, "{context}");
 }
 
+/// Fills the pipe that `output` writes to, without blocking, and returns
+/// how many bytes that took: lines of dots, a page each. A page-sized write
+/// takes a page of the pipe whole or nothing (PIPE_BUF), so once one is
+/// refused the pipe is full to the last byte, and a later write blocks
+/// until the pipe is read. `output` blocks again afterwards: the flag is
+/// its open file's, which a child given it shares.
+#[cfg(target_os = "linux")]
+fn fill(output: &std::io::PipeWriter) -> usize {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    use std::io::Write;
+    let flags = OFlag::from_bits_truncate(fcntl(output, FcntlArg::F_GETFL).unwrap());
+    fcntl(output, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).unwrap();
+    let mut page = [b'.'; 4096];
+    page[4095] = b'\n';
+    let mut filled = 0;
+    loop {
+        match (&*output).write(&page) {
+            Ok(written) => {
+                assert_eq!(written, page.len(), "a page-sized write to a pipe is whole");
+                filled += written;
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(err) => panic!("fill a pipe: {err}"),
+        }
+    }
+    fcntl(output, FcntlArg::F_SETFL(flags)).unwrap();
+    filled
+}
+
+/// How many bytes of its stdin process `pid` has read: the offset of its
+/// file descriptor 0, a regular file, as Linux's /proc tells.
+#[cfg(target_os = "linux")]
+fn stdin_offset(pid: u32) -> usize {
+    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/0")).unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("pos:"))
+        .and_then(|pos| pos.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no offset in /proc/{pid}/fdinfo/0:\n{info}"))
+}
+
+/// Flow control without a stopped process: the receiver runs, but its
+/// output is a pipe nobody reads yet (a consumer busy elsewhere), full
+/// before it starts. It cannot write a line, so it acknowledges none, and
+/// the sender must stop at its window (1,024 lines in flight), having read
+/// a bounded amount of its input; its progress line, at a terminal, says
+/// that it waits. Once the pipe is read, every line arrives once and in
+/// order. (Linux: /proc tells how far the sender read.)
+#[test]
+#[cfg(target_os = "linux")]
+fn a_receiver_whose_output_is_not_read_holds_the_sender_back_then_gets_everything() {
+    use common::{Pane, Tmux};
+    use std::io::Read;
+    let key = Key::new();
+    let lines = numbered(20_000);
+    // A file, not a pipe: its offset is exactly what the sender has read.
+    let input = InputFile::new(&lines);
+    let (mut screen, output) = std::io::pipe().unwrap();
+    // Full from the start, so that the receiver's first write blocks: until
+    // the test reads, no line is written, and none acknowledged, whatever
+    // the timing.
+    let filled = fill(&output);
+    let sender_addr = free_addr();
+    let (mut receiver, to) = receiver_with(&key, "127.0.0.1:0", &sender_addr, &[], |command| {
+        command.stdout(output);
+    });
+    let args = [
+        "--secret-file",
+        key.file.path(),
+        "--reliable",
+        "-b",
+        &sender_addr,
+        &to,
+    ];
+    let before = format!("exec < {}", input.0.to_str().unwrap());
+    // Wide enough that the progress line is one row, and its -v summary too.
+    let pane = Pane {
+        before: &before,
+        stderr_on_screen: true,
+        size: Some((200, 30)),
+    };
+    let Some(tmux) = Tmux::start_with(&args, &[], &pane) else {
+        return;
+    };
+    // The sender says it waits, its window full: 1,024 lines pending, none
+    // delivered. Nothing can be acknowledged until the test reads, so from
+    // then on it reads no further.
+    let waiting = tmux.wait_for("the progress line waiting", |screen| {
+        screen.contains("waiting for the peer to acknowledge 1024 lines")
+    });
+    let read = stdin_offset(tmux.pid().as_raw().unsigned_abs());
+    let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
+    let read_ahead = text.as_bytes()[..read]
+        .iter()
+        .filter(|&&byte| byte == b'\n')
+        .count();
+    let memory = tmux.memory();
+
+    // Now the consumer reads, to the end (the receiver's exit closes it).
+    let (tx, read_all) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = screen.read_to_end(&mut bytes);
+        let _ = tx.send(bytes);
+    });
+    let code = tmux.exit_status().0;
+    // A sender that exited 0 had every line acknowledged, so written.
+    receiver.kill();
+    let bytes = read_all
+        .recv_timeout(TIMEOUT)
+        .unwrap_or_else(|_| panic!("the receiver's output still open after {TIMEOUT:?}"));
+    let (filler, shown) = bytes.split_at(filled.min(bytes.len()));
+    assert!(filler.iter().all(|&byte| byte == b'.' || byte == b'\n'));
+    let mut shown: Vec<Vec<u8>> = shown.split(|&byte| byte == b'\n').map(<[u8]>::to_vec).collect();
+    if shown.last().is_some_and(Vec::is_empty) {
+        shown.pop(); // after the last line's end
+    }
+    let context = format!(
+        "{filled} bytes filled the pipe; {read_ahead} lines read while none was shown, \
+         {memory:?}; {} lines shown at the end",
+        shown.len()
+    );
+    eprintln!("{context}");
+    let history = tmux.history_joined();
+    let context = format!("{context}; the sender's screen, waiting:\n{waiting}\nat the end:\n{history}");
+    assert_eq!(code, 0, "{context}");
+    assert!(
+        waiting.contains(", 0 delivered, waiting for the peer"),
+        "{context}"
+    );
+    assert_once_in_order(&shown, &lines, &context);
+    // It read what it sent, and at most what its input buffer holds more:
+    // the same bound as for a stopped receiver.
+    assert!(read_ahead >= 1_024, "{context}");
+    assert!(read_ahead < 4_000, "{context}");
+    assert!(memory.peak_kib < 64 * 1024, "{context}");
+    let counts = delivery(&history);
+    assert_eq!((counts.delivered, counts.not_delivered), (20_000, 0), "{context}");
+}
+
 #[test]
 fn an_absent_peer_is_given_up_and_its_lines_named_not_delivered() {
     let key = Key::new();
@@ -518,6 +669,8 @@ fn a_library_chat_reports_what_each_peer_acknowledged() {
     config.secret = secret();
     config.reliable = Some(Reliable::new().giving_up_after(Duration::from_secs(1)));
     let sender = Chat::bind(config).unwrap();
+    // The live counts a progress bar reads while the chat runs.
+    let progress = sender.progress();
     let input: String = lines.iter().map(|line| format!("{line}\n")).collect();
     let summary = sender.run(std::io::Cursor::new(input), std::io::sink()).unwrap();
 
@@ -544,6 +697,29 @@ fn a_library_chat_reports_what_each_peer_acknowledged() {
     );
     assert_eq!(delivery.acks_refused, 0);
     assert!(!delivery.complete());
+    // Once the chat has ended, the live counts are the summary's, added
+    // over the peers: a progress bar ends on what the summary says. Nothing
+    // is left pending (each line was acknowledged or given up) and the
+    // sender no longer waits.
+    let live = (
+        progress.lines_delivered(),
+        progress.lines_resent(),
+        progress.lines_not_delivered(),
+    );
+    let summed = (
+        delivery.lines_delivered(),
+        delivery.lines_resent(),
+        delivery.lines_not_delivered(),
+    );
+    assert_eq!(
+        live, summed,
+        "live (delivered, resent, not delivered); {delivery:?}"
+    );
+    // Resent is not 0 == 0: the absent peer's lines were tried again when
+    // the first timer fired (200 ms), long before it was given up (1 s).
+    assert!(away.lines_resent > 0, "{delivery:?}");
+    assert_eq!(progress.lines_pending(), 0, "{delivery:?}");
+    assert!(!progress.waiting_for_peer());
 }
 
 // Not on Windows: there (under Wine at least) a killed process's port
@@ -582,12 +758,23 @@ fn a_restarted_receiver_gets_every_line_the_first_one_did_not_show() {
     let starts_at = lines.len() - second_shown.len();
     assert!(starts_at <= first_shown.len(), "a gap; {context}");
     assert_once_in_order(&second_shown, &lines[starts_at..], &context);
-    assert_eq!(delivery(&stderr).not_delivered, 0, "{context}");
+    // The sender's count stays exact across the restart: each line counts
+    // delivered once, whichever receiver acknowledged it, and never twice.
+    let counts = delivery(&stderr);
+    assert_eq!((counts.delivered, counts.not_delivered), (LINES, 0), "{context}");
+    // A line both showed reached two sockets, so it was sent twice at
+    // least: once more than its first send, which is not counted resent.
+    // (How many more depends on timing: the first's death loses a burst,
+    // retried as the timer backs off.)
+    let shown_twice = (first_shown.len() - starts_at) as u64;
+    assert!(
+        counts.resent >= shown_twice,
+        "{shown_twice} lines shown twice, {counts:?}; {context}"
+    );
     eprintln!(
-        "the first receiver showed {}, the second {}: {} shown twice across the restart",
+        "the first receiver showed {}, the second {}: {shown_twice} shown twice across the restart; {counts:?}",
         first_shown.len(),
         second_shown.len(),
-        first_shown.len() - starts_at
     );
 }
 
@@ -1064,6 +1251,8 @@ fn the_progress_line_says_when_the_sender_waits_for_a_stopped_peer() {
     let sender_port = free_port();
     let (receiver, bound) = receiver(&key, "127.0.0.1:0", &format!("127.0.0.1:{sender_port}"), &[]);
     receiver.signal(Signal::SIGSTOP);
+    // Stopped before the sender starts: it acknowledges nothing at all.
+    wait_until_stopped(receiver.pid());
     let input = InputFile::new(&numbered(20_000));
     let bind = format!("127.0.0.1:{sender_port}");
     let args = [
@@ -1075,10 +1264,12 @@ fn the_progress_line_says_when_the_sender_waits_for_a_stopped_peer() {
         &bound,
     ];
     let before = format!("exec < {}", input.0.to_str().unwrap());
+    // Wide enough that the progress line is one row: at 100 columns it
+    // wraps, and a long count or rate would cut the text waited for.
     let pane = Pane {
         before: &before,
         stderr_on_screen: true,
-        ..Pane::default()
+        size: Some((200, 30)),
     };
     let Some(tmux) = Tmux::start_with(&args, &[], &pane) else {
         receiver.signal(Signal::SIGCONT);
@@ -1090,6 +1281,13 @@ fn the_progress_line_says_when_the_sender_waits_for_a_stopped_peer() {
     assert!(
         !waiting.contains(" left"),
         "no time left while it waits:\n{waiting}"
+    );
+    // The line counts the lines delivered too, none here: the message
+    // with them is set as the input is read (every 16 KiB), and the
+    // sender read 46 KiB before its window of 1,024 lines was full.
+    assert!(
+        waiting.contains(", 0 delivered, waiting for the peer to acknowledge 1024 lines"),
+        "the delivered count on the progress line:\n{waiting}"
     );
     receiver.signal(Signal::SIGCONT);
     assert_eq!(tmux.exit_status().0, 0, "{}", tmux.screen());
