@@ -112,7 +112,17 @@ struct State {
     written_at: Instant,
     /// Warnings to log once the lock is released (stderr may block).
     notices: Vec<String>,
+    /// The resend thread is writing notices taken from `notices`: the
+    /// sender does not end the chat on a peer given up before they are.
+    notices_out: bool,
     acks_refused: u64,
+}
+
+impl State {
+    /// Every notice (a peer given up among them) was written.
+    fn told(&self) -> bool {
+        self.notices.is_empty() && !self.notices_out
+    }
 }
 
 struct Peer {
@@ -351,6 +361,7 @@ impl Outbox {
                 writing: false,
                 written_at: now,
                 notices: Vec::new(),
+                notices_out: false,
                 acks_refused: 0,
             }),
             room: Condvar::new(),
@@ -375,14 +386,18 @@ impl Outbox {
                 return Room::Stopping;
             }
             if !self.reliable.keep_trying && state.peers.iter().all(|peer| peer.given_up) {
-                self.stop_waiting(&mut state);
-                return Room::NoPeerLeft;
-            }
-            // Once it had to wait, it waits for a batch of room.
-            let slack = if state.sender_waits { LOW_WATER } else { 0 };
-            if state.peers.iter().all(|peer| peer.has_room(len, slack)) {
-                self.stop_waiting(&mut state);
-                return Room::Ready;
+                // Once the warning that says so is written.
+                if state.told() {
+                    self.stop_waiting(&mut state);
+                    return Room::NoPeerLeft;
+                }
+            } else {
+                // Once it had to wait, it waits for a batch of room.
+                let slack = if state.sender_waits { LOW_WATER } else { 0 };
+                if state.peers.iter().all(|peer| peer.has_room(len, slack)) {
+                    self.stop_waiting(&mut state);
+                    return Room::Ready;
+                }
             }
             if !state.sender_waits {
                 state.sender_waits = true;
@@ -488,7 +503,7 @@ impl Outbox {
     pub fn wait_until_done(&self) -> bool {
         let mut state = self.lock();
         loop {
-            if state.peers.iter().all(Peer::done) {
+            if state.peers.iter().all(Peer::done) && state.told() {
                 self.stop_waiting(&mut state);
                 return state.peers.iter().all(|peer| !peer.given_up);
             }
@@ -635,6 +650,7 @@ impl Outbox {
                 // Logged without the lock: stderr may block, and the
                 // sender and receiver must not wait behind it.
                 let notices = std::mem::take(&mut state.notices);
+                state.notices_out = !notices.is_empty();
                 drop(state);
                 for notice in notices {
                     warn!(target: Reliable::NOTICE_TARGET, "{notice}");
@@ -643,6 +659,12 @@ impl Outbox {
                     send(&resend);
                 }
                 state = self.lock();
+                // Only now may the sender end the chat on a peer given up:
+                // the warning that says so is written.
+                if state.notices_out {
+                    state.notices_out = false;
+                    self.room.notify_all();
+                }
                 continue;
             }
             state = match next {
@@ -661,8 +683,9 @@ impl Outbox {
         }
     }
 
-    /// Fills `sends` with what is due at `now`, gives up on silent peers,
-    /// and returns the next deadline, if anything waits.
+    /// Fills `sends` with what is due at `now`, gives up on silent peers
+    /// (each with a notice: the sender is woken once it is written), and
+    /// returns the next deadline, if anything waits.
     fn due(&self, state: &mut State, now: Instant, sends: &mut Vec<Send>) -> Option<Instant> {
         let numbered = state.numbered;
         let ended = state.ended;
@@ -670,7 +693,6 @@ impl Outbox {
         // may be waiting for it to be taken.
         let can_give_up = !state.writing && now >= state.written_at + GRACE_AFTER_WRITE;
         let mut next: Option<Instant> = None;
-        let mut gave_up = false;
         for peer in &mut state.peers {
             if !peer.waiting() {
                 continue;
@@ -680,7 +702,6 @@ impl Outbox {
                 if can_give_up {
                     let notice = self.give_up(peer);
                     state.notices.push(notice);
-                    gave_up = true;
                     continue;
                 }
                 // Asked again a little later.
@@ -712,9 +733,6 @@ impl Outbox {
                 }
             }
             next = Some(next.map_or(soonest, |next| next.min(soonest)));
-        }
-        if gave_up {
-            self.room.notify_all();
         }
         next
     }
@@ -1073,6 +1091,10 @@ mod tests {
         assert_eq!(report.peers[0].not_delivered, vec![1..=4]);
         assert_eq!(report.peers[1].not_delivered, vec![4..=4]);
         outbox.due(&mut outbox.lock(), later + Duration::from_secs(1), &mut sends);
+        // The sender is let go once the warnings are written, as the resend
+        // thread does after it took them.
+        assert!(!outbox.lock().told());
+        outbox.lock().notices.clear();
         assert_eq!(outbox.wait_for_room(1), Room::NoPeerLeft);
     }
 
