@@ -1075,6 +1075,31 @@ mod tests {
     }
 
     #[test]
+    fn a_sender_is_let_go_on_the_last_peer_given_up_only_once_the_warning_is_written() {
+        let outbox = outbox(&[addr(1)], Duration::from_millis(100));
+        push_all(&outbox, 0..3);
+        let later = Instant::now() + Duration::from_secs(1);
+        outbox.due(&mut outbox.lock(), later, &mut Vec::new());
+        // The resend thread took the warning and is writing it.
+        let warning = std::mem::take(&mut outbox.lock().notices);
+        assert_eq!(warning.len(), 1);
+        outbox.lock().notices_out = true;
+        std::thread::scope(|scope| {
+            let sender = scope.spawn(|| outbox.wait_for_room(1));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !outbox.lock().sender_waits {
+                assert!(Instant::now() < deadline, "the sender never waited");
+                std::thread::yield_now();
+            }
+            assert!(!sender.is_finished(), "let go before the warning was written");
+            // Written: the resend thread lets it go.
+            outbox.lock().notices_out = false;
+            outbox.room.notify_all();
+            assert_eq!(sender.join().unwrap(), Room::NoPeerLeft);
+        });
+    }
+
+    #[test]
     fn gives_up_after_the_time_without_progress_and_names_the_lines() {
         let outbox = outbox(&[addr(1), addr(2)], Duration::from_millis(100));
         push_all(&outbox, 0..3);
